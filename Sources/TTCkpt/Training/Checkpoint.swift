@@ -1,0 +1,141 @@
+/// What a tensor in a checkpoint holds. Raw values are the format's `role` byte.
+public enum TensorRole: UInt8, CaseIterable, Sendable {
+    case parameter = 0
+    case adamM = 1
+    case adamV = 2
+    case other = 3
+
+    /// The name used in the spec, inspect and JSON: parameter, adam_m, adam_v, other.
+    public var label: String {
+        switch self {
+        case .parameter: return "parameter"
+        case .adamM: return "adam_m"
+        case .adamV: return "adam_v"
+        case .other: return "other"
+        }
+    }
+
+    /// The prefix of a tensor name in this role: "" for parameters, "adam_m." and "adam_v."
+    /// for the moments, so names are unique across a file.
+    public var namePrefix: String {
+        switch self {
+        case .parameter, .other: return ""
+        case .adamM: return "adam_m."
+        case .adamV: return "adam_v."
+        }
+    }
+}
+
+/// How text becomes token ids.
+public enum TokenizerKind: String, CaseIterable, Sendable {
+    /// Whitespace-separated words; `<PAD>`, `<BOS>`, `<EOS>` are ordinary tokens in the list.
+    case word
+    /// One token per Unicode scalar.
+    case char
+    /// One token per byte; the token list holds 256 printable labels.
+    case byte
+}
+
+/// The tokenizer and its token strings, id = index.
+public struct Vocabulary: Equatable, Sendable {
+    public var kind: TokenizerKind
+    public var tokens: [String]
+
+    public init(kind: TokenizerKind, tokens: [String]) {
+        self.kind = kind
+        self.tokens = tokens
+    }
+
+    /// The series' vocabulary: `<PAD> <BOS> <EOS> I like transformers`.
+    public static let tutorial = Vocabulary(kind: .word, tokens: ["<PAD>", "<BOS>", "<EOS>", "I", "like", "transformers"])
+
+    /// Id of `<PAD>`, whose targets the loss ignores, if the vocabulary has one.
+    public var padID: Int? { tokens.firstIndex(of: "<PAD>") }
+    public var bosID: Int? { tokens.firstIndex(of: "<BOS>") }
+    public var eosID: Int? { tokens.firstIndex(of: "<EOS>") }
+}
+
+/// Identity of the training data, so a resume on other data is caught.
+public struct DataIdentity: Equatable, Sendable {
+    /// File name the data came from (informational), or "builtin:tutorial".
+    public var name: String
+    /// Size of the corpus in bytes.
+    public var byteCount: Int
+    /// Length of the token stream.
+    public var tokenCount: Int
+    /// SHA-256 of the corpus bytes, lowercase hex (64 characters).
+    public var sha256: String
+
+    public init(name: String, byteCount: Int, tokenCount: Int, sha256: String) {
+        self.name = name
+        self.byteCount = byteCount
+        self.tokenCount = tokenCount
+        self.sha256 = sha256
+    }
+}
+
+/// Everything besides the tensors that a resume needs to continue bit for bit.
+public struct TrainingState: Equatable, Sendable {
+    /// Optimizer steps taken so far (AdamW's t of the last step; 0 for a fresh model).
+    public var step: Int = 0
+    /// Target tokens the loss has been computed over, summed over steps.
+    public var tokensSeen: Int = 0
+    /// The seed the run was initialized with.
+    public var seed: UInt64 = 42
+    /// Sequences per step.
+    public var batchSize: Int = 1
+    public var optimizer = AdamWConfig()
+    /// The generator that draws batch windows; initialized by the same seed as the weights
+    /// and continued from where initialization left it.
+    public var rng: PythonRandom.State
+    /// The data trained on, or nil before any training.
+    public var data: DataIdentity?
+    /// The data cursor: batch windows drawn so far.
+    public var windowsDrawn: UInt64 = 0
+    /// Mean loss of every step, in order: `lossHistory[i]` is the loss of step i+1.
+    public var lossHistory: [Float] = []
+    /// The step count at the start of each `train` or `resume` session (for plots).
+    public var sessionStarts: [Int] = []
+
+    public init(rng: PythonRandom.State) {
+        self.rng = rng
+    }
+}
+
+/// One named tensor with its values, as stored in a checkpoint.
+public struct NamedTensor: Equatable, Sendable {
+    /// Canonical name, with the role's prefix (`adam_m.tok_emb`).
+    public var name: String
+    public var role: TensorRole
+    public var shape: [Int]
+    /// Row-major Float32 values; count = product(shape).
+    public var values: [Float]
+
+    public init(name: String, role: TensorRole, shape: [Int], values: [Float]) {
+        self.name = name
+        self.role = role
+        self.shape = shape
+        self.values = values
+    }
+}
+
+/// A whole checkpoint in memory: what `.ttc` files hold.
+public struct Checkpoint: Equatable, Sendable {
+    public var config: ModelConfig
+    public var vocabulary: Vocabulary
+    public var training: TrainingState
+    /// Parameters in canonical layout order, then `adam_m.*`, then `adam_v.*`.
+    public var tensors: [NamedTensor]
+
+    public init(config: ModelConfig, vocabulary: Vocabulary, training: TrainingState, tensors: [NamedTensor]) {
+        self.config = config
+        self.vocabulary = vocabulary
+        self.training = training
+        self.tensors = tensors
+    }
+}
+
+/// The tool's version, written into every checkpoint.
+public enum TTCkptVersion {
+    public static let string = "0.1.0"
+}
