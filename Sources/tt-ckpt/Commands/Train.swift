@@ -48,6 +48,9 @@ extension TTCkpt {
             try save.validateValues()
             try progress.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
+            // Values that are bad whatever the checkpoint records fail here, before any file is read.
+            _ = try hyper.apply(to: AdamWConfig(), step: 0, steps: steps)
+            if let b = hyper.batchSize { try TrainingLimits.checkBatchSize(b, context: 1, subject: "--batch-size") }
         }
 
         func run() throws {
