@@ -12,8 +12,8 @@ struct TTCkpt: ParsableCommand {
               tt-ckpt train model.ttc --steps 1000
               tt-ckpt sample model.ttc --prompt "<BOS>" --temperature 0
 
-            Exit status: 0 success, 1 differences (diff), 2 trouble (any bad input, with one
-            line on stderr), 130/143 training stopped by SIGINT/SIGTERM after saving.
+            Exit status: 0 success; 1 differences (diff); 2 trouble, with one
+            line on stderr; 130/143 training stopped by SIGINT/SIGTERM, saved.
             """,
         version: TTCkptVersion.string,
         subcommands: [Init.self, Train.self, Resume.self, Sample.self]

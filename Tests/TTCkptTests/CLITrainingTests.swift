@@ -69,15 +69,17 @@ let tinyCorpus = """
     }
 
     @Test func gptSmallPresetResumesByteIdentically() throws {
-        // The full gpt-small shape (D 128, H 4, F 512, L 4, T 64), B 2, a few steps.
+        // The full gpt-small shape (D 128, H 4, F 512, L 4, T 64). A debug build takes seconds
+        // per step at this size, so: one run of 2 steps that also saves its step-1 state,
+        // and a resume of that step file by 1 step, which must give the 2-step file exactly.
+        // (B > 1 with the contract's own train/resume split is the test above.)
         let dir = try TemporaryDirectory("contract-gpt-small")
         try dir.write("corpus.txt", String(repeating: tinyCorpus, count: 2))
-        try ok(["init", "a.ttc", "--preset", "gpt-small", "--data", "corpus.txt"], in: dir)
-        try FileManager.default.copyItem(atPath: dir.path("a.ttc"), toPath: dir.path("b.ttc"))
-        try ok(["train", "a.ttc", "--steps", "2", "--batch-size", "2", "--data", "corpus.txt", "--quiet"], in: dir)
-        try ok(["train", "b.ttc", "--steps", "1", "--batch-size", "2", "--data", "corpus.txt", "--quiet"], in: dir)
-        try ok(["resume", "b.ttc", "--steps", "1", "--data", "corpus.txt", "--quiet"], in: dir)
+        try ok(["init", "m.ttc", "--preset", "gpt-small", "--data", "corpus.txt"], in: dir)
+        try ok(["train", "m.ttc", "--steps", "2", "--data", "corpus.txt", "--save-every", "1", "-o", "a.ttc", "--quiet"], in: dir)
+        try ok(["resume", "a.step000001.ttc", "--steps", "1", "--data", "corpus.txt", "-o", "b.ttc", "--quiet"], in: dir)
         #expect(try dir.read("a.ttc") == dir.read("b.ttc"))
+        #expect(try load(dir, "b.ttc").config == ModelConfig.gptSmall(vocabSize: 30))
     }
 
     // MARK: Learning and sampling

@@ -7,23 +7,30 @@ extension TTCkpt {
             abstract: "Create a checkpoint with freshly initialized weights.",
             discussion: """
                 Presets:
-                  tutorial    the series' model (arch tutorial, V 6, D 16, H 2, F 64, L 1, T 5)
-                              and vocabulary <PAD> <BOS> <EOS> I like transformers; with seed 42
-                              it has the series' own initial weights. Trains on built-in data.
-                  gpt-small   char-level GPT: D 128, H 4, F 512, L 4, T 64; needs --data.
-                  gpt-medium  GPT: D 256, H 8, F 1024, L 6, T 128; 256 byte tokens, or the
-                              corpus's own vocabulary with --data and --tokenizer char|word.
-                Explicit --arch/--vocab-size/--d-model/--heads/--d-ff/--layers/--context
-                override the preset. With --data, the vocabulary is built from the corpus
-                (word: <PAD> <BOS> <EOS> then the distinct words in UTF-8 byte order; char:
-                the distinct Unicode scalars in code point order) and the corpus's identity
-                (name, size, SHA-256) is recorded, so training on other data is caught.
-                An existing OUT is never replaced without --force.
+                  tutorial    the series' model: arch tutorial, V 6, D 16, H 2,
+                              F 64, L 1, T 5, vocabulary <PAD> <BOS> <EOS> I
+                              like transformers. With seed 42 it has the
+                              series' own initial weights. Built-in data.
+                  gpt-small   char-level GPT: D 128, H 4, F 512, L 4, T 64;
+                              the vocabulary comes from --data.
+                  gpt-medium  GPT: D 256, H 8, F 1024, L 6, T 128; 256 byte
+                              tokens, or the corpus's own vocabulary with
+                              --data and --tokenizer char|word.
+                --arch --vocab-size --d-model --heads --d-ff --layers --context
+                override the preset's values.
+
+                With --data the vocabulary is built from the corpus (word:
+                <PAD> <BOS> <EOS>, then the distinct whitespace-separated words
+                in UTF-8 byte order; char: the distinct Unicode scalars in code
+                point order) and the corpus's name, size and SHA-256 are
+                recorded, so training on other data is caught later.
+                An existing file is never replaced without --force.
 
                 Examples:
                   tt-ckpt init model.ttc
-                  tt-ckpt init shakespeare.ttc --preset gpt-small --data input.txt
-                  tt-ckpt init tiny.ttc --preset gpt-small --data input.txt --d-model 32 --layers 1 --context 16
+                  tt-ckpt init small.ttc --preset gpt-small --data input.txt
+                  tt-ckpt init tiny.ttc --preset gpt-small --data input.txt \\
+                      --d-model 32 --layers 1 --context 16
                 """
         )
 

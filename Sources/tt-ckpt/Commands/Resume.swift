@@ -6,15 +6,17 @@ extension TTCkpt {
         static let configuration = CommandConfiguration(
             abstract: "Continue training exactly where a checkpoint left off.",
             discussion: """
-                Continues from the stored weights, AdamW moments, step, hyperparameters,
-                schedule, generator state and data cursor. `init; train --steps 20` and
-                `init; train --steps 10; resume --steps 10` write byte-identical files.
-                Hyperparameter flags are refused (use train to change them), and so is data
+                Continues from the stored weights, AdamW moments, step,
+                hyperparameters, schedule, generator state and data cursor:
+                `init; train --steps 20` and `init; train --steps 10;
+                resume --steps 10` write byte-identical files. Hyperparameter
+                flags are refused (train is for changing them), and so is data
                 other than the checkpoint records.
 
                 Example:
-                  tt-ckpt train model.ttc --steps 500 --lr 3e-4 --batch-size 8 --data input.txt
-                  tt-ckpt resume model.ttc --steps 500 --data input.txt
+                  tt-ckpt train small.ttc --data input.txt --steps 500 \\
+                      --lr 3e-4 --batch-size 8
+                  tt-ckpt resume small.ttc --data input.txt --steps 500
                 """
         )
 

@@ -6,18 +6,20 @@ extension TTCkpt {
         static let configuration = CommandConfiguration(
             abstract: "Generate text from a checkpoint's model.",
             discussion: """
-                The prompt is tokenized with the checkpoint's own tokenizer (for a word
-                vocabulary, "<BOS>" is a token); without --prompt it is <BOS> when the
-                vocabulary has one. Prints the prompt and the continuation. Generation stops
-                after <EOS> when the vocabulary has it, or after --tokens tokens; once the text
-                is longer than the context T, the model sees the last T tokens.
-                --temperature 0 is greedy; otherwise tokens are drawn from softmax(logits/T),
-                among the --top-k most likely if given, by a generator seeded with --seed.
+                The prompt is tokenized with the checkpoint's own tokenizer (in
+                a word vocabulary "<BOS>" is a token); without --prompt it is
+                <BOS> when the vocabulary has one. Prints the prompt and its
+                continuation, which stops after <EOS> (if the vocabulary has
+                it) or after --tokens tokens. Past T tokens the model sees the
+                last T. --temperature 0 is greedy; otherwise tokens are drawn
+                from softmax(logits / temperature), among the --top-k most
+                likely if given, by a generator seeded with --seed.
 
                 Example:
-                  tt-ckpt init model.ttc && tt-ckpt train model.ttc --steps 1000 --quiet
+                  tt-ckpt init model.ttc
+                  tt-ckpt train model.ttc --steps 1000 --quiet
                   tt-ckpt sample model.ttc --prompt "<BOS>" --temperature 0
-                  # <BOS> I like transformers <EOS>
+                  # prints: <BOS> I like transformers <EOS>
                 """
         )
 

@@ -6,28 +6,31 @@ extension TTCkpt {
         static let configuration = CommandConfiguration(
             abstract: "Train a checkpoint for N more steps, recording the hyperparameters given.",
             discussion: """
-                Hyperparameter flags not given keep the values the checkpoint records (the
-                defaults lr 1e-3, β1 0.9, β2 0.999, ε 1e-8, weight decay 0.01, B 1 for a new
-                checkpoint); the ones given are recorded, so `resume` continues with them.
-                A cosine schedule decays over this run (to step + N) unless --decay-steps is
-                given; to split such a run with `resume` and get identical bytes, give
-                --decay-steps.
+                Hyperparameter flags not given keep the values the checkpoint
+                records (for a new one: lr 1e-3, beta1 0.9, beta2 0.999, eps
+                1e-8, weight decay 0.01, B 1). The ones given are recorded, and
+                `resume` continues with them. A cosine schedule decays over this
+                run (to step + N) unless --decay-steps is given; give it to
+                split a cosine run with `resume` and still get identical bytes.
 
-                Data: the tutorial checkpoint trains on its built-in sentence; a checkpoint
-                whose vocabulary came from a corpus needs --data, and the corpus must be the
-                one recorded (use --new-data to fine-tune on another). Each batch is B windows
-                of T+1 tokens at offsets drawn by the checkpoint's seeded generator; a corpus
-                shorter than T+1 tokens is used whole (padded with <PAD>) in every sequence.
+                Data: the tutorial checkpoint trains on its built-in sentence;
+                one whose vocabulary came from a corpus needs --data, and it
+                must be the corpus recorded (--new-data allows another, for
+                fine-tuning). A batch is B windows of T+1 tokens at offsets
+                drawn by the checkpoint's seeded generator; a corpus shorter
+                than T+1 tokens is used whole, padded with <PAD>.
 
-                Saving is atomic (temporary file, fsync, rename): at the end, every K steps with
-                --save-every (plus step-numbered copies, see --keep), and on SIGINT/SIGTERM,
+                Saving is atomic (temporary file, fsync, rename): at the end,
+                every K steps with --save-every (plus step-numbered copies such
+                as model.step000500.ttc, see --keep), and on SIGINT/SIGTERM,
                 which finish the current step, save, and exit 130/143.
 
-                Example:
+                Examples:
                   tt-ckpt init model.ttc
                   tt-ckpt train model.ttc --steps 1000 --lr 1e-3
-                  tt-ckpt train small.ttc --data input.txt --steps 2000 --batch-size 16 \\
-                      --schedule cosine --warmup 100 --save-every 500 --keep 2
+                  tt-ckpt train small.ttc --data input.txt --steps 2000 \\
+                      --batch-size 16 --schedule cosine --warmup 100 \\
+                      --save-every 500 --keep 2
                 """
         )
 
