@@ -187,6 +187,31 @@ let tinyCorpus = """
         #expect(try ok(["train", "m.ttc", "--steps", "3", "--quiet"], in: dir).stdout.isEmpty)
     }
 
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs util-linux script for a pty"))
+    func liveProgressLineOnATerminal() throws {
+        // `script` runs the command on a pseudo-terminal, so stdout is a TTY.
+        let dir = try TemporaryDirectory("tty")
+        try ok(["init", "m.ttc"], in: dir)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", "'\(CLIRunner.binaryPath)' train m.ttc --steps 300", "/dev/null"]
+        process.currentDirectoryURL = dir.url
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        // The line is redrawn in place: carriage return, the line, erase to end of line.
+        #expect(output.contains("\rstep 300/300  loss "))
+        #expect(output.contains("\u{1B}[K"))
+        #expect(output.contains(" tok/s  ETA "))
+        #expect(output.contains("saved m.ttc: step 300, loss "))
+        // No plain per-interval lines: every progress line starts with a carriage return.
+        #expect(!output.contains("\nstep "))
+    }
+
     @Test func hyperparametersAreRecordedAndSessionsCounted() throws {
         let dir = try TemporaryDirectory("hyper")
         try ok(["init", "m.ttc"], in: dir)
@@ -218,6 +243,8 @@ let tinyCorpus = """
         let deadline = Date().addingTimeInterval(60)
         while running.stdoutSoFar.split(separator: "\n").count < 3 && Date() < deadline { usleep(20_000) }
         kill(running.process.processIdentifier, signal)
+        // More signals while it finishes the step and saves must change nothing.
+        for _ in 0..<3 { usleep(2_000); kill(running.process.processIdentifier, signal) }
         running.process.waitUntilExit()
         let result = running.result()
         #expect(result.status == status)
