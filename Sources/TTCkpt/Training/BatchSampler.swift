@@ -39,27 +39,41 @@ public struct BatchSampler: Sendable {
     /// The next batch; advances `rng` (B draws, or none for a short stream) and adds B to
     /// `windowsDrawn`.
     public func nextBatch(rng: inout PythonRandom, windowsDrawn: inout UInt64) -> Batch {
+        var batch = Batch(tokens: [], targets: [], batchSize: 0, seqLen: 0)
+        fill(&batch, rng: &rng, windowsDrawn: &windowsDrawn)
+        return batch
+    }
+
+    /// `nextBatch`, reusing `batch`'s storage (no allocation once it has the right size).
+    public func fill(_ batch: inout Batch, rng: inout PythonRandom, windowsDrawn: inout UInt64) {
         let S = sequenceLength
-        var inputs = [Int32](repeating: padID ?? 0, count: batchSize * S)
-        var targets = [Int32](repeating: Batch.ignore, count: batchSize * S)
+        let count = batchSize * S
+        if batch.tokens.count != count {
+            batch.tokens = [Int32](repeating: 0, count: count)
+            batch.targets = [Int32](repeating: 0, count: count)
+        }
+        batch.batchSize = batchSize
+        batch.seqLen = S
         let n = tokens.count
+        let pad = padID ?? 0
         for b in 0..<batchSize {
             let row = b * S
             if usesWholeStream {
-                for i in 0..<n { inputs[row + i] = tokens[i] }
-                for i in 0..<(n - 1) { targets[row + i] = tokens[i + 1] }
+                for i in 0..<S {
+                    batch.tokens[row + i] = i < n ? tokens[i] : pad
+                    batch.targets[row + i] = i + 1 < n ? tokens[i + 1] : Batch.ignore
+                }
             } else {
                 let offset = Int(rng.randbelow(UInt64(n - context)))
                 for i in 0..<context {
-                    inputs[row + i] = tokens[offset + i]
-                    targets[row + i] = tokens[offset + i + 1]
+                    batch.tokens[row + i] = tokens[offset + i]
+                    batch.targets[row + i] = tokens[offset + i + 1]
                 }
             }
         }
         if let pad = padID {
-            for i in targets.indices where targets[i] == pad { targets[i] = Batch.ignore }
+            for i in 0..<count where batch.targets[i] == pad { batch.targets[i] = Batch.ignore }
         }
         windowsDrawn &+= UInt64(batchSize)
-        return Batch(tokens: inputs, targets: targets, batchSize: batchSize, seqLen: S)
     }
 }

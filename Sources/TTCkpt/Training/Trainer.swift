@@ -63,8 +63,8 @@ public enum Trainer {
         var stoppedBy: Int32? = nil
         for _ in 0..<options.steps {
             if let signal = stop?.signal { stoppedBy = signal; break }
-            let (result, batch) = session.step(sampler)
-            runTokens += batch.batchSize * batch.seqLen
+            let result = session.step(sampler)
+            runTokens += session.batch.batchSize * session.batch.seqLen
             let elapsed = start.duration(to: .now)
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             onStep(TrainProgress(step: session.state.step, lastStep: lastStep, stepsDone: session.state.step - firstStep,

@@ -10,6 +10,8 @@ public final class TrainingSession {
     public var state: TrainingState
     /// The batch generator, continued from the checkpoint.
     public var rng: PythonRandom
+    /// The last batch `step` trained on; its storage is reused by the next step.
+    public private(set) var batch = Batch(tokens: [], targets: [], batchSize: 0, seqLen: 0)
 
     /// A freshly initialized checkpoint: `PythonRandom(seed)` draws the weights
     /// (`Model.initializeWeights`) and is then stored, so batch windows continue the same
@@ -112,14 +114,14 @@ public final class TrainingSession {
     /// step t = state.step + 1; updates step, tokensSeen and lossHistory.
     /// - Precondition: sampler.batchSize ≤ model.maxBatchSize.
     @discardableResult
-    public func step(_ sampler: BatchSampler) -> (result: StepResult, batch: Batch) {
-        let batch = sampler.nextBatch(rng: &rng, windowsDrawn: &state.windowsDrawn)
+    public func step(_ sampler: BatchSampler) -> StepResult {
+        sampler.fill(&batch, rng: &rng, windowsDrawn: &state.windowsDrawn)
         let t = state.step + 1
         let result = model.trainStep(batch, optimizer: state.optimizer, step: t)
         state.step = t
         state.tokensSeen += batch.targetCount
         state.lossHistory.append(result.loss)
-        return (result, batch)
+        return result
     }
 }
 
