@@ -229,25 +229,38 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
 private let geluScale: Float = 0.7978845608028654   // √(2/π)
 private let geluCubic: Float = 0.044715
 
-/// out = 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+/// σ(2u) and 1 − σ(2u), each without cancellation or overflow: with e = e^(−2|u|) ≤ 1,
+/// σ(2|u|) = 1/(1 + e) and σ(−2|u|) = e/(1 + e).
+@inline(__always)
+func sigmoidPair(_ u: Float) -> (s: Float, oneMinusS: Float) {
+    let e = expf(-2 * abs(u))
+    let large = 1 / (1 + e)
+    let small = e * large
+    return u >= 0 ? (large, small) : (small, large)
+}
+
+/// out = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
+/// Evaluated as x·σ(2u), the same function (0.5·(1 + tanh u) = σ(2u)), because one
+/// `expf` is several times cheaper than glibc's `tanhf` and this form keeps full relative
+/// precision in both tails.
 func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int) {
     for i in 0..<N {
         let x = inp[i]
         let u = geluScale * (x + geluCubic * x * x * x)
-        out[i] = 0.5 * x * (1 + tanhf(u))
+        out[i] = x * sigmoidPair(u).s
     }
 }
 
 /// dinp += gelu′(x) · dout with the true derivative of the forward above:
-/// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²).
+/// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²),
+/// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s).
 func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
                   _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int) {
     for i in 0..<N {
         let x = inp[i]
         let u = geluScale * (x + geluCubic * x * x * x)
-        let th = tanhf(u)
-        let sech2 = 1 - th * th
-        let local = 0.5 * (1 + th) + 0.5 * x * sech2 * geluScale * (1 + 3 * geluCubic * x * x)
+        let (s, sc) = sigmoidPair(u)
+        let local = s + 2 * x * s * sc * geluScale * (1 + 3 * geluCubic * x * x)
         dinp[i] = local * dout[i] + dinp[i]
     }
 }
