@@ -156,19 +156,13 @@ public final class Model {
         precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
         let BT = B * T
         var count = 0
-        batch.tokens.withUnsafeBufferPointer { src in
-            for i in 0..<BT {
-                precondition(src[i] >= 0 && Int(src[i]) < V, "token id out of range")
-                tokenBuffer[i] = src[i]
-            }
-        }
-        batch.targets.withUnsafeBufferPointer { src in
-            for i in 0..<BT {
-                let y = src[i]
-                precondition(y == Batch.ignore || (y >= 0 && Int(y) < V), "target id out of range")
-                targetBuffer[i] = y
-                if y != Batch.ignore { count += 1 }
-            }
+        for i in 0..<BT {
+            let x = batch.tokens[i], y = batch.targets[i]
+            precondition(x >= 0 && Int(x) < V, "token id out of range")
+            precondition(y == Batch.ignore || (y >= 0 && Int(y) < V), "target id out of range")
+            tokenBuffer[i] = x
+            targetBuffer[i] = y
+            if y != Batch.ignore { count += 1 }
         }
         lastBatchSize = B
         lastSeqLen = T
@@ -351,10 +345,11 @@ public final class Model {
             learningRate: Float(lr), epsilon: Float(optimizer.epsilon), gradScale: Float(scale))
         let decay = Float(1 - lr * optimizer.weightDecay)
         let p = parameters.baseAddress!, m = adamM.baseAddress!, v = adamV.baseAddress!
-        for slot in layout.slots {
-            let d: Float = optimizer.exemptNormAndBias && slot.isNormOrBias ? 1 : decay
-            adamWUpdate(p + slot.offset, m + slot.offset, v + slot.offset, g + slot.offset,
-                        slot.count, scalars, decay: d)
+        for i in 0..<offsets.spans.count {
+            let span = offsets.spans[i]
+            let d: Float = optimizer.exemptNormAndBias && span.isNormOrBias ? 1 : decay
+            adamWUpdate(p + span.offset, m + span.offset, v + span.offset, g + span.offset,
+                        span.count, scalars, decay: d)
         }
         return (lr, Float(norm))
     }
@@ -424,8 +419,14 @@ struct ParameterOffsets {
     /// gpt only.
     var lnfGamma = 0, lnfBeta = 0
     var layers: [Layer] = []
+    /// Every slot's extent and decay class, in layout order (what AdamW loops over).
+    struct Span {
+        var offset: Int, count: Int, isNormOrBias: Bool
+    }
+    var spans: [Span] = []
 
     init(layout: ParameterLayout) {
+        spans = layout.slots.map { Span(offset: $0.offset, count: $0.count, isNormOrBias: $0.isNormOrBias) }
         func at(_ name: String) -> Int {
             guard let slot = layout.slot(named: name) else { preconditionFailure("no tensor \(name)") }
             return slot.offset
