@@ -64,6 +64,14 @@ public final class Model {
     var lastSeqLen = 0
     var lastTargetCount = 0
 
+    /// Floats the activation buffer of `Model(config:maxBatchSize:)` would allocate
+    /// (activations, backward scratch and packed QKV weights; Int.max if the count
+    /// overflows). It grows with maxBatchSize·H·T², so check it before building a model
+    /// from an untrusted config.
+    public static func activationCount(config: ModelConfig, maxBatchSize: Int) -> Int {
+        ActivationLayout(config: config, maxBatchSize: maxBatchSize).total
+    }
+
     /// Allocates zeroed parameters, gradients, moments and activations.
     /// - Precondition: `config.validate()` passes and `maxBatchSize ≥ 1`.
     public init(config: ModelConfig, maxBatchSize: Int = 1) {
@@ -82,6 +90,7 @@ public final class Model {
         adamM = zeroed(layout.totalCount)
         adamV = zeroed(layout.totalCount)
         acts = ActivationLayout(config: config, maxBatchSize: maxBatchSize)
+        precondition(acts.total < Int.max, "activation buffer size overflows")
         actBuffer = .allocate(capacity: acts.total)
         actBuffer.initialize(repeating: 0, count: acts.total)
         let rows = maxBatchSize * config.context
@@ -490,42 +499,55 @@ struct ActivationLayout {
     init(config: ModelConfig, maxBatchSize: Int) {
         let (C, V, H, F, L, T) = (config.dModel, config.vocabSize, config.nHeads, config.dFF,
                                   config.nLayers, config.context)
-        let BT = maxBatchSize * T
+        let BT = m(maxBatchSize, T)
         let gpt = config.arch == .gpt
         var offset = 0
+        // Saturating arithmetic: an absurd config gives total == Int.max instead of
+        // overflowing, so callers can compare `Model.activationCount` to a limit.
+        func m(_ xs: Int...) -> Int {
+            var r = 1
+            for x in xs {
+                let (p, o) = r.multipliedReportingOverflow(by: x)
+                r = o ? Int.max : p
+            }
+            return r
+        }
         func take(_ n: Int) -> Int {
-            defer { offset += n }
+            defer {
+                let (sum, o) = offset.addingReportingOverflow(n)
+                offset = o ? Int.max : sum
+            }
             return offset
         }
-        if gpt { ln1 = take(BT * C); ln1Mean = take(BT); ln1Rstd = take(BT) }
-        qkv = take(BT * 3 * C)
-        atty = take(BT * C)
-        att = take(maxBatchSize * H * T * T)
-        attproj = take(BT * C)
-        if gpt { res2 = take(BT * C); ln2 = take(BT * C); ln2Mean = take(BT); ln2Rstd = take(BT) }
-        fch = take(BT * F)
-        fchGelu = take(BT * F)
-        fcproj = take(BT * C)
-        res3 = take(BT * C)
-        if !gpt { lnOut = take(BT * C); lnMean = take(BT); lnRstd = take(BT) }
+        if gpt { ln1 = take(m(BT, C)); ln1Mean = take(BT); ln1Rstd = take(BT) }
+        qkv = take(m(BT, 3, C))
+        atty = take(m(BT, C))
+        att = take(m(maxBatchSize, H, T, T))
+        attproj = take(m(BT, C))
+        if gpt { res2 = take(m(BT, C)); ln2 = take(m(BT, C)); ln2Mean = take(BT); ln2Rstd = take(BT) }
+        fch = take(m(BT, F))
+        fchGelu = take(m(BT, F))
+        fcproj = take(m(BT, C))
+        res3 = take(m(BT, C))
+        if !gpt { lnOut = take(m(BT, C)); lnMean = take(BT); lnRstd = take(BT) }
         layerStride = offset
-        offset = layerStride * L
-        encoded = take(BT * C)
-        if gpt { lnf = take(BT * C); lnfMean = take(BT); lnfRstd = take(BT) }
-        logits = take(BT * V)
-        probs = take(BT * V)
+        offset = m(layerStride, L)
+        encoded = take(m(BT, C))
+        if gpt { lnf = take(m(BT, C)); lnfMean = take(BT); lnfRstd = take(BT) }
+        logits = take(m(BT, V))
+        probs = take(m(BT, V))
         losses = take(BT)
-        wqkvT = take(L * 3 * C * C)
-        dres = take(BT * C)
-        dln = take(BT * C)
-        dmh = take(BT * C)
-        datty = take(BT * C)
-        dqkv = take(BT * 3 * C)
-        dfch = take(BT * F)
-        dfchGelu = take(BT * F)
-        dlogits = take(BT * V)
+        wqkvT = take(m(L, 3, C, C))
+        dres = take(m(BT, C))
+        dln = take(m(BT, C))
+        dmh = take(m(BT, C))
+        datty = take(m(BT, C))
+        dqkv = take(m(BT, 3, C))
+        dfch = take(m(BT, F))
+        dfchGelu = take(m(BT, F))
+        dlogits = take(m(BT, V))
         attScratch = take(T)
-        dwqkvT = take(3 * C * C)
+        dwqkvT = take(m(3, C, C))
         total = offset
     }
 }
