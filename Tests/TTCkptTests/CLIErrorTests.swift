@@ -42,6 +42,8 @@ import Testing
         try expectRefused(["init", "m.ttc", "--context", "4096"], subject: "--context", containing: "at most 2048")
         try expectRefused(["init", "m.ttc", "--d-model", "8192", "--d-ff", "32768", "--layers", "64"],
                           subject: "config", containing: "parameters")
+        try expectRefused(["init", "m.ttc", "--context", "2048", "--d-model", "64", "--heads", "64", "--layers", "8"],
+                          subject: "config", containing: "MiB of activations, more than the limit 1024 MiB")
     }
 
     @Test func initRefusesAVocabSizeThatDisagreesWithTheVocabulary() throws {

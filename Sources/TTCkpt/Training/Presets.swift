@@ -55,8 +55,6 @@ public struct InitRequest: Sendable {
     /// activations), far below the format's `ModelConfig.limits`.
     public static let maxParameters = 1 << 27
     public static let maxContext = 2048
-    /// Bound on L·H·T², the size of the stored attention maps per sequence.
-    public static let maxAttentionElements = 1 << 27
 
     /// Resolves the vocabulary, data identity and config, and draws the initial weights.
     /// - Throws: `InputError` naming the option or file at fault.
@@ -98,9 +96,9 @@ public struct InitRequest: Sendable {
         guard parameters <= Self.maxParameters else {
             throw InputError("config", "\(parameters) parameters is more than init's limit of \(Self.maxParameters)")
         }
-        let attention = config.nLayers * config.nHeads * config.context * config.context
-        guard attention <= Self.maxAttentionElements else {
-            throw InputError("config", "layers × heads × context² = \(attention) is more than the limit \(Self.maxAttentionElements)")
+        let activations = Model.activationCount(config: config, maxBatchSize: 1)
+        guard activations <= TrainingLimits.maxActivationFloats else {
+            throw InputError("config", "one sequence needs \(activations / (1 << 18)) MiB of activations, more than the limit \(TrainingLimits.maxActivationFloats / (1 << 18)) MiB")
         }
         return try TrainingSession.initialCheckpoint(config: config, vocabulary: vocabulary, seed: seed, data: data)
     }

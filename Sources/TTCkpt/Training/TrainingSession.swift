@@ -55,6 +55,15 @@ public final class TrainingSession {
             throw InputError(source, "vocabulary has \(checkpoint.vocabulary.tokens.count) tokens but vocab_size is \(config.vocabSize)")
         }
         guard checkpoint.training.rng.isValid else { throw InputError(source, "invalid generator state") }
+        // Bounds before allocating: the same as init's, so any model init made loads.
+        let parameters = ParameterLayout.parameterCount(config)
+        guard parameters <= InitRequest.maxParameters else {
+            throw InputError(source, "\(parameters) parameters is more than the limit \(InitRequest.maxParameters)")
+        }
+        let activations = Model.activationCount(config: config, maxBatchSize: max(1, maxBatchSize))
+        guard activations <= TrainingLimits.maxActivationFloats else {
+            throw InputError(source, "this model needs \(activations / (1 << 18)) MiB of activations, more than the limit \(TrainingLimits.maxActivationFloats / (1 << 18)) MiB")
+        }
         let model = Model(config: config, maxBatchSize: max(1, maxBatchSize))
         var byName: [String: NamedTensor] = [:]
         for t in checkpoint.tensors where byName[t.name] == nil { byName[t.name] = t }

@@ -48,7 +48,7 @@ extension TTCkpt {
             guard !stored.training.sessionStarts.isEmpty else {
                 throw InputError(checkpoint, "has never been trained, so there is nothing to resume; use train")
             }
-            try TrainingLimits.checkBatchSize(stored.training.batchSize, context: stored.config.context, subject: checkpoint)
+            try TrainingLimits.checkBatchSize(stored.training.batchSize, config: stored.config, subject: checkpoint)
             let session = try TrainingSession(checkpoint: stored, maxBatchSize: stored.training.batchSize, source: checkpoint)
             let corpus = try session.resolveData(path: data, checkpointPath: checkpoint)
             try session.verifyData(corpus, subject: data ?? "built-in data", checkpointPath: checkpoint)

@@ -53,7 +53,7 @@ extension TTCkpt {
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
             // Values that are bad whatever the checkpoint records fail here, before any file is read.
             _ = try hyper.apply(to: AdamWConfig(), step: 0, steps: steps)
-            if let b = hyper.batchSize { try TrainingLimits.checkBatchSize(b, context: 1, subject: "--batch-size") }
+            if let b = hyper.batchSize { try TrainingLimits.checkBatchSize(b, subject: "--batch-size") }
         }
 
         func run() throws {
@@ -62,7 +62,7 @@ extension TTCkpt {
             let stored = try loadCheckpoint(checkpoint)
             let optimizer = try hyper.apply(to: stored.training.optimizer, step: stored.training.step, steps: steps)
             let batchSize = hyper.batchSize ?? stored.training.batchSize
-            try TrainingLimits.checkBatchSize(batchSize, context: stored.config.context,
+            try TrainingLimits.checkBatchSize(batchSize, config: stored.config,
                                               subject: hyper.batchSize != nil ? "--batch-size" : checkpoint)
             let session = try TrainingSession(checkpoint: stored, maxBatchSize: batchSize, source: checkpoint)
             let corpus = try session.resolveData(path: data, checkpointPath: checkpoint)
