@@ -139,16 +139,9 @@ struct CraftedFile {
         meta.sort { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
     }
 
-    func header() -> [UInt8] {
-        let metaPayload = metaBytes ?? encodeMetadata(meta)
+    /// The entries with the offsets `bytes()` gives them (when `fixOffsets`).
+    func placedEntries() -> [TensorEntry] {
         var entries = self.entries
-        func sections(_ dir: [UInt8]) -> [(UInt32, [UInt8])] {
-            var s: [(UInt32, [UInt8])] = []
-            for tag in sectionOrder ?? [TTCFormat.metadataTag, TTCFormat.directoryTag] {
-                s.append((tag, tag == TTCFormat.metadataTag ? metaPayload : dir))
-            }
-            return s + extraSections
-        }
         if fixOffsets {
             let length = encodeHeader(sections: sections(dirBytes ?? encodeDirectory(entries))).count
             var offset = UInt64(32 + length)
@@ -157,7 +150,20 @@ struct CraftedFile {
                 offset += entries[i].storedLength
             }
         }
-        return encodeHeader(sections: sections(dirBytes ?? encodeDirectory(entries)))
+        return entries
+    }
+
+    private func sections(_ dir: [UInt8]) -> [(UInt32, [UInt8])] {
+        let metaPayload = metaBytes ?? encodeMetadata(meta)
+        var s: [(UInt32, [UInt8])] = []
+        for tag in sectionOrder ?? [TTCFormat.metadataTag, TTCFormat.directoryTag] {
+            s.append((tag, tag == TTCFormat.metadataTag ? metaPayload : dir))
+        }
+        return s + extraSections
+    }
+
+    func header() -> [UInt8] {
+        encodeHeader(sections: sections(dirBytes ?? encodeDirectory(placedEntries())))
     }
 
     func bytes() -> [UInt8] {
