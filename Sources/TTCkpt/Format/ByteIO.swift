@@ -49,16 +49,44 @@ struct ByteReader {
 
     mutating func u8() throws -> UInt8 { bytes[try take(1).lowerBound] }
 
-    private mutating func le(_ n: Int) throws -> UInt64 {
-        let r = try take(n)
-        var v: UInt64 = 0
-        for i in 0..<n { v |= UInt64(bytes[r.lowerBound + i]) << (8 * i) }
-        return v
+    private mutating func le<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let r = try take(MemoryLayout<T>.size)
+        return T(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: r.lowerBound, as: T.self) })
     }
-    mutating func u16() throws -> UInt16 { UInt16(try le(2)) }
-    mutating func u32() throws -> UInt32 { UInt32(try le(4)) }
-    mutating func u64() throws -> UInt64 { try le(8) }
-    mutating func i64() throws -> Int64 { Int64(bitPattern: try le(8)) }
+
+    /// `count` consecutive little-endian u32 values (the caller has checked the count
+    /// against `remaining`).
+    mutating func u32Array(count: Int) throws -> [UInt32] {
+        let r = try take(count * 4)
+        return bytes.withUnsafeBytes { raw in
+            [UInt32](unsafeUninitializedCapacity: count) { buf, n in
+                UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[r]))
+                #if _endian(big)
+                for i in 0..<count { buf[i] = UInt32(littleEndian: buf[i]) }
+                #endif
+                n = count
+            }
+        }
+    }
+
+    /// `count` consecutive little-endian u64 values.
+    mutating func u64Array(count: Int) throws -> [UInt64] {
+        let r = try take(count * 8)
+        return bytes.withUnsafeBytes { raw in
+            [UInt64](unsafeUninitializedCapacity: count) { buf, n in
+                UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[r]))
+                #if _endian(big)
+                for i in 0..<count { buf[i] = UInt64(littleEndian: buf[i]) }
+                #endif
+                n = count
+            }
+        }
+    }
+
+    mutating func u16() throws -> UInt16 { try le(UInt16.self) }
+    mutating func u32() throws -> UInt32 { try le(UInt32.self) }
+    mutating func u64() throws -> UInt64 { try le(UInt64.self) }
+    mutating func i64() throws -> Int64 { try le(Int64.self) }
     mutating func f32() throws -> Float { Float(bitPattern: try u32()) }
     mutating func f64() throws -> Double { Double(bitPattern: try u64()) }
 
@@ -78,16 +106,7 @@ struct StringTooLong: Error { let length: Int }
 extension String {
     /// Decodes strictly: nil if the bytes are not valid UTF-8 (no replacement characters).
     init?(validatingUTF8Bytes bytes: ArraySlice<UInt8>) {
-        var it = bytes.makeIterator()
-        var decoder = UTF8()
-        var scalars = String.UnicodeScalarView()
-        loop: while true {
-            switch decoder.decode(&it) {
-            case .scalarValue(let s): scalars.append(s)
-            case .emptyInput: break loop
-            case .error: return nil
-            }
-        }
-        self = String(scalars)
+        guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
+        self = s
     }
 }

@@ -333,15 +333,16 @@ public final class CheckpointReader {
     }
 
     private func loadValidated(_ entry: TensorEntry) throws -> [Float] {
-        let label = "tensor '\(escaped(entry.name))'"
-        func fail(_ kind: FormatError.Kind, _ m: String) -> FormatError { FormatError(path: path, kind: kind, message: "\(label): \(m)") }
+        func fail(_ kind: FormatError.Kind, _ m: String) -> FormatError {
+            FormatError(path: path, kind: kind, message: "tensor '\(escaped(entry.name))': \(m)")
+        }
         // Lengths were validated against the file size and the expansion cap.
         let stored = try Self.read(source, path: path, offset: entry.offset, count: Int(entry.storedLength))
         let storedCRC = crc32Of(stored)
         guard storedCRC == entry.storedCRC32 else {
             throw fail(.storedCRC, "stored CRC-32 mismatch (directory 0x\(hex(entry.storedCRC32)), computed 0x\(hex(storedCRC)))")
         }
-        var raw: [UInt8]
+        let raw: [UInt8]
         do {
             raw = try stored.withUnsafeBytes { try zlibInflateExact($0, rawLength: Int(entry.rawLength)) }
         } catch let e as InflateFailure {
@@ -353,12 +354,11 @@ public final class CheckpointReader {
             case .outOfMemory: throw fail(.io, "zlib is out of memory")
             }
         }
-        if entry.filter == .shuffle { raw = unshuffleBytes(raw, elementSize: entry.dtype.byteSize) }
-        let rawCRC = crc32Of(raw)
+        let (values, rawCRC) = decodeFloats(raw, shuffled: entry.filter == .shuffle)
         guard rawCRC == entry.rawCRC32 else {
             throw fail(.rawCRC, "raw CRC-32 mismatch (directory 0x\(hex(entry.rawCRC32)), computed 0x\(hex(rawCRC)))")
         }
-        return floatsFromLittleEndian(raw)
+        return values
     }
 
     /// Loads every tensor (all checks of `loadTensor`).

@@ -225,18 +225,12 @@ private func decodeValue(_ r: inout ByteReader, key: String) throws -> MetaValue
             throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': array count \(n64) does not fit in the section")
         }
         let n = Int(n64)
-        func read<T>(_ f: (inout ByteReader) throws -> T) throws -> [T] {
-            var a: [T] = []
-            a.reserveCapacity(n)
-            for _ in 0..<n { a.append(try f(&r)) }
-            return a
-        }
         switch element {
-        case .u32: return .u32Array(try read { try $0.u32() })
-        case .i64: return .i64Array(try read { try $0.i64() })
-        case .u64: return .u64Array(try read { try $0.u64() })
-        case .f32: return .f32Array(try read { try $0.f32() })
-        case .f64: return .f64Array(try read { try $0.f64() })
+        case .u32: return .u32Array(try r.u32Array(count: n))
+        case .i64: return .i64Array(try r.u64Array(count: n).map { Int64(bitPattern: $0) })
+        case .u64: return .u64Array(try r.u64Array(count: n))
+        case .f32: return .f32Array(try r.u32Array(count: n).map { Float(bitPattern: $0) })
+        case .f64: return .f64Array(try r.u64Array(count: n).map { Double(bitPattern: $0) })
         case .bool:
             var a: [Bool] = []
             a.reserveCapacity(n)

@@ -42,19 +42,19 @@ func decodeDirectory(_ bytes: [UInt8], from start: Int, to end: Int, dataStart: 
     var names = Set<String>()
     var expectedOffset = dataStart
     for index in 0..<Int(count) {
-        var label = "tensor #\(index)"
+        var name: String? = nil
+        var label: String { name.map { "tensor '\(escaped($0))'" } ?? "tensor #\(index)" }
         do {
-            let name: String
             do {
                 guard let n = try r.string(maxLength: FormatLimits.maxNameLength) else {
                     throw ContentError(.badName, "\(label): name is not valid UTF-8")
                 }
+                guard !n.isEmpty else { throw ContentError(.badName, "\(label): empty name") }
                 name = n
             } catch let e as StringTooLong {
                 throw ContentError(.badName, "\(label): name length \(e.length) exceeds the cap \(FormatLimits.maxNameLength)")
             }
-            guard !name.isEmpty else { throw ContentError(.badName, "\(label): empty name") }
-            label = "tensor '\(escaped(name))'"
+            let name = name!
             guard names.insert(name).inserted else { throw ContentError(.duplicateName, "\(label): name appears twice") }
             let roleByte = try r.u8(), dtypeByte = try r.u8(), compressionByte = try r.u8(), filterByte = try r.u8()
             guard let role = TensorRole(rawValue: roleByte) else { throw ContentError(.badRole, "\(label): unknown role \(roleByte)") }

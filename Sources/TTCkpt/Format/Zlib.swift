@@ -169,28 +169,51 @@ func unshuffleBytes(_ input: [UInt8], elementSize: Int) -> [UInt8] {
 /// Little-endian bytes of Float32 values.
 func littleEndianBytes(_ values: [Float]) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: values.count * 4)
-    out.withUnsafeMutableBufferPointer { dst in
-        for (i, v) in values.enumerated() {
-            let b = v.bitPattern.littleEndian
-            withUnsafeBytes(of: b) { raw in
-                for k in 0..<4 { dst[i &* 4 &+ k] = raw[k] }
-            }
-        }
+    #if _endian(little)
+    out.withUnsafeMutableBytes { dst in values.withUnsafeBytes { dst.copyMemory(from: $0) } }
+    #else
+    for (i, v) in values.enumerated() {
+        for k in 0..<4 { out[i * 4 + k] = UInt8(truncatingIfNeeded: v.bitPattern >> (8 * k)) }
     }
+    #endif
     return out
 }
 
-/// Float32 values from little-endian bytes (count must be a multiple of 4).
-func floatsFromLittleEndian(_ bytes: [UInt8]) -> [Float] {
+/// Float32 values from stored bytes after inflation: `bytes` is the raw little-endian
+/// data, or its byte shuffle when `shuffled`. Returns the values and the CRC-32 of the
+/// raw (unshuffled) little-endian bytes. One pass, no intermediate copy.
+func decodeFloats(_ bytes: [UInt8], shuffled: Bool) -> (values: [Float], rawCRC: UInt32) {
     let n = bytes.count / 4
-    return [Float](unsafeUninitializedCapacity: n) { buf, count in
-        bytes.withUnsafeBufferPointer { src in
-            for i in 0..<n {
-                let j = i &* 4
-                let w = UInt32(src[j]) | UInt32(src[j &+ 1]) << 8 | UInt32(src[j &+ 2]) << 16 | UInt32(src[j &+ 3]) << 24
-                buf[i] = Float(bitPattern: w)
+    var words = [UInt32](repeating: 0, count: n)
+    bytes.withUnsafeBufferPointer { src in
+        words.withUnsafeMutableBufferPointer { dst in
+            guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+            if shuffled {
+                let (s0, s1, s2, s3) = (s, s + n, s + 2 * n, s + 3 * n)
+                for i in 0..<n {
+                    d[i] = UInt32(s0[i]) | UInt32(s1[i]) << 8 | UInt32(s2[i]) << 16 | UInt32(s3[i]) << 24
+                }
+            } else {
+                #if _endian(little)
+                UnsafeMutableRawPointer(d).copyMemory(from: s, byteCount: n * 4)
+                #else
+                for i in 0..<n {
+                    let j = i * 4
+                    d[i] = UInt32(s[j]) | UInt32(s[j + 1]) << 8 | UInt32(s[j + 2]) << 16 | UInt32(s[j + 3]) << 24
+                }
+                #endif
             }
         }
+    }
+    #if _endian(little)
+    let crc = words.withUnsafeBytes { crc32Of($0) }
+    let values = [Float](unsafeUninitializedCapacity: n) { buf, count in
+        words.withUnsafeBytes { UnsafeMutableRawBufferPointer(buf).copyMemory(from: $0) }
         count = n
     }
+    #else
+    let crc = crc32Of(littleEndianBytes(words.map { Float(bitPattern: $0) }))
+    let values = words.map { Float(bitPattern: $0) }
+    #endif
+    return (values, crc)
 }
