@@ -112,3 +112,16 @@ struct FormatBenchmarkTests {
         print(lines.joined(separator: "\n"))
     }
 }
+
+/// Writes the fixture checkpoint to $TTCKPT_FORMAT_SAMPLE (for checking the spec with an
+/// independent reader and `file -m spec/ttc.magic`); runs only when the variable is set.
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["TTCKPT_FORMAT_SAMPLE"] != nil))
+struct FormatSampleDump {
+    @Test func writeSample() throws {
+        let path = ProcessInfo.processInfo.environment["TTCKPT_FORMAT_SAMPLE"]!
+        try CheckpointWriter.write(FormatFixtures.checkpoint(), to: path)
+        var other = FormatFixtures.checkpoint(steps: 0, gaussCached: false, withData: false)
+        other.tensors.append(NamedTensor(name: "extra.scalar", role: .other, shape: [], values: [42]))
+        try CheckpointWriter.write(other, to: path + ".2")
+    }
+}
