@@ -5,10 +5,19 @@ import Testing
 /// Damaged files: every single-byte change, truncation and extension must give a
 /// FormatError (never a crash, and never a silent success).
 @Suite struct FormatCorruptionTests {
-    /// The tutorial-size checkpoint the corruption tests damage. Built here with
-    /// ParameterLayout(config: .tutorial) and deterministic values until the engine's
-    /// samples/tutorial-init.ttc exists.
-    static let file: [UInt8] = try! CheckpointWriter.encodedBytes(FormatFixtures.checkpoint())
+    /// The tutorial-size checkpoint the corruption tests damage: samples/tutorial-init.ttc
+    /// when it exists (it must read cleanly), else one built here with
+    /// ParameterLayout(config: .tutorial) and deterministic values.
+    static let file: [UInt8] = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sample = root.appendingPathComponent("samples/tutorial-init.ttc").path
+        if FileManager.default.fileExists(atPath: sample) { return FormatFixtures.readBytes(sample) }
+        return try! CheckpointWriter.encodedBytes(FormatFixtures.checkpoint())
+    }()
+
+    @Test func theUndamagedFileReads() {
+        #expect(FormatFixtures.readError(Self.file) == nil)
+    }
 
     /// Every byte of the file is changed in turn (in four parallel quarters). The xor mask
     /// is pseudo-random and nonzero, so each position sees some change; CRC-32 catches any

@@ -136,7 +136,7 @@ public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
 /// How the writer stores blobs.
 public struct WriteOptions: Sendable {
     /// zlib level 0...9. The default, 1, was chosen by measurement (spec/FORMAT.md,
-    /// "Choosing the defaults"): level 6 is 1.3% smaller but 2.3x slower on dense floats.
+    /// "Choosing the defaults"): level 6 is 1.4% smaller but 2.3x slower on dense floats.
     public var level: Int32 = 1
     /// nil: pick per tensor; otherwise force this filter on every tensor.
     public var filter: BlobFilter? = nil
