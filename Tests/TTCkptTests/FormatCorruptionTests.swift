@@ -82,3 +82,77 @@ import Testing
         }
     }
 }
+
+/// Damage that a CRC does not stop: the header or a blob is changed and its CRCs are
+/// recomputed, so the structural and semantic checks (and zlib) must catch what is wrong.
+/// Fixed seeds; each case must give a FormatError or read completely, never trap.
+@Suite struct FormatCRCFixedMutationTests {
+    static let file = FormatCorruptionTests.file
+
+    /// Recomputes the header and preamble CRCs of `b` (header length taken from `b`, capped
+    /// to the file).
+    static func fixCRCs(_ b: inout [UInt8]) {
+        let hl = Int(min(le64(b, 16), UInt64(b.count - 32)))
+        let h = crc32Of(b[32..<(32 + hl)])
+        for k in 0..<4 { b[24 + k] = UInt8(truncatingIfNeeded: h >> (8 * k)) }
+        let p = crc32Of(b[0..<28])
+        for k in 0..<4 { b[28 + k] = UInt8(truncatingIfNeeded: p >> (8 * k)) }
+    }
+
+    @Test func headerMutationsWithValidCRCs() {
+        var r = PythonRandom(seed: 21)
+        let headerLength = Int(le64(Self.file, 16))
+        var errors: [FormatError.Kind: Int] = [:]
+        for _ in 0..<3000 {
+            var b = Self.file
+            let edits = 1 + Int(r.randbelow(4))
+            for _ in 0..<edits {
+                let at = 8 + Int(r.randbelow(UInt64(24 + headerLength)))
+                if at >= 24 && at < 32 { continue }  // the CRCs themselves are fixed below
+                switch r.randbelow(4) {
+                case 0: b[at] = UInt8(r.randbelow(256))
+                case 1: b[at] = 0xFF
+                case 2: b[at] = 0
+                default: b[at] ^= 1 << UInt8(r.randbelow(8))
+                }
+            }
+            Self.fixCRCs(&b)
+            if let e = FormatFixtures.readError(b) { errors[e.kind, default: 0] += 1 }
+        }
+        // Most edits hit lengths, counts or names and must be rejected structurally.
+        #expect(errors.values.reduce(0, +) > 1500, "\(errors)")
+    }
+
+    @Test func blobMutationsWithValidStoredCRC() throws {
+        var r = PythonRandom(seed: 22)
+        let reader = try CheckpointReader(bytes: Self.file, name: "x")
+        for _ in 0..<1000 {
+            var b = Self.file
+            let i = Int(r.randbelow(UInt64(reader.entries.count)))
+            var e = reader.entries[i]
+            let at = Int(e.offset) + Int(r.randbelow(e.storedLength))
+            let old = b[at]
+            b[at] ^= UInt8(1 + r.randbelow(255))
+            // Fix the stored CRC in the directory copy and re-encode the header.
+            e.storedCRC32 = crc32Of(b[Int(e.offset)..<Int(e.offset + e.storedLength)])
+            var entries = reader.entries
+            entries[i] = e
+            let h = Self.file[32..<(32 + Int(reader.headerLength))]
+            let newDir = encodeDirectory(entries), oldDir = encodeDirectory(reader.entries)
+            guard let dirAt = Array(h).firstRange(of: oldDir)?.lowerBound else {
+                Issue.record("directory not found in header")
+                return
+            }
+            b.replaceSubrange((32 + dirAt)..<(32 + dirAt + newDir.count), with: newDir)
+            Self.fixCRCs(&b)
+            let err = FormatFixtures.readError(b)
+            // zlib's checks or the raw CRC-32 must catch a change to the content. The only
+            // change allowed to pass is one in the unused padding bits of the last deflate
+            // byte, which decodes to the same data.
+            if err == nil {
+                let back = try CheckpointReader(bytes: b, name: "x").loadTensor(entries[i])
+                #expect(try reader.loadTensor(reader.entries[i]) == back, "byte \(at) (was \(old)) changed data silently")
+            }
+        }
+    }
+}
