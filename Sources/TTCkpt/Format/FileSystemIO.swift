@@ -1,7 +1,13 @@
 #if canImport(Glibc)
 import Glibc
+private let systemWrite = Glibc.write
+private let systemClose = Glibc.close
+private let systemRename = Glibc.rename
 #elseif canImport(Darwin)
 import Darwin
+private let systemWrite = Darwin.write
+private let systemClose = Darwin.close
+private let systemRename = Darwin.rename
 #endif
 import Foundation
 
@@ -57,7 +63,7 @@ public struct POSIXFileSystem: FileSystemIO {
     public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
         var done = 0
         while done < bytes.count {
-            let n = Glibc.write(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30))
+            let n = systemWrite(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30))
             if n < 0 {
                 if errno == EINTR { continue }
                 throw FileSystemError(operation: "write", path: path, code: errno)
@@ -72,17 +78,17 @@ public struct POSIXFileSystem: FileSystemIO {
     }
 
     public func close(_ fd: Int32, path: String) throws {
-        guard Glibc.close(fd) == 0 else { throw FileSystemError(operation: "close", path: path, code: errno) }
+        guard systemClose(fd) == 0 else { throw FileSystemError(operation: "close", path: path, code: errno) }
     }
 
     public func rename(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw FileSystemError(operation: "rename to", path: to, code: errno) }
+        guard systemRename(from, to) == 0 else { throw FileSystemError(operation: "rename to", path: to, code: errno) }
     }
 
     public func syncDirectory(_ path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw FileSystemError(operation: "open directory", path: path, code: errno) }
-        defer { _ = Glibc.close(fd) }
+        defer { _ = systemClose(fd) }
         guard fsync(fd) == 0 else { throw FileSystemError(operation: "fsync directory", path: path, code: errno) }
     }
 
