@@ -15,6 +15,11 @@ import Testing
         var flipped = good
         flipped[good.count - 20] ^= 0x5A
         try dir.write("flipped.ttc", flipped)
+        // Major version 2 (u16 little-endian at offset 8, spec/FORMAT.md §1).
+        var newer = good
+        newer[8] = 2
+        newer[9] = 0
+        try dir.write("newer.ttc", newer)
         // The 8-byte PNG signature, then an IHDR chunk.
         try dir.write("picture.png", Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
                                           + [UInt8](repeating: 7, count: 200)))
@@ -29,7 +34,7 @@ import Testing
         return files
     }
 
-    @Test(arguments: ["missing.ttc", "folder.ttc", "picture.png", "empty.ttc", "truncated.ttc", "flipped.ttc"])
+    @Test(arguments: ["missing.ttc", "folder.ttc", "picture.png", "empty.ttc", "truncated.ttc", "flipped.ttc", "newer.ttc"])
     func everyCommandRefusesABadCheckpoint(_ name: String) throws {
         let dir = try fixture()
         let before = try snapshot(dir)
@@ -39,6 +44,12 @@ import Testing
             expectUserError(result, subject: name)
             #expect(try snapshot(dir) == before, "\(args)")
         }
+    }
+
+    @Test func newerMajorVersionIsNamed() throws {
+        let dir = try fixture()
+        expectUserError(try CLIRunner.run(["sample", "newer.ttc"], in: dir.url), subject: "newer.ttc",
+                        containing: "format version 2.0 is not supported")
     }
 
     @Test func trainRefusesADirectoryAsOutput() throws {
