@@ -50,12 +50,15 @@ public enum Trainer {
     /// Takes `options.steps` steps (or fewer, if `stop` is raised: it is checked between
     /// steps), saving through `CheckpointWriter` (atomic) every `saveEvery` steps and at the
     /// end. Saving never interrupts a step and a stop never interrupts a save.
+    /// Before the first step it removes temporary files a killed writer left beside the
+    /// output (`CheckpointWriter.removeStaleTemporaryFiles`).
     /// - Throws: the writer's error if a save fails (the previous file stays intact).
     public static func run(_ session: TrainingSession, data: TrainingData, options: TrainerOptions,
                            stop: StopFlag? = nil,
                            onStep: (TrainProgress) -> Void = { _ in },
                            onSave: (String) -> Void = { _ in }) throws -> TrainOutcome {
         let sampler = session.sampler(for: data)
+        CheckpointWriter.removeStaleTemporaryFiles(for: options.outputPath)
         let start = ContinuousClock.now
         let firstStep = session.state.step
         let lastStep = firstStep + options.steps
