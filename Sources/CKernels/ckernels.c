@@ -1,0 +1,336 @@
+// ckernels.c: blocked SGEMM with a runtime-dispatched AVX2/FMA micro-kernel and a
+// portable fallback. See include/ckernels.h for the determinism contract.
+//
+// Structure (BLIS/GotoBLAS): for each NC-wide column block of the output and each
+// KC-long block of the reduction, B is packed into NR-wide panels; for each MC-tall row
+// block, A is packed into MR-tall panels; an MR x NR micro-kernel then multiplies one
+// A panel by one B panel with the whole MR x NR tile held in registers. Edges are packed
+// with zeros and computed as full tiles, so every element follows the same arithmetic
+// whatever tile it falls in.
+#include "ckernels.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CK_HAVE_X86 1
+#else
+#define CK_HAVE_X86 0
+#endif
+
+// The portable path must not fuse a*b + c, so that its results are the same on every
+// target (the AVX2 path uses explicit FMA intrinsics and is not affected).
+#pragma STDC FP_CONTRACT OFF
+
+#define MR 6
+#define NR 16
+#define KC CK_KC
+#define MC 96     // multiple of MR: the packed A block (MC x KC = 96 KB) stays in L2
+#define NC 1024   // multiple of NR: the packed B block (KC x NC = 1 MB)
+
+// MARK: - Dispatch
+
+int ck_avx2_available(void) {
+#if CK_HAVE_X86
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
+int ck_resolve_impl(int impl) {
+    if (impl == CK_IMPL_PORTABLE) return CK_IMPL_PORTABLE;
+    return ck_avx2_available() ? CK_IMPL_AVX2 : CK_IMPL_PORTABLE;
+}
+
+// MARK: - Per-thread packing buffers (allocated once per thread, freed at thread exit)
+
+typedef struct {
+    float *a;  // MC x KC
+    float *b;  // KC x NC
+} ck_buffers;
+
+static pthread_key_t ck_key;
+static pthread_once_t ck_key_once = PTHREAD_ONCE_INIT;
+
+static void ck_free_buffers(void *p) {
+    ck_buffers *bufs = (ck_buffers *)p;
+    if (!bufs) return;
+    free(bufs->a);
+    free(bufs->b);
+    free(bufs);
+}
+
+static void ck_make_key(void) { pthread_key_create(&ck_key, ck_free_buffers); }
+
+static ck_buffers *ck_thread_buffers(void) {
+    pthread_once(&ck_key_once, ck_make_key);
+    ck_buffers *bufs = (ck_buffers *)pthread_getspecific(ck_key);
+    if (bufs) return bufs;
+    bufs = (ck_buffers *)malloc(sizeof(ck_buffers));
+    if (!bufs) abort();
+    bufs->a = (float *)aligned_alloc(64, sizeof(float) * MC * KC);
+    bufs->b = (float *)aligned_alloc(64, sizeof(float) * KC * NC);
+    if (!bufs->a || !bufs->b) abort();
+    pthread_setspecific(ck_key, bufs);
+    return bufs;
+}
+
+// MARK: - Packing
+
+// Packs A(i,p) for i < mc, p < kc (a points at A(ic,pc)) into MR-row panels:
+// panel r0 holds dst[r0*kc + p*MR + r] = A(r0+r, p), rows past mc are zero.
+static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
+                   long rs, long cs) {
+    for (long r0 = 0; r0 < mc; r0 += MR) {
+        long mr = mc - r0 < MR ? mc - r0 : MR;
+        float *restrict d = dst + r0 * kc;
+        const float *src = a + r0 * rs;
+        if (rs == 1 && mr == MR) {
+            for (long p = 0; p < kc; p++) {
+                const float *s = src + p * cs;
+                for (int r = 0; r < MR; r++) d[p * MR + r] = s[r];
+            }
+        } else if (cs == 1) {
+            for (int r = 0; r < MR; r++) {
+                if (r < mr) {
+                    const float *s = src + r * rs;
+                    for (long p = 0; p < kc; p++) d[p * MR + r] = s[p];
+                } else {
+                    for (long p = 0; p < kc; p++) d[p * MR + r] = 0.0f;
+                }
+            }
+        } else {
+            for (long p = 0; p < kc; p++)
+                for (int r = 0; r < MR; r++)
+                    d[p * MR + r] = r < mr ? src[r * rs + p * cs] : 0.0f;
+        }
+    }
+}
+
+// Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels:
+// panel c0 holds dst[c0*kc + p*NR + c] = B(p, c0+c), columns past nc are zero.
+static void pack_b(float *restrict dst, const float *restrict b, long kc, long nc,
+                   long rs, long cs) {
+    for (long c0 = 0; c0 < nc; c0 += NR) {
+        long nr = nc - c0 < NR ? nc - c0 : NR;
+        float *restrict d = dst + c0 * kc;
+        const float *src = b + c0 * cs;
+        if (cs == 1 && nr == NR) {
+            for (long p = 0; p < kc; p++) memcpy(d + p * NR, src + p * rs, sizeof(float) * NR);
+        } else if (rs == 1) {
+            for (int c = 0; c < NR; c++) {
+                if (c < nr) {
+                    const float *s = src + c * cs;
+                    for (long p = 0; p < kc; p++) d[p * NR + c] = s[p];
+                } else {
+                    for (long p = 0; p < kc; p++) d[p * NR + c] = 0.0f;
+                }
+            }
+        } else {
+            for (long p = 0; p < kc; p++)
+                for (int c = 0; c < NR; c++)
+                    d[p * NR + c] = c < nr ? src[p * rs + c * cs] : 0.0f;
+        }
+    }
+}
+
+// Writes an MR x NR tile of sums `t` (row stride NR) into the mr x nr corner of C.
+// mode 0: C = t (+ bias[j]); mode 1: C = C + t. The same operations as the vector stores.
+static void store_tile(const float *restrict t, float *restrict c, long ldc, long mr, long nr,
+                       int mode, const float *bias) {
+    for (long r = 0; r < mr; r++) {
+        float *crow = c + r * ldc;
+        const float *trow = t + r * NR;
+        if (mode) {
+            for (long j = 0; j < nr; j++) crow[j] = crow[j] + trow[j];
+        } else if (bias) {
+            for (long j = 0; j < nr; j++) crow[j] = trow[j] + bias[j];
+        } else {
+            for (long j = 0; j < nr; j++) crow[j] = trow[j];
+        }
+    }
+}
+
+// MARK: - Micro-kernels
+
+typedef void (*ck_ukernel)(long kc, const float *restrict ap, const float *restrict bp,
+                           float *restrict c, long ldc, long mr, long nr, int mode,
+                           const float *bias);
+
+// Portable: plain C, product and sum rounded separately (FP_CONTRACT OFF above).
+static void ukernel_portable(long kc, const float *restrict ap, const float *restrict bp,
+                             float *restrict c, long ldc, long mr, long nr, int mode,
+                             const float *bias) {
+    float t[MR * NR];
+    for (int i = 0; i < MR * NR; i++) t[i] = 0.0f;
+    for (long p = 0; p < kc; p++) {
+        const float *a = ap + p * MR;
+        const float *b = bp + p * NR;
+        for (int r = 0; r < MR; r++) {
+            float ar = a[r];
+            for (int j = 0; j < NR; j++) {
+                float prod = ar * b[j];
+                t[r * NR + j] = t[r * NR + j] + prod;
+            }
+        }
+    }
+    store_tile(t, c, ldc, mr, nr, mode, bias);
+}
+
+#if CK_HAVE_X86
+#define CK_AVX2 __attribute__((target("avx2,fma")))
+
+// AVX2 + FMA: the 6 x 16 tile lives in 12 ymm accumulators; per p, two loads of B and
+// six broadcasts of A feed 12 FMAs.
+CK_AVX2
+static void ukernel_avx2(long kc, const float *restrict ap, const float *restrict bp,
+                         float *restrict c, long ldc, long mr, long nr, int mode,
+                         const float *bias) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#define CK_STEP(P)                                                         \
+    do {                                                                   \
+        __m256 b0 = _mm256_load_ps(bp + (P) * NR);                         \
+        __m256 b1 = _mm256_load_ps(bp + (P) * NR + 8);                     \
+        __m256 a;                                                          \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 0);                        \
+        c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 1);                        \
+        c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 2);                        \
+        c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 3);                        \
+        c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 4);                        \
+        c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 5);                        \
+        c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51); \
+    } while (0)
+    long p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        CK_STEP(0); CK_STEP(1); CK_STEP(2); CK_STEP(3);
+        ap += 4 * MR;
+        bp += 4 * NR;
+    }
+    for (; p < kc; p++) {
+        CK_STEP(0);
+        ap += MR;
+        bp += NR;
+    }
+#undef CK_STEP
+    if (mr == MR && nr == NR) {
+#define CK_ROW(R, X0, X1)                                                              \
+        do {                                                                           \
+            float *cr = c + (R) * ldc;                                                 \
+            if (mode) {                                                                \
+                _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), X0));          \
+                _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), X1));  \
+            } else if (bias) {                                                         \
+                _mm256_storeu_ps(cr, _mm256_add_ps(X0, _mm256_loadu_ps(bias)));        \
+                _mm256_storeu_ps(cr + 8, _mm256_add_ps(X1, _mm256_loadu_ps(bias + 8)));\
+            } else {                                                                   \
+                _mm256_storeu_ps(cr, X0);                                              \
+                _mm256_storeu_ps(cr + 8, X1);                                          \
+            }                                                                          \
+        } while (0)
+        CK_ROW(0, c00, c01); CK_ROW(1, c10, c11); CK_ROW(2, c20, c21);
+        CK_ROW(3, c30, c31); CK_ROW(4, c40, c41); CK_ROW(5, c50, c51);
+#undef CK_ROW
+    } else {
+        float t[MR * NR] __attribute__((aligned(32)));
+        _mm256_store_ps(t + 0 * NR, c00); _mm256_store_ps(t + 0 * NR + 8, c01);
+        _mm256_store_ps(t + 1 * NR, c10); _mm256_store_ps(t + 1 * NR + 8, c11);
+        _mm256_store_ps(t + 2 * NR, c20); _mm256_store_ps(t + 2 * NR + 8, c21);
+        _mm256_store_ps(t + 3 * NR, c30); _mm256_store_ps(t + 3 * NR + 8, c31);
+        _mm256_store_ps(t + 4 * NR, c40); _mm256_store_ps(t + 4 * NR + 8, c41);
+        _mm256_store_ps(t + 5 * NR, c50); _mm256_store_ps(t + 5 * NR + 8, c51);
+        store_tile(t, c, ldc, mr, nr, mode, bias);
+    }
+}
+#endif
+
+// MARK: - Driver
+
+static void fill_block(float *c, long ldc, long i0, long i1, long j0, long j1, const float *bias) {
+    for (long i = i0; i < i1; i++) {
+        float *row = c + i * ldc;
+        for (long j = j0; j < j1; j++) row[j] = bias ? bias[j] : 0.0f;
+    }
+}
+
+void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
+                    const float *a, long a_rs, long a_cs,
+                    const float *b, long b_rs, long b_cs,
+                    float *c, long ldc, int accumulate, const float *bias) {
+    if (i1 <= i0 || j1 <= j0) return;
+    if (k <= 0) {
+        if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
+        return;
+    }
+    ck_ukernel kernel = ukernel_portable;
+#if CK_HAVE_X86
+    if (ck_resolve_impl(impl) == CK_IMPL_AVX2) kernel = ukernel_avx2;
+#else
+    (void)impl;
+#endif
+    ck_buffers *bufs = ck_thread_buffers();
+    for (long jc = j0; jc < j1; jc += NC) {
+        long nc = j1 - jc < NC ? j1 - jc : NC;
+        for (long pc = 0; pc < k; pc += KC) {
+            long kc = k - pc < KC ? k - pc : KC;
+            int mode = (pc == 0 && !accumulate) ? 0 : 1;
+            const float *biasBlock = (mode == 0 && bias) ? bias + jc : NULL;
+            pack_b(bufs->b, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs);
+            for (long ic = i0; ic < i1; ic += MC) {
+                long mc = i1 - ic < MC ? i1 - ic : MC;
+                pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs);
+                for (long jr = 0; jr < nc; jr += NR) {
+                    long nr = nc - jr < NR ? nc - jr : NR;
+                    const float *bpanel = bufs->b + jr * kc;
+                    const float *biasTile = biasBlock ? biasBlock + jr : NULL;
+                    for (long ir = 0; ir < mc; ir += MR) {
+                        long mr = mc - ir < MR ? mc - ir : MR;
+                        kernel(kc, bufs->a + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc,
+                               mr, nr, mode, biasTile);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - The engine's three shapes
+
+void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
+                       long M, long K, long N, long i0, long i1, long j0, long j1) {
+    (void)M;
+    // out(i,j) = sum_p a[i*K + p] · b[j*K + p]: A(i,p) = a[i*K + p], B(p,j) = b[j*K + p].
+    ck_sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias);
+}
+
+void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
+                          long M, long K, long N, long i0, long i1, long j0, long j1) {
+    (void)M;
+    // dA(i,j) += sum_n dOut[i*N + n] · b[n*K + j].
+    ck_sgemm_block(impl, i0, i1, j0, j1, N, dOut, N, 1, b, K, 1, dA, K, 1, NULL);
+}
+
+void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
+                          long M, long K, long N, long i0, long i1, long j0, long j1) {
+    // dB(i,j) += sum_m dOut[m*N + i] · a[m*K + j].
+    ck_sgemm_block(impl, i0, i1, j0, j1, M, dOut, 1, N, a, K, 1, dB, K, 1, NULL);
+}

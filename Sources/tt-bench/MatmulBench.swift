@@ -1,0 +1,72 @@
+import TTCkpt
+
+/// One matmul shape as the engine calls it.
+struct MatmulCase {
+    enum Kind: String { case forward = "fwd out=a·bᵀ", backwardInput = "bwd dA+=dOut·b", backwardWeight = "bwd dB+=dOutᵀ·a" }
+    var label: String
+    var kind: Kind
+    var m: Int, k: Int, n: Int
+    var flops: Double { 2 * Double(m) * Double(k) * Double(n) }
+}
+
+enum MatmulBench {
+    static let cases: [MatmulCase] = [
+        MatmulCase(label: "target 256x768x768", kind: .forward, m: 256, k: 768, n: 768),
+        MatmulCase(label: "tutorial ffn.w1", kind: .forward, m: 5, k: 16, n: 64),
+        MatmulCase(label: "small ffn.w1", kind: .forward, m: 1024, k: 128, n: 512),
+        MatmulCase(label: "small ffn.w1", kind: .backwardInput, m: 1024, k: 128, n: 512),
+        MatmulCase(label: "small ffn.w1", kind: .backwardWeight, m: 1024, k: 128, n: 512),
+        MatmulCase(label: "medium attn.wo", kind: .forward, m: 1024, k: 256, n: 256),
+        MatmulCase(label: "medium ffn.w1", kind: .forward, m: 1024, k: 256, n: 1024),
+        MatmulCase(label: "medium ffn.w2", kind: .forward, m: 1024, k: 1024, n: 256),
+        MatmulCase(label: "medium ffn.w1", kind: .backwardInput, m: 1024, k: 256, n: 1024),
+        MatmulCase(label: "medium ffn.w1", kind: .backwardWeight, m: 1024, k: 256, n: 1024),
+        MatmulCase(label: "medium ffn.w2", kind: .backwardInput, m: 1024, k: 1024, n: 256),
+        MatmulCase(label: "medium ffn.w2", kind: .backwardWeight, m: 1024, k: 1024, n: 256),
+    ]
+
+    /// Seconds per call of `c` with `impl` on `pool`.
+    static func time(_ c: MatmulCase, impl: Kernels.Implementation, pool: ThreadPool, minSeconds: Double) -> Double {
+        // Operands sized for the largest role each buffer plays; filled with small values.
+        let sizeA = c.m * c.k, sizeB = c.n * c.k, sizeO = c.m * c.n
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: sizeA)
+        let b = UnsafeMutablePointer<Float>.allocate(capacity: sizeB)
+        let o = UnsafeMutablePointer<Float>.allocate(capacity: sizeO)
+        let bias = UnsafeMutablePointer<Float>.allocate(capacity: c.n)
+        defer { a.deallocate(); b.deallocate(); o.deallocate(); bias.deallocate() }
+        for i in 0..<sizeA { a[i] = Float(i % 13) * 0.01 - 0.06 }
+        for i in 0..<sizeB { b[i] = Float(i % 7) * 0.01 - 0.03 }
+        for i in 0..<sizeO { o[i] = Float(i % 5) * 0.01 }
+        for i in 0..<c.n { bias[i] = 0.5 }
+        switch c.kind {
+        case .forward:
+            return timePerCall(minSeconds: minSeconds) {
+                Kernels.matmulForward(out: o, a: a, b: b, bias: bias, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
+            }
+        case .backwardInput:
+            return timePerCall(minSeconds: minSeconds) {
+                Kernels.matmulBackwardInput(dA: a, dOut: o, b: b, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
+            }
+        case .backwardWeight:
+            return timePerCall(minSeconds: minSeconds) {
+                Kernels.matmulBackwardWeight(dB: b, dOut: o, a: a, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
+            }
+        }
+    }
+
+    static func run(minSeconds: Double, maxThreads: Int) -> String {
+        let one = ThreadPool(threads: 1)
+        let many = ThreadPool(threads: maxThreads)
+        let avx2 = Kernels.avx2Available
+        var table = Table("Matmul GFLOP/s (M x K x N; AVX2+FMA \(avx2 ? "available" : "NOT available: avx2 columns run the portable path"))",
+                          headers: ["shape", "op", "M", "K", "N", "portable 1T", "avx2 1T", "avx2 \(maxThreads)T", "\(maxThreads)T/1T"])
+        for c in cases {
+            let gf = { (s: Double) in c.flops / s / 1e9 }
+            let p1 = gf(time(c, impl: .portable, pool: one, minSeconds: minSeconds))
+            let a1 = gf(time(c, impl: .avx2, pool: one, minSeconds: minSeconds))
+            let a2 = gf(time(c, impl: .avx2, pool: many, minSeconds: minSeconds))
+            table.add([c.label, c.kind.rawValue, "\(c.m)", "\(c.k)", "\(c.n)", fmt(p1), fmt(a1), fmt(a2), fmt(a2 / a1, 2) + "x"])
+        }
+        return table.render()
+    }
+}
