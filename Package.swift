@@ -43,6 +43,7 @@ let package = Package(
             dependencies: [
                 "TTCkpt",
                 "CKernels",
+                "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -40,15 +40,15 @@ enum MatmulBench {
         for i in 0..<c.n { bias[i] = 0.5 }
         switch c.kind {
         case .forward:
-            return timePerCall(minSeconds: minSeconds) {
+            return bestTimePerCall(minSeconds: minSeconds) {
                 Kernels.matmulForward(out: o, a: a, b: b, bias: bias, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
             }
         case .backwardInput:
-            return timePerCall(minSeconds: minSeconds) {
+            return bestTimePerCall(minSeconds: minSeconds) {
                 Kernels.matmulBackwardInput(dA: a, dOut: o, b: b, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
             }
         case .backwardWeight:
-            return timePerCall(minSeconds: minSeconds) {
+            return bestTimePerCall(minSeconds: minSeconds) {
                 Kernels.matmulBackwardWeight(dB: b, dOut: o, a: a, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
             }
         }
@@ -58,7 +58,7 @@ enum MatmulBench {
         let one = ThreadPool(threads: 1)
         let many = ThreadPool(threads: maxThreads)
         let avx2 = Kernels.avx2Available
-        var table = Table("Matmul GFLOP/s (M x K x N; AVX2+FMA \(avx2 ? "available" : "NOT available: avx2 columns run the portable path"))",
+        var table = Table("Matmul GFLOP/s, best of 5 trials (AVX2+FMA \(avx2 ? "available" : "NOT available: avx2 columns run the portable path"))",
                           headers: ["shape", "op", "M", "K", "N", "portable 1T", "avx2 1T", "avx2 \(maxThreads)T", "\(maxThreads)T/1T"])
         for c in cases {
             let gf = { (s: Double) in c.flops / s / 1e9 }
