@@ -62,9 +62,13 @@ typedef struct {
 static pthread_key_t ck_key;
 static pthread_once_t ck_key_once = PTHREAD_ONCE_INIT;
 
+// Fast per-thread lookup; the pthread key only exists to free the buffers at thread exit.
+static _Thread_local ck_buffers *ck_cached_buffers;
+
 static void ck_free_buffers(void *p) {
     ck_buffers *bufs = (ck_buffers *)p;
     if (!bufs) return;
+    ck_cached_buffers = NULL;
     free(bufs->a);
     free(bufs->b);
     free(bufs);
@@ -73,15 +77,17 @@ static void ck_free_buffers(void *p) {
 static void ck_make_key(void) { pthread_key_create(&ck_key, ck_free_buffers); }
 
 static ck_buffers *ck_thread_buffers(void) {
+    if (ck_cached_buffers) return ck_cached_buffers;
     pthread_once(&ck_key_once, ck_make_key);
     ck_buffers *bufs = (ck_buffers *)pthread_getspecific(ck_key);
-    if (bufs) return bufs;
+    if (bufs) return ck_cached_buffers = bufs;
     bufs = (ck_buffers *)malloc(sizeof(ck_buffers));
     if (!bufs) abort();
     bufs->a = (float *)aligned_alloc(64, sizeof(float) * MC * KC);
     bufs->b = (float *)aligned_alloc(64, sizeof(float) * KC * NC);
     if (!bufs->a || !bufs->b) abort();
     pthread_setspecific(ck_key, bufs);
+    ck_cached_buffers = bufs;
     return bufs;
 }
 
@@ -95,10 +101,10 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
         long mr = mc - r0 < MR ? mc - r0 : MR;
         float *restrict d = dst + r0 * kc;
         const float *src = a + r0 * rs;
-        if (rs == 1 && mr == MR) {
+        if (rs == 1) {
             for (long p = 0; p < kc; p++) {
                 const float *s = src + p * cs;
-                for (int r = 0; r < MR; r++) d[p * MR + r] = s[r];
+                for (int r = 0; r < MR; r++) d[p * MR + r] = r < mr ? s[r] : 0.0f;
             }
         } else if (cs == 1) {
             for (int r = 0; r < MR; r++) {
@@ -119,14 +125,32 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
 
 // Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels:
 // panel c0 holds dst[c0*kc + p*NR + c] = B(p, c0+c), columns past nc are zero.
+#if CK_HAVE_X86
+static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
+static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
+#endif
+
 static void pack_b(float *restrict dst, const float *restrict b, long kc, long nc,
-                   long rs, long cs) {
+                   long rs, long cs, int avx2) {
     for (long c0 = 0; c0 < nc; c0 += NR) {
         long nr = nc - c0 < NR ? nc - c0 : NR;
         float *restrict d = dst + c0 * kc;
         const float *src = b + c0 * cs;
         if (cs == 1 && nr == NR) {
             for (long p = 0; p < kc; p++) memcpy(d + p * NR, src + p * rs, sizeof(float) * NR);
+#if CK_HAVE_X86
+        } else if (cs == 1 && avx2) {
+            pack_b_panel_partial_avx2(d, src, kc, nr, rs);
+#endif
+        } else if (cs == 1) {
+            for (long p = 0; p < kc; p++) {
+                const float *s = src + p * rs;
+                for (long c = 0; c < NR; c++) d[p * NR + c] = c < nr ? s[c] : 0.0f;
+            }
+#if CK_HAVE_X86
+        } else if (rs == 1 && nr == NR && avx2) {
+            pack_b_panel_transposed_avx2(d, src, kc, cs);
+#endif
         } else if (rs == 1) {
             for (int c = 0; c < NR; c++) {
                 if (c < nr) {
@@ -143,6 +167,57 @@ static void pack_b(float *restrict dst, const float *restrict b, long kc, long n
         }
     }
 }
+
+#if CK_HAVE_X86
+// pack_b for a column-contiguous B (rs == 1, the forward's b(N,K)), one full NR-wide
+// panel: 8 x 8 blocks are transposed in registers. Same values as the scalar loop.
+__attribute__((target("avx2,fma")))
+static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        for (int half = 0; half < 2; half++) {
+            const float *s = src + (long)half * 8 * cs + p;
+            __m256 r0 = _mm256_loadu_ps(s + 0 * cs), r1 = _mm256_loadu_ps(s + 1 * cs);
+            __m256 r2 = _mm256_loadu_ps(s + 2 * cs), r3 = _mm256_loadu_ps(s + 3 * cs);
+            __m256 r4 = _mm256_loadu_ps(s + 4 * cs), r5 = _mm256_loadu_ps(s + 5 * cs);
+            __m256 r6 = _mm256_loadu_ps(s + 6 * cs), r7 = _mm256_loadu_ps(s + 7 * cs);
+            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            float *o = d + p * NR + half * 8;
+            _mm256_store_ps(o + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_store_ps(o + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_store_ps(o + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_store_ps(o + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_store_ps(o + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_store_ps(o + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_store_ps(o + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_store_ps(o + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+    }
+    for (; p < kc; p++)
+        for (int c = 0; c < NR; c++) d[p * NR + c] = src[c * cs + p];
+}
+
+// pack_b for a row-contiguous B (cs == 1) whose panel is narrower than NR: masked loads
+// read only the nr valid columns and give zeros for the rest.
+__attribute__((target("avx2,fma")))
+static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+    for (long p = 0; p < kc; p++) {
+        const float *s = src + p * rs;
+        _mm256_store_ps(d + p * NR, _mm256_maskload_ps(s, m0));
+        _mm256_store_ps(d + p * NR + 8, _mm256_maskload_ps(s + 8, m1));
+    }
+}
+#endif
 
 // Writes an MR x NR tile of sums `t` (row stride NR) into the mr x nr corner of C.
 // mode 0: C = t (+ bias[j]); mode 1: C = C + t. The same operations as the vector stores.
@@ -282,8 +357,12 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
         return;
     }
     ck_ukernel kernel = ukernel_portable;
+    int avx2 = 0;
 #if CK_HAVE_X86
-    if (ck_resolve_impl(impl) == CK_IMPL_AVX2) kernel = ukernel_avx2;
+    if (ck_resolve_impl(impl) == CK_IMPL_AVX2) {
+        kernel = ukernel_avx2;
+        avx2 = 1;
+    }
 #else
     (void)impl;
 #endif
@@ -294,7 +373,7 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             long kc = k - pc < KC ? k - pc : KC;
             int mode = (pc == 0 && !accumulate) ? 0 : 1;
             const float *biasBlock = (mode == 0 && bias) ? bias + jc : NULL;
-            pack_b(bufs->b, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs);
+            pack_b(bufs->b, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2);
             for (long ic = i0; ic < i1; ic += MC) {
                 long mc = i1 - ic < MC ? i1 - ic : MC;
                 pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs);

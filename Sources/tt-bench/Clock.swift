@@ -26,18 +26,21 @@ func loadAverage() -> Double {
     return getloadavg(&loads, 3) >= 1 ? loads[0] : .nan
 }
 
-/// Runs `body` once to warm up, then repeatedly for at least `minSeconds` (and at least
-/// `minRuns` times); returns the mean seconds per call over the timed runs.
+/// Runs `body` once to warm up, then in batches (doubling from one call, so reading the
+/// clock costs nothing measurable) until at least `minSeconds` and `minRuns` calls have
+/// been timed; returns the mean seconds per call.
 func timePerCall(minSeconds: Double, minRuns: Int = 3, _ body: () -> Void) -> Double {
     body()
     var runs = 0
-    let start = now()
+    var batch = 1
     var elapsed = 0.0
-    repeat {
-        body()
-        runs += 1
-        elapsed = now() - start
-    } while elapsed < minSeconds || runs < minRuns
+    while elapsed < minSeconds || runs < minRuns {
+        let start = now()
+        for _ in 0..<batch { body() }
+        elapsed += now() - start
+        runs += batch
+        if batch < 1 << 20 { batch *= 2 }
+    }
     return elapsed / Double(runs)
 }
 
