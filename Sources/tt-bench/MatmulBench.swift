@@ -58,7 +58,10 @@ enum MatmulBench {
         let one = ThreadPool(threads: 1)
         let many = ThreadPool(threads: maxThreads)
         let avx2 = Kernels.avx2Available
-        var table = Table("Matmul GFLOP/s, best of 5 trials (AVX2+FMA \(avx2 ? "available" : "NOT available: avx2 columns run the portable path"))",
+        let clockNote = BenchClock.current == .cpu
+            ? "cpu clock: GFLOP per CPU-second, so \(maxThreads)T/1T is parallel efficiency, not speedup"
+            : "wall clock"
+        var table = Table("Matmul GFLOP/s, best of 5 trials, \(clockNote); AVX2+FMA \(avx2 ? "available" : "NOT available: avx2 columns run the portable path")",
                           headers: ["shape", "op", "M", "K", "N", "portable 1T", "avx2 1T", "avx2 \(maxThreads)T", "\(maxThreads)T/1T"])
         for c in cases {
             let gf = { (s: Double) in c.flops / s / 1e9 }
@@ -67,6 +70,9 @@ enum MatmulBench {
             let a2 = gf(time(c, impl: .avx2, pool: many, minSeconds: minSeconds))
             table.add([c.label, c.kind.rawValue, "\(c.m)", "\(c.k)", "\(c.n)", fmt(p1), fmt(a1), fmt(a2), fmt(a2 / a1, 2) + "x"])
         }
-        return table.render()
+        // The fixed cost of handing work to the pool, with empty bodies.
+        let dispatch = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
+        return table.render() + "\nThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatch * 1e6, 2)) µs per call; "
+            + "matmuls below \(Kernels.parallelThreshold) multiply-adds run on the calling thread.\n"
     }
 }
