@@ -176,6 +176,58 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         expectClose(dA, twice, terms: 2 * n + 1, "dA accumulated twice")
     }
 
+    /// The general strided product on views, as attention uses it: per head h,
+    /// scores(T,T) = q_h·k_hᵀ with q, k stored (T, H·dk) and the head's columns at h·dk,
+    /// then out_h(T,dk) = scores·v_h written into a (T, H·dk) buffer.
+    @Test(arguments: implementations)
+    func stridedViewsMatchReference(_ impl: Kernels.Implementation) {
+        let (T, H, dk) = (11, 3, 7)
+        let width = H * dk
+        var data = TestData(seed: 31)
+        let q = data.array(T * width), k = data.array(T * width), v = data.array(T * width)
+        var out = [Float](repeating: .nan, count: T * width)
+        for h in 0..<H {
+            var scores = [Float](repeating: .nan, count: T * T)
+            q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in scores.withUnsafeMutableBufferPointer { ps in
+                // A(i,p) = q[i·width + h·dk + p]; B(p,j) = k[j·width + h·dk + p].
+                Kernels.gemm(m: T, n: T, k: dk, a: pq.baseAddress! + h * dk, aRowStride: width, aColStride: 1,
+                             b: pk.baseAddress! + h * dk, bRowStride: 1, bColStride: width,
+                             c: ps.baseAddress!, ldc: T, accumulate: false, pool: ThreadPool(threads: 1), implementation: impl)
+            }}}
+            var refScores = (value: [Double](repeating: 0, count: T * T), scale: [Double](repeating: 0, count: T * T))
+            for i in 0..<T {
+                for j in 0..<T {
+                    for p in 0..<dk {
+                        let t = Double(q[i * width + h * dk + p]) * Double(k[j * width + h * dk + p])
+                        refScores.value[i * T + j] += t
+                        refScores.scale[i * T + j] += abs(t)
+                    }
+                }
+            }
+            expectClose(scores, refScores, terms: dk, "scores head \(h) \(impl)")
+            scores.withUnsafeBufferPointer { ps in v.withUnsafeBufferPointer { pv in out.withUnsafeMutableBufferPointer { po in
+                // A(i,p) = scores[i·T + p]; B(p,j) = v[p·width + h·dk + j]; C(i,j) = out[i·width + h·dk + j].
+                Kernels.gemm(m: T, n: dk, k: T, a: ps.baseAddress!, aRowStride: T, aColStride: 1,
+                             b: pv.baseAddress! + h * dk, bRowStride: width, bColStride: 1,
+                             c: po.baseAddress! + h * dk, ldc: width, accumulate: false, pool: ThreadPool(threads: 1), implementation: impl)
+            }}}
+            var refOut = (value: [Double](repeating: 0, count: T * dk), scale: [Double](repeating: 0, count: T * dk))
+            var gotOut = [Float](repeating: 0, count: T * dk)
+            for i in 0..<T {
+                for j in 0..<dk {
+                    gotOut[i * dk + j] = out[i * width + h * dk + j]
+                    for p in 0..<T {
+                        let t = Double(scores[i * T + p]) * Double(v[p * width + h * dk + j])
+                        refOut.value[i * dk + j] += t
+                        refOut.scale[i * dk + j] += abs(t)
+                    }
+                }
+            }
+            expectClose(gotOut, refOut, terms: T, "att·v head \(h) \(impl)")
+        }
+        #expect(!out.contains { $0.isNaN }, "every head's columns written")
+    }
+
     /// k = 0: forward stores the bias (or zero); the backward products leave the
     /// accumulator unchanged.
     @Test func emptyReductionStoresBiasOrKeepsAccumulator() {
