@@ -70,9 +70,16 @@ enum MatmulBench {
             let a2 = gf(time(c, impl: .avx2, pool: many, minSeconds: minSeconds))
             table.add([c.label, c.kind.rawValue, "\(c.m)", "\(c.k)", "\(c.n)", fmt(p1), fmt(a1), fmt(a2), fmt(a2 / a1, 2) + "x"])
         }
-        // The fixed cost of handing work to the pool, with empty bodies.
-        let dispatch = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
-        return table.render() + "\nThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatch * 1e6, 2)) µs per call; "
+        // The fixed cost of handing work to the pool, with empty bodies, with and without
+        // the workers' spin before sleeping.
+        let configured = many.spinIterations
+        many.spinIterations = 0
+        let dispatchSleep = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
+        many.spinIterations = 2000
+        let dispatchSpin = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
+        many.spinIterations = configured
+        return table.render() + "\nThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatchSleep * 1e6, 2)) µs per call "
+            + "with workers that sleep at once (default), \(fmt(dispatchSpin * 1e6, 2)) µs with TTCKPT_SPIN=2000; "
             + "matmuls below \(Kernels.parallelThreshold) multiply-adds run on the calling thread.\n"
     }
 }

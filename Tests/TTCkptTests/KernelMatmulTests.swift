@@ -314,16 +314,17 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
 
 @Suite struct ThreadPoolTests {
     @Test func chunksCoverRangeExactlyOnce() {
-        for threads in [1, 2, 3] {
+        for (threads, spin) in [(1, 0), (2, 0), (3, 0), (2, 1000), (3, 1000)] {
             let pool = ThreadPool(threads: threads)
-            for count in [0, 1, 2, 5, 100] {
+            pool.spinIterations = spin
+            for count in [0, 1, 2, 5, 100, 3, 1] {
                 let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
                 seen.initialize(repeating: 0)
                 defer { seen.deallocate() }
                 pool.parallelFor(count) { range in
                     for i in range { seen[i] += 1 }
                 }
-                #expect(Array(seen.prefix(count)) == [Int](repeating: 1, count: count), "threads \(threads) count \(count)")
+                #expect(Array(seen.prefix(count)) == [Int](repeating: 1, count: count), "threads \(threads) spin \(spin) count \(count)")
             }
         }
     }
