@@ -83,7 +83,7 @@ static ck_buffers *ck_thread_buffers(void) {
     if (bufs) return ck_cached_buffers = bufs;
     bufs = (ck_buffers *)malloc(sizeof(ck_buffers));
     if (!bufs) abort();
-    bufs->a = (float *)aligned_alloc(64, sizeof(float) * MC * KC);
+    bufs->a = (float *)aligned_alloc(64, sizeof(float) * (MC * KC + 16));   // + slack for pack_a's spill
     bufs->b = (float *)aligned_alloc(64, sizeof(float) * KC * NC);
     if (!bufs->a || !bufs->b) abort();
     pthread_setspecific(ck_key, bufs);
@@ -93,20 +93,43 @@ static ck_buffers *ck_thread_buffers(void) {
 
 // MARK: - Packing
 
+#if CK_HAVE_X86
+static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs);
+static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
+static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
+#endif
+
 // Packs A(i,p) for i < mc, p < kc (a points at A(ic,pc)) into MR-row panels:
 // panel r0 holds dst[r0*kc + p*MR + r] = A(r0+r, p), rows past mc are zero.
 static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
-                   long rs, long cs) {
+                   long rs, long cs, int avx2) {
+    if (rs == 1) {
+        // Column-contiguous A (dB's dOut(M,N) read transposed): walk each source row
+        // segment once, p outer, scattering into every panel.
+        long full = mc / MR * MR;
+        for (long p = 0; p < kc; p++) {
+            const float *s = a + p * cs;
+            for (long r0 = 0; r0 < full; r0 += MR) {
+                float *restrict d = dst + r0 * kc + p * MR;
+                for (int r = 0; r < MR; r++) d[r] = s[r0 + r];
+            }
+            if (full < mc) {
+                float *restrict d = dst + full * kc + p * MR;
+                for (int r = 0; r < MR; r++) d[r] = full + r < mc ? s[full + r] : 0.0f;
+            }
+        }
+        return;
+    }
     for (long r0 = 0; r0 < mc; r0 += MR) {
         long mr = mc - r0 < MR ? mc - r0 : MR;
         float *restrict d = dst + r0 * kc;
         const float *src = a + r0 * rs;
-        if (rs == 1) {
-            for (long p = 0; p < kc; p++) {
-                const float *s = src + p * cs;
-                for (int r = 0; r < MR; r++) d[p * MR + r] = r < mr ? s[r] : 0.0f;
-            }
-        } else if (cs == 1) {
+#if CK_HAVE_X86
+        if (cs == 1 && mr == MR && avx2) {
+            pack_a_panel_rowmajor_avx2(d, src, kc, rs);
+        } else
+#endif
+        if (cs == 1) {
             for (int r = 0; r < MR; r++) {
                 if (r < mr) {
                     const float *s = src + r * rs;
@@ -125,10 +148,6 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
 
 // Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels:
 // panel c0 holds dst[c0*kc + p*NR + c] = B(p, c0+c), columns past nc are zero.
-#if CK_HAVE_X86
-static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
-static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
-#endif
 
 static void pack_b(float *restrict dst, const float *restrict b, long kc, long nc,
                    long rs, long cs, int avx2) {
@@ -169,6 +188,47 @@ static void pack_b(float *restrict dst, const float *restrict b, long kc, long n
 }
 
 #if CK_HAVE_X86
+// In-place 8 x 8 transpose of the rows r[0..7].
+__attribute__((target("avx2,fma")))
+static inline void transpose8x8_avx2(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// pack_a for a row-contiguous A (cs == 1), one full MR-row panel: 8 p at a time, the six
+// rows (and two zero rows) are transposed in registers and stored 8 wide at stride MR;
+// each store's last two lanes are overwritten by the next one. The final store of a
+// panel spills two floats past it, into the next panel (packed afterwards) or the
+// buffer's slack. Same values as the scalar loop.
+__attribute__((target("avx2,fma")))
+static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(src + i * rs + p);
+        r[6] = _mm256_setzero_ps();
+        r[7] = _mm256_setzero_ps();
+        transpose8x8_avx2(r);
+        for (int q = 0; q < 8; q++) _mm256_storeu_ps(d + (p + q) * MR, r[q]);
+    }
+    for (; p < kc; p++)
+        for (int i = 0; i < MR; i++) d[p * MR + i] = src[i * rs + p];
+}
+
 // pack_b for a column-contiguous B (rs == 1, the forward's b(N,K)), one full NR-wide
 // panel: 8 x 8 blocks are transposed in registers. Same values as the scalar loop.
 __attribute__((target("avx2,fma")))
@@ -177,27 +237,11 @@ static void pack_b_panel_transposed_avx2(float *restrict d, const float *restric
     for (; p + 8 <= kc; p += 8) {
         for (int half = 0; half < 2; half++) {
             const float *s = src + (long)half * 8 * cs + p;
-            __m256 r0 = _mm256_loadu_ps(s + 0 * cs), r1 = _mm256_loadu_ps(s + 1 * cs);
-            __m256 r2 = _mm256_loadu_ps(s + 2 * cs), r3 = _mm256_loadu_ps(s + 3 * cs);
-            __m256 r4 = _mm256_loadu_ps(s + 4 * cs), r5 = _mm256_loadu_ps(s + 5 * cs);
-            __m256 r6 = _mm256_loadu_ps(s + 6 * cs), r7 = _mm256_loadu_ps(s + 7 * cs);
-            __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-            __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-            __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-            __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-            __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-            __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * cs);
+            transpose8x8_avx2(r);
             float *o = d + p * NR + half * 8;
-            _mm256_store_ps(o + 0 * NR, _mm256_permute2f128_ps(u0, u4, 0x20));
-            _mm256_store_ps(o + 1 * NR, _mm256_permute2f128_ps(u1, u5, 0x20));
-            _mm256_store_ps(o + 2 * NR, _mm256_permute2f128_ps(u2, u6, 0x20));
-            _mm256_store_ps(o + 3 * NR, _mm256_permute2f128_ps(u3, u7, 0x20));
-            _mm256_store_ps(o + 4 * NR, _mm256_permute2f128_ps(u0, u4, 0x31));
-            _mm256_store_ps(o + 5 * NR, _mm256_permute2f128_ps(u1, u5, 0x31));
-            _mm256_store_ps(o + 6 * NR, _mm256_permute2f128_ps(u2, u6, 0x31));
-            _mm256_store_ps(o + 7 * NR, _mm256_permute2f128_ps(u3, u7, 0x31));
+            for (int q = 0; q < 8; q++) _mm256_store_ps(o + q * NR, r[q]);
         }
     }
     for (; p < kc; p++)
@@ -376,7 +420,7 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             pack_b(bufs->b, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2);
             for (long ic = i0; ic < i1; ic += MC) {
                 long mc = i1 - ic < MC ? i1 - ic : MC;
-                pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs);
+                pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs, avx2);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     const float *bpanel = bufs->b + jr * kc;
