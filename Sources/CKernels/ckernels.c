@@ -9,6 +9,7 @@
 // whatever tile it falls in.
 #include "ckernels.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,4 +457,63 @@ void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a
                           long M, long K, long N, long i0, long i1, long j0, long j1) {
     // dB(i,j) += sum_m dOut[m*N + i] · a[m*K + j].
     ck_sgemm_block(impl, i0, i1, j0, j1, M, dOut, 1, N, a, K, 1, dB, K, 1, NULL);
+}
+
+// MARK: - AdamW
+
+// The element update, written once for the scalar loops. No fused multiply-add (FP_CONTRACT
+// OFF), so the scalar and vector paths give the same bits (see ckernels.h).
+#define CK_ADAMW_ELEMENT(i, gi)                                                      \
+    do {                                                                            \
+        float mi = beta1 * m[i] + one_minus_beta1 * (gi);                           \
+        float vi = beta2 * v[i] + one_minus_beta2 * ((gi) * (gi));                  \
+        m[i] = mi;                                                                  \
+        v[i] = vi;                                                                  \
+        p[i] = p[i] * decay - lr * (mi / bias1) / (sqrtf(vi / bias2) + eps);        \
+    } while (0)
+
+#if CK_HAVE_X86
+// Eight elements at a time with separate multiplies and adds, exact division and sqrt.
+__attribute__((target("avx2,fma")))
+static long adamw_avx2(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                       long i0, long i1, float lr, float beta1, float one_minus_beta1, float beta2,
+                       float one_minus_beta2, float eps, float decay, float bias1, float bias2, float grad_scale) {
+    const __m256 vb1 = _mm256_set1_ps(beta1), vomb1 = _mm256_set1_ps(one_minus_beta1);
+    const __m256 vb2 = _mm256_set1_ps(beta2), vomb2 = _mm256_set1_ps(one_minus_beta2);
+    const __m256 vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps), vdecay = _mm256_set1_ps(decay);
+    const __m256 vbias1 = _mm256_set1_ps(bias1), vbias2 = _mm256_set1_ps(bias2), vscale = _mm256_set1_ps(grad_scale);
+    const int scaled = grad_scale != 1.0f;
+    long i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        if (scaled) gi = _mm256_mul_ps(gi, vscale);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vomb1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vomb2, _mm256_mul_ps(gi, gi)));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 num = _mm256_mul_ps(vlr, _mm256_div_ps(mi, vbias1));
+        __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vi, vbias2)), veps);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), vdecay), _mm256_div_ps(num, den)));
+    }
+    return i;
+}
+#endif
+
+void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long i1,
+                     float lr, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+                     float eps, float decay, float bias1, float bias2, float grad_scale) {
+    long i = i0;
+#if CK_HAVE_X86
+    if (ck_avx2_available())
+        i = adamw_avx2(p, g, m, v, i0, i1, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                       eps, decay, bias1, bias2, grad_scale);
+#endif
+    if (grad_scale == 1.0f) {
+        for (; i < i1; i++) CK_ADAMW_ELEMENT(i, g[i]);
+    } else {
+        for (; i < i1; i++) {
+            float gi = g[i] * grad_scale;
+            CK_ADAMW_ELEMENT(i, gi);
+        }
+    }
 }

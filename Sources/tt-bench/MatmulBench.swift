@@ -78,7 +78,24 @@ enum MatmulBench {
         many.spinIterations = 2000
         let dispatchSpin = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
         many.spinIterations = configured
-        return table.render() + "\nThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatchSleep * 1e6, 2)) µs per call "
+        // AdamW over the medium model's parameters (memory-bound: 7 floats moved per element).
+        let n = BenchPreset.all.last!.parameterCount
+        let buffers = (0..<4).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }
+        defer { buffers.forEach { $0.deallocate() } }
+        for b in buffers { b.initialize(repeating: 0.01, count: n) }
+        var adam: [String] = []
+        for pool in [one, many] {
+            var t = 0
+            let s = bestTimePerCall(minSeconds: minSeconds) {
+                t += 1
+                Kernels.adamWUpdate(parameters: buffers[0], gradients: buffers[1], m: buffers[2], v: buffers[3], count: n,
+                                    learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01,
+                                    step: t, pool: pool)
+            }
+            adam.append("\(pool.threadCount)T \(fmt(s * 1e3, 2)) ms (\(fmt(Double(n) * 28 / s / 1e9, 1)) GB/s)")
+        }
+        return table.render() + "\nAdamW update of \(n) parameters: " + adam.joined(separator: ", ") + ".\n"
+            + "ThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatchSleep * 1e6, 2)) µs per call "
             + "with workers that sleep at once (default), \(fmt(dispatchSpin * 1e6, 2)) µs with TTCKPT_SPIN=2000; "
             + "matmuls below \(Kernels.parallelThreshold) multiply-adds run on the calling thread.\n"
     }

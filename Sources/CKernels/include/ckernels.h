@@ -64,6 +64,18 @@ void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
                           long M, long K, long N, long i0, long i1, long j0, long j1);
 
+/// One AdamW update of elements [i0, i1), in float, elementwise:
+///   g' = g·grad_scale (skipped when grad_scale == 1)
+///   m = beta1·m + one_minus_beta1·g';  v = beta2·v + one_minus_beta2·g'²
+///   p = p·decay − lr·(m / bias1) / (sqrt(v / bias2) + eps)
+/// with decay = 1 − lr·wd, bias1 = 1 − beta1^t, bias2 = 1 − beta2^t computed by the
+/// caller. Products and sums are rounded separately (no fused multiply-add) on every
+/// path, and sqrt and division are correctly rounded, so the result is the same on every
+/// machine and for any split of the range.
+void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long i1,
+                     float lr, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+                     float eps, float decay, float bias1, float bias2, float grad_scale);
+
 #ifdef __cplusplus
 }
 #endif

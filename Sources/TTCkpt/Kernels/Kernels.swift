@@ -1,4 +1,5 @@
 import CKernels
+import RealModule
 
 /// Matrix multiplies for the engine, on the C kernels in `CKernels` and a `ThreadPool`.
 ///
@@ -114,6 +115,38 @@ public enum Kernels {
             pool.parallelFor((cols + 15) / 16) { tiles in
                 body(0, rows, tiles.lowerBound * 16, min(cols, tiles.upperBound * 16))
             }
+        }
+    }
+}
+
+extension Kernels {
+    /// Below this many elements an AdamW update runs on the calling thread.
+    public static let adamWParallelThreshold = 1 << 15
+
+    /// One AdamW step (the series' notebook 10) over `count` elements, in place:
+    /// g' = g·gradScale; m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
+    /// θ = θ·(1 − lr·wd) − lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + ε).
+    /// The per-step constants are computed in Double and rounded to Float once; the
+    /// element math is Float with no fused multiply-add, so results are identical on
+    /// every machine and for every thread count.
+    public static func adamWUpdate(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+                                   m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                                   learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
+                                   weightDecay: Double, step t: Int, gradScale: Float = 1,
+                                   pool: ThreadPool = .shared) {
+        let bias1 = Float(1 - Double.pow(beta1, t))
+        let bias2 = Float(1 - Double.pow(beta2, t))
+        let lr = Float(learningRate), decay = Float(1 - learningRate * weightDecay)
+        let (b1, omb1, b2, omb2, eps) = (Float(beta1), Float(1 - beta1), Float(beta2), Float(1 - beta2), Float(epsilon))
+        func run(_ i0: Int, _ i1: Int) {
+            ck_adamw_update(parameters, gradients, m, v, i0, i1, lr, b1, omb1, b2, omb2, eps, decay, bias1, bias2, gradScale)
+        }
+        if pool.threadCount == 1 || count < adamWParallelThreshold {
+            run(0, count)
+        } else {
+            // Chunks of 64 elements keep every thread's range cache-line aligned.
+            let blocks = (count + 63) / 64
+            pool.parallelFor(blocks) { r in run(r.lowerBound * 64, min(count, r.upperBound * 64)) }
         }
     }
 }
