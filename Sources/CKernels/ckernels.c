@@ -149,7 +149,6 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
 
 // Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels:
 // panel c0 holds dst[c0*kc + p*NR + c] = B(p, c0+c), columns past nc are zero.
-
 static void pack_b(float *restrict dst, const float *restrict b, long kc, long nc,
                    long rs, long cs, int avx2) {
     for (long c0 = 0; c0 < nc; c0 += NR) {
