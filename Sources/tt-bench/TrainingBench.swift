@@ -4,7 +4,7 @@ import TTCkpt
 enum TrainingBench {
     /// Flip to true once the engine (issue 2) is merged: `Model.forward`, `backward` and
     /// `applyAdamW` still stop with "not implemented" on this branch.
-    static let engineAvailable = false
+    static let engineAvailable = true
 
     struct Measurement {
         var label: String

@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -59,6 +60,32 @@ public final class Model {
     let targetBuffer: UnsafeMutablePointer<Int32>
     /// Parameter offsets, resolved once.
     let offsets: ParameterOffsets
+    /// Per-block partial sums of squares for the gradient norm (one per `normBlock` floats).
+    let normPartials: UnsafeMutablePointer<Double>
+    static let normBlock = 4096
+
+    /// The pool and threshold every op splits its work with.
+    var par: Parallelism
+
+    /// Threads a step runs on (the caller's included). Defaults to
+    /// `ThreadPool.defaultThreadCount`: `TTCKPT_THREADS` when set (1...256), else the
+    /// number of active CPUs. Results are bit-identical for every value.
+    public var threadCount: Int {
+        get { par.pool.threadCount }
+        set {
+            let n = min(max(newValue, 1), 256)
+            guard n != par.pool.threadCount else { return }
+            par.pool = n == ThreadPool.shared.threadCount ? .shared : n == 1 ? .serial : ThreadPool(threads: n)
+        }
+    }
+
+    /// Work (roughly, multiply-adds) under which an op runs on the calling thread. Tests
+    /// set it to 0 to push even tiny shapes through the threaded paths.
+    var parallelThreshold: Int {
+        get { par.threshold }
+        set { par.threshold = max(0, newValue) }
+    }
+
     /// Shape of the last forward (0 before any) and its count of non-ignored targets.
     var lastBatchSize = 0
     var lastSeqLen = 0
@@ -99,6 +126,10 @@ public final class Model {
         targetBuffer = .allocate(capacity: rows)
         targetBuffer.initialize(repeating: Batch.ignore, count: rows)
         offsets = ParameterOffsets(layout: layout)
+        let blocks = (layout.totalCount + Model.normBlock - 1) / Model.normBlock
+        normPartials = .allocate(capacity: max(1, blocks))
+        normPartials.initialize(repeating: 0, count: max(1, blocks))
+        par = Parallelism(pool: .shared, threshold: Parallelism.defaultThreshold)
     }
 
     deinit {
@@ -109,6 +140,7 @@ public final class Model {
         actBuffer.deallocate()
         tokenBuffer.deallocate()
         targetBuffer.deallocate()
+        normPartials.deallocate()
     }
 
     /// The buffer holding tensors of `role` (.other has none).
@@ -183,7 +215,7 @@ public final class Model {
         let eps = ModelConfig.layerNormEpsilon
         packQKVWeights()
 
-        encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C)
+        encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C, par)
         var x = UnsafeMutablePointer(a + acts.encoded)  // (B, T, C): the current layer's input
         for l in 0..<L {
             let w = o.layers[l]
@@ -191,40 +223,39 @@ public final class Model {
             let wqkv = a + acts.wqkvT + l * 3 * C * C
             switch config.arch {
             case .tutorial:
-                matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
-                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H)
-                matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
-                matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F)
-                matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
-                residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C)  // r = mh + FFN(mh)
+                par.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, par)
+                par.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
+                par.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, par)
+                par.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, par)  // r = mh + FFN(mh)
                 layernormForward(la + acts.lnOut, la + acts.lnMean, la + acts.lnRstd, la + acts.res3,
-                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps)
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, par)
                 x = la + acts.lnOut
             case .gpt:
                 layernormForward(la + acts.ln1, la + acts.ln1Mean, la + acts.ln1Rstd, x,
-                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps)
-                matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
-                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H)
-                matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
-                residualForward(la + acts.res2, x, la + acts.attproj, BT * C)
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, par)
+                par.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, par)
+                par.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
+                residualForward(la + acts.res2, x, la + acts.attproj, BT * C, par)
                 layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
-                                 p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps)
-                matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F)
-                matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
-                residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C)
+                                 p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, par)
+                par.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, par)
+                par.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, par)
                 x = la + acts.res3
             }
         }
         if config.arch == .gpt {
             layernormForward(a + acts.lnf, a + acts.lnfMean, a + acts.lnfRstd, x,
-                             p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps)
+                             p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps, par)
             x = a + acts.lnf
         }
-        matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
-        softmaxForward(a + acts.probs, a + acts.logits, BT, V)
-        let total = crossEntropyForward(a + acts.losses, a + acts.probs, targetBuffer, BT, V)
+        par.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
+        let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, par)
         return count > 0 ? Float(total / Double(count)) : 0
     }
 
@@ -247,20 +278,20 @@ public final class Model {
         let dres = a + acts.dres, dln = a + acts.dln
         gradients.update(repeating: 0)
 
-        crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount)
+        crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount, par)
         let lastLayer = a + (L - 1) * acts.layerStride
         switch config.arch {
         case .tutorial:
             dres.update(repeating: 0, count: BT * C)
-            matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
-            matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
+            par.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            par.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
         case .gpt:
             dln.update(repeating: 0, count: BT * C)
-            matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
-            matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
+            par.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            par.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
             dres.update(repeating: 0, count: BT * C)
             layernormBackward(dres, g + o.lnfGamma, g + o.lnfBeta, dln, lastLayer + acts.res3,
-                              p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C)
+                              p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, par)
         }
         // dres now holds the gradient of the last block's output.
         for l in stride(from: L - 1, through: 0, by: -1) {
@@ -276,53 +307,53 @@ public final class Model {
                 // x = LayerNorm(r): dln = dr
                 dln.update(repeating: 0, count: BT * C)
                 layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
-                                  p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C)
+                                  p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, par)
                 // r = mh + FFN(mh)
                 dfchGelu.update(repeating: 0, count: BT * F)
-                matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
-                matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
+                par.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
+                par.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
                 dfch.update(repeating: 0, count: BT * F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, par)
                 dmh.update(from: dln, count: BT * C)
-                matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
-                matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
+                par.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
+                par.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
                 // mh = concat(heads)·Woᵀ
                 datty.update(repeating: 0, count: BT * C)
-                matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
-                matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
+                par.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
+                par.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
                 dqkv.update(repeating: 0, count: BT * 3 * C)
-                attentionBackward(dqkv, a + acts.attScratch, datty, la + acts.qkv, la + acts.att, B, T, C, H)
+                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, par)
                 // qkv = x·Wqkv
                 dres.update(repeating: 0, count: BT * C)
-                matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
+                par.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
             case .gpt:
                 let xin = l == 0 ? a + acts.encoded : below + acts.res3
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
                 dfchGelu.update(repeating: 0, count: BT * F)
-                matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
-                matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
+                par.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
+                par.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
                 dfch.update(repeating: 0, count: BT * F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, par)
                 dln.update(repeating: 0, count: BT * C)
-                matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
-                matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
+                par.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
+                par.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
-                                  p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C)
+                                  p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, par)
                 // res2 = x + Attn(LN1(x))
                 datty.update(repeating: 0, count: BT * C)
-                matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
-                matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
+                par.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
+                par.matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
                 dqkv.update(repeating: 0, count: BT * 3 * C)
-                attentionBackward(dqkv, a + acts.attScratch, datty, la + acts.qkv, la + acts.att, B, T, C, H)
+                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, par)
                 dln.update(repeating: 0, count: BT * C)
-                matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
+                par.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: la + acts.ln1, rows: BT)
                 layernormBackward(dres, g + w.ln1Gamma, g + w.ln1Beta, dln, xin,
-                                  p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C)
+                                  p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C, par)
             }
         }
-        encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C)
+        encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C, par)
     }
 
     /// Clips (if set) and applies one AdamW update with step number `t` (1-based) to every
@@ -335,30 +366,33 @@ public final class Model {
         precondition(t >= 1, "AdamW steps are 1-based")
         let n = layout.totalCount
         let g = gradients.baseAddress!
-        var sumSquares: Double = 0
-        for i in 0..<n {
-            let x = Double(g[i])
-            sumSquares = x * x + sumSquares
-        }
-        let norm = sumSquares.squareRoot()
+        let norm = gradientSumOfSquares().squareRoot()
         var scale = 1.0
         if optimizer.gradClip > 0 && norm > optimizer.gradClip {
             scale = optimizer.gradClip / norm
         }
         let lr = optimizer.learningRate(atStep: t)
-        let scalars = AdamWScalars(
-            beta1: Float(optimizer.beta1), oneMinusBeta1: Float(1 - optimizer.beta1),
-            beta2: Float(optimizer.beta2), oneMinusBeta2: Float(1 - optimizer.beta2),
-            biasCorrection1: Float(1 - pow(optimizer.beta1, Double(t))),
-            biasCorrection2: Float(1 - pow(optimizer.beta2, Double(t))),
-            learningRate: Float(lr), epsilon: Float(optimizer.epsilon), gradScale: Float(scale))
+        let (b1, omb1) = (Float(optimizer.beta1), Float(1 - optimizer.beta1))
+        let (b2, omb2) = (Float(optimizer.beta2), Float(1 - optimizer.beta2))
+        let bias1 = Float(1 - pow(optimizer.beta1, Double(t)))
+        let bias2 = Float(1 - pow(optimizer.beta2, Double(t)))
+        let (lrF, eps, gradScale) = (Float(lr), Float(optimizer.epsilon), Float(scale))
         let decay = Float(1 - lr * optimizer.weightDecay)
+        let exempt = optimizer.exemptNormAndBias
         let p = parameters.baseAddress!, m = adamM.baseAddress!, v = adamV.baseAddress!
-        for i in 0..<offsets.spans.count {
-            let span = offsets.spans[i]
-            let d: Float = optimizer.exemptNormAndBias && span.isNormOrBias ? 1 : decay
-            adamWUpdate(p + span.offset, m + span.offset, v + span.offset, g + span.offset,
-                        span.count, scalars, decay: d)
+        let spans = offsets.spans
+        // Elementwise, so any split gives the same bits; blocks of 64 keep each thread's
+        // range cache-line aligned. A block range may cross tensors (different decay).
+        par.forEach((n + 63) / 64, work: 8 &* n) { blocks in
+            let e0 = blocks.lowerBound &* 64, e1 = min(n, blocks.upperBound &* 64)
+            spans.withUnsafeBufferPointer { spans in
+                for span in spans {
+                    let lo = max(e0, span.offset), hi = min(e1, span.offset &+ span.count)
+                    guard lo < hi else { continue }
+                    let d: Float = exempt && span.isNormOrBias ? 1 : decay
+                    ck_adamw_update(p, g, m, v, lo, hi, lrF, b1, omb1, b2, omb2, eps, d, bias1, bias2, gradScale)
+                }
+            }
         }
         return (lr, Float(norm))
     }
@@ -373,22 +407,52 @@ public final class Model {
 
     // MARK: - Packed QKV weights
 
+    /// Σ g² over the whole gradient buffer, in Double: each block of `normBlock` floats is
+    /// summed in four interleaved lanes combined as (s0 + s1) + (s2 + s3), then the block
+    /// sums are added in block order. Blocks are fixed by the layout, not the threads.
+    func gradientSumOfSquares() -> Double {
+        let n = layout.totalCount, block = Model.normBlock
+        let g = gradients.baseAddress!, partials = normPartials
+        let blocks = (n + block - 1) / block
+        par.forEach(blocks, work: 2 &* n) { range in
+            for bi in range {
+                let start = bi &* block, end = min(n, start &+ block)
+                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                var i = start
+                while i &+ 4 <= end {
+                    let x0 = Double(g[i]), x1 = Double(g[i &+ 1]), x2 = Double(g[i &+ 2]), x3 = Double(g[i &+ 3])
+                    s0 = x0 * x0 + s0; s1 = x1 * x1 + s1; s2 = x2 * x2 + s2; s3 = x3 * x3 + s3
+                    i &+= 4
+                }
+                while i < end {
+                    let x = Double(g[i])
+                    s0 = x * x + s0
+                    i &+= 1
+                }
+                partials[bi] = (s0 + s1) + (s2 + s3)
+            }
+        }
+        var total = 0.0
+        for bi in 0..<blocks { total += partials[bi] }
+        return total
+    }
+
     /// Copies each layer's Wq, Wk, Wv (H, C, hs) into wqkvT (3C, C): row s·C + h·hs + j
     /// holds column j of head h of W_s, so qkv(B,T,3C) = x · wqkvTᵀ is one matmul.
     func packQKVWeights() {
         let (C, H, L) = (config.dModel, config.nHeads, config.nLayers)
         let hs = C / H
         let p = parameters.baseAddress!
-        for l in 0..<L {
-            let w = offsets.layers[l]
-            let out = actBuffer + acts.wqkvT + l * 3 * C * C
-            for s in 0..<3 {
+        let offsets = self.offsets, base = actBuffer + acts.wqkvT
+        par.forEach(L &* 3 &* H, work: L &* 3 &* C &* C) { range in
+            for item in range {
+                let l = item / (3 &* H), s = (item / H) % 3, h = item % H
+                let w = offsets.layers[l]
+                let out = base + l &* 3 &* C &* C
                 let src = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
-                for h in 0..<H {
-                    for d in 0..<C {
-                        let from = p + src + (h * C + d) * hs
-                        for j in 0..<hs { out[(s * C + h * hs + j) * C + d] = from[j] }
-                    }
+                for d in 0..<C {
+                    let from = p + src + (h &* C &+ d) &* hs
+                    for j in 0..<hs { out[(s &* C &+ h &* hs &+ j) &* C &+ d] = from[j] }
                 }
             }
         }
@@ -400,15 +464,16 @@ public final class Model {
         let hs = C / H
         let scratch = actBuffer + acts.dwqkvT
         scratch.update(repeating: 0, count: 3 * C * C)
-        matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
+        par.matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
         let w = offsets.layers[l]
         let g = gradients.baseAddress!
-        for s in 0..<3 {
-            let dst = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
-            for h in 0..<H {
+        par.forEach(3 &* H, work: 3 &* C &* C) { range in
+            for item in range {
+                let s = item / H, h = item % H
+                let dst = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
                 for d in 0..<C {
-                    let to = g + dst + (h * C + d) * hs
-                    for j in 0..<hs { to[j] += scratch[(s * C + h * hs + j) * C + d] }
+                    let to = g + dst + (h &* C &+ d) &* hs
+                    for j in 0..<hs { to[j] += scratch[(s &* C &+ h &* hs &+ j) &* C &+ d] }
                 }
             }
         }

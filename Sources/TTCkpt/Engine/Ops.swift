@@ -22,30 +22,34 @@ func encoderForward(_ out: UnsafeMutablePointer<Float>,
                     _ tokens: UnsafePointer<Int32>,              // (B, T)
                     _ wte: UnsafePointer<Float>,                 // (V, C)
                     _ wpe: UnsafePointer<Float>,                 // (≥T, C)
-                    _ B: Int, _ T: Int, _ C: Int) {
-    for b in 0..<B {
-        for t in 0..<T {
-            let o = out + (b &* T &+ t) &* C
-            let e = wte + Int(tokens[b &* T &+ t]) &* C
+                    _ B: Int, _ T: Int, _ C: Int, _ par: Parallelism = .serial) {
+    par.forEach(B &* T, work: B &* T &* C) { rows in
+        for r in rows {
+            let t = r % T
+            let o = out + r &* C
+            let e = wte + Int(tokens[r]) &* C
             let p = wpe + t &* C
             for c in 0..<C { o[c] = e[c] + p[c] }
         }
     }
 }
 
-/// dwte[token] += dout, dwpe[position] += dout, in (b, t) order.
+/// dwte[token] += dout, dwpe[position] += dout, in (b, t) order. Threads split the
+/// channels, so every element still adds its terms in (b, t) order.
 func encoderBackward(_ dwte: UnsafeMutablePointer<Float>, _ dwpe: UnsafeMutablePointer<Float>,
                      _ dout: UnsafePointer<Float>,               // (B, T, C)
                      _ tokens: UnsafePointer<Int32>,             // (B, T)
-                     _ B: Int, _ T: Int, _ C: Int) {
-    for b in 0..<B {
-        for t in 0..<T {
-            let d = dout + (b &* T &+ t) &* C
-            let e = dwte + Int(tokens[b &* T &+ t]) &* C
-            let p = dwpe + t &* C
-            for c in 0..<C {
-                e[c] += d[c]
-                p[c] += d[c]
+                     _ B: Int, _ T: Int, _ C: Int, _ par: Parallelism = .serial) {
+    par.forEach(C, work: 2 &* B &* T &* C) { cs in
+        for b in 0..<B {
+            for t in 0..<T {
+                let d = dout + (b &* T &+ t) &* C
+                let e = dwte + Int(tokens[b &* T &+ t]) &* C
+                let p = dwpe + t &* C
+                for c in cs {
+                    e[c] += d[c]
+                    p[c] += d[c]
+                }
             }
         }
     }
@@ -59,9 +63,9 @@ func layernormForward(_ out: UnsafeMutablePointer<Float>,
                       _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
                       _ inp: UnsafePointer<Float>,               // (N, C)
                       _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,  // (C)
-                      _ N: Int, _ C: Int, eps: Float) {
+                      _ N: Int, _ C: Int, eps: Float, _ par: Parallelism = .serial) {
     let invC = 1 / Float(C)
-    for i in 0..<N {
+    par.forEach(N, work: 4 &* N &* C) { rows in for i in rows {
         let x = inp + i &* C
         var m: Float = 0
         for c in 0..<C { m += x[c] }
@@ -77,71 +81,118 @@ func layernormForward(_ out: UnsafeMutablePointer<Float>,
         for c in 0..<C { o[c] = (s * (x[c] - m)) * weight[c] + bias[c] }
         mean[i] = m
         rstd[i] = s
-    }
+    } }
 }
 
 /// Exact LayerNorm gradient through the mean and the variance:
 /// dinp += rstd · (g − mean(g) − x̂ · mean(g · x̂)), g = dout · weight;
 /// dweight += Σ dout · x̂; dbias += Σ dout.
+/// Threads split dinp by rows and dweight/dbias by channels (each channel sums its rows
+/// in order), so the result does not depend on the split.
 func layernormBackward(_ dinp: UnsafeMutablePointer<Float>,
                        _ dweight: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>,   // (N, C)
                        _ weight: UnsafePointer<Float>,
                        _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,  // (N)
-                       _ N: Int, _ C: Int) {
+                       _ N: Int, _ C: Int, _ par: Parallelism = .serial) {
     let invC = 1 / Float(C)
-    for i in 0..<N {
-        let x = inp + i &* C
-        let d = dout + i &* C
-        let di = dinp + i &* C
-        let m = mean[i], s = rstd[i]
-        var dnormMean: Float = 0
-        var dnormNormMean: Float = 0
-        for c in 0..<C {
-            let xhat = (x[c] - m) * s
-            let g = weight[c] * d[c]
-            dnormMean += g
-            dnormNormMean = g * xhat + dnormNormMean
+    par.forEach(N, work: 6 &* N &* C) { rows in
+        for i in rows {
+            let x = inp + i &* C
+            let d = dout + i &* C
+            let di = dinp + i &* C
+            let m = mean[i], s = rstd[i]
+            var dnormMean: Float = 0
+            var dnormNormMean: Float = 0
+            for c in 0..<C {
+                let xhat = (x[c] - m) * s
+                let g = weight[c] * d[c]
+                dnormMean += g
+                dnormNormMean = g * xhat + dnormNormMean
+            }
+            dnormMean *= invC
+            dnormNormMean *= invC
+            for c in 0..<C {
+                let xhat = (x[c] - m) * s
+                let g = weight[c] * d[c]
+                di[c] += s * (g - dnormMean - xhat * dnormNormMean)
+            }
         }
-        dnormMean *= invC
-        dnormNormMean *= invC
-        for c in 0..<C {
-            let xhat = (x[c] - m) * s
-            let g = weight[c] * d[c]
-            dbias[c] += d[c]
-            dweight[c] = xhat * d[c] + dweight[c]
-            di[c] += s * (g - dnormMean - xhat * dnormNormMean)
+    }
+    par.forEach(C, work: 3 &* N &* C) { cs in
+        let c0 = cs.lowerBound, c1 = cs.upperBound
+        for i in 0..<N {
+            let x = inp + i &* C
+            let d = dout + i &* C
+            let m = mean[i], s = rstd[i]
+            for c in c0..<c1 {
+                let xhat = (x[c] - m) * s
+                dbias[c] += d[c]
+                dweight[c] = xhat * d[c] + dweight[c]
+            }
         }
     }
 }
 
 // MARK: - Attention
 
+/// Σ a[i]·b[i] over n: 8 interleaved lanes over the first n & ~7 terms, reduced in a
+/// fixed tree, then the rest in order. The order depends on n alone.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i &+ 8 <= n {
+        acc = load8(a + i) * load8(b + i) + acc
+        i &+= 8
+    }
+    var s = laneSum(acc)
+    while i < n {
+        s = a[i] * b[i] + s
+        i &+= 1
+    }
+    return s
+}
+
+/// y[i] = alpha · x[i] + y[i] over n.
+@inline(__always)
+func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ n: Int) {
+    let va = SIMD8<Float>(repeating: alpha)
+    var i = 0
+    while i &+ 8 <= n {
+        store8(y + i, va * load8(x + i) + load8(y + i))
+        i &+= 8
+    }
+    while i < n {
+        y[i] = alpha * x[i] + y[i]
+        i &+= 1
+    }
+}
+
 /// Causal multi-head attention on packed q, k, v.
 /// inp(B,T,3C) holds q | k | v, head h at columns h·hs ..< (h+1)·hs of each part.
 /// out(B,T,C) = concat over heads of softmax(q·kᵀ/√hs, causal) · v.
 /// Saves att(B,H,T,T): the softmax weights, 0 above the diagonal.
+/// Threads split the (b, h) pairs; each pair's outputs are its own.
 func attentionForward(_ out: UnsafeMutablePointer<Float>,
                       _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
                       _ inp: UnsafePointer<Float>,               // (B, T, 3C)
-                      _ B: Int, _ T: Int, _ C: Int, _ H: Int) {
+                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    for b in 0..<B {
-        let seq: UnsafePointer<Float> = inp + b &* T &* C3     // this sequence's (T, 3C)
-        for t in 0..<T {
-            for h in 0..<H {
-                let headCol: Int = h &* hs
+    par.forEach(B &* H, work: B &* H &* T &* T &* hs) { pairs in
+        for bh in pairs {
+            let b = bh / H, h = bh % H
+            let seq: UnsafePointer<Float> = inp + b &* T &* C3     // this sequence's (T, 3C)
+            let headCol: Int = h &* hs
+            for t in 0..<T {
                 let q: UnsafePointer<Float> = seq + (t &* C3 &+ headCol)
-                let row: UnsafeMutablePointer<Float> = att + ((b &* H &+ h) &* T &+ t) &* T
+                let row: UnsafeMutablePointer<Float> = att + (bh &* T &+ t) &* T
                 // scores and their max, over t2 ≤ t
                 var maxv = -Float.infinity
                 for t2 in 0...t {
-                    let k: UnsafePointer<Float> = seq + (t2 &* C3 &+ C &+ headCol)
-                    var s: Float = 0
-                    for i in 0..<hs { s = q[i] * k[i] + s }
-                    s *= scale
+                    let s = dotProduct(q, seq + (t2 &* C3 &+ C &+ headCol), hs) * scale
                     row[t2] = s
                     if s > maxv { maxv = s }
                 }
@@ -159,9 +210,7 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
                 let o: UnsafeMutablePointer<Float> = out + ((b &* T &+ t) &* C &+ headCol)
                 for i in 0..<hs { o[i] = 0 }
                 for t2 in 0...t {
-                    let v: UnsafePointer<Float> = seq + (t2 &* C3 &+ 2 &* C &+ headCol)
-                    let w: Float = row[t2]
-                    for i in 0..<hs { o[i] = w * v[i] + o[i] }
+                    axpy(o, row[t2], seq + (t2 &* C3 &+ 2 &* C &+ headCol), hs)
                 }
             }
         }
@@ -170,53 +219,48 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
 
 /// Gradient of `attentionForward` through the value sum, the softmax Jacobian
 /// (dpre = att · (datt − Σ att·datt)), the causal mask (masked scores get none) and the
-/// scale. dinp(B,T,3C) += d(q | k | v). `scratch` holds T floats.
+/// scale. dinp(B,T,3C) += d(q | k | v). Threads split the (b, h) pairs (each writes only
+/// its own head's columns of its own sequence); each keeps T floats of scratch.
 func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
-                       _ scratch: UnsafeMutablePointer<Float>,   // (T)
                        _ dout: UnsafePointer<Float>,             // (B, T, C)
                        _ inp: UnsafePointer<Float>,              // (B, T, 3C)
                        _ att: UnsafePointer<Float>,              // (B, H, T, T)
-                       _ B: Int, _ T: Int, _ C: Int, _ H: Int) {
+                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    for b in 0..<B {
-        let seq: UnsafePointer<Float> = inp + b &* T &* C3
-        let dseq: UnsafeMutablePointer<Float> = dinp + b &* T &* C3
-        for t in 0..<T {
-            for h in 0..<H {
+    par.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: T) { buffer in
+            let scratch = buffer.baseAddress!
+            for bh in pairs {
+                let b = bh / H, h = bh % H
+                let seq: UnsafePointer<Float> = inp + b &* T &* C3
+                let dseq: UnsafeMutablePointer<Float> = dinp + b &* T &* C3
                 let headCol: Int = h &* hs
-                let row: UnsafePointer<Float> = att + ((b &* H &+ h) &* T &+ t) &* T
-                let d: UnsafePointer<Float> = dout + ((b &* T &+ t) &* C &+ headCol)
-                // backward through out = Σ att·v: datt into scratch, and dv
-                var dot: Float = 0
-                for t2 in 0...t {
-                    let vOffset: Int = t2 &* C3 &+ 2 &* C &+ headCol
-                    let v: UnsafePointer<Float> = seq + vOffset
-                    let dv: UnsafeMutablePointer<Float> = dseq + vOffset
-                    let w: Float = row[t2]
-                    var s: Float = 0
-                    for i in 0..<hs {
-                        s = v[i] * d[i] + s
-                        dv[i] = w * d[i] + dv[i]
+                for t in 0..<T {
+                    let row: UnsafePointer<Float> = att + (bh &* T &+ t) &* T
+                    let d: UnsafePointer<Float> = dout + ((b &* T &+ t) &* C &+ headCol)
+                    // backward through out = Σ att·v: datt into scratch, and dv
+                    var dot: Float = 0
+                    for t2 in 0...t {
+                        let vOffset: Int = t2 &* C3 &+ 2 &* C &+ headCol
+                        let w: Float = row[t2]
+                        let s = dotProduct(seq + vOffset, d, hs)
+                        axpy(dseq + vOffset, w, d, hs)
+                        scratch[t2] = s
+                        dot = w * s + dot
                     }
-                    scratch[t2] = s
-                    dot = w * s + dot
-                }
-                // softmax Jacobian, then the 1/√hs scale
-                for t2 in 0...t { scratch[t2] = row[t2] * (scratch[t2] - dot) * scale }
-                // backward through s = q·k
-                let qOffset: Int = t &* C3 &+ headCol
-                let q: UnsafePointer<Float> = seq + qOffset
-                let dq: UnsafeMutablePointer<Float> = dseq + qOffset
-                for t2 in 0...t {
-                    let kOffset: Int = t2 &* C3 &+ C &+ headCol
-                    let k: UnsafePointer<Float> = seq + kOffset
-                    let dk: UnsafeMutablePointer<Float> = dseq + kOffset
-                    let gs: Float = scratch[t2]
-                    for i in 0..<hs {
-                        dq[i] = gs * k[i] + dq[i]
-                        dk[i] = gs * q[i] + dk[i]
+                    // softmax Jacobian, then the 1/√hs scale
+                    for t2 in 0...t { scratch[t2] = row[t2] * (scratch[t2] - dot) * scale }
+                    // backward through s = q·k
+                    let qOffset: Int = t &* C3 &+ headCol
+                    let q: UnsafePointer<Float> = seq + qOffset
+                    let dq: UnsafeMutablePointer<Float> = dseq + qOffset
+                    for t2 in 0...t {
+                        let kOffset: Int = t2 &* C3 &+ C &+ headCol
+                        let gs: Float = scratch[t2]
+                        axpy(dq, gs, seq + kOffset, hs)
+                        axpy(dseq + kOffset, gs, q, hs)
                     }
                 }
             }
@@ -243,11 +287,14 @@ func sigmoidPair(_ u: Float) -> (s: Float, oneMinusS: Float) {
 /// Evaluated as x·σ(2u), the same function (0.5·(1 + tanh u) = σ(2u)), because one
 /// `expf` is several times cheaper than glibc's `tanhf` and this form keeps full relative
 /// precision in both tails.
-func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int) {
-    for i in 0..<N {
-        let x = inp[i]
-        let u = geluScale * (x + geluCubic * x * x * x)
-        out[i] = x * sigmoidPair(u).s
+func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int,
+                 _ par: Parallelism = .serial) {
+    par.forEach(N, work: 16 &* N) { range in
+        for i in range {
+            let x = inp[i]
+            let u = geluScale * (x + geluCubic * x * x * x)
+            out[i] = x * sigmoidPair(u).s
+        }
     }
 }
 
@@ -255,13 +302,16 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
 /// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²),
 /// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s).
 func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
-                  _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int) {
-    for i in 0..<N {
-        let x = inp[i]
-        let u = geluScale * (x + geluCubic * x * x * x)
-        let (s, sc) = sigmoidPair(u)
-        let local = s + 2 * x * s * sc * geluScale * (1 + 3 * geluCubic * x * x)
-        dinp[i] = local * dout[i] + dinp[i]
+                  _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int,
+                  _ par: Parallelism = .serial) {
+    par.forEach(N, work: 20 &* N) { range in
+        for i in range {
+            let x = inp[i]
+            let u = geluScale * (x + geluCubic * x * x * x)
+            let (s, sc) = sigmoidPair(u)
+            let local = s + 2 * x * s * sc * geluScale * (1 + 3 * geluCubic * x * x)
+            dinp[i] = local * dout[i] + dinp[i]
+        }
     }
 }
 
@@ -269,46 +319,42 @@ func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
 
 /// out = a + b, elementwise.
 func residualForward(_ out: UnsafeMutablePointer<Float>,
-                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ N: Int) {
-    for i in 0..<N { out[i] = a[i] + b[i] }
+                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ N: Int,
+                     _ par: Parallelism = .serial) {
+    par.forEach(N, work: N) { range in
+        for i in range { out[i] = a[i] + b[i] }
+    }
 }
 
 // MARK: - Softmax and cross-entropy
 
-/// probs(N,V) = softmax(logits) per row, max-subtracted.
-func softmaxForward(_ probs: UnsafeMutablePointer<Float>, _ logits: UnsafePointer<Float>, _ N: Int, _ V: Int) {
-    for i in 0..<N {
-        let l = logits + i &* V
-        let p = probs + i &* V
-        var maxv = -Float.infinity
-        for j in 0..<V where l[j] > maxv { maxv = l[j] }
-        var sum: Float = 0
-        for j in 0..<V {
-            let e = expf(l[j] - maxv)
-            p[j] = e
-            sum += e
+/// Fused softmax and cross-entropy, per row: probs(N,V) = softmax(logits), max-subtracted;
+/// losses(N) = −log probs[target], 0 where the target is `Batch.ignore`.
+/// Returns the sum of the losses over non-ignored rows, added in row order in Double.
+/// Threads split the rows.
+func softmaxCrossEntropyForward(_ probs: UnsafeMutablePointer<Float>, _ losses: UnsafeMutablePointer<Float>,
+                                _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                _ N: Int, _ V: Int, _ par: Parallelism = .serial) -> Double {
+    par.forEach(N, work: 16 &* N &* V) { rows in
+        for i in rows {
+            let l = logits + i &* V
+            let p = probs + i &* V
+            var maxv = -Float.infinity
+            for j in 0..<V where l[j] > maxv { maxv = l[j] }
+            var sum: Float = 0
+            for j in 0..<V {
+                let e = expf(l[j] - maxv)
+                p[j] = e
+                sum += e
+            }
+            let inv = 1 / sum
+            for j in 0..<V { p[j] *= inv }
+            let y = targets[i]
+            losses[i] = y == Batch.ignore ? 0 : -logf(p[Int(y)])
         }
-        let inv = 1 / sum
-        for j in 0..<V { p[j] *= inv }
     }
-}
-
-/// losses(N) = −log probs[target]; 0 where the target is `Batch.ignore`.
-/// Returns the sum over non-ignored rows, added in row order in Double.
-func crossEntropyForward(_ losses: UnsafeMutablePointer<Float>,
-                         _ probs: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                         _ N: Int, _ V: Int) -> Double {
     var total: Double = 0
-    for i in 0..<N {
-        let y = targets[i]
-        if y == Batch.ignore {
-            losses[i] = 0
-            continue
-        }
-        let loss = -logf(probs[i &* V &+ Int(y)])
-        losses[i] = loss
-        total += Double(loss)
-    }
+    for i in 0..<N where targets[i] != Batch.ignore { total += Double(losses[i]) }
     return total
 }
 
@@ -317,9 +363,9 @@ func crossEntropyForward(_ losses: UnsafeMutablePointer<Float>,
 /// `dlogits` is overwritten.
 func crossEntropySoftmaxBackward(_ dlogits: UnsafeMutablePointer<Float>,
                                  _ probs: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                                 _ N: Int, _ V: Int, count: Int) {
+                                 _ N: Int, _ V: Int, count: Int, _ par: Parallelism = .serial) {
     let inv: Float = count > 0 ? Float(1.0 / Double(count)) : 0
-    for i in 0..<N {
+    par.forEach(N, work: 2 &* N &* V) { rows in for i in rows {
         let d = dlogits + i &* V
         let y = targets[i]
         if y == Batch.ignore {
@@ -329,7 +375,7 @@ func crossEntropySoftmaxBackward(_ dlogits: UnsafeMutablePointer<Float>,
         let p = probs + i &* V
         for j in 0..<V { d[j] = p[j] * inv }
         d[Int(y)] = (p[Int(y)] - 1) * inv
-    }
+    } }
 }
 
 // MARK: - AdamW

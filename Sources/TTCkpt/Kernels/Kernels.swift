@@ -103,9 +103,10 @@ public enum Kernels {
     /// `body(rowStart, rowEnd, colStart, colEnd)` once per block.
     @inline(__always)
     static func splitOutput(rows: Int, cols: Int, depth: Int, pool: ThreadPool,
+                            threshold: Int = parallelThreshold,
                             _ body: (Int, Int, Int, Int) -> Void) {
         guard rows > 0, cols > 0 else { return }
-        if pool.threadCount == 1 || rows &* cols &* depth < parallelThreshold {
+        if pool.threadCount == 1 || rows &* cols &* depth < threshold {
             body(0, rows, 0, cols)
         } else if rows >= cols {
             pool.parallelFor((rows + 5) / 6) { tiles in
