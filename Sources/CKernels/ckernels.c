@@ -516,3 +516,205 @@ void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long
         }
     }
 }
+
+// MARK: - Elementwise: exp, GELU, softmax rows
+//
+// One exp for every path: Cephes' expf polynomial (about 1 ulp on [-87, 88]), built from
+// plain multiplies and adds (no fused multiply-add) so the AVX2 lanes and the portable
+// scalar code give the same bits. Inputs below -103.97 give 0; the scale by 2^n is done
+// in two steps so results down to the subnormal range stay right.
+
+#define CK_EXP_HI 88.3762626647949f
+#define CK_EXP_LO -103.972077083991796f
+#define CK_LOG2E 1.44269504088896341f
+#define CK_EXP_C1 0.693359375f
+#define CK_EXP_C2 -2.12194440e-4f
+#define CK_EXP_P0 1.9875691500e-4f
+#define CK_EXP_P1 1.3981999507e-3f
+#define CK_EXP_P2 8.3334519073e-3f
+#define CK_EXP_P3 4.1665795894e-2f
+#define CK_EXP_P4 1.6666665459e-1f
+#define CK_EXP_P5 5.0000001201e-1f
+
+static inline float ck_pow2i(int k) {   // 2^k for k in [-126, 127]
+    union { unsigned u; float f; } v;
+    v.u = (unsigned)(k + 127) << 23;
+    return v.f;
+}
+
+static inline float ck_expf_portable(float x) {
+    if (x != x) return x;
+    if (x > CK_EXP_HI) x = CK_EXP_HI;
+    if (x < CK_EXP_LO) x = CK_EXP_LO;
+    float n = nearbyintf(x * CK_LOG2E);
+    float r = x - n * CK_EXP_C1;
+    r = r - n * CK_EXP_C2;
+    float z = r * r;
+    float y = CK_EXP_P0;
+    y = y * r + CK_EXP_P1;
+    y = y * r + CK_EXP_P2;
+    y = y * r + CK_EXP_P3;
+    y = y * r + CK_EXP_P4;
+    y = y * r + CK_EXP_P5;
+    y = y * z + r;
+    y = y + 1.0f;
+    int ni = (int)n;
+    int n1 = ni >> 1, n2 = ni - n1;
+    return y * ck_pow2i(n1) * ck_pow2i(n2);
+}
+
+float ck_expf(float x) { return ck_expf_portable(x); }
+
+// GELU, tanh form, as x·σ(2u) with u = √(2/π)·(x + 0.044715·x³) (see Ops.swift).
+#define CK_GELU_S 0.7978845608028654f
+#define CK_GELU_K 0.044715f
+
+static inline float gelu_fwd_portable(float x) {
+    float u = CK_GELU_S * (x + CK_GELU_K * x * x * x);
+    float e = ck_expf_portable(-2.0f * fabsf(u));
+    float large = 1.0f / (1.0f + e);
+    float small = e * large;
+    return x * (u >= 0.0f ? large : small);
+}
+
+static inline float gelu_bwd_portable(float x) {
+    float u = CK_GELU_S * (x + CK_GELU_K * x * x * x);
+    float e = ck_expf_portable(-2.0f * fabsf(u));
+    float large = 1.0f / (1.0f + e);
+    float small = e * large;
+    float s = u >= 0.0f ? large : small;
+    float sc = u >= 0.0f ? small : large;
+    return s + 2.0f * x * s * sc * CK_GELU_S * (1.0f + 3.0f * CK_GELU_K * x * x);
+}
+
+#if CK_HAVE_X86
+__attribute__((target("avx2")))
+static inline __m256 exp_avx2(__m256 x) {
+    const __m256 nan_mask = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    __m256 xc = _mm256_min_ps(x, _mm256_set1_ps(CK_EXP_HI));
+    xc = _mm256_max_ps(xc, _mm256_set1_ps(CK_EXP_LO));
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(CK_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_sub_ps(xc, _mm256_mul_ps(n, _mm256_set1_ps(CK_EXP_C1)));
+    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(CK_EXP_C2)));
+    __m256 z = _mm256_mul_ps(r, r);
+    __m256 y = _mm256_set1_ps(CK_EXP_P0);
+    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P1));
+    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P2));
+    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P3));
+    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P4));
+    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P5));
+    y = _mm256_add_ps(_mm256_mul_ps(y, z), r);
+    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
+    __m256i ni = _mm256_cvtps_epi32(n);
+    __m256i n1 = _mm256_srai_epi32(ni, 1);
+    __m256i n2 = _mm256_sub_epi32(ni, n1);
+    const __m256i bias = _mm256_set1_epi32(127);
+    __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+    __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+    y = _mm256_mul_ps(_mm256_mul_ps(y, p1), p2);
+    return _mm256_blendv_ps(y, x, nan_mask);
+}
+
+__attribute__((target("avx2")))
+static inline void gelu_avx2(__m256 x, __m256 *fwd, __m256 *bwd) {
+    const __m256 S = _mm256_set1_ps(CK_GELU_S), K = _mm256_set1_ps(CK_GELU_K);
+    const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
+    __m256 u = _mm256_mul_ps(S, _mm256_add_ps(x, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(K, x), x), x)));
+    __m256 au = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), u);
+    __m256 e = exp_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.0f), au));
+    __m256 large = _mm256_div_ps(one, _mm256_add_ps(one, e));
+    __m256 small = _mm256_mul_ps(e, large);
+    __m256 pos = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
+    __m256 s = _mm256_blendv_ps(small, large, pos);
+    if (fwd) *fwd = _mm256_mul_ps(x, s);
+    if (bwd) {
+        __m256 sc = _mm256_blendv_ps(large, small, pos);
+        __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(two, x), s), sc), S);
+        __m256 k3 = _mm256_mul_ps(_mm256_set1_ps(3.0f), K);
+        __m256 poly = _mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(k3, x), x));
+        *bwd = _mm256_add_ps(s, _mm256_mul_ps(t, poly));
+    }
+}
+
+__attribute__((target("avx2")))
+static void gelu_forward_avx2(float *out, const float *inp, long i0, long i1) {
+    long i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        __m256 f;
+        gelu_avx2(_mm256_loadu_ps(inp + i), &f, NULL);
+        _mm256_storeu_ps(out + i, f);
+    }
+    for (; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
+}
+
+__attribute__((target("avx2")))
+static void gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long i0, long i1) {
+    long i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        __m256 d;
+        gelu_avx2(_mm256_loadu_ps(inp + i), NULL, &d);
+        _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_mul_ps(d, _mm256_loadu_ps(dout + i)), _mm256_loadu_ps(dinp + i)));
+    }
+    for (; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + dinp[i];
+}
+
+__attribute__((target("avx2")))
+static float exp_shift_sum_avx2(float *x, long n, float shift) {
+    const __m256 vs = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps();
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        _mm256_storeu_ps(x + i, e);
+        acc = _mm256_add_ps(acc, e);
+    }
+    float l[8];
+    _mm256_storeu_ps(l, acc);
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (; i < n; i++) {
+        float e = ck_expf_portable(x[i] - shift);
+        x[i] = e;
+        s += e;
+    }
+    return s;
+}
+#endif
+
+// The portable paths give the same bits as the AVX2 ones (same operations, unfused), so
+// elements computed by the scalar tail of a chunk match those computed in lanes.
+
+void ck_gelu_forward(float *out, const float *inp, long i0, long i1) {
+#if CK_HAVE_X86
+    if (ck_avx2_available()) { gelu_forward_avx2(out, inp, i0, i1); return; }
+#endif
+    for (long i = i0; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
+}
+
+void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1) {
+#if CK_HAVE_X86
+    if (ck_avx2_available()) { gelu_backward_avx2(dinp, inp, dout, i0, i1); return; }
+#endif
+    for (long i = i0; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + dinp[i];
+}
+
+float ck_exp_shift_sum(float *x, long n, float shift) {
+#if CK_HAVE_X86
+    if (ck_avx2_available()) return exp_shift_sum_avx2(x, n, shift);
+#endif
+    float l[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        for (int j = 0; j < 8; j++) {
+            float e = ck_expf_portable(x[i + j] - shift);
+            x[i + j] = e;
+            l[j] = l[j] + e;
+        }
+    }
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (; i < n; i++) {
+        float e = ck_expf_portable(x[i] - shift);
+        x[i] = e;
+        s += e;
+    }
+    return s;
+}

@@ -24,7 +24,7 @@ enum TrainingBench {
         let model = Model(config: preset.config, maxBatchSize: preset.batchSize)
         var rng = PythonRandom(seed: 42)
         model.initializeWeights(rng: &rng)
-        // TODO(after engine merge): run the model on a pool of `threads` threads.
+        model.threadCount = threads
         let batch = preset.batch()
         let optimizer = AdamWConfig()
         var step = 0

@@ -76,6 +76,22 @@ void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long
                      float lr, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
                      float eps, float decay, float bias1, float bias2, float grad_scale);
 
+/// exp(x) to about 1 ulp (Cephes' polynomial, unfused multiply-adds): the same bits on
+/// the AVX2 and portable paths. 0 below -103.97, NaN stays NaN.
+float ck_expf(float x);
+
+/// out[i] = gelu(inp[i]) for i in [i0, i1), tanh form evaluated as x·σ(2u) with ck_expf.
+/// Elementwise, same bits on every path and for any split of the range.
+void ck_gelu_forward(float *out, const float *inp, long i0, long i1);
+
+/// dinp[i] += gelu'(inp[i])·dout[i] for i in [i0, i1) (true derivative of the forward).
+void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1);
+
+/// x[i] = exp(x[i] - shift) for i < n; returns their sum: lane j (j < 8) adds the
+/// elements i ≡ j (mod 8) below n & ~7 in order, lanes combine as
+/// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), then the tail is added in order.
+float ck_exp_shift_sum(float *x, long n, float shift);
+
 #ifdef __cplusplus
 }
 #endif

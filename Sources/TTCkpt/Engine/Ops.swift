@@ -1,3 +1,4 @@
+import CKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -196,12 +197,7 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
                     row[t2] = s
                     if s > maxv { maxv = s }
                 }
-                var sum: Float = 0
-                for t2 in 0...t {
-                    let e = expf(row[t2] - maxv)
-                    row[t2] = e
-                    sum += e
-                }
+                let sum = ck_exp_shift_sum(row, t &+ 1, maxv)
                 let inv: Float = 1 / sum
                 for t2 in 0...t { row[t2] *= inv }
                 var t2 = t &+ 1
@@ -284,34 +280,26 @@ func sigmoidPair(_ u: Float) -> (s: Float, oneMinusS: Float) {
 }
 
 /// out = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
-/// Evaluated as x·σ(2u), the same function (0.5·(1 + tanh u) = σ(2u)), because one
-/// `expf` is several times cheaper than glibc's `tanhf` and this form keeps full relative
-/// precision in both tails.
+/// Evaluated as x·σ(2u), the same function (0.5·(1 + tanh u) = σ(2u)), with σ(2u) and
+/// 1 − σ(2u) from one e^(−2|u|) (see `sigmoidPair`), which keeps full relative precision
+/// in both tails. The element loop is `ck_gelu_forward` (C, AVX2 when available, with a
+/// vector exp; its portable path gives the same bits).
 func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int,
                  _ par: Parallelism = .serial) {
-    par.forEach(N, work: 16 &* N) { range in
-        for i in range {
-            let x = inp[i]
-            let u = geluScale * (x + geluCubic * x * x * x)
-            out[i] = x * sigmoidPair(u).s
-        }
+    par.forEach((N + 63) / 64, work: 8 &* N) { blocks in
+        ck_gelu_forward(out, inp, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
     }
 }
 
 /// dinp += gelu′(x) · dout with the true derivative of the forward above:
 /// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²),
-/// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s).
+/// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s)
+/// (`ck_gelu_backward`).
 func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
                   _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int,
                   _ par: Parallelism = .serial) {
-    par.forEach(N, work: 20 &* N) { range in
-        for i in range {
-            let x = inp[i]
-            let u = geluScale * (x + geluCubic * x * x * x)
-            let (s, sc) = sigmoidPair(u)
-            let local = s + 2 * x * s * sc * geluScale * (1 + 3 * geluCubic * x * x)
-            dinp[i] = local * dout[i] + dinp[i]
-        }
+    par.forEach((N + 63) / 64, work: 10 &* N) { blocks in
+        ck_gelu_backward(dinp, inp, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
     }
 }
 
@@ -341,12 +329,8 @@ func softmaxCrossEntropyForward(_ probs: UnsafeMutablePointer<Float>, _ losses: 
             let p = probs + i &* V
             var maxv = -Float.infinity
             for j in 0..<V where l[j] > maxv { maxv = l[j] }
-            var sum: Float = 0
-            for j in 0..<V {
-                let e = expf(l[j] - maxv)
-                p[j] = e
-                sum += e
-            }
+            p.update(from: l, count: V)
+            let sum = ck_exp_shift_sum(p, V, maxv)
             let inv = 1 / sum
             for j in 0..<V { p[j] *= inv }
             let y = targets[i]
