@@ -69,6 +69,10 @@ enum EngineFixtures {
              batchSize: 2, seqLen: 9, seed: 3),
         Case(config: ModelConfig(arch: .gpt, vocabSize: 5, dModel: 16, nHeads: 2, dFF: 24, nLayers: 2, context: 16),
              batchSize: 4, seqLen: 13, seed: 4),
+        // seqLen ≥ attentionGemmMinimum and > attentionBlock: the GEMM attention with a
+        // partial last row block.
+        Case(config: ModelConfig(arch: .gpt, vocabSize: 6, dModel: 16, nHeads: 4, dFF: 16, nLayers: 1, context: 40),
+             batchSize: 2, seqLen: 37, seed: 5),
     ]
 
     /// Float engine vs Double reference: logits and every gradient tensor within 1e-4

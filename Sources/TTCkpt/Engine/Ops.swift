@@ -174,8 +174,130 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
 /// inp(B,T,3C) holds q | k | v, head h at columns h·hs ..< (h+1)·hs of each part.
 /// out(B,T,C) = concat over heads of softmax(q·kᵀ/√hs, causal) · v.
 /// Saves att(B,H,T,T): the softmax weights, 0 above the diagonal.
-/// Threads split the (b, h) pairs; each pair's outputs are its own.
+/// Threads split the (b, h) pairs; each pair's outputs are its own. Short sequences run
+/// plain loops; longer ones run each pair's products on the GEMM kernel, in row blocks of
+/// `attentionBlock` that skip the masked upper triangle. Which path runs depends on the
+/// shape alone.
 func attentionForward(_ out: UnsafeMutablePointer<Float>,
+                      _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
+                      _ inp: UnsafePointer<Float>,               // (B, T, 3C)
+                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+    if T < attentionGemmMinimum {
+        attentionForwardLoops(out, att, inp, B, T, C, H, par)
+        return
+    }
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    let impl = Int32(CK_IMPL_AUTO)
+    let R = attentionBlock
+    par.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
+        for bh in pairs {
+            let b = bh / H, h = bh % H
+            let seq: UnsafePointer<Float> = inp + b &* T &* C3
+            let q = seq + h &* hs, k = seq + (C &+ h &* hs), v = seq + (2 &* C &+ h &* hs)
+            let S = att + bh &* T &* T
+            let y = out + (b &* T &* C &+ h &* hs)
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 &+ R)
+                // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 < r1
+                ck_sgemm_block(impl, r0, r1, 0, r1, hs, q, C3, 1, k, 1, C3, S, T, 0, nil)
+                for t in r0..<r1 {
+                    let row = S + t &* T
+                    var maxv = -Float.infinity
+                    for t2 in 0...t {
+                        let x = row[t2] * scale
+                        row[t2] = x
+                        if x > maxv { maxv = x }
+                    }
+                    let inv: Float = 1 / ck_exp_shift_sum(row, t &+ 1, maxv)
+                    for t2 in 0...t { row[t2] *= inv }
+                    var t2 = t &+ 1
+                    while t2 < T { row[t2] = 0; t2 &+= 1 }
+                }
+                // y_t = Σ_{t2 < r1} att[t][t2] · v_t2 (the masked weights are 0)
+                ck_sgemm_block(impl, r0, r1, 0, hs, r1, S, T, 1, v, C3, 1, y, C, 0, nil)
+                r0 = r1
+            }
+        }
+    }
+}
+
+/// Gradient of `attentionForward` through the value sum, the softmax Jacobian
+/// (dpre = att · (datt − Σ att·datt)), the causal mask (masked scores get none) and the
+/// scale. dinp(B,T,3C) += d(q | k | v). Threads split the (b, h) pairs (each writes only
+/// its own head's columns of its own sequence); each keeps T·T floats of scratch.
+func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
+                       _ dout: UnsafePointer<Float>,             // (B, T, C)
+                       _ inp: UnsafePointer<Float>,              // (B, T, 3C)
+                       _ att: UnsafePointer<Float>,              // (B, H, T, T)
+                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+    if T < attentionGemmMinimum {
+        attentionBackwardLoops(dinp, dout, inp, att, B, T, C, H, par)
+        return
+    }
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    let impl = Int32(CK_IMPL_AUTO)
+    let R = attentionBlock
+    par.forEach(B &* H, work: 4 &* B &* H &* T &* T &* hs) { pairs in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: T &* T) { buffer in
+            let dS = buffer.baseAddress!
+            for bh in pairs {
+                let b = bh / H, h = bh % H
+                let seq: UnsafePointer<Float> = inp + b &* T &* C3
+                let dseq = dinp + b &* T &* C3
+                let q = seq + h &* hs, k = seq + (C &+ h &* hs), v = seq + (2 &* C &+ h &* hs)
+                let dq = dseq + h &* hs, dk = dseq + (C &+ h &* hs), dv = dseq + (2 &* C &+ h &* hs)
+                let A = att + bh &* T &* T
+                let dy = dout + (b &* T &* C &+ h &* hs)
+                var r0 = 0
+                while r0 < T {
+                    let r1 = min(T, r0 &+ R)
+                    // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 < r1
+                    ck_sgemm_block(impl, r0, r1, 0, r1, hs, dy, C, 1, v, 1, C3, dS, T, 0, nil)
+                    // softmax Jacobian and scale, in place: dS = att·(datt − Σ att·datt)·scale
+                    for t in r0..<r1 {
+                        let row = dS + t &* T, w = A + t &* T
+                        var dot: Float = 0
+                        for t2 in 0...t { dot = w[t2] * row[t2] + dot }
+                        for t2 in 0...t { row[t2] = w[t2] * (row[t2] - dot) * scale }
+                        var t2 = t &+ 1
+                        while t2 < T { row[t2] = 0; t2 &+= 1 }
+                    }
+                    // dq_t += Σ_{t2 < r1} dS[t][t2] · k_t2
+                    ck_sgemm_block(impl, r0, r1, 0, hs, r1, dS, T, 1, k, C3, 1, dq, C3, 1, nil)
+                    r0 = r1
+                }
+                // Column block [r0, r1) of dS and att is nonzero only in rows t ≥ r0.
+                r0 = 0
+                while r0 < T {
+                    let r1 = min(T, r0 &+ R)
+                    // dv_t2 += Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 += Σ_{t ≥ r0} dS[t][t2] · q_t
+                    ck_sgemm_block(impl, r0, r1, 0, hs, T &- r0, A + r0 &* T, 1, T,
+                                   dy + r0 &* C, C, 1, dv, C3, 1, nil)
+                    ck_sgemm_block(impl, r0, r1, 0, hs, T &- r0, dS + r0 &* T, 1, T,
+                                   q + r0 &* C3, C3, 1, dk, C3, 1, nil)
+                    r0 = r1
+                }
+            }
+        }
+    }
+}
+
+/// Sequences shorter than this run the plain attention loops (the GEMM calls cost more).
+let attentionGemmMinimum = 16
+/// Query rows per block in the GEMM attention.
+let attentionBlock = 32
+
+/// Causal multi-head attention on packed q, k, v.
+/// inp(B,T,3C) holds q | k | v, head h at columns h·hs ..< (h+1)·hs of each part.
+/// out(B,T,C) = concat over heads of softmax(q·kᵀ/√hs, causal) · v.
+/// Saves att(B,H,T,T): the softmax weights, 0 above the diagonal.
+/// Threads split the (b, h) pairs; each pair's outputs are its own.
+func attentionForwardLoops(_ out: UnsafeMutablePointer<Float>,
                       _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
                       _ inp: UnsafePointer<Float>,               // (B, T, 3C)
                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
@@ -217,7 +339,7 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
 /// (dpre = att · (datt − Σ att·datt)), the causal mask (masked scores get none) and the
 /// scale. dinp(B,T,3C) += d(q | k | v). Threads split the (b, h) pairs (each writes only
 /// its own head's columns of its own sequence); each keeps T floats of scratch.
-func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
+func attentionBackwardLoops(_ dinp: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>,             // (B, T, C)
                        _ inp: UnsafePointer<Float>,              // (B, T, 3C)
                        _ att: UnsafePointer<Float>,              // (B, H, T, T)
