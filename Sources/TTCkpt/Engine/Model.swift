@@ -67,15 +67,15 @@ public final class Model {
     /// The pool and threshold every op splits its work with.
     var par: Parallelism
 
-    /// Threads a step runs on (the caller's included). Defaults to
+    /// Threads a step runs on (the caller's included), clamped to 1...256. Defaults to
     /// `ThreadPool.defaultThreadCount`: `TTCKPT_THREADS` when set (1...256), else the
-    /// number of active CPUs. Results are bit-identical for every value.
+    /// number of active CPUs, on the shared pool. Setting it gives the model a pool of its
+    /// own (none for 1). Results are bit-identical for every value.
     public var threadCount: Int {
         get { par.pool.threadCount }
         set {
             let n = min(max(newValue, 1), 256)
-            guard n != par.pool.threadCount else { return }
-            par.pool = n == ThreadPool.shared.threadCount ? .shared : n == 1 ? .serial : ThreadPool(threads: n)
+            par.pool = n == 1 ? .serial : ThreadPool(threads: n)
         }
     }
 
