@@ -1,83 +1,130 @@
 import CZlib
+import Foundation
 import TTCkpt
 
 /// Checkpoint I/O on a medium checkpoint with AdamW state, against raw zlib on the same
 /// bytes at the same level, in the same run.
 enum CheckpointBench {
-    /// Flip to true once the .ttc reader/writer (issue 3) is merged.
-    static let formatAvailable = false
-
-    /// The medium model's parameters, m and v as one Float buffer. Until the engine is
-    /// merged these are synthetic: weights N(0, 0.02) from PythonRandom, m and v small
-    /// values derived from them. TODO(after engine merge): train a few steps and use the
-    /// real state.
-    static func mediumState() -> [Float] {
-        let layout = ParameterLayout(config: .gptMedium())
-        var rng = PythonRandom(seed: 42)
-        var params = [Float](repeating: 0, count: layout.totalCount)
-        for slot in layout.slots {
-            for i in slot.offset..<(slot.offset + slot.count) {
-                switch slot.kind {
-                case .weight: params[i] = Float(rng.gauss(mu: 0, sigma: 0.02))
-                case .normGain: params[i] = 1
-                default: params[i] = 0
-                }
-            }
+    /// A medium checkpoint after `steps` real training steps (weights and both moments).
+    static func mediumCheckpoint(steps: Int = 3) throws -> Checkpoint {
+        let preset = BenchPreset.all.first { $0.name == "medium" }!
+        let config = preset.config
+        let vocabulary = Vocabulary(kind: .byte, tokens: (0..<config.vocabSize).map { String(format: "%02x", $0) })
+        let initial = try TrainingSession.initialCheckpoint(config: config, vocabulary: vocabulary, seed: 42, data: nil)
+        let session = try TrainingSession(checkpoint: initial, maxBatchSize: preset.batchSize, source: "bench")
+        let batch = preset.batch()
+        for t in 1...steps {
+            let r = session.model.trainStep(batch, optimizer: AdamWConfig(), step: t)
+            session.state.lossHistory.append(r.loss)
         }
-        let m = params.map { $0 * 0.01 }
-        let v = params.map { $0 * $0 * 1e-3 }
-        return params + m + v
+        session.state.step = steps
+        session.state.tokensSeen = steps * batch.targetCount
+        return session.snapshot()
     }
 
-    /// One-shot zlib compress2 / uncompress timings (single thread) of `data`.
-    static func rawZlib(_ data: [Float], level: Int32, seconds: Double) -> (compressMBs: Double, inflateMBs: Double, ratio: Double) {
-        let rawBytes = data.count * 4
-        var bound = compressBound(uLong(rawBytes))
-        var compressed = [UInt8](repeating: 0, count: Int(bound))
-        var storedLength = 0
-        let tc = bestTimePerCall(minSeconds: seconds, trials: 3) {
-            bound = uLong(compressed.count)
-            data.withUnsafeBytes { src in
-                compressed.withUnsafeMutableBytes { dst in
-                    let rc = compress2(dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &bound,
-                                       src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(rawBytes), level)
-                    precondition(rc == Z_OK, "compress2 failed: \(rc)")
-                }
-            }
-            storedLength = Int(bound)
-        }
-        var restored = [UInt8](repeating: 0, count: rawBytes)
-        let ti = bestTimePerCall(minSeconds: seconds, trials: 3) {
-            var outLength = uLong(rawBytes)
-            compressed.withUnsafeBytes { src in
-                restored.withUnsafeMutableBytes { dst in
-                    let rc = uncompress(dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &outLength,
-                                        src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(storedLength))
-                    precondition(rc == Z_OK, "uncompress failed: \(rc)")
-                }
-            }
-        }
-        let mb = Double(rawBytes) / 1e6
-        return (mb / tc, mb / ti, Double(storedLength) / Double(rawBytes))
-    }
-
-    static func run(seconds: Double, level: Int32 = 6) -> String {
-        let state = mediumState()
-        let raw = rawZlib(state, level: level, seconds: seconds)
-        var table = Table("Checkpoint I/O: medium with AdamW state (\(fmt(Double(state.count * 4) / 1e6, 1)) MB raw), zlib level \(level)",
-                          headers: ["operation", "threads", "MB/s", "stored/raw", "vs raw zlib"])
-        table.add(["raw zlib compress2 (same bytes)", "1", fmt(raw.compressMBs, 1), fmt(raw.ratio, 3), "1.00x"])
-        table.add(["raw zlib uncompress (same bytes)", "1", fmt(raw.inflateMBs, 1), "", "1.00x"])
-        if formatAvailable {
-            // TODO(after format merge): CheckpointWriter.write with 1 and 2 threads, with and
-            // without the shuffle filter; CheckpointReader.readCheckpoint; ratios to the rows above.
-        } else {
-            table.add(["tt-ckpt save / load", "-", "format not merged yet", "", ""])
-        }
-        var out = table.render()
-        if !TrainingBench.engineAvailable {
-            out += "\nState is synthetic (N(0, 0.02) weights, derived m and v) until the engine is merged.\n"
-        }
+    /// All tensors' little-endian bytes, concatenated in file order.
+    static func rawBytes(_ c: Checkpoint) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(c.tensors.reduce(0) { $0 + $1.values.count * 4 })
+        for t in c.tensors { t.values.withUnsafeBytes { out.append(contentsOf: $0) } }
         return out
+    }
+
+    /// Raw zlib on `bytes`, one stream per tensor (as the format stores them) with the
+    /// same deflateInit2 parameters, single thread: compress MB/s, inflate MB/s, stored/raw.
+    static func rawZlib(_ c: Checkpoint, shuffled: Bool, level: Int32, seconds: Double) -> (compressMBs: Double, inflateMBs: Double, ratio: Double) {
+        let pieces = c.tensors.map { t in
+            let bytes = t.values.withUnsafeBytes { [UInt8]($0) }
+            guard shuffled else { return bytes }
+            // The format's byte shuffle: byte b of element i goes to b·n + i.
+            let n = t.values.count
+            var out = [UInt8](repeating: 0, count: bytes.count)
+            for i in 0..<n { for b in 0..<4 { out[b * n + i] = bytes[i * 4 + b] } }
+            return out
+        }
+        let rawCount = pieces.reduce(0) { $0 + $1.count }
+        var compressed: [[UInt8]] = pieces.map { [UInt8](repeating: 0, count: Int(compressBound(uLong($0.count)))) }
+        var lengths = [Int](repeating: 0, count: pieces.count)
+        let tc = bestTimePerCall(minSeconds: seconds, trials: 3) {
+            for i in pieces.indices {
+                var bound = uLong(compressed[i].count)
+                pieces[i].withUnsafeBytes { src in
+                    compressed[i].withUnsafeMutableBytes { dst in
+                        let rc = compress2(dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &bound,
+                                           src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(src.count), level)
+                        precondition(rc == Z_OK, "compress2 failed: \(rc)")
+                    }
+                }
+                lengths[i] = Int(bound)
+            }
+        }
+        var restored = pieces.map { [UInt8](repeating: 0, count: $0.count) }
+        let ti = bestTimePerCall(minSeconds: seconds, trials: 3) {
+            for i in pieces.indices {
+                var outLength = uLong(restored[i].count)
+                compressed[i].withUnsafeBytes { src in
+                    restored[i].withUnsafeMutableBytes { dst in
+                        let rc = uncompress(dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &outLength,
+                                            src.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(lengths[i]))
+                        precondition(rc == Z_OK, "uncompress failed: \(rc)")
+                    }
+                }
+            }
+        }
+        let mb = Double(rawCount) / 1e6
+        return (mb / tc, mb / ti, Double(lengths.reduce(0, +)) / Double(rawCount))
+    }
+
+    static func run(seconds: Double, directory: String) -> String {
+        let level: Int32 = WriteOptions().level
+        let checkpoint: Checkpoint
+        do { checkpoint = try mediumCheckpoint() } catch { return "checkpoint bench failed: \(error)\n" }
+        let rawCount = checkpoint.tensors.reduce(0) { $0 + $1.values.count * 4 }
+        let mb = Double(rawCount) / 1e6
+        let raw = rawZlib(checkpoint, shuffled: false, level: level, seconds: seconds)
+        let rawShuffled = rawZlib(checkpoint, shuffled: true, level: level, seconds: seconds)
+        var table = Table("Checkpoint I/O: medium with AdamW state after 3 steps (\(fmt(mb, 1)) MB raw, \(checkpoint.tensors.count) tensors), zlib level \(level)",
+                          headers: ["operation", "threads", "MB/s", "stored/raw", "vs raw zlib"])
+        table.add(["raw zlib compress2, per tensor (same bytes)", "1", fmt(raw.compressMBs, 1), fmt(raw.ratio, 3), "1.00x"])
+        table.add(["raw zlib uncompress, per tensor (same bytes)", "1", fmt(raw.inflateMBs, 1), "", "1.00x"])
+        table.add(["raw zlib compress2, byte-shuffled bytes", "1", fmt(rawShuffled.compressMBs, 1), fmt(rawShuffled.ratio, 3), "1.00x"])
+        table.add(["raw zlib uncompress, byte-shuffled bytes", "1", fmt(rawShuffled.inflateMBs, 1), "", "1.00x"])
+        var notes: [String] = []
+        let path = directory + "/tt-bench-medium-\(getpid()).ttc"
+        defer { unlink(path) }
+        var outputs: [Int: [UInt8]] = [:]
+        for (label, filter) in [("auto filter", BlobFilter?.none), ("no shuffle", .some(.none)), ("shuffle", .some(.shuffle))] {
+            for threads in [1, 2] {
+                if filter != nil && threads == 2 { continue }
+                var options = WriteOptions()
+                options.threads = threads
+                options.filter = filter
+                var failure: String? = nil
+                let ts = bestTimePerCall(minSeconds: seconds, trials: 3) {
+                    do { try CheckpointWriter.write(checkpoint, to: path, options: options) } catch { failure = "\(error)" }
+                }
+                if let failure { return "checkpoint bench: save failed: \(failure)\n" }
+                let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                if filter == nil, let bytes = FileManager.default.contents(atPath: path) { outputs[threads] = [UInt8](bytes) }
+                // Compared with raw zlib on the bytes this filter stores (auto picks shuffle
+                // for nearly every tensor here, so it is compared with the shuffled bytes).
+                let reference = filter == .some(.none) ? raw : rawShuffled
+                table.add(["tt-ckpt save (\(label), fsync)", "\(threads)", fmt(mb / ts, 1), fmt(Double(size) / Double(rawCount), 3),
+                           fmt(mb / ts / reference.compressMBs, 2) + "x"])
+                if filter == nil && threads == 1 {
+                    var loaded: Checkpoint? = nil
+                    let tl = bestTimePerCall(minSeconds: seconds, trials: 3) {
+                        loaded = try? CheckpointReader(path: path).readCheckpoint()
+                    }
+                    let same = loaded.map { l in zip(l.tensors, checkpoint.tensors).allSatisfy { $0.values.elementsEqual($1.values) { $0.bitPattern == $1.bitPattern } } } ?? false
+                    table.add(["tt-ckpt load (all CRCs checked)", "1", fmt(mb / tl, 1), "", fmt(mb / tl / rawShuffled.inflateMBs, 2) + "x"])
+                    notes.append("load round trip bit-identical: \(same ? "yes" : "NO")")
+                }
+            }
+        }
+        if let a = outputs[1], let b = outputs[2] {
+            notes.append("save with 1 and 2 threads byte-identical: \(a == b ? "yes" : "NO")")
+        }
+        return table.render() + "\n" + notes.joined(separator: "; ") + "\n"
     }
 }

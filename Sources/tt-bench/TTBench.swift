@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TTCkpt
 
 @main
@@ -57,7 +58,7 @@ struct TTBench: ParsableCommand {
             print(TrainingBench.run(presets: chosen, seconds: trainSeconds, threadCounts: Array(Set([1, threads])).sorted(), peers: peers))
         }
         if wanted.contains("checkpoint") {
-            print(CheckpointBench.run(seconds: 1))
+            print(CheckpointBench.run(seconds: 1, directory: NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()))
         }
     }
 }

@@ -87,3 +87,48 @@ import Testing
         #expect(Sampler.generate(model: session.model, vocabulary: .tutorial, prompt: [1], options: options) == [3, 4, 5, 2])
     }
 }
+
+/// Background saves (issue 5): the periodic saves are written from a snapshot on another
+/// thread while training continues; every file must be byte-identical to a run that
+/// saves in the foreground, and the training itself must not change.
+@Suite struct BackgroundSaveTests {
+    func run(background: Bool, in dir: TemporaryDirectory, stopAt: Int? = nil) throws -> (TrainOutcome, [String: [UInt8]], Checkpoint) {
+        let checkpoint = try TrainingSession.initialCheckpoint(config: .tutorial, vocabulary: .tutorial, seed: 42,
+                                                               data: TrainingData.tutorial().identity)
+        let session = try TrainingSession(checkpoint: checkpoint, maxBatchSize: 2, source: "t")
+        session.beginRun(optimizer: AdamWConfig(), batchSize: 2, data: TrainingData.tutorial().identity)
+        var options = TrainerOptions(steps: 23, outputPath: dir.path("m.ttc"))
+        options.saveEvery = 4
+        options.keep = 3
+        options.backgroundSaves = background
+        let stop = StopFlag()
+        var saved: [String] = []
+        let outcome = try Trainer.run(session, data: .tutorial(), options: options, stop: stop,
+                                      onStep: { if $0.step == stopAt { stop.raise(SIGINT) } },
+                                      onSave: { saved.append($0) })
+        // The final save is synchronous and last.
+        #expect(saved.last == dir.path("m.ttc"))
+        var files: [String: [UInt8]] = [:]
+        for name in try dir.listing() {
+            files[name] = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.path(name))))
+        }
+        return (outcome, files, session.snapshot())
+    }
+
+    @Test func backgroundSavesWriteTheSameFilesAsForegroundSaves() throws {
+        for stopAt in [nil, 9] as [Int?] {
+            let a = try TemporaryDirectory("bg-on"), b = try TemporaryDirectory("bg-off")
+            let (outcomeOn, on, stateOn) = try run(background: true, in: a, stopAt: stopAt)
+            let (outcomeOff, off, stateOff) = try run(background: false, in: b, stopAt: stopAt)
+            #expect(outcomeOn == outcomeOff)
+            #expect(stateOn == stateOff)
+            #expect(on.keys.sorted() == off.keys.sorted())
+            #expect(on == off)
+            // Step files of the periodic saves exist (keep 3), plus the output.
+            #expect(on.count == (stopAt == nil ? 4 : 3))
+            let final = try CheckpointReader(path: a.path("m.ttc")).readCheckpoint()
+            #expect(final == stateOn)
+            #expect(final.training.step == (stopAt ?? 23))
+        }
+    }
+}

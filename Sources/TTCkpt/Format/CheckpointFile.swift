@@ -1,3 +1,4 @@
+import CKernels
 // Public surface of the .ttc format. spec/FORMAT.md describes every byte.
 #if canImport(Glibc)
 import Glibc
@@ -483,13 +484,20 @@ public enum CheckpointWriter {
         if threads == 1 {
             for i in tensors.indices { results[i] = compressTensor(tensors[i].values, options: options) }
         } else {
-            // Worker w takes tensors w, w + threads, ...; each writes only its own slots.
+            // Workers take tensors largest first from a shared counter (so one big tensor
+            // does not leave the other threads idle at the end); each writes only its own slot.
+            let order = tensors.indices.sorted { (tensors[$0].values.count, $1) > (tensors[$1].values.count, $0) }
+            let counter = UnsafeMutablePointer<UInt>.allocate(capacity: 1)
+            counter.initialize(to: UInt(order.count))
+            defer { counter.deallocate() }
             nonisolated(unsafe) let out = results
-            DispatchQueue.concurrentPerform(iterations: threads) { w in
-                var i = w
-                while i < tensors.count {
+            nonisolated(unsafe) let next = counter
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                while true {
+                    let left = ck_atomic_decrement(next)
+                    guard left < UInt(order.count) else { return }
+                    let i = order[order.count - 1 - Int(left)]
                     out[i] = compressTensor(tensors[i].values, options: options)
-                    i += threads
                 }
             }
         }

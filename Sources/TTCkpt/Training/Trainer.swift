@@ -12,6 +12,12 @@ public struct TrainerOptions: Sendable {
     /// 0 writes none (only `outputPath` is updated), N keeps the N newest (see `StepFiles`).
     public var keep: Int? = nil
     public var writeOptions = WriteOptions()
+    /// Periodic (`saveEvery`) saves snapshot the state (a copy of the parameters, moments
+    /// and training state) and write it on a background thread while training continues;
+    /// a save that is still running when the next one is due is waited for. The final save
+    /// and the save on a stop are synchronous and wait for any background save first.
+    /// The files are the same either way.
+    public var backgroundSaves = true
 
     public init(steps: Int, outputPath: String) {
         self.steps = steps
@@ -64,6 +70,10 @@ public enum Trainer {
         let lastStep = firstStep + options.steps
         var runTokens = 0
         var stoppedBy: Int32? = nil
+        let background = options.backgroundSaves ? BackgroundSaver() : nil
+        // A background save that fails is reported (thrown) at the next save or at the end;
+        // the file it was replacing stays intact.
+        defer { _ = try? background?.wait() }
         for _ in 0..<options.steps {
             if let signal = stop?.signal { stoppedBy = signal; break }
             let result = session.step(sampler)
@@ -75,9 +85,16 @@ public enum Trainer {
                                  tokensSeen: session.state.tokensSeen, runTokens: runTokens, elapsed: seconds))
             let step = session.state.step
             if options.saveEvery > 0 && step % options.saveEvery == 0 && step != lastStep {
-                try save(session, options: options, stepFile: true, onSave: onSave)
+                if let background {
+                    for path in try background.wait() { onSave(path) }
+                    let checkpoint = session.snapshot()
+                    background.start { try write(checkpoint, options: options, stepFile: true) }
+                } else {
+                    try save(session, options: options, stepFile: true, onSave: onSave)
+                }
             }
         }
+        if let background { for path in try background.wait() { onSave(path) } }
         // A signal that arrived during the last step still reports as an interruption.
         if stoppedBy == nil { stoppedBy = stop?.signal }
         let step = session.state.step
@@ -88,15 +105,48 @@ public enum Trainer {
 
     private static func save(_ session: TrainingSession, options: TrainerOptions, stepFile: Bool,
                              onSave: (String) -> Void) throws {
-        let checkpoint = session.snapshot()
+        for path in try write(session.snapshot(), options: options, stepFile: stepFile) { onSave(path) }
+    }
+
+    /// Writes `checkpoint` (its step file first, when asked) and returns the paths written.
+    private static func write(_ checkpoint: Checkpoint, options: TrainerOptions, stepFile: Bool) throws -> [String] {
+        var written: [String] = []
+        let step = checkpoint.training.step
         if stepFile && options.keep != 0 {
-            let path = StepFiles.path(output: options.outputPath, step: session.state.step)
+            let path = StepFiles.path(output: options.outputPath, step: step)
             try CheckpointWriter.write(checkpoint, to: path, options: options.writeOptions)
-            onSave(path)
-            if let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: session.state.step) }
+            written.append(path)
+            if let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) }
         }
         try CheckpointWriter.write(checkpoint, to: options.outputPath, options: options.writeOptions)
-        onSave(options.outputPath)
+        written.append(options.outputPath)
+        return written
+    }
+}
+
+/// Runs one save at a time on a background thread.
+final class BackgroundSaver: @unchecked Sendable {
+    private let queue = DispatchQueue(label: "tt-ckpt.background-save")
+    private let group = DispatchGroup()
+    // Written by the background job, read after `group.wait()`.
+    private var result: Result<[String], Error>? = nil
+
+    /// Starts `job`. The caller must `wait()` for the previous one first.
+    func start(_ job: @escaping @Sendable () throws -> [String]) {
+        precondition(result == nil, "BackgroundSaver: previous save not collected")
+        group.enter()
+        queue.async {
+            let r = Result { try job() }
+            self.result = r
+            self.group.leave()
+        }
+    }
+
+    /// Waits for the running save (if any); returns the paths it wrote or throws its error.
+    func wait() throws -> [String] {
+        group.wait()
+        defer { result = nil }
+        return try result?.get() ?? []
     }
 }
 

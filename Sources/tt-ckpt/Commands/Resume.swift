@@ -28,6 +28,7 @@ extension TTCkpt {
         var data: String?
         @OptionGroup(title: "Saving") var save: SaveOptions
         @OptionGroup(title: "Output") var progress: ProgressOptions
+        @OptionGroup(title: "Performance") var threading: ThreadOptions
         /// Parsed only to refuse them with a clear message.
         @OptionGroup(visibility: .hidden) var hyper: HyperparameterOptions
 
@@ -38,6 +39,7 @@ extension TTCkpt {
             try validateSteps(steps)
             try save.validateValues()
             try progress.validateValues()
+            try threading.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
         }
 
@@ -52,7 +54,7 @@ extension TTCkpt {
             let session = try TrainingSession(checkpoint: stored, maxBatchSize: stored.training.batchSize, source: checkpoint)
             let corpus = try session.resolveData(path: data, checkpointPath: checkpoint)
             try session.verifyData(corpus, subject: data ?? "built-in data", checkpointPath: checkpoint)
-            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress)
+            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress, threads: threading.count)
         }
     }
 }

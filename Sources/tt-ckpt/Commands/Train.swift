@@ -45,11 +45,13 @@ extension TTCkpt {
         @OptionGroup(title: "Hyperparameters") var hyper: HyperparameterOptions
         @OptionGroup(title: "Saving") var save: SaveOptions
         @OptionGroup(title: "Output") var progress: ProgressOptions
+        @OptionGroup(title: "Performance") var threading: ThreadOptions
 
         func validate() throws {
             try validateSteps(steps)
             try save.validateValues()
             try progress.validateValues()
+            try threading.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
             // Values that are bad whatever the checkpoint records fail here, before any file is read.
             _ = try hyper.apply(to: AdamWConfig(), step: 0, steps: steps)
@@ -70,7 +72,7 @@ extension TTCkpt {
                 try session.verifyData(corpus, subject: data ?? "built-in data", checkpointPath: checkpoint)
             }
             session.beginRun(optimizer: optimizer, batchSize: batchSize, data: corpus.identity)
-            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress)
+            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress, threads: threading.count)
         }
     }
 }

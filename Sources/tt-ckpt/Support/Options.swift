@@ -96,6 +96,19 @@ struct SaveOptions: ParsableArguments {
     }
 }
 
+/// How many threads training uses.
+struct ThreadOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Threads for training and compressing saves (default: TTCKPT_THREADS if set, else the CPU count). Results are identical for any count.", valueName: "n"))
+    var threads: Int?
+
+    func validateValues() throws {
+        if let threads, !(1...256).contains(threads) { throw InputError("--threads", "must be in 1...256, got \(threads)") }
+    }
+
+    /// The count to use: --threads, else `ThreadPool.defaultThreadCount`.
+    var count: Int { threads ?? ThreadPool.defaultThreadCount }
+}
+
 /// How training reports progress.
 struct ProgressOptions: ParsableArguments {
     @Flag(help: "Print nothing but errors and the interruption notice.")

@@ -5,8 +5,10 @@ import TTCkpt
 /// The part of `train` and `resume` after the session is ready: signals, the loop,
 /// progress output, the summary, and the exit status for an interruption.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
-                 save: SaveOptions, progress: ProgressOptions) throws {
+                 save: SaveOptions, progress: ProgressOptions, threads: Int) throws {
+    session.model.threadCount = threads
     var options = TrainerOptions(steps: steps, outputPath: output)
+    options.writeOptions.threads = threads
     options.saveEvery = save.saveEvery
     options.keep = save.keep
     let stop = StopFlag()
