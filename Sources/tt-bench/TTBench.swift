@@ -9,8 +9,14 @@ struct TTBench: ParsableCommand {
         abstract: "Benchmarks tt-ckpt: matmul kernels, training throughput, checkpoint I/O, and PyTorch/JAX peers.",
         discussion: "Run in a release build: swift run -c release tt-bench")
 
-    @Option(help: "Sections to run, comma-separated: matmul, training, checkpoint.")
-    var sections: String = "matmul,training,checkpoint"
+    @Option(help: "Sections to run, comma-separated: matmul, training, checkpoint, stall, memory, identity.")
+    var sections: String = "training,checkpoint,stall,memory,identity"
+
+    @Flag(help: "A fast check: 0.5 s per training measurement, one stall repetition.")
+    var quick = false
+
+    @Flag(help: .hidden)
+    var memoryProbe = false
 
     @Option(help: "Minimum seconds to time each matmul case.")
     var matmulSeconds: Double = 0.3
@@ -45,6 +51,12 @@ struct TTBench: ParsableCommand {
     }
 
     func run() throws {
+        if memoryProbe {
+            SystemBench.memoryProbe()
+            return
+        }
+        let seconds = quick ? 0.5 : trainSeconds
+        let tmp = NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()
         BenchClock.current = BenchClock(rawValue: clock) ?? .wall
         print("tt-bench: clock \(clock), load average \(fmt(loadAverage(), 2)) at start\n")
         let wanted = Set(sections.split(separator: ",").map { String($0.filter { $0 != " " }) })
@@ -55,10 +67,14 @@ struct TTBench: ParsableCommand {
             let names = Set(presets.split(separator: ",").map(String.init))
             let chosen = BenchPreset.all.filter { names.contains($0.name) }
             let peers = noPeers ? nil : PeerRunner(directory: peersDir ?? PeerRunner.defaultDirectory())
-            print(TrainingBench.run(presets: chosen, seconds: trainSeconds, threadCounts: Array(Set([1, threads])).sorted(), peers: peers))
+            print(TrainingBench.run(presets: chosen, seconds: seconds, threadCounts: Array(Set([1, threads])).sorted(), peers: peers))
         }
         if wanted.contains("checkpoint") {
-            print(CheckpointBench.run(seconds: 1, directory: NSTemporaryDirectory().hasSuffix("/") ? String(NSTemporaryDirectory().dropLast()) : NSTemporaryDirectory()))
+            print(CheckpointBench.run(seconds: quick ? 0.3 : 1, directory: tmp))
         }
+        if wanted.contains("stall") { print(SystemBench.stall(quick: quick, directory: tmp)) }
+        if wanted.contains("memory") { print(SystemBench.memory()) }
+        if wanted.contains("identity") { print(SystemBench.identity(directory: tmp)) }
+        print("tt-bench: load average \(fmt(loadAverage(), 2)) at the end")
     }
 }
