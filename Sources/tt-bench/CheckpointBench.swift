@@ -118,6 +118,12 @@ enum CheckpointBench {
                     }
                     let same = loaded.map { l in zip(l.tensors, checkpoint.tensors).allSatisfy { $0.values.elementsEqual($1.values) { $0.bitPattern == $1.bitPattern } } } ?? false
                     table.add(["tt-ckpt load (all CRCs checked)", "1", fmt(mb / tl, 1), "", fmt(mb / tl / rawShuffled.inflateMBs, 2) + "x"])
+                    var loaded2: Checkpoint? = nil
+                    let tl2 = bestTimePerCall(minSeconds: seconds, trials: 3) {
+                        loaded2 = try? CheckpointReader(path: path).readCheckpoint(threads: 2)
+                    }
+                    table.add(["tt-ckpt load (all CRCs checked)", "2", fmt(mb / tl2, 1), "", fmt(mb / tl2 / rawShuffled.inflateMBs, 2) + "x"])
+                    notes.append("load with 2 threads equal to 1 thread: \(loaded2 == loaded ? "yes" : "NO")")
                     notes.append("load round trip bit-identical: \(same ? "yes" : "NO")")
                 }
             }

@@ -305,7 +305,8 @@ public final class CheckpointReader {
             }
             return Array(bytes[Int(offset)..<(Int(offset) + count)])
         case .file(let fd):
-            var out = [UInt8](repeating: 0, count: count)
+            // Not zero filled: pread fills every byte or this throws.
+            var out = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
             var done = 0
             try out.withUnsafeMutableBytes { buf in
                 while done < count {
@@ -365,8 +366,42 @@ public final class CheckpointReader {
 
     /// Loads every tensor (all checks of `loadTensor`).
     public func readCheckpoint() throws -> Checkpoint {
-        let tensors = try entries.map { e in
-            NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try loadValidated(e))
+        try readCheckpoint(threads: 1)
+    }
+
+    /// Loads every tensor on up to `threads` threads (largest first from a shared
+    /// counter). The result is the same for any count; when several tensors fail, the
+    /// error of the first in file order is thrown.
+    public func readCheckpoint(threads: Int) throws -> Checkpoint {
+        let threads = min(max(1, threads), max(1, entries.count))
+        if threads == 1 {
+            let tensors = try entries.map { e in
+                NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try loadValidated(e))
+            }
+            return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
+        }
+        let entries = self.entries
+        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: entries.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        let order = entries.indices.sorted { (entries[$0].rawLength, $1) > (entries[$1].rawLength, $0) }
+        let counter = UnsafeMutablePointer<UInt>.allocate(capacity: 1)
+        counter.initialize(to: UInt(order.count))
+        defer { counter.deallocate() }
+        nonisolated(unsafe) let out = results
+        nonisolated(unsafe) let next = counter
+        DispatchQueue.concurrentPerform(iterations: threads) { _ in
+            while true {
+                let left = ck_atomic_decrement(next)
+                guard left < UInt(order.count) else { return }
+                let i = order[order.count - 1 - Int(left)]
+                out[i] = Result { try self.loadValidated(entries[i]) }
+            }
+        }
+        var tensors: [NamedTensor] = []
+        tensors.reserveCapacity(entries.count)
+        for (i, e) in entries.enumerated() {
+            tensors.append(NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try results[i]!.get()))
         }
         return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
     }

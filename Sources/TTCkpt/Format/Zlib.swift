@@ -88,8 +88,9 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
     stream.initialize(to: z_stream())
     guard czlib_inflateInit2(stream, 15) == Z_OK else { throw InflateFailure.outOfMemory }
     defer { inflateEnd(stream) }
-    // One spare byte: a stream that writes into it is longer than claimed.
-    var out = [UInt8](repeating: 0, count: rawLength + 1)
+    // One spare byte: a stream that writes into it is longer than claimed. Not zero
+    // filled: only the `produced` bytes inflate wrote are kept.
+    var out = [UInt8](unsafeUninitializedCapacity: rawLength + 1) { _, count in count = rawLength + 1 }
     var produced = 0
     try out.withUnsafeMutableBytes { outBuf in
         var inOffset = 0
@@ -184,14 +185,15 @@ func littleEndianBytes(_ values: [Float]) -> [UInt8] {
 /// raw (unshuffled) little-endian bytes. One pass, no intermediate copy.
 func decodeFloats(_ bytes: [UInt8], shuffled: Bool) -> (values: [Float], rawCRC: UInt32) {
     let n = bytes.count / 4
-    var words = [UInt32](repeating: 0, count: n)
-    bytes.withUnsafeBufferPointer { src in
-        words.withUnsafeMutableBufferPointer { dst in
-            guard let s = src.baseAddress, let d = dst.baseAddress else { return }
+    // Decoded straight into the result's storage (no zero fill, no intermediate array).
+    let values = [Float](unsafeUninitializedCapacity: n) { buf, count in
+        let d = UnsafeMutableRawPointer(buf.baseAddress!).bindMemory(to: UInt32.self, capacity: n)
+        bytes.withUnsafeBufferPointer { src in
+            guard let s = src.baseAddress, n > 0 else { return }
             if shuffled {
                 let (s0, s1, s2, s3) = (s, s + n, s + 2 * n, s + 3 * n)
                 for i in 0..<n {
-                    d[i] = UInt32(s0[i]) | UInt32(s1[i]) << 8 | UInt32(s2[i]) << 16 | UInt32(s3[i]) << 24
+                    d[i] = (UInt32(s0[i]) | UInt32(s1[i]) << 8 | UInt32(s2[i]) << 16 | UInt32(s3[i]) << 24).littleEndian
                 }
             } else {
                 #if _endian(little)
@@ -204,16 +206,12 @@ func decodeFloats(_ bytes: [UInt8], shuffled: Bool) -> (values: [Float], rawCRC:
                 #endif
             }
         }
-    }
-    #if _endian(little)
-    let crc = words.withUnsafeBytes { crc32Of($0) }
-    let values = [Float](unsafeUninitializedCapacity: n) { buf, count in
-        words.withUnsafeBytes { UnsafeMutableRawBufferPointer(buf).copyMemory(from: $0) }
         count = n
     }
+    #if _endian(little)
+    let crc = values.withUnsafeBytes { crc32Of($0) }
     #else
-    let crc = crc32Of(littleEndianBytes(words.map { Float(bitPattern: $0) }))
-    let values = words.map { Float(bitPattern: $0) }
+    let crc = crc32Of(littleEndianBytes(values))
     #endif
     return (values, crc)
 }
