@@ -143,9 +143,19 @@ func shuffleBytes(_ input: [UInt8], elementSize: Int) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: input.count)
     input.withUnsafeBufferPointer { src in
         out.withUnsafeMutableBufferPointer { dst in
+            guard let s = src.baseAddress, let d = dst.baseAddress, n > 0 else { return }
+            if elementSize == 4 {
+                // One pass over the input, four sequential output streams.
+                let (d0, d1, d2, d3) = (d, d + n, d + 2 &* n, d + 3 &* n)
+                for i in 0..<n {
+                    let j = i &* 4
+                    d0[i] = s[j]; d1[i] = s[j &+ 1]; d2[i] = s[j &+ 2]; d3[i] = s[j &+ 3]
+                }
+                return
+            }
             for b in 0..<elementSize {
                 let base = b &* n
-                for i in 0..<n { dst[base &+ i] = src[i &* elementSize &+ b] }
+                for i in 0..<n { d[base &+ i] = s[i &* elementSize &+ b] }
             }
         }
     }
