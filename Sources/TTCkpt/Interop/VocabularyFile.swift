@@ -1,0 +1,34 @@
+/// Reading a vocabulary given on the command line (`import --vocab-file`).
+public enum VocabularyFile {
+    /// Parses a vocabulary file: a JSON list of strings when the first non-blank character
+    /// is `[`, otherwise one token per line (UTF-8; "\n" or "\r\n" line ends; a final line
+    /// end is optional; empty lines are tokens only if not the last line).
+    /// - Throws: `ConfigError` (field "vocab-file") on invalid UTF-8 or JSON, an empty or
+    ///   duplicated token list.
+    public static func parse(_ bytes: [UInt8], kind: TokenizerKind) throws -> Vocabulary {
+        func fail(_ message: String) -> ConfigError { ConfigError(field: "vocab-file", message: message) }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("not valid UTF-8") }
+        var tokens: [String] = []
+        if text.drop(while: { $0.isWhitespace }).first == "[" {
+            let list: JSONValue
+            do { list = try JSONValue.parse(bytes) } catch { throw fail("\(error)") }
+            guard case let .array(items) = list else { throw fail("not a JSON list") }
+            for item in items {
+                guard let s = item.stringValue else { throw fail("the JSON list holds a non-string") }
+                tokens.append(s)
+            }
+        } else {
+            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
+            }
+            if lines.last == "" { lines.removeLast() }
+            tokens = lines
+        }
+        guard !tokens.isEmpty else { throw fail("no tokens") }
+        var seen = Set<String>()
+        for t in tokens where !seen.insert(t).inserted {
+            throw fail("duplicate token \(escapedName(t))")
+        }
+        return Vocabulary(kind: kind, tokens: tokens)
+    }
+}

@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import TTCkpt
+
+extension TTCkpt {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build a .ttc checkpoint from a safetensors file.",
+            discussion: """
+                Reads a safetensors file (validated like the reference implementation: header \
+                at most 100 MB, offsets contiguous and inside the file, byte lengths equal to \
+                shape × dtype size). Tensors may be F32, F16, BF16 or F64; all become F32.
+
+                The config comes from the options below, else from __metadata__ (as written by \
+                `tt-ckpt export`), else from the tensor shapes (tok_emb gives vocab_size and \
+                d_model, pos_emb context, layers.0.attn.wq n_heads, layers.0.ffn.w1 d_ff, the \
+                layers.N names n_layers, ln_f.gamma the gpt arch). The vocabulary comes from \
+                --tokenizer and --vocab-file, else from __metadata__. Every tensor of the layout \
+                must be present with its exact shape, and nothing else; otherwise the error \
+                names the tensor. AdamW moments (adam_m.*, adam_v.*) are loaded when present, \
+                with the step from __metadata__; without them the moments are zero and the step \
+                is 0. The training state is fresh: generator seeded with --seed (default: \
+                metadata seed, else 42), no data identity, no loss history.
+
+                Example:
+                  python3 -c "import numpy as np; from safetensors.numpy import save_file; ..."
+                  tt-ckpt import weights.safetensors model.ttc --arch gpt --tokenizer char --vocab-file vocab.txt
+                  tt-ckpt export run.ttc run.safetensors && tt-ckpt import run.safetensors copy.ttc
+                """)
+
+        @Argument(help: "The .safetensors file to read.")
+        var input: String
+
+        @Argument(help: "The .ttc checkpoint to write.")
+        var output: String
+
+        @Option(help: "Architecture: tutorial or gpt.")
+        var arch: String?
+        @Option(help: "V, vocabulary size.")
+        var vocabSize: Int?
+        @Option(help: "D, model width.")
+        var dModel: Int?
+        @Option(help: "H, attention heads.")
+        var nHeads: Int?
+        @Option(help: "F, FFN hidden width.")
+        var dFF: Int?
+        @Option(help: "L, number of blocks.")
+        var nLayers: Int?
+        @Option(help: "T, context length.")
+        var context: Int?
+        @Option(help: "Tokenizer of --vocab-file: word, char or byte.")
+        var tokenizer: String?
+        @Option(help: "Token list: one token per line, or a JSON list of strings; id = index.")
+        var vocabFile: String?
+        @Option(help: "Seed of the fresh training state's generator.")
+        var seed: UInt64?
+
+        func validate() throws {
+            if let arch, Architecture(rawValue: arch) == nil {
+                throw ValidationError("--arch must be tutorial or gpt, got '\(arch)'")
+            }
+            if let tokenizer, TokenizerKind(rawValue: tokenizer) == nil {
+                throw ValidationError("--tokenizer must be word, char or byte, got '\(tokenizer)'")
+            }
+            if (tokenizer == nil) != (vocabFile == nil) {
+                throw ValidationError("--tokenizer and --vocab-file go together")
+            }
+        }
+
+        func run() throws {
+            try interopReportingErrors {
+                var options = SafetensorsCheckpoint.ImportOptions()
+                options.arch = arch.flatMap(Architecture.init(rawValue:))
+                options.vocabSize = vocabSize
+                options.dModel = dModel
+                options.nHeads = nHeads
+                options.dFF = dFF
+                options.nLayers = nLayers
+                options.context = context
+                options.seed = seed
+                if let vocabFile, let kind = tokenizer.flatMap(TokenizerKind.init(rawValue:)) {
+                    guard let data = FileManager.default.contents(atPath: vocabFile) else {
+                        throw FormatError(path: vocabFile, message: "cannot read the file")
+                    }
+                    do {
+                        options.vocabulary = try VocabularyFile.parse([UInt8](data), kind: kind)
+                    } catch let e as ConfigError {
+                        throw FormatError(path: vocabFile, message: e.message)
+                    }
+                }
+                let file = try SafetensorsFile(path: input)
+                let ckpt = try SafetensorsCheckpoint.importCheckpoint(file, options: options)
+                try CheckpointWriter.write(ckpt, to: output)
+            }
+        }
+    }
+}
