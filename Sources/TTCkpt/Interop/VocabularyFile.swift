@@ -18,9 +18,9 @@ public enum VocabularyFile {
                 tokens.append(s)
             }
         } else {
-            var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-                line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
-            }
+            // "\r\n" is one Character in Swift, so both line ends are separators.
+            var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+                .map(String.init)
             if lines.last == "" { lines.removeLast() }
             tokens = lines
         }
