@@ -75,7 +75,7 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
     }
 
     @Test func escapesStringsLikeSerdeJSON() {
-        #expect(JSONValue.string("a\"b\\c\n\t\u{01}é/").serialized() == #""a\"b\\c\n\t\u0001é/""#)
+        #expect(HeaderJSON.string("a\"b\\c\n\t\u{01}é/").serialized() == #""a\"b\\c\n\t\u0001é/""#)
     }
 }
 

@@ -92,10 +92,10 @@ public final class SafetensorsFile {
         guard headerLength >= 2 else { throw fail("header length \(headerLength) is too short for a JSON object") }
         let headerBytes = try handle.read(at: 8, count: headerLength)
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
-        let json: JSONValue
+        let json: HeaderJSON
         do {
-            json = try JSONValue.parse(headerBytes)
-        } catch let e as JSONParseError {
+            json = try HeaderJSON.parse(headerBytes)
+        } catch let e as HeaderJSONError {
             throw fail("header: \(e)")
         }
         guard case let .object(members) = json else { throw fail("header is not a JSON object") }
@@ -236,10 +236,10 @@ public enum SafetensorsWriter {
     /// - Precondition: names are unique, not `__metadata__`, and values.count = product(shape).
     public static func serialize(_ tensors: [SafetensorsTensor], metadata: [String: String]?) -> [UInt8] {
         let ordered = tensors.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
-        var members: [(String, JSONValue)] = []
+        var members: [(String, HeaderJSON)] = []
         if let metadata {
             let pairs = metadata.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-                .map { ($0, JSONValue.string(metadata[$0]!)) }
+                .map { ($0, HeaderJSON.string(metadata[$0]!)) }
             members.append(("__metadata__", .object(pairs)))
         }
         var offset = 0
@@ -254,7 +254,7 @@ public enum SafetensorsWriter {
             ])))
             offset = end
         }
-        var header = Array(JSONValue.object(members).serialized().utf8)
+        var header = Array(HeaderJSON.object(members).serialized().utf8)
         header += [UInt8](repeating: UInt8(ascii: " "), count: (8 - header.count % 8) % 8)
         var out: [UInt8] = []
         out.reserveCapacity(8 + header.count + offset)
@@ -278,7 +278,7 @@ public enum SafetensorsWriter {
 /// hostile name cannot break the one-line message or the terminal.
 func escapedName(_ name: String) -> String {
     var out = ""
-    JSONValue.writeString(name, to: &out)
+    HeaderJSON.writeString(name, to: &out)
     var safe = ""
     for scalar in out.unicodeScalars {
         // Also escape C1 controls and DEL, which JSON allows raw.

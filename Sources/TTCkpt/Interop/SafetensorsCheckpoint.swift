@@ -25,7 +25,7 @@ public enum SafetensorsCheckpoint {
         let tensors = checkpoint.tensors.filter { roles.contains($0.role) }
             .map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
         let c = checkpoint.config
-        let vocabulary = JSONValue.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized()
+        let vocabulary = HeaderJSON.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized()
         let metadata: [String: String] = [
             "format": "tt-ckpt",
             "tool_version": TTCkptVersion.string,
@@ -95,7 +95,8 @@ public enum SafetensorsCheckpoint {
             if let option { return option }
             if let v = try metaInt(key) { return v }
             if let inferred { return inferred }
-            throw fail("cannot tell \(key): not in __metadata__ and no tensor to infer it from; pass --\(key.replacingOccurrences(of: "_", with: "-"))")
+            let flag = ["n_heads": "heads", "n_layers": "layers"][key] ?? key.replacingOccurrences(of: "_", with: "-")
+            throw fail("cannot tell \(key): not in __metadata__ and no tensor to infer it from; pass --\(flag)")
         }
 
         // Architecture.
@@ -145,8 +146,8 @@ public enum SafetensorsCheckpoint {
             guard let kind = TokenizerKind(rawValue: kindText) else {
                 throw fail("__metadata__ tokenizer \(escapedName(kindText)) is not word, char or byte")
             }
-            let list: JSONValue
-            do { list = try JSONValue.parse(Array(listText.utf8)) } catch {
+            let list: HeaderJSON
+            do { list = try HeaderJSON.parse(Array(listText.utf8)) } catch {
                 throw fail("__metadata__ vocabulary: \(error)")
             }
             guard case let .array(items) = list else { throw fail("__metadata__ vocabulary is not a JSON list") }

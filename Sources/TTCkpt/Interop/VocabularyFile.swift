@@ -10,8 +10,8 @@ public enum VocabularyFile {
         guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("not valid UTF-8") }
         var tokens: [String] = []
         if text.drop(while: { $0.isWhitespace }).first == "[" {
-            let list: JSONValue
-            do { list = try JSONValue.parse(bytes) } catch { throw fail("\(error)") }
+            let list: HeaderJSON
+            do { list = try HeaderJSON.parse(bytes) } catch { throw fail("\(error)") }
             guard case let .array(items) = list else { throw fail("not a JSON list") }
             for item in items {
                 guard let s = item.stringValue else { throw fail("the JSON list holds a non-string") }

@@ -41,11 +41,11 @@ extension TTCkpt {
         @Option(help: "D, model width.")
         var dModel: Int?
         @Option(help: "H, attention heads.")
-        var nHeads: Int?
+        var heads: Int?
         @Option(help: "F, FFN hidden width.")
         var dFF: Int?
         @Option(help: "L, number of blocks.")
-        var nLayers: Int?
+        var layers: Int?
         @Option(help: "T, context length.")
         var context: Int?
         @Option(help: "Tokenizer of --vocab-file: word, char or byte.")
@@ -73,9 +73,9 @@ extension TTCkpt {
                 options.arch = arch.flatMap(Architecture.init(rawValue:))
                 options.vocabSize = vocabSize
                 options.dModel = dModel
-                options.nHeads = nHeads
+                options.nHeads = heads
                 options.dFF = dFF
-                options.nLayers = nLayers
+                options.nLayers = layers
                 options.context = context
                 options.seed = seed
                 if let vocabFile, let kind = tokenizer.flatMap(TokenizerKind.init(rawValue:)) {

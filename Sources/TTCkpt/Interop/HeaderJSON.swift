@@ -5,17 +5,17 @@
 /// nesting depth, and never allocate more than the input's size. The writer must produce
 /// the same bytes as serde_json's compact output (the safetensors reference), so key
 /// order and string escaping are under our control.
-public indirect enum JSONValue: Equatable, Sendable {
+public indirect enum HeaderJSON: Equatable, Sendable {
     case null
     case bool(Bool)
     /// The number's text exactly as written (converted on demand).
     case number(String)
     case string(String)
-    case array([JSONValue])
+    case array([HeaderJSON])
     /// Members in file order; keys are unique (the parser rejects duplicates).
-    case object([(String, JSONValue)])
+    case object([(String, HeaderJSON)])
 
-    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+    public static func == (a: HeaderJSON, b: HeaderJSON) -> Bool {
         switch (a, b) {
         case (.null, .null): return true
         case let (.bool(x), .bool(y)): return x == y
@@ -29,7 +29,7 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 
     /// The value of `key` in an object, nil otherwise.
-    public subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> HeaderJSON? {
         if case let .object(members) = self { return members.first { $0.0 == key }?.1 }
         return nil
     }
@@ -48,21 +48,21 @@ public indirect enum JSONValue: Equatable, Sendable {
 }
 
 /// Why a JSON text was rejected, with the byte offset where the reader stopped.
-public struct JSONParseError: Error, Equatable, CustomStringConvertible, Sendable {
+public struct HeaderJSONError: Error, Equatable, CustomStringConvertible, Sendable {
     public var offset: Int
     public var message: String
     public var description: String { "invalid JSON at byte \(offset): \(message)" }
 }
 
-extension JSONValue {
+extension HeaderJSON {
     /// Maximum nesting of arrays and objects; the safetensors header needs 3.
     public static let maxDepth = 64
 
     /// Parses one JSON value (RFC 8259) surrounded by optional whitespace.
     /// Rejects: invalid UTF-8 in strings, lone surrogates, duplicate object keys, nesting
     /// deeper than `maxDepth`, trailing content.
-    public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        var parser = JSONParser(bytes: bytes)
+    public static func parse(_ bytes: [UInt8]) throws -> HeaderJSON {
+        var parser = HeaderJSONParser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -83,7 +83,7 @@ extension JSONValue {
         case .null: out += "null"
         case let .bool(b): out += b ? "true" : "false"
         case let .number(text): out += text
-        case let .string(s): JSONValue.writeString(s, to: &out)
+        case let .string(s): HeaderJSON.writeString(s, to: &out)
         case let .array(items):
             out += "["
             for (i, item) in items.enumerated() {
@@ -95,7 +95,7 @@ extension JSONValue {
             out += "{"
             for (i, (key, value)) in members.enumerated() {
                 if i > 0 { out += "," }
-                JSONValue.writeString(key, to: &out)
+                HeaderJSON.writeString(key, to: &out)
                 out += ":"
                 value.write(to: &out)
             }
@@ -128,13 +128,13 @@ extension JSONValue {
     }
 }
 
-private struct JSONParser {
+private struct HeaderJSONParser {
     let bytes: [UInt8]
     var index = 0
 
     init(bytes: [UInt8]) { self.bytes = bytes }
 
-    func error(_ message: String) -> JSONParseError { JSONParseError(offset: index, message: message) }
+    func error(_ message: String) -> HeaderJSONError { HeaderJSONError(offset: index, message: message) }
 
     mutating func skipWhitespace() {
         while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
@@ -147,7 +147,7 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseValue(depth: Int) throws -> JSONValue {
+    mutating func parseValue(depth: Int) throws -> HeaderJSON {
         guard index < bytes.count else { throw error("unexpected end of input") }
         switch bytes[index] {
         case UInt8(ascii: "{"): return try parseObject(depth: depth + 1)
@@ -161,10 +161,10 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseObject(depth: Int) throws -> JSONValue {
-        guard depth <= JSONValue.maxDepth else { throw error("nesting deeper than \(JSONValue.maxDepth)") }
+    mutating func parseObject(depth: Int) throws -> HeaderJSON {
+        guard depth <= HeaderJSON.maxDepth else { throw error("nesting deeper than \(HeaderJSON.maxDepth)") }
         index += 1  // {
-        var members: [(String, JSONValue)] = []
+        var members: [(String, HeaderJSON)] = []
         var keys = Set<String>()
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
@@ -174,7 +174,7 @@ private struct JSONParser {
             let keyStart = index
             let key = try parseString()
             guard keys.insert(key).inserted else {
-                throw JSONParseError(offset: keyStart, message: "duplicate key \(JSONValue.string(key).serialized())")
+                throw HeaderJSONError(offset: keyStart, message: "duplicate key \(HeaderJSON.string(key).serialized())")
             }
             skipWhitespace()
             try expect(":")
@@ -188,10 +188,10 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseArray(depth: Int) throws -> JSONValue {
-        guard depth <= JSONValue.maxDepth else { throw error("nesting deeper than \(JSONValue.maxDepth)") }
+    mutating func parseArray(depth: Int) throws -> HeaderJSON {
+        guard depth <= HeaderJSON.maxDepth else { throw error("nesting deeper than \(HeaderJSON.maxDepth)") }
         index += 1  // [
-        var items: [JSONValue] = []
+        var items: [HeaderJSON] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
         while true {
@@ -205,7 +205,7 @@ private struct JSONParser {
         }
     }
 
-    mutating func parseNumber() throws -> JSONValue {
+    mutating func parseNumber() throws -> HeaderJSON {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         func digits() -> Int {
@@ -309,15 +309,15 @@ private struct JSONParser {
         case 0xC2...0xDF: length = 2; v = UInt32(b0 & 0x1F); minimum = 0x80
         case 0xE0...0xEF: length = 3; v = UInt32(b0 & 0x0F); minimum = 0x800
         case 0xF0...0xF4: length = 4; v = UInt32(b0 & 0x07); minimum = 0x10000
-        default: throw JSONParseError(offset: i, message: "invalid UTF-8")
+        default: throw HeaderJSONError(offset: i, message: "invalid UTF-8")
         }
-        guard i + length <= bytes.count else { throw JSONParseError(offset: i, message: "truncated UTF-8") }
+        guard i + length <= bytes.count else { throw HeaderJSONError(offset: i, message: "truncated UTF-8") }
         for k in 1..<length {
             let c = bytes[i + k]
-            guard c & 0xC0 == 0x80 else { throw JSONParseError(offset: i, message: "invalid UTF-8") }
+            guard c & 0xC0 == 0x80 else { throw HeaderJSONError(offset: i, message: "invalid UTF-8") }
             v = v << 6 | UInt32(c & 0x3F)
         }
-        guard v >= minimum, let scalar = Unicode.Scalar(v) else { throw JSONParseError(offset: i, message: "invalid UTF-8") }
+        guard v >= minimum, let scalar = Unicode.Scalar(v) else { throw HeaderJSONError(offset: i, message: "invalid UTF-8") }
         return (scalar, length)
     }
 }
