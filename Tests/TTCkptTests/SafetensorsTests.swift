@@ -251,3 +251,27 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
         #expect(throws: FormatError.self) { try file.loadFloats(file.tensor(named: "i")!) }
     }
 }
+
+@Suite struct HeaderJSONLimitTests {
+    @Test func longArraysAndObjectsAreRejected() {
+        let array = "[" + Array(repeating: "0", count: 65).joined(separator: ",") + "]"
+        #expect(throws: HeaderJSONError.self) { try HeaderJSON.parse(Array(array.utf8), maxArrayLength: 64) }
+        #expect(throws: Never.self) { try HeaderJSON.parse(Array(array.utf8), maxArrayLength: 65) }
+        let object = "{\"a\":1,\"b\":2,\"c\":3}"
+        #expect(throws: HeaderJSONError.self) { try HeaderJSON.parse(Array(object.utf8), maxObjectMembers: 2) }
+    }
+
+    @Test func shapeWithTooManyDimensionsIsRejected() throws {
+        let dims = Array(repeating: "1", count: 65).joined(separator: ",")
+        let header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[0,4]}}"
+        let path = try interopTempDir("rank") + "/r.safetensors"
+        try Data(handcraftedSafetensors(header: header, data: floatBytes([1]))).write(to: URL(fileURLWithPath: path))
+        #expect(throws: FormatError.self) { try SafetensorsFile(path: path) }
+    }
+
+    @Test func nullMetadataIsNoMetadata() throws {
+        let path = try interopTempDir("null") + "/n.safetensors"
+        try Data(handcraftedSafetensors(header: #"{"__metadata__":null}"#, data: [])).write(to: URL(fileURLWithPath: path))
+        #expect(try SafetensorsFile(path: path).metadata == nil)
+    }
+}

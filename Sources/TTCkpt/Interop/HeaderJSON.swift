@@ -60,9 +60,10 @@ extension HeaderJSON {
 
     /// Parses one JSON value (RFC 8259) surrounded by optional whitespace.
     /// Rejects: invalid UTF-8 in strings, lone surrogates, duplicate object keys, nesting
-    /// deeper than `maxDepth`, trailing content.
-    public static func parse(_ bytes: [UInt8]) throws -> HeaderJSON {
-        var parser = HeaderJSONParser(bytes: bytes)
+    /// deeper than `maxDepth`, trailing content, and arrays or objects longer than the limits
+    /// (so a hostile 100 MB header cannot expand into gigabytes of parsed values).
+    public static func parse(_ bytes: [UInt8], maxArrayLength: Int = 1 << 20, maxObjectMembers: Int = 1 << 20) throws -> HeaderJSON {
+        var parser = HeaderJSONParser(bytes: bytes, maxArrayLength: maxArrayLength, maxObjectMembers: maxObjectMembers)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -130,9 +131,15 @@ extension HeaderJSON {
 
 private struct HeaderJSONParser {
     let bytes: [UInt8]
+    let maxArrayLength: Int
+    let maxObjectMembers: Int
     var index = 0
 
-    init(bytes: [UInt8]) { self.bytes = bytes }
+    init(bytes: [UInt8], maxArrayLength: Int, maxObjectMembers: Int) {
+        self.bytes = bytes
+        self.maxArrayLength = maxArrayLength
+        self.maxObjectMembers = maxObjectMembers
+    }
 
     func error(_ message: String) -> HeaderJSONError { HeaderJSONError(offset: index, message: message) }
 
@@ -179,6 +186,7 @@ private struct HeaderJSONParser {
             skipWhitespace()
             try expect(":")
             skipWhitespace()
+            guard members.count < maxObjectMembers else { throw error("object has more than \(maxObjectMembers) members") }
             members.append((key, try parseValue(depth: depth)))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an object") }
@@ -196,6 +204,7 @@ private struct HeaderJSONParser {
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
         while true {
             skipWhitespace()
+            guard items.count < maxArrayLength else { throw error("array has more than \(maxArrayLength) items") }
             items.append(try parseValue(depth: depth))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of input in an array") }

@@ -59,6 +59,10 @@ public struct SafetensorsTensorInfo: Equatable, Sendable {
 public final class SafetensorsFile {
     /// The reference's cap on the header length.
     public static let maxHeaderLength = 100_000_000
+    /// Our caps on what a header lists: tensors (and metadata keys), and dimensions per shape.
+    /// Far above any real model's, they bound the memory a hostile header can make us use.
+    public static let maxTensors = 1 << 20
+    public static let maxRank = 64
 
     public let path: String
     public let fileSize: Int
@@ -94,7 +98,7 @@ public final class SafetensorsFile {
         guard headerBytes.first == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
         let json: HeaderJSON
         do {
-            json = try HeaderJSON.parse(headerBytes)
+            json = try HeaderJSON.parse(headerBytes, maxArrayLength: Self.maxRank, maxObjectMembers: Self.maxTensors)
         } catch let e as HeaderJSONError {
             throw fail("header: \(e)")
         }
@@ -105,6 +109,7 @@ public final class SafetensorsFile {
         for (name, value) in members {
             let quoted = escapedName(name)
             if name == "__metadata__" {
+                if value == .null { continue }  // serde reads null as "no metadata"
                 guard case let .object(pairs) = value else { throw fail("__metadata__ is not a JSON object") }
                 var map: [String: String] = [:]
                 for (k, v) in pairs {

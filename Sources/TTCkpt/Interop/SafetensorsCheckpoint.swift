@@ -147,7 +147,7 @@ public enum SafetensorsCheckpoint {
                 throw fail("__metadata__ tokenizer \(escapedName(kindText)) is not word, char or byte")
             }
             let list: HeaderJSON
-            do { list = try HeaderJSON.parse(Array(listText.utf8)) } catch {
+            do { list = try HeaderJSON.parse(Array(listText.utf8), maxArrayLength: ModelConfig.limits.vocabSize) } catch {
                 throw fail("__metadata__ vocabulary: \(error)")
             }
             guard case let .array(items) = list else { throw fail("__metadata__ vocabulary is not a JSON list") }

@@ -11,7 +11,7 @@ public enum VocabularyFile {
         var tokens: [String] = []
         if text.drop(while: { $0.isWhitespace }).first == "[" {
             let list: HeaderJSON
-            do { list = try HeaderJSON.parse(bytes) } catch { throw fail("\(error)") }
+            do { list = try HeaderJSON.parse(bytes, maxArrayLength: ModelConfig.limits.vocabSize) } catch { throw fail("\(error)") }
             guard case let .array(items) = list else { throw fail("not a JSON list") }
             for item in items {
                 guard let s = item.stringValue else { throw fail("the JSON list holds a non-string") }
