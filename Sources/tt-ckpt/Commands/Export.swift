@@ -22,10 +22,10 @@ extension TTCkpt {
                   python3 -c "from safetensors.numpy import load_file; print(load_file('run.safetensors')['tok_emb'].shape)"
                 """)
 
-        @Argument(help: "The .ttc checkpoint to read.")
+        @Argument(help: "The .ttc checkpoint to read.", completion: .file(extensions: ["ttc"]))
         var checkpoint: String
 
-        @Argument(help: "The .safetensors file to write.")
+        @Argument(help: "The .safetensors file to write.", completion: .file(extensions: ["safetensors"]))
         var output: String
 
         @Flag(help: "Also write the AdamW moments (adam_m.<name>, adam_v.<name>).")

@@ -28,13 +28,13 @@ extension TTCkpt {
                   tt-ckpt export run.ttc run.safetensors && tt-ckpt import run.safetensors copy.ttc
                 """)
 
-        @Argument(help: "The .safetensors file to read.")
+        @Argument(help: "The .safetensors file to read.", completion: .file(extensions: ["safetensors"]))
         var input: String
 
-        @Argument(help: "The .ttc checkpoint to write.")
+        @Argument(help: "The .ttc checkpoint to write.", completion: .file(extensions: ["ttc"]))
         var output: String
 
-        @Option(help: "Architecture: tutorial or gpt.")
+        @Option(help: "Architecture: tutorial or gpt.", completion: .list(["tutorial", "gpt"]))
         var arch: String?
         @Option(help: "V, vocabulary size.")
         var vocabSize: Int?
@@ -48,9 +48,9 @@ extension TTCkpt {
         var layers: Int?
         @Option(help: "T, context length.")
         var context: Int?
-        @Option(help: "Tokenizer of --vocab-file: word, char or byte.")
+        @Option(help: "Tokenizer of --vocab-file: word, char or byte.", completion: .list(["word", "char", "byte"]))
         var tokenizer: String?
-        @Option(help: "Token list: one token per line, or a JSON list of strings; id = index.")
+        @Option(help: "Token list: one token per line, or a JSON list of strings; id = index.", completion: .file())
         var vocabFile: String?
         @Option(help: "Seed of the fresh training state's generator.")
         var seed: UInt64?

@@ -24,10 +24,10 @@ extension TTCkpt {
                   tt-ckpt plot init.ttc run.ttc -o change.svg
                 """)
 
-        @Argument(help: "One checkpoint (loss chart) or two (change chart).")
+        @Argument(help: "One checkpoint (loss chart) or two (change chart).", completion: .file(extensions: ["ttc"]))
         var checkpoints: [String]
 
-        @Option(name: .shortAndLong, help: "The SVG file to write.")
+        @Option(name: .shortAndLong, help: "The SVG file to write.", completion: .file(extensions: ["svg"]))
         var output: String
 
         @Flag(help: "Log10 y axis for the loss chart.")
