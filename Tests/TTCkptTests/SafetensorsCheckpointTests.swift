@@ -26,8 +26,15 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
 @Suite struct SafetensorsCheckpointTests {
     func exported(_ ckpt: Checkpoint, includeOptimizer: Bool, metadata keep: Bool = true,
                   edit: (inout [SafetensorsTensor]) -> Void = { _ in }) throws -> SafetensorsFile {
+        try exported(ckpt, includeOptimizer: includeOptimizer, metadata: keep, editMetadata: { _ in }, edit: edit)
+    }
+
+    func exported(_ ckpt: Checkpoint, includeOptimizer: Bool, metadata keep: Bool = true,
+                  editMetadata: (inout [String: String]) -> Void,
+                  edit: (inout [SafetensorsTensor]) -> Void = { _ in }) throws -> SafetensorsFile {
         var (tensors, metadata) = SafetensorsCheckpoint.exportContents(ckpt, includeOptimizer: includeOptimizer)
         edit(&tensors)
+        editMetadata(&metadata)
         let path = try interopTempDir("ckpt") + "/x.safetensors"
         try SafetensorsWriter.write(tensors, metadata: keep ? metadata : nil, to: path)
         return try SafetensorsFile(path: path)
@@ -44,6 +51,7 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
         #expect(meta["tokenizer"] == "word")
         #expect(meta["vocabulary"] == #"["<PAD>","<BOS>","<EOS>","I","like","transformers"]"#)
         #expect(meta["step"] == "3" && meta["seed"] == "7")
+        #expect(meta["loss_history"] == "[1.8,1.5,1.2]" && meta["session_starts"] == "[0]")
         let wq = try #require(file.tensor(named: "layers.0.attn.wq"))
         #expect(wq.shape == [2, 16, 8])
         #expect(try file.loadFloats(wq) == ckpt.tensors.first { $0.name == "layers.0.attn.wq" }!.values)
@@ -59,7 +67,21 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
         #expect(back.tensors == ckpt.tensors)
         #expect(back.training.step == 3 && back.training.tokensSeen == 12 && back.training.seed == 7)
         #expect(back.training.rng == PythonRandom(seed: 7).state)
-        #expect(back.training.lossHistory.isEmpty && back.training.data == nil)
+        #expect(back.training.lossHistory == [1.8, 1.5, 1.2] && back.training.sessionStarts == [0])
+        #expect(back.training.data == nil)
+    }
+
+    @Test func stepNeedsALossHistoryOfOneLossPerStep() throws {
+        let ckpt = interopSampleCheckpoint()
+        for history in [nil, "[1.8,1.5]", "[1.8,null,1.2]", "oops"] {
+            let file = try exported(ckpt, includeOptimizer: true, editMetadata: { $0["loss_history"] = history })
+            let back = try SafetensorsCheckpoint.importCheckpoint(file)
+            #expect(back.training.step == 0 && back.training.lossHistory.isEmpty && back.training.sessionStarts.isEmpty)
+            #expect(back.tensors == ckpt.tensors)  // moments still loaded
+        }
+        let bad = try exported(ckpt, includeOptimizer: true, editMetadata: { $0["session_starts"] = "[0,4]" })
+        let back = try SafetensorsCheckpoint.importCheckpoint(bad)
+        #expect(back.training.step == 3 && back.training.sessionStarts.isEmpty)  // 4 > step: dropped
     }
 
     @Test func withoutOptimizerMomentsAreZeroAndStepIsZero() throws {

@@ -13,6 +13,8 @@
 /// | `tokenizer` | `word`, `char` or `byte` |
 /// | `vocabulary` | the token strings as a JSON list, id = index |
 /// | `step`, `tokens_seen`, `seed` | decimal integers from the training state |
+/// | `loss_history` | JSON list of the per-step losses (shortest float32 decimals; null if not finite) |
+/// | `session_starts` | JSON list of the step counts at which sessions began |
 ///
 /// Import rebuilds a checkpoint from such a file, or from one written elsewhere: each config
 /// field comes from an explicit option, else the metadata, else the tensor shapes; the
@@ -41,6 +43,8 @@ public enum SafetensorsCheckpoint {
             "step": String(checkpoint.training.step),
             "tokens_seen": String(checkpoint.training.tokensSeen),
             "seed": String(checkpoint.training.seed),
+            "loss_history": HeaderJSON.array(checkpoint.training.lossHistory.map { $0.isFinite ? .number("\($0)") : .null }).serialized(),
+            "session_starts": HeaderJSON.array(checkpoint.training.sessionStarts.map { .number(String($0)) }).serialized(),
         ]
         return (tensors, metadata)
     }
@@ -70,10 +74,11 @@ public enum SafetensorsCheckpoint {
     /// Rebuilds a checkpoint from a validated safetensors file.
     ///
     /// The training state is fresh: its generator is `PythonRandom(seed:)`, no data identity,
-    /// no loss history. When the file carries the AdamW moments, they are loaded and `step`
-    /// comes from the metadata (so bias correction continues); without them the moments
-    /// are zero and `step` is 0 (also `tokens_seen`), since a later step t > 0 with zero moments would mis-scale
-    /// the first update.
+    /// default optimizer settings. The training progress (`step`, `tokens_seen`, the loss
+    /// history and session starts) is restored only when the file carries the AdamW moments
+    /// and a `loss_history` with one loss per step (a `tt-ckpt export --include-optimizer`),
+    /// so AdamW's bias correction continues where it was. Otherwise the step is 0 and the
+    /// history empty; the moments are loaded if present, zero if not.
     /// - Throws: `FormatError` naming the file and the field or tensor at fault.
     public static func importCheckpoint(_ file: SafetensorsFile, options: ImportOptions = ImportOptions()) throws -> Checkpoint {
         func fail(_ message: String) -> FormatError { FormatError(path: file.path, message: message) }
@@ -211,10 +216,35 @@ public enum SafetensorsCheckpoint {
         }
         var training = TrainingState(rng: PythonRandom(seed: seed).state)
         training.seed = seed
-        if hasMoments {
-            training.step = try metaInt("step") ?? 0
+        if hasMoments, let step = try metaInt("step"), let history = lossHistory(meta["loss_history"]), history.count == step {
+            training.step = step
             training.tokensSeen = try metaInt("tokens_seen") ?? 0
+            training.lossHistory = history
+            training.sessionStarts = sessionStarts(meta["session_starts"], step: step)
         }
         return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
+    }
+
+    /// A JSON list of finite float32 numbers, or nil.
+    static func lossHistory(_ text: String?) -> [Float]? {
+        guard let text, case let .array(items)? = try? HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) else { return nil }
+        var out: [Float] = []
+        out.reserveCapacity(items.count)
+        for item in items {
+            guard case let .number(n) = item, let v = Float(n), v.isFinite else { return nil }
+            out.append(v)
+        }
+        return out
+    }
+
+    /// A JSON list of non-decreasing integers within 0...step, or [] if absent or invalid.
+    static func sessionStarts(_ text: String?, step: Int) -> [Int] {
+        guard let text, case let .array(items)? = try? HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) else { return [] }
+        var out: [Int] = []
+        for item in items {
+            guard let v = item.nonNegativeInt, v <= step, v >= (out.last ?? 0) else { return [] }
+            out.append(v)
+        }
+        return out
     }
 }
