@@ -40,18 +40,25 @@ extension TTCkpt {
     }
 }
 
-/// Runs `body`; a library error becomes one stderr line `tt-ckpt: <file>: <problem>` and
-/// exit status 2.
+/// Runs `body`; a library error becomes one stderr line `tt-ckpt: <file>: <problem>` (control
+/// characters escaped, first line only) and exit status 2.
 func interopReportingErrors(_ body: () throws -> Void) throws {
     do {
         try body()
     } catch let e as ExitCode {
         throw e
-    } catch let e as FormatError {
-        FileHandle.standardError.write(Data("tt-ckpt: \(e.description)\n".utf8))
-        throw ExitCode(2)
     } catch {
-        FileHandle.standardError.write(Data("tt-ckpt: \(error)\n".utf8))
+        let text = String(describing: error)
+        var line = ""
+        for scalar in (text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "").unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
+                let hex = String(scalar.value, radix: 16)
+                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                line.unicodeScalars.append(scalar)
+            }
+        }
+        FileHandle.standardError.write(Data("tt-ckpt: \(line)\n".utf8))
         throw ExitCode(2)
     }
 }
