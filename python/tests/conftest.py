@@ -67,8 +67,9 @@ def tool():
 
 @pytest.fixture(scope="session")
 def checkpoints(tool, tmp_path_factory):
-    """Tutorial checkpoints: fresh, trained 30 steps, then resumed for 20 more (one resume
-    point), and a small gpt-arch model trained a few steps (has LayerNorm-final tensors)."""
+    """Tutorial checkpoints: fresh, trained 30 steps, then trained 20 more in a second
+    session (`train` records each session's start in session_starts; `resume` continues a
+    session invisibly), and a small gpt-arch model trained a few steps."""
     d = tmp_path_factory.mktemp("ckpts")
     init = d / "init.ttc"
     trained = d / "trained.ttc"
@@ -76,7 +77,7 @@ def checkpoints(tool, tmp_path_factory):
     gpt = d / "gpt.ttc"
     run("init", init)
     run("train", init, "--steps", 30, "-o", trained, "--quiet")
-    run("resume", trained, "--steps", 20, "-o", resumed, "--quiet")
+    run("train", trained, "--steps", 20, "-o", resumed, "--quiet")
     corpus = d / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
     run("init", gpt, "--arch", "gpt", "--tokenizer", "char", "--data", corpus,

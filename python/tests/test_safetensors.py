@@ -161,7 +161,8 @@ def test_import_misshaped_tensor_is_named(tmp_path):
     tensors = random_tutorial_tensors(np.random.default_rng(1))
     tensors["pos_emb"] = np.zeros((16, 5), np.float32)
     src = tmp_path / "shape.safetensors"
-    save_file(tensors, str(src), metadata={"tokenizer": "word", "vocabulary": json.dumps(TUTORIAL_VOCAB)})
+    save_file(tensors, str(src), metadata={"arch": "tutorial", "context": "5", "tokenizer": "word",
+                                           "vocabulary": json.dumps(TUTORIAL_VOCAB)})
     assert_trouble(run("import", src, tmp_path / "x.ttc", check=False),
                    '"pos_emb" has shape [16, 5], expected [5, 16]')
 
