@@ -181,3 +181,15 @@ def test_import_hostile_files_fail_cleanly(checkpoints, tmp_path, mutate, fragme
     out = tmp_path / "out.ttc"
     assert_trouble(run("import", bad, out, check=False), str(bad), fragment)
     assert not out.exists()
+
+
+def test_output_that_is_the_input_is_refused(checkpoints, tmp_path):
+    ckpt = tmp_path / "keep.ttc"
+    ckpt.write_bytes(checkpoints["trained"].read_bytes())
+    before = ckpt.read_bytes()
+    assert_trouble(run("export", ckpt, ckpt, check=False), "refusing to overwrite")
+    assert_trouble(run("plot", ckpt, "-o", ckpt, check=False), "refusing to overwrite")
+    link = tmp_path / "link.ttc"
+    link.symlink_to(ckpt)
+    assert_trouble(run("export", ckpt, link, check=False), "refusing to overwrite")
+    assert ckpt.read_bytes() == before

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
 import TTCkpt
+#if canImport(Glibc)
+import Glibc
+#endif
 
 extension TTCkpt {
     struct Export: ParsableCommand {
@@ -33,6 +36,7 @@ extension TTCkpt {
 
         func run() throws {
             try interopReportingErrors {
+                try refuseOverwritingInput(output, inputs: [checkpoint])
                 let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
                 try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer)
             }
@@ -60,5 +64,18 @@ func interopReportingErrors(_ body: () throws -> Void) throws {
         }
         FileHandle.standardError.write(Data("tt-ckpt: \(line)\n".utf8))
         throw ExitCode(2)
+    }
+}
+
+/// Refuses to write `output` when it is one of the `inputs` (same device and inode), so
+/// `export run.ttc run.ttc` or `plot run.ttc -o run.ttc` cannot replace a checkpoint.
+func refuseOverwritingInput(_ output: String, inputs: [String]) throws {
+    var out = stat()
+    guard stat(output, &out) == 0 else { return }  // does not exist yet
+    for input in inputs {
+        var info = stat()
+        if stat(input, &info) == 0, info.st_dev == out.st_dev, info.st_ino == out.st_ino {
+            throw FormatError(path: output, message: "is the input \(input); refusing to overwrite it")
+        }
     }
 }

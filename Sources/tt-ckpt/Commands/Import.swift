@@ -69,6 +69,7 @@ extension TTCkpt {
 
         func run() throws {
             try interopReportingErrors {
+                try refuseOverwritingInput(output, inputs: [input] + (vocabFile.map { [$0] } ?? []))
                 var options = SafetensorsCheckpoint.ImportOptions()
                 options.arch = arch.flatMap(Architecture.init(rawValue:))
                 options.vocabSize = vocabSize

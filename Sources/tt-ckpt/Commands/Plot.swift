@@ -46,6 +46,7 @@ extension TTCkpt {
 
         func run() throws {
             try interopReportingErrors {
+                try refuseOverwritingInput(output, inputs: checkpoints)
                 let svg: String
                 if checkpoints.count == 1 {
                     let reader = try CheckpointReader(path: checkpoints[0])
