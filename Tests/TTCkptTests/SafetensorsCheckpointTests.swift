@@ -175,4 +175,20 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
         #expect(throws: ConfigError.self) { try VocabularyFile.parse(Array("a\nb\na\n".utf8), kind: .word) }
         #expect(throws: ConfigError.self) { try VocabularyFile.parse([0xFF, 0x0A], kind: .word) }
     }
+
+    @Test func throughTheTTCFormatAndBack() throws {
+        let dir = try interopTempDir("ttc")
+        var sample = interopSampleCheckpoint(.gptSmall(vocabSize: 4), vocabulary: Vocabulary(kind: .char, tokens: ["a", "b", "c", "d"]))
+        sample.training.sessionStarts = [0, 2]
+        try CheckpointWriter.write(sample, to: dir + "/a.ttc")
+        let read = try CheckpointReader(path: dir + "/a.ttc").readCheckpoint()
+        try SafetensorsCheckpoint.export(read, to: dir + "/a.safetensors", includeOptimizer: true)
+        let back = try SafetensorsCheckpoint.importCheckpoint(try SafetensorsFile(path: dir + "/a.safetensors"))
+        try CheckpointWriter.write(back, to: dir + "/b.ttc")
+        let final = try CheckpointReader(path: dir + "/b.ttc").readCheckpoint()
+        #expect(final.tensors == sample.tensors)
+        #expect(final.config == sample.config && final.vocabulary == sample.vocabulary)
+        #expect(final.training.step == 3 && final.training.lossHistory == sample.training.lossHistory)
+        #expect(final.training.sessionStarts == [0, 2])
+    }
 }
