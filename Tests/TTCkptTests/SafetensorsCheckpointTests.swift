@@ -119,12 +119,12 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
 
     @Test func missingTensorIsNamed() throws {
         let file = try exported(interopSampleCheckpoint(), includeOptimizer: false) { $0.removeAll { $0.name == "layers.0.ffn.b2" } }
-        #expect(importFailure(file) == #"tensor "layers.0.ffn.b2" is missing"#)
+        #expect(importFailure(file) == #"tensor 'layers.0.ffn.b2' is missing"#)
     }
 
     @Test func missingMomentIsNamed() throws {
         let file = try exported(interopSampleCheckpoint(), includeOptimizer: true) { $0.removeAll { $0.name == "adam_v.lm_head" } }
-        #expect(importFailure(file) == #"tensor "adam_v.lm_head" is missing (the file has other optimizer moments)"#)
+        #expect(importFailure(file) == #"tensor 'adam_v.lm_head' is missing (the file has other optimizer moments)"#)
     }
 
     @Test func misShapedTensorIsNamed() throws {
@@ -132,21 +132,21 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
             let i = tensors.firstIndex { $0.name == "layers.0.attn.wo" }!
             tensors[i].shape = [8, 32]  // same count, other shape
         }
-        #expect(importFailure(file) == "tensor \"layers.0.attn.wo\" has shape [8, 32], expected [16, 16]")
+        #expect(importFailure(file) == "tensor 'layers.0.attn.wo' has shape [8, 32], expected [16, 16]")
     }
 
     @Test func unexpectedTensorIsNamed() throws {
         let file = try exported(interopSampleCheckpoint(), includeOptimizer: false) {
             $0.append(SafetensorsTensor(name: "layers.0.extra", shape: [1], values: [1]))
         }
-        #expect(importFailure(file) == #"tensor "layers.0.extra" is not part of the tutorial layout for this config"#)
+        #expect(importFailure(file) == #"tensor 'layers.0.extra' is not part of the tutorial layout for this config"#)
     }
 
     @Test func optionsThatContradictTheShapesFail() throws {
         let file = try exported(interopSampleCheckpoint(), includeOptimizer: false)
         var options = SafetensorsCheckpoint.ImportOptions()
         options.dFF = 32
-        #expect(importFailure(file, options) == "tensor \"layers.0.ffn.w1\" has shape [64, 16], expected [32, 16]")
+        #expect(importFailure(file, options) == "tensor 'layers.0.ffn.w1' has shape [64, 16], expected [32, 16]")
         options = .init()
         options.nHeads = 3
         #expect(importFailure(file, options) == "config n_heads: 3 heads do not divide d_model 16")
@@ -164,7 +164,7 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
             let i = tensors.firstIndex { $0.name == "pos_emb" }!
             tensors[i].values[17] = .nan
         }
-        #expect(importFailure(file) == #"tensor "pos_emb" has a non-finite value at element 17"#)
+        #expect(importFailure(file) == #"tensor 'pos_emb' has a non-finite value at element 17"#)
     }
 
     @Test func vocabularyFileFormats() throws {

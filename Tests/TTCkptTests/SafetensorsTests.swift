@@ -169,7 +169,7 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
 
     @Test func rejectsDuplicateKeys() throws {
         let header = #"{"x":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"x":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        #expect(try failure(handcraftedSafetensors(header: header, data: floatBytes([1, 2])))?.contains(#"duplicate key "x""#) == true)
+        #expect(try failure(handcraftedSafetensors(header: header, data: floatBytes([1, 2])))?.contains(#"duplicate key 'x'"#) == true)
     }
 
     @Test func deepNestingFailsCleanly() throws {
@@ -179,7 +179,7 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
 
     @Test func rejectsUnknownDtypeNamingTensor() throws {
         let header = #"{"w":{"dtype":"F128","shape":[1],"data_offsets":[0,16]}}"#
-        #expect(try failure(handcraftedSafetensors(header: header, data: [UInt8](repeating: 0, count: 16))) == #"tensor "w": unknown dtype "F128""#)
+        #expect(try failure(handcraftedSafetensors(header: header, data: [UInt8](repeating: 0, count: 16))) == #"tensor 'w': unknown dtype 'F128'"#)
     }
 
     @Test func rejectsBadShapesAndOffsets() throws {
@@ -193,16 +193,16 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
 
     @Test func rejectsGapOverlapAndReversedOffsets() throws {
         let gap = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}}"#
-        #expect(try failure(handcraftedSafetensors(header: gap, data: floatBytes([1, 2, 3])))?.contains(#"tensor "b": data_offsets [8, 12] are not contiguous (expected to begin at 4)"#) == true)
+        #expect(try failure(handcraftedSafetensors(header: gap, data: floatBytes([1, 2, 3])))?.contains(#"tensor 'b': data_offsets [8, 12] are not contiguous (expected to begin at 4)"#) == true)
         let overlap = #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
         #expect(try failure(handcraftedSafetensors(header: overlap, data: floatBytes([1, 2])))?.contains("not contiguous") == true)
         let start = #"{"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#
-        #expect(try failure(handcraftedSafetensors(header: start, data: floatBytes([1, 2])))?.contains(#"tensor "a""#) == true)
+        #expect(try failure(handcraftedSafetensors(header: start, data: floatBytes([1, 2])))?.contains(#"tensor 'a'"#) == true)
     }
 
     @Test func rejectsByteLengthNotMatchingShape() throws {
         let header = #"{"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#
-        #expect(try failure(handcraftedSafetensors(header: header, data: floatBytes([1, 2]))) == #"tensor "w": F32 [3] needs 12 bytes but data_offsets span 8"#)
+        #expect(try failure(handcraftedSafetensors(header: header, data: floatBytes([1, 2]))) == #"tensor 'w': F32 [3] needs 12 bytes but data_offsets span 8"#)
     }
 
     @Test func rejectsShapeOverflow() throws {
@@ -221,13 +221,13 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
 
     @Test func rejectsNonStringMetadata() throws {
         let header = #"{"__metadata__":{"step":12}}"#
-        #expect(try failure(handcraftedSafetensors(header: header, data: [])) == #"__metadata__ value of "step" is not a string"#)
+        #expect(try failure(handcraftedSafetensors(header: header, data: [])) == #"__metadata__ value of 'step' is not a string"#)
     }
 
     @Test func escapesControlCharactersInNames() throws {
         let header = "{\"a\\u001b[31m\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}"
         let message = try #require(try failure(handcraftedSafetensors(header: header, data: floatBytes([1]))))
-        #expect(message.hasPrefix(#"tensor "a\u001b[31m": "#))
+        #expect(message.hasPrefix(#"tensor 'a\u{1b}[31m': "#))
         #expect(!message.unicodeScalars.contains { $0.value < 0x20 })
     }
 

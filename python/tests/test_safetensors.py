@@ -153,7 +153,7 @@ def test_import_missing_tensor_is_named_and_nothing_written(tmp_path):
     save_file(tensors, str(src), metadata={"arch": "tutorial", "tokenizer": "word",
                                            "vocabulary": json.dumps(TUTORIAL_VOCAB)})
     out = tmp_path / "never.ttc"
-    assert_trouble(run("import", src, out, check=False), str(src), '"layers.0.ffn.w2" is missing')
+    assert_trouble(run("import", src, out, check=False), str(src), "'layers.0.ffn.w2' is missing")
     assert not out.exists()
 
 
@@ -164,7 +164,7 @@ def test_import_misshaped_tensor_is_named(tmp_path):
     save_file(tensors, str(src), metadata={"arch": "tutorial", "context": "5", "tokenizer": "word",
                                            "vocabulary": json.dumps(TUTORIAL_VOCAB)})
     assert_trouble(run("import", src, tmp_path / "x.ttc", check=False),
-                   '"pos_emb" has shape [16, 5], expected [5, 16]')
+                   "'pos_emb' has shape [16, 5], expected [5, 16]")
 
 
 @pytest.mark.parametrize("mutate, fragment", [
@@ -193,3 +193,29 @@ def test_output_that_is_the_input_is_refused(checkpoints, tmp_path):
     link.symlink_to(ckpt)
     assert_trouble(run("export", ckpt, link, check=False), "refusing to overwrite")
     assert ckpt.read_bytes() == before
+
+
+def test_import_byte_model_from_shapes(tmp_path):
+    """A byte-level gpt written by numpy with no metadata: every config field comes from the
+    shapes, the vocabulary from --tokenizer byte."""
+    V, D, H, F, T = 256, 8, 2, 16, 4
+    rng = np.random.default_rng(3)
+    shapes = {"tok_emb": (V, D), "pos_emb": (T, D), "ln_f.gamma": (D,), "ln_f.beta": (D,), "lm_head": (V, D)}
+    for i in range(2):
+        p = f"layers.{i}."
+        shapes.update({p + "ln1.gamma": (D,), p + "ln1.beta": (D,), p + "ln2.gamma": (D,), p + "ln2.beta": (D,),
+                       p + "attn.wq": (H, D, D // H), p + "attn.wk": (H, D, D // H), p + "attn.wv": (H, D, D // H),
+                       p + "attn.wo": (D, D), p + "ffn.w1": (F, D), p + "ffn.b1": (F,), p + "ffn.w2": (D, F),
+                       p + "ffn.b2": (D,)})
+    tensors = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    src = tmp_path / "byte.safetensors"
+    save_file(tensors, str(src))
+    out = tmp_path / "byte.ttc"
+    run("import", src, out, "--tokenizer", "byte")
+    info = run_json("inspect", out, "--json")
+    assert info["config"] == {"arch": "gpt", "vocab_size": V, "d_model": D, "n_heads": H, "d_ff": F,
+                              "n_layers": 2, "context": T}
+    assert info["vocab"]["kind"] == "byte" and info["vocab"]["size"] == 256
+    # An existing output is kept unless --force.
+    assert_trouble(run("import", src, out, "--tokenizer", "byte", check=False), "already exists")
+    run("import", src, out, "--tokenizer", "byte", "--force")

@@ -181,7 +181,7 @@ private struct HeaderJSONParser {
             let keyStart = index
             let key = try parseString()
             guard keys.insert(key).inserted else {
-                throw HeaderJSONError(offset: keyStart, message: "duplicate key \(HeaderJSON.string(key).serialized())")
+                throw HeaderJSONError(offset: keyStart, message: "duplicate key '\(displayEscaped(key))'")
             }
             skipWhitespace()
             try expect(":")

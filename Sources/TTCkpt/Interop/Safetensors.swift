@@ -279,22 +279,11 @@ public enum SafetensorsWriter {
     }
 }
 
-/// A name quoted for an error message, with control characters escaped (JSON style) so a
-/// hostile name cannot break the one-line message or the terminal.
+/// A name from a file quoted for an error message, as the .ttc reader quotes them:
+/// single quotes, control and invisible characters escaped (`displayEscaped`), so a hostile
+/// name cannot break the one-line message or the terminal.
 func escapedName(_ name: String) -> String {
-    var out = ""
-    HeaderJSON.writeString(name, to: &out)
-    var safe = ""
-    for scalar in out.unicodeScalars {
-        // Also escape C1 controls and DEL, which JSON allows raw.
-        if scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
-            let hex = String(scalar.value, radix: 16)
-            safe += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-            safe.unicodeScalars.append(scalar)
-        }
-    }
-    return safe
+    "'" + displayEscaped(name) + "'"
 }
 
 /// A read-only file with pread and a size.

@@ -16,7 +16,9 @@ extension TTCkpt {
                 --include-optimizer the AdamW moments follow as adam_m.<name> and adam_v.<name>. \
                 The __metadata__ map holds the config (arch, vocab_size, d_model, n_heads, d_ff, \
                 n_layers, context), the tokenizer and vocabulary (a JSON list), step, tokens_seen \
-                and seed, so `tt-ckpt import` can rebuild the checkpoint.
+                and seed, and the loss history and session starts as JSON lists, so \
+                `tt-ckpt import` can rebuild the checkpoint. Tensors of role `other` are not \
+                exported.
 
                 The output is written atomically: on any error nothing is left at OUT.
 
@@ -35,35 +37,11 @@ extension TTCkpt {
         var includeOptimizer = false
 
         func run() throws {
-            try interopReportingErrors {
-                try refuseOverwritingInput(output, inputs: [checkpoint])
-                let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
-                try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer)
-            }
+            try refuseOverwritingInput(output, inputs: [checkpoint])
+            try OutputPath.check(output, overwrite: true)
+            let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
+            try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer)
         }
-    }
-}
-
-/// Runs `body`; a library error becomes one stderr line `tt-ckpt: <file>: <problem>` (control
-/// characters escaped, first line only) and exit status 2.
-func interopReportingErrors(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as ExitCode {
-        throw e
-    } catch {
-        let text = String(describing: error)
-        var line = ""
-        for scalar in (text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "").unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7F || (0x80...0x9F).contains(scalar.value) {
-                let hex = String(scalar.value, radix: 16)
-                line += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                line.unicodeScalars.append(scalar)
-            }
-        }
-        FileHandle.standardError.write(Data("tt-ckpt: \(line)\n".utf8))
-        throw ExitCode(2)
     }
 }
 

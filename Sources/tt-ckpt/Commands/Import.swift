@@ -15,7 +15,8 @@ extension TTCkpt {
                 `tt-ckpt export`), else from the tensor shapes (tok_emb gives vocab_size and \
                 d_model, pos_emb context, layers.0.attn.wq n_heads, layers.0.ffn.w1 d_ff, the \
                 layers.N names n_layers, ln_f.gamma the gpt arch). The vocabulary comes from \
-                --tokenizer and --vocab-file, else from __metadata__. Every tensor of the layout \
+                --tokenizer and --vocab-file (--tokenizer byte alone gives the fixed 256 byte \
+                tokens), else from __metadata__. Every tensor of the layout \
                 must be present with its exact shape, and nothing else; otherwise the error \
                 names the tensor. AdamW moments (adam_m.*, adam_v.*) are loaded when present, \
                 with the step from __metadata__; without them the moments are zero and the step \
@@ -34,8 +35,8 @@ extension TTCkpt {
         @Argument(help: "The .ttc checkpoint to write.", completion: .file(extensions: ["ttc"]))
         var output: String
 
-        @Option(help: "Architecture: tutorial or gpt.", completion: .list(["tutorial", "gpt"]))
-        var arch: String?
+        @Option(help: "Architecture: tutorial or gpt.")
+        var arch: Architecture?
         @Option(help: "V, vocabulary size.")
         var vocabSize: Int?
         @Option(help: "D, model width.")
@@ -48,51 +49,51 @@ extension TTCkpt {
         var layers: Int?
         @Option(help: "T, context length.")
         var context: Int?
-        @Option(help: "Tokenizer of --vocab-file: word, char or byte.", completion: .list(["word", "char", "byte"]))
-        var tokenizer: String?
+        @Option(help: "Tokenizer of --vocab-file: word, char or byte (byte needs no file: its 256 tokens are fixed).")
+        var tokenizer: TokenizerKind?
         @Option(help: "Token list: one token per line, or a JSON list of strings; id = index.", completion: .file())
         var vocabFile: String?
         @Option(help: "Seed of the fresh training state's generator.")
         var seed: UInt64?
+        @Flag(help: "Replace OUT if it exists.")
+        var force = false
 
         func validate() throws {
-            if let arch, Architecture(rawValue: arch) == nil {
-                throw ValidationError("--arch must be tutorial or gpt, got '\(arch)'")
+            if vocabFile != nil && tokenizer == nil {
+                throw InputError("--vocab-file", "needs --tokenizer to say how its tokens are used")
             }
-            if let tokenizer, TokenizerKind(rawValue: tokenizer) == nil {
-                throw ValidationError("--tokenizer must be word, char or byte, got '\(tokenizer)'")
-            }
-            if (tokenizer == nil) != (vocabFile == nil) {
-                throw ValidationError("--tokenizer and --vocab-file go together")
+            if let tokenizer, tokenizer != .byte, vocabFile == nil {
+                throw InputError("--tokenizer", "\(tokenizer.rawValue) needs --vocab-file with its tokens")
             }
         }
 
         func run() throws {
-            try interopReportingErrors {
-                try refuseOverwritingInput(output, inputs: [input] + (vocabFile.map { [$0] } ?? []))
-                var options = SafetensorsCheckpoint.ImportOptions()
-                options.arch = arch.flatMap(Architecture.init(rawValue:))
-                options.vocabSize = vocabSize
-                options.dModel = dModel
-                options.nHeads = heads
-                options.dFF = dFF
-                options.nLayers = layers
-                options.context = context
-                options.seed = seed
-                if let vocabFile, let kind = tokenizer.flatMap(TokenizerKind.init(rawValue:)) {
-                    guard let data = FileManager.default.contents(atPath: vocabFile) else {
-                        throw FormatError(path: vocabFile, message: "cannot read the file")
-                    }
-                    do {
-                        options.vocabulary = try VocabularyFile.parse([UInt8](data), kind: kind)
-                    } catch let e as ConfigError {
-                        throw FormatError(path: vocabFile, message: e.message)
-                    }
+            try refuseOverwritingInput(output, inputs: [input] + (vocabFile.map { [$0] } ?? []))
+            try OutputPath.check(output, overwrite: force)
+            var options = SafetensorsCheckpoint.ImportOptions()
+            options.arch = arch
+            options.vocabSize = vocabSize
+            options.dModel = dModel
+            options.nHeads = heads
+            options.dFF = dFF
+            options.nLayers = layers
+            options.context = context
+            options.seed = seed
+            if tokenizer == .byte && vocabFile == nil {
+                options.vocabulary = .bytes
+            } else if let vocabFile, let kind = tokenizer {
+                guard let data = FileManager.default.contents(atPath: vocabFile) else {
+                    throw FormatError(path: vocabFile, message: "cannot read the file")
                 }
-                let file = try SafetensorsFile(path: input)
-                let ckpt = try SafetensorsCheckpoint.importCheckpoint(file, options: options)
-                try CheckpointWriter.write(ckpt, to: output)
+                do {
+                    options.vocabulary = try VocabularyFile.parse([UInt8](data), kind: kind)
+                } catch let e as ConfigError {
+                    throw FormatError(path: vocabFile, message: e.message)
+                }
             }
+            let file = try SafetensorsFile(path: input)
+            let ckpt = try SafetensorsCheckpoint.importCheckpoint(file, options: options)
+            try CheckpointWriter.write(ckpt, to: output)
         }
     }
 }

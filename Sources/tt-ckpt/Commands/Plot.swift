@@ -45,32 +45,31 @@ extension TTCkpt {
         }
 
         func run() throws {
-            try interopReportingErrors {
-                try refuseOverwritingInput(output, inputs: checkpoints)
-                let svg: String
-                if checkpoints.count == 1 {
-                    let reader = try CheckpointReader(path: checkpoints[0])
-                    let training = reader.training
-                    guard !training.lossHistory.isEmpty else {
-                        throw FormatError(path: checkpoints[0], message: "no loss history to plot (the model has not been trained)")
-                    }
-                    svg = SVGPlot.lossChart(history: training.lossHistory, sessionStarts: training.sessionStarts,
-                                            logScale: logY, title: "Training loss: \((checkpoints[0] as NSString).lastPathComponent)",
-                                            maxPoints: maxPoints)
-                } else {
-                    let a = try CheckpointReader(path: checkpoints[0]).readCheckpoint()
-                    let b = try CheckpointReader(path: checkpoints[1]).readCheckpoint()
-                    let changes: [SVGPlot.TensorChange]
-                    do {
-                        changes = try SVGPlot.relativeChanges(from: a, to: b)
-                    } catch let e as ConfigError {
-                        throw FormatError(path: checkpoints[1], message: e.message)
-                    }
-                    let names = checkpoints.map { ($0 as NSString).lastPathComponent }
-                    svg = SVGPlot.changeChart(changes, title: "Relative change per tensor: \(names[0]) → \(names[1])")
+            try refuseOverwritingInput(output, inputs: checkpoints)
+            try OutputPath.check(output, overwrite: true)
+            let svg: String
+            if checkpoints.count == 1 {
+                let reader = try CheckpointReader(path: checkpoints[0])
+                let training = reader.training
+                guard !training.lossHistory.isEmpty else {
+                    throw FormatError(path: checkpoints[0], message: "no loss history to plot (the model has not been trained)")
                 }
-                try AtomicFile.write(Array(svg.utf8), to: output)
+                svg = SVGPlot.lossChart(history: training.lossHistory, sessionStarts: training.sessionStarts,
+                                        logScale: logY, title: "Training loss: \((checkpoints[0] as NSString).lastPathComponent)",
+                                        maxPoints: maxPoints)
+            } else {
+                let a = try CheckpointReader(path: checkpoints[0]).readCheckpoint()
+                let b = try CheckpointReader(path: checkpoints[1]).readCheckpoint()
+                let changes: [SVGPlot.TensorChange]
+                do {
+                    changes = try SVGPlot.relativeChanges(from: a, to: b)
+                } catch let e as ConfigError {
+                    throw FormatError(path: checkpoints[1], message: e.message)
+                }
+                let names = checkpoints.map { ($0 as NSString).lastPathComponent }
+                svg = SVGPlot.changeChart(changes, title: "Relative change per tensor: \(names[0]) → \(names[1])")
             }
+            try AtomicFile.write(Array(svg.utf8), to: output)
         }
     }
 }
