@@ -7,6 +7,6 @@ struct TTCkpt: ParsableCommand {
         commandName: "tt-ckpt",
         abstract: "Train a small transformer and keep its whole state in verifiable .ttc checkpoints.",
         version: TTCkptVersion.string,
-        subcommands: []
+        subcommands: [Inspect.self, Diff.self]
     )
 }
