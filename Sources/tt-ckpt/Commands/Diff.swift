@@ -2,8 +2,6 @@ import ArgumentParser
 import Foundation
 import TTCkpt
 
-extension RoleFilter: ExpressibleByArgument {}
-
 extension TTCkpt {
     struct Diff: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -60,8 +58,11 @@ extension TTCkpt {
         @Option(parsing: .unconditional, help: "Relative tolerance (≥ 0), times |b|.")
         var rtol: Double = 0
 
-        @Option(help: "Tensors to compare: params, adam or all.")
-        var role: RoleFilter = .all
+        // A String, so a bad value gets the one-line error below.
+        @Option(help: ArgumentHelp("Tensors to compare: params, adam or all.", valueName: "params|adam|all"))
+        var role: String = RoleFilter.all.rawValue
+
+        private var roleFilter: RoleFilter { RoleFilter(rawValue: role) ?? .all }
 
         @Option(parsing: .unconditional, help: "How many tensors to list by relative change (≥ 1).")
         var top: Int = 10
@@ -72,6 +73,9 @@ extension TTCkpt {
         func validate() throws {
             guard atol.isFinite, atol >= 0 else { throw AnalysisIO.fail("--atol", "must be a finite number ≥ 0, got \(atol)") }
             guard rtol.isFinite, rtol >= 0 else { throw AnalysisIO.fail("--rtol", "must be a finite number ≥ 0, got \(rtol)") }
+            guard RoleFilter(rawValue: role) != nil else {
+                throw AnalysisIO.fail("--role", "must be params, adam or all, got \(DisplayText.quoted(role))")
+            }
             guard top >= 1 else { throw AnalysisIO.fail("--top", "must be at least 1, got \(top)") }
         }
 
@@ -80,7 +84,7 @@ extension TTCkpt {
             let readerB = try AnalysisIO.open(b)
             let diff: CheckpointDiff
             do {
-                diff = try CheckpointDiff.compare(readerA, readerB, tolerance: Tolerance(absolute: atol, relative: rtol), roles: role)
+                diff = try CheckpointDiff.compare(readerA, readerB, tolerance: Tolerance(absolute: atol, relative: rtol), roles: roleFilter)
             } catch {
                 // A blob that fails its checks: the files cannot be compared.
                 let path = (error as? FormatError)?.path ?? "\(a) vs \(b)"
