@@ -48,6 +48,22 @@ import Testing
         #expect(e.maxDifferencePosition == [5, 0] && e.maxDifferenceLabel == "transformers")
     }
 
+    @Test func nanOnlyDifferenceIsLocatedByFirstOutside() throws {
+        let a = F.checkpoint()
+        var b = a
+        b.tensors[tensorIndex(b, "layers.0.attn.wv")].values[1 * 128 + 2 * 8 + 3] = .nan  // (H=2, D=16, dk=8)
+        let d = try CheckpointDiff.compare(MemorySource(a, path: "a"), MemorySource(b, path: "b"),
+                                           tolerance: Tolerance(absolute: 1, relative: 1))
+        let e = try #require(d.tensors.first { $0.name == "layers.0.attn.wv" })
+        #expect(e.status == .different)
+        #expect(e.maxDifferencePosition == nil)
+        #expect(e.firstOutsidePosition == [1, 2, 3])
+        #expect(e.comparison?.nonFiniteCount == 1)
+        // equal_nan=False: a NaN makes a checkpoint differ from itself.
+        let same = try CheckpointDiff.compare(MemorySource(b, path: "b"), MemorySource(b, path: "b2"))
+        #expect(!same.isEqual)
+    }
+
     @Test func roleFilterSelectsTensors() throws {
         let a = F.checkpoint()
         var b = a

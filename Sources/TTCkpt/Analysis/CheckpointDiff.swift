@@ -40,6 +40,9 @@ public struct TensorDifference: Equatable, Sendable {
     public var maxDifferencePosition: [Int]?
     /// For tensors with token rows: A's token for the row of the largest difference.
     public var maxDifferenceLabel: String?
+    /// `comparison.firstOutsideIndex` as a row-major multi-index (this is where to look
+    /// when the only differences are NaN or Inf, which have no |a−b|).
+    public var firstOutsidePosition: [Int]?
 
     public var role: TensorRole { (entryA ?? entryB)!.role }
 }
@@ -115,6 +118,9 @@ public struct CheckpointDiff: Equatable, Sendable {
         let comparison = TensorComparison(va, vb, tolerance: tolerance)
         result.comparison = comparison
         result.status = comparison.isClose ? .equal : .different
+        if let flat = comparison.firstOutsideIndex {
+            result.firstOutsidePosition = multiIndex(flat, shape: ea.shape)
+        }
         if let flat = comparison.maxAbsDifferenceIndex {
             let position = multiIndex(flat, shape: ea.shape)
             result.maxDifferencePosition = position

@@ -20,7 +20,8 @@ extension TTCkpt {
                 Tolerance is numpy.allclose's rule, in Double: an element passes when
                 |a−b| ≤ atol + rtol·|b|; infinities must match exactly and NaN never passes.
                 The default atol = rtol = 0 means numerically equal (+0 equals −0).
-                NaN/Inf positions are left out of max |a−b|, RMS and the norms.
+                NaN/Inf positions are left out of max |a−b|, RMS and the norms. As with
+                numpy's equal_nan=False, a tensor holding a NaN differs even from itself.
 
                 Equal means: every config and vocabulary field identical; training state
                 identical (step, tokens seen, seed, batch size, every optimizer setting, data
@@ -132,6 +133,7 @@ enum DiffDocument {
                     ("max_abs_diff", .double(c.maxAbsDifference)),
                     ("max_abs_diff_index", t.maxDifferencePosition.map { .array($0.map { .int($0) }) } ?? .null),
                     ("max_abs_diff_label", t.maxDifferenceLabel.map { .string($0) } ?? .null),
+                    ("first_outside_index", t.firstOutsidePosition.map { .array($0.map { .int($0) }) } ?? .null),
                     ("rms_diff", .double(c.rmsDifference)),
                     ("relative_l2", .double(c.relativeChange)),
                     ("diff_l2", .double(c.differenceNorm)),
@@ -229,8 +231,13 @@ enum DiffText {
             var rows: [[String]] = [["name", "status", "rel change", "max |a−b|", "at", "rms diff", "outside tol", "non-finite"]]
             for t in ranked {
                 let c = t.comparison!
-                var at = t.maxDifferencePosition.map(DisplayText.index) ?? "-"
-                if let label = t.maxDifferenceLabel { at += " " + DisplayText.quoted(label) }
+                var at = "-"
+                if let position = t.maxDifferencePosition {
+                    at = DisplayText.index(position)
+                    if let label = t.maxDifferenceLabel { at += " " + DisplayText.quoted(label) }
+                } else if let position = t.firstOutsidePosition {
+                    at = DisplayText.index(position) + " (non-finite)"
+                }
                 rows.append([DisplayText.escaped(t.name), t.status.rawValue, DisplayText.general(c.relativeChange),
                              DisplayText.general(c.maxAbsDifference), at, DisplayText.general(c.rmsDifference),
                              "\(c.outsideTolerance)/\(c.count)", "\(c.nonFiniteCount)"])
