@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// A batch of B sequences of length S ≤ T, row-major (B, S).
 public struct Batch: Equatable, Sendable {
     /// Input token ids, (B, S).
@@ -44,9 +50,33 @@ public final class Model {
     public let adamM: UnsafeMutableBufferPointer<Float>
     public let adamV: UnsafeMutableBufferPointer<Float>
 
+    /// Activations, backward scratch and the packed QKV weights, as views at the offsets
+    /// of `acts` (one allocation).
+    let acts: ActivationLayout
+    let actBuffer: UnsafeMutablePointer<Float>
+    /// The last forward's inputs and targets, (maxBatchSize · T) each.
+    let tokenBuffer: UnsafeMutablePointer<Int32>
+    let targetBuffer: UnsafeMutablePointer<Int32>
+    /// Parameter offsets, resolved once.
+    let offsets: ParameterOffsets
+    /// Shape of the last forward (0 before any) and its count of non-ignored targets.
+    var lastBatchSize = 0
+    var lastSeqLen = 0
+    var lastTargetCount = 0
+
+    /// Floats the activation buffer of `Model(config:maxBatchSize:)` would allocate
+    /// (activations, backward scratch and packed QKV weights; Int.max if the count
+    /// overflows). It grows with maxBatchSize·H·T², so check it before building a model
+    /// from an untrusted config.
+    public static func activationCount(config: ModelConfig, maxBatchSize: Int) -> Int {
+        ActivationLayout(config: config, maxBatchSize: maxBatchSize).total
+    }
+
     /// Allocates zeroed parameters, gradients, moments and activations.
     /// - Precondition: `config.validate()` passes and `maxBatchSize ≥ 1`.
     public init(config: ModelConfig, maxBatchSize: Int = 1) {
+        precondition((try? config.validate()) != nil, "invalid model config")
+        precondition(maxBatchSize >= 1, "maxBatchSize must be at least 1")
         self.config = config
         self.layout = ParameterLayout(config: config)
         self.maxBatchSize = maxBatchSize
@@ -59,6 +89,16 @@ public final class Model {
         gradients = zeroed(layout.totalCount)
         adamM = zeroed(layout.totalCount)
         adamV = zeroed(layout.totalCount)
+        acts = ActivationLayout(config: config, maxBatchSize: maxBatchSize)
+        precondition(acts.total < Int.max, "activation buffer size overflows")
+        actBuffer = .allocate(capacity: acts.total)
+        actBuffer.initialize(repeating: 0, count: acts.total)
+        let rows = maxBatchSize * config.context
+        tokenBuffer = .allocate(capacity: rows)
+        tokenBuffer.initialize(repeating: 0, count: rows)
+        targetBuffer = .allocate(capacity: rows)
+        targetBuffer.initialize(repeating: Batch.ignore, count: rows)
+        offsets = ParameterOffsets(layout: layout)
     }
 
     deinit {
@@ -66,6 +106,9 @@ public final class Model {
         gradients.deallocate()
         adamM.deallocate()
         adamV.deallocate()
+        actBuffer.deallocate()
+        tokenBuffer.deallocate()
+        targetBuffer.deallocate()
     }
 
     /// The buffer holding tensors of `role` (.other has none).
@@ -88,7 +131,27 @@ public final class Model {
     /// layout order, γ = 1, β = 0. gpt: weights `gauss(0, 0.02)` in layout order, biases 0,
     /// γ = 1, β = 0. Moments are zeroed.
     public func initializeWeights(rng: inout PythonRandom) {
-        fatalError("Model.initializeWeights: not implemented yet (issue 2)")
+        let sigma = config.arch == .tutorial ? 0.1 : 0.02
+        for slot in layout.slots {
+            let w = view(parameters, slot)
+            switch slot.kind {
+            case .weight:
+                for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: sigma)) }
+            case .bias:
+                if config.arch == .tutorial {
+                    for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: sigma)) }
+                } else {
+                    w.update(repeating: 0)
+                }
+            case .normGain:
+                w.update(repeating: 1)
+            case .normBias:
+                w.update(repeating: 0)
+            }
+        }
+        gradients.update(repeating: 0)
+        adamM.update(repeating: 0)
+        adamV.update(repeating: 0)
     }
 
     /// Runs the model on `batch` and returns the mean cross-entropy over its non-ignored
@@ -96,23 +159,208 @@ public final class Model {
     /// logits for `logits(batch:position:)`.
     /// - Precondition: batchSize ≤ maxBatchSize, seqLen ≤ T, tokens in 0..<V.
     public func forward(_ batch: Batch) -> Float {
-        fatalError("Model.forward: not implemented yet (issue 2)")
+        let B = batch.batchSize, T = batch.seqLen
+        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        precondition(B >= 1 && B <= maxBatchSize, "batch size \(B) outside 1...\(maxBatchSize)")
+        precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
+        let BT = B * T
+        var count = 0
+        for i in 0..<BT {
+            let x = batch.tokens[i], y = batch.targets[i]
+            precondition(x >= 0 && Int(x) < V, "token id out of range")
+            precondition(y == Batch.ignore || (y >= 0 && Int(y) < V), "target id out of range")
+            tokenBuffer[i] = x
+            targetBuffer[i] = y
+            if y != Batch.ignore { count += 1 }
+        }
+        lastBatchSize = B
+        lastSeqLen = T
+        lastTargetCount = count
+
+        let p = parameters.baseAddress!
+        let a = actBuffer
+        let o = offsets
+        let eps = ModelConfig.layerNormEpsilon
+        packQKVWeights()
+
+        encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C)
+        var x = UnsafeMutablePointer(a + acts.encoded)  // (B, T, C): the current layer's input
+        for l in 0..<L {
+            let w = o.layers[l]
+            let la = a + l * acts.layerStride
+            let wqkv = a + acts.wqkvT + l * 3 * C * C
+            switch config.arch {
+            case .tutorial:
+                matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H)
+                matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
+                matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F)
+                matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C)  // r = mh + FFN(mh)
+                layernormForward(la + acts.lnOut, la + acts.lnMean, la + acts.lnRstd, la + acts.res3,
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps)
+                x = la + acts.lnOut
+            case .gpt:
+                layernormForward(la + acts.ln1, la + acts.ln1Mean, la + acts.ln1Rstd, x,
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps)
+                matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H)
+                matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
+                residualForward(la + acts.res2, x, la + acts.attproj, BT * C)
+                layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
+                                 p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps)
+                matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F)
+                matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C)
+                x = la + acts.res3
+            }
+        }
+        if config.arch == .gpt {
+            layernormForward(a + acts.lnf, a + acts.lnfMean, a + acts.lnfRstd, x,
+                             p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps)
+            x = a + acts.lnf
+        }
+        matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
+        softmaxForward(a + acts.probs, a + acts.logits, BT, V)
+        let total = crossEntropyForward(a + acts.losses, a + acts.probs, targetBuffer, BT, V)
+        return count > 0 ? Float(total / Double(count)) : 0
     }
 
     /// Logits (V) at sequence `b`, position `t` of the last `forward`.
     public func logits(batch b: Int, position t: Int) -> UnsafeBufferPointer<Float> {
-        fatalError("Model.logits: not implemented yet (issue 2)")
+        precondition(b >= 0 && b < lastBatchSize && t >= 0 && t < lastSeqLen, "no logits at (\(b), \(t))")
+        let V = config.vocabSize
+        return UnsafeBufferPointer(start: actBuffer + acts.logits + (b * lastSeqLen + t) * V, count: V)
     }
 
     /// Overwrites `gradients` with d(mean loss)/dθ for the last `forward`.
     public func backward() {
-        fatalError("Model.backward: not implemented yet (issue 2)")
+        precondition(lastBatchSize > 0, "backward() needs a forward() first")
+        let B = lastBatchSize, T = lastSeqLen, BT = B * T
+        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        let p = parameters.baseAddress!
+        let g = gradients.baseAddress!
+        let a = actBuffer
+        let o = offsets
+        let dres = a + acts.dres, dln = a + acts.dln
+        gradients.update(repeating: 0)
+
+        crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount)
+        let lastLayer = a + (L - 1) * acts.layerStride
+        switch config.arch {
+        case .tutorial:
+            dres.update(repeating: 0, count: BT * C)
+            matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
+        case .gpt:
+            dln.update(repeating: 0, count: BT * C)
+            matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
+            dres.update(repeating: 0, count: BT * C)
+            layernormBackward(dres, g + o.lnfGamma, g + o.lnfBeta, dln, lastLayer + acts.res3,
+                              p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C)
+        }
+        // dres now holds the gradient of the last block's output.
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let w = o.layers[l]
+            let la = a + l * acts.layerStride
+            let below = a + (l - 1) * acts.layerStride
+            let wqkv = a + acts.wqkvT + l * 3 * C * C
+            let (dfchGelu, dfch, dmh, datty, dqkv) = (a + acts.dfchGelu, a + acts.dfch, a + acts.dmh,
+                                                      a + acts.datty, a + acts.dqkv)
+            switch config.arch {
+            case .tutorial:
+                let xin = l == 0 ? a + acts.encoded : below + acts.lnOut
+                // x = LayerNorm(r): dln = dr
+                dln.update(repeating: 0, count: BT * C)
+                layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
+                                  p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C)
+                // r = mh + FFN(mh)
+                dfchGelu.update(repeating: 0, count: BT * F)
+                matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
+                matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
+                dfch.update(repeating: 0, count: BT * F)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F)
+                dmh.update(from: dln, count: BT * C)
+                matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
+                matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
+                // mh = concat(heads)·Woᵀ
+                datty.update(repeating: 0, count: BT * C)
+                matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
+                matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
+                dqkv.update(repeating: 0, count: BT * 3 * C)
+                attentionBackward(dqkv, a + acts.attScratch, datty, la + acts.qkv, la + acts.att, B, T, C, H)
+                // qkv = x·Wqkv
+                dres.update(repeating: 0, count: BT * C)
+                matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
+                accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
+            case .gpt:
+                let xin = l == 0 ? a + acts.encoded : below + acts.res3
+                // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
+                dfchGelu.update(repeating: 0, count: BT * F)
+                matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
+                matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
+                dfch.update(repeating: 0, count: BT * F)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F)
+                dln.update(repeating: 0, count: BT * C)
+                matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
+                matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
+                layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
+                                  p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C)
+                // res2 = x + Attn(LN1(x))
+                datty.update(repeating: 0, count: BT * C)
+                matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
+                matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
+                dqkv.update(repeating: 0, count: BT * 3 * C)
+                attentionBackward(dqkv, a + acts.attScratch, datty, la + acts.qkv, la + acts.att, B, T, C, H)
+                dln.update(repeating: 0, count: BT * C)
+                matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
+                accumulateQKVGradients(layer: l, dqkv: dqkv, input: la + acts.ln1, rows: BT)
+                layernormBackward(dres, g + w.ln1Gamma, g + w.ln1Beta, dln, xin,
+                                  p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C)
+            }
+        }
+        encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C)
     }
 
     /// Clips (if set) and applies one AdamW update with step number `t` (1-based) to every
     /// tensor. Returns the learning rate used and the gradient norm before clipping.
+    ///
+    /// The norm is √(Σ g²) summed in Double in buffer order. With `gradClip` > 0 and a norm
+    /// above it, every gradient is scaled by gradClip / norm before entering the moments
+    /// (`gradients` itself is left unchanged).
     public func applyAdamW(_ optimizer: AdamWConfig, step t: Int) -> (learningRate: Double, gradNorm: Float) {
-        fatalError("Model.applyAdamW: not implemented yet (issue 2)")
+        precondition(t >= 1, "AdamW steps are 1-based")
+        let n = layout.totalCount
+        let g = gradients.baseAddress!
+        var sumSquares: Double = 0
+        for i in 0..<n {
+            let x = Double(g[i])
+            sumSquares = x * x + sumSquares
+        }
+        let norm = sumSquares.squareRoot()
+        var scale = 1.0
+        if optimizer.gradClip > 0 && norm > optimizer.gradClip {
+            scale = optimizer.gradClip / norm
+        }
+        let lr = optimizer.learningRate(atStep: t)
+        let scalars = AdamWScalars(
+            beta1: Float(optimizer.beta1), oneMinusBeta1: Float(1 - optimizer.beta1),
+            beta2: Float(optimizer.beta2), oneMinusBeta2: Float(1 - optimizer.beta2),
+            biasCorrection1: Float(1 - pow(optimizer.beta1, Double(t))),
+            biasCorrection2: Float(1 - pow(optimizer.beta2, Double(t))),
+            learningRate: Float(lr), epsilon: Float(optimizer.epsilon), gradScale: Float(scale))
+        let decay = Float(1 - lr * optimizer.weightDecay)
+        let p = parameters.baseAddress!, m = adamM.baseAddress!, v = adamV.baseAddress!
+        for i in 0..<offsets.spans.count {
+            let span = offsets.spans[i]
+            let d: Float = optimizer.exemptNormAndBias && span.isNormOrBias ? 1 : decay
+            adamWUpdate(p + span.offset, m + span.offset, v + span.offset, g + span.offset,
+                        span.count, scalars, decay: d)
+        }
+        return (lr, Float(norm))
     }
 
     /// forward + backward + applyAdamW.
@@ -121,5 +369,185 @@ public final class Model {
         backward()
         let (lr, norm) = applyAdamW(optimizer, step: t)
         return StepResult(loss: loss, gradNorm: norm, learningRate: lr)
+    }
+
+    // MARK: - Packed QKV weights
+
+    /// Copies each layer's Wq, Wk, Wv (H, C, hs) into wqkvT (3C, C): row s·C + h·hs + j
+    /// holds column j of head h of W_s, so qkv(B,T,3C) = x · wqkvTᵀ is one matmul.
+    func packQKVWeights() {
+        let (C, H, L) = (config.dModel, config.nHeads, config.nLayers)
+        let hs = C / H
+        let p = parameters.baseAddress!
+        for l in 0..<L {
+            let w = offsets.layers[l]
+            let out = actBuffer + acts.wqkvT + l * 3 * C * C
+            for s in 0..<3 {
+                let src = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
+                for h in 0..<H {
+                    for d in 0..<C {
+                        let from = p + src + (h * C + d) * hs
+                        for j in 0..<hs { out[(s * C + h * hs + j) * C + d] = from[j] }
+                    }
+                }
+            }
+        }
+    }
+
+    /// dWq, dWk, dWv of `layer` += (dqkvᵀ · input) rearranged back to (H, C, hs).
+    func accumulateQKVGradients(layer l: Int, dqkv: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int) {
+        let (C, H) = (config.dModel, config.nHeads)
+        let hs = C / H
+        let scratch = actBuffer + acts.dwqkvT
+        scratch.update(repeating: 0, count: 3 * C * C)
+        matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
+        let w = offsets.layers[l]
+        let g = gradients.baseAddress!
+        for s in 0..<3 {
+            let dst = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
+            for h in 0..<H {
+                for d in 0..<C {
+                    let to = g + dst + (h * C + d) * hs
+                    for j in 0..<hs { to[j] += scratch[(s * C + h * hs + j) * C + d] }
+                }
+            }
+        }
+    }
+}
+
+/// Offsets of every parameter tensor in the flat buffers, resolved once from the layout.
+struct ParameterOffsets {
+    struct Layer {
+        var wq = 0, wk = 0, wv = 0, wo = 0, w1 = 0, b1 = 0, w2 = 0, b2 = 0
+        /// tutorial: `ln.*`; gpt: `ln1.*`.
+        var ln1Gamma = 0, ln1Beta = 0
+        /// gpt only.
+        var ln2Gamma = 0, ln2Beta = 0
+    }
+    var tokEmb = 0, posEmb = 0, lmHead = 0
+    /// gpt only.
+    var lnfGamma = 0, lnfBeta = 0
+    var layers: [Layer] = []
+    /// Every slot's extent and decay class, in layout order (what AdamW loops over).
+    struct Span {
+        var offset: Int, count: Int, isNormOrBias: Bool
+    }
+    var spans: [Span] = []
+
+    init(layout: ParameterLayout) {
+        spans = layout.slots.map { Span(offset: $0.offset, count: $0.count, isNormOrBias: $0.isNormOrBias) }
+        func at(_ name: String) -> Int {
+            guard let slot = layout.slot(named: name) else { preconditionFailure("no tensor \(name)") }
+            return slot.offset
+        }
+        let gpt = layout.config.arch == .gpt
+        tokEmb = at("tok_emb")
+        posEmb = at("pos_emb")
+        lmHead = at("lm_head")
+        if gpt {
+            lnfGamma = at("ln_f.gamma")
+            lnfBeta = at("ln_f.beta")
+        }
+        for i in 0..<layout.config.nLayers {
+            let q = "layers.\(i)."
+            var l = Layer()
+            l.wq = at(q + "attn.wq"); l.wk = at(q + "attn.wk"); l.wv = at(q + "attn.wv"); l.wo = at(q + "attn.wo")
+            l.w1 = at(q + "ffn.w1"); l.b1 = at(q + "ffn.b1"); l.w2 = at(q + "ffn.w2"); l.b2 = at(q + "ffn.b2")
+            if gpt {
+                l.ln1Gamma = at(q + "ln1.gamma"); l.ln1Beta = at(q + "ln1.beta")
+                l.ln2Gamma = at(q + "ln2.gamma"); l.ln2Beta = at(q + "ln2.beta")
+            } else {
+                l.ln1Gamma = at(q + "ln.gamma"); l.ln1Beta = at(q + "ln.beta")
+            }
+            layers.append(l)
+        }
+    }
+}
+
+/// Offsets (in floats) of the named activation views in the model's one activation
+/// buffer, sized for maxBatchSize × T. A batch with B·S rows packs each view densely
+/// from its start. Per-layer views repeat every `layerStride` floats.
+struct ActivationLayout {
+    // Per layer, relative to the layer's start.
+    var ln1 = 0, ln1Mean = 0, ln1Rstd = 0      // gpt: (B,T,C), (B,T), (B,T)
+    var qkv = 0                                // (B,T,3C)
+    var atty = 0                               // (B,T,C) concatenated heads
+    var att = 0                                // (B,H,T,T) softmax weights
+    var attproj = 0                            // (B,T,C) tutorial: mh
+    var res2 = 0                               // gpt: (B,T,C)
+    var ln2 = 0, ln2Mean = 0, ln2Rstd = 0      // gpt
+    var fch = 0, fchGelu = 0                   // (B,T,F)
+    var fcproj = 0                             // (B,T,C)
+    var res3 = 0                               // (B,T,C) tutorial: r; gpt: block output
+    var lnOut = 0, lnMean = 0, lnRstd = 0      // tutorial: block output LayerNorm
+    var layerStride = 0
+    // Global.
+    var encoded = 0                            // (B,T,C)
+    var lnf = 0, lnfMean = 0, lnfRstd = 0      // gpt
+    var logits = 0, probs = 0                  // (B,T,V)
+    var losses = 0                             // (B,T)
+    var wqkvT = 0                              // (L,3C,C) packed QKV weights
+    // Backward scratch, reused by every layer.
+    var dres = 0, dln = 0, dmh = 0, datty = 0  // (B,T,C)
+    var dqkv = 0                               // (B,T,3C)
+    var dfch = 0, dfchGelu = 0                 // (B,T,F)
+    var dlogits = 0                            // (B,T,V)
+    var attScratch = 0                         // (T)
+    var dwqkvT = 0                             // (3C,C)
+    var total = 0
+
+    init(config: ModelConfig, maxBatchSize: Int) {
+        let (C, V, H, F, L, T) = (config.dModel, config.vocabSize, config.nHeads, config.dFF,
+                                  config.nLayers, config.context)
+        let BT = m(maxBatchSize, T)
+        let gpt = config.arch == .gpt
+        var offset = 0
+        // Saturating arithmetic: an absurd config gives total == Int.max instead of
+        // overflowing, so callers can compare `Model.activationCount` to a limit.
+        func m(_ xs: Int...) -> Int {
+            var r = 1
+            for x in xs {
+                let (p, o) = r.multipliedReportingOverflow(by: x)
+                r = o ? Int.max : p
+            }
+            return r
+        }
+        func take(_ n: Int) -> Int {
+            defer {
+                let (sum, o) = offset.addingReportingOverflow(n)
+                offset = o ? Int.max : sum
+            }
+            return offset
+        }
+        if gpt { ln1 = take(m(BT, C)); ln1Mean = take(BT); ln1Rstd = take(BT) }
+        qkv = take(m(BT, 3, C))
+        atty = take(m(BT, C))
+        att = take(m(maxBatchSize, H, T, T))
+        attproj = take(m(BT, C))
+        if gpt { res2 = take(m(BT, C)); ln2 = take(m(BT, C)); ln2Mean = take(BT); ln2Rstd = take(BT) }
+        fch = take(m(BT, F))
+        fchGelu = take(m(BT, F))
+        fcproj = take(m(BT, C))
+        res3 = take(m(BT, C))
+        if !gpt { lnOut = take(m(BT, C)); lnMean = take(BT); lnRstd = take(BT) }
+        layerStride = offset
+        offset = m(layerStride, L)
+        encoded = take(m(BT, C))
+        if gpt { lnf = take(m(BT, C)); lnfMean = take(BT); lnfRstd = take(BT) }
+        logits = take(m(BT, V))
+        probs = take(m(BT, V))
+        losses = take(BT)
+        wqkvT = take(m(L, 3, C, C))
+        dres = take(m(BT, C))
+        dln = take(m(BT, C))
+        dmh = take(m(BT, C))
+        datty = take(m(BT, C))
+        dqkv = take(m(BT, 3, C))
+        dfch = take(m(BT, F))
+        dfchGelu = take(m(BT, F))
+        dlogits = take(m(BT, V))
+        attScratch = take(T)
+        dwqkvT = take(m(3, C, C))
+        total = offset
     }
 }
