@@ -26,7 +26,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = Self.trickyCheckpoint()
         let path = try Files.write(c, dir, "a.ttc")
-        let r = try AnalysisCLI.run(["inspect", path, "--json"])
+        let r = try CLIRunner.run(["inspect", path, "--json"])
         #expect(r.status == 0 && r.stderr.isEmpty)
         let json = try Files.parseJSON(r.stdout)
         for key in ["format_version", "tool_version", "config", "parameter_count", "vocab", "training", "tensors"] {
@@ -77,7 +77,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = Self.trickyCheckpoint()
         let path = try Files.write(c, dir, "a.ttc")
-        let r = try AnalysisCLI.run(["inspect", path, "--stats", "--json"])
+        let r = try CLIRunner.run(["inspect", path, "--stats", "--json"])
         #expect(r.status == 0)
         let tensors = try #require(try Files.parseJSON(r.stdout)["tensors"] as? [[String: Any]])
         for (t, expected) in zip(tensors, c.tensors) {
@@ -100,7 +100,7 @@ import Testing
         let c = Self.trickyCheckpoint()
         let path = try Files.write(c, dir, "a.ttc")
         for name in ["tok_emb", "layers.0.attn.wq", "adam_v.layers.0.ffn.b1"] {
-            let r = try AnalysisCLI.run(["inspect", path, "--tensor", name, "--json"])
+            let r = try CLIRunner.run(["inspect", path, "--tensor", name, "--json"])
             #expect(r.status == 0)
             let json = try Files.parseJSON(r.stdout)
             let expected = try #require(c.tensors.first { $0.name == name })
@@ -137,7 +137,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = Self.trickyCheckpoint()
         let path = try Files.write(c, dir, "a.ttc")
-        let r = try AnalysisCLI.run(["inspect", path])
+        let r = try CLIRunner.run(["inspect", path])
         #expect(r.status == 0 && r.stderr.isEmpty)
         #expect(r.stdout.contains("tutorial: vocab_size 6, d_model 16, n_heads 2, d_ff 64, n_layers 1, context 5"))
         #expect(r.stdout.contains("3456"))
@@ -147,7 +147,7 @@ import Testing
         for t in c.tensors { #expect(r.stdout.contains(t.name)) }
         #expect(r.stdout.contains("sha256 " + String(repeating: "ab", count: 32)))
         // --tensors: only the table.
-        let table = try AnalysisCLI.run(["inspect", path, "--tensors"])
+        let table = try CLIRunner.run(["inspect", path, "--tensors"])
         #expect(table.status == 0)
         #expect(table.stdout.hasPrefix("name"))
         #expect(table.stdout.split(separator: "\n").count == c.tensors.count + 2)
@@ -158,7 +158,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = F.checkpoint()
         let path = try Files.write(c, dir, "a.ttc")
-        let r = try AnalysisCLI.run(["inspect", path, "--tensor", "adam_m.lm_head"])
+        let r = try CLIRunner.run(["inspect", path, "--tensor", "adam_m.lm_head"])
         #expect(r.status == 0)
         let lines = r.stdout.split(separator: "\n").map(String.init)
         let values = c.tensors.first { $0.name == "adam_m.lm_head" }!.values
@@ -172,27 +172,27 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let c = F.checkpoint()
         let path = try Files.write(c, dir, "a.ttc")
-        let ok = try AnalysisCLI.run(["inspect", path, "--verify"])
+        let ok = try CLIRunner.run(["inspect", path, "--verify"])
         #expect(ok.status == 0)
         #expect(ok.stdout.contains("verify: all \(c.tensors.count) tensors ok"))
 
         try Files.corruptBlob(path, tensor: "layers.0.ffn.w1")
         // The default view reads only the header and directory: still fine.
-        #expect(try AnalysisCLI.run(["inspect", path]).status == 0)
-        let bad = try AnalysisCLI.run(["inspect", path, "--verify"])
+        #expect(try CLIRunner.run(["inspect", path]).status == 0)
+        let bad = try CLIRunner.run(["inspect", path, "--verify"])
         #expect(bad.status == 2)
         #expect(bad.stderrLines.count == 1)
         #expect(bad.stderr.hasPrefix("tt-ckpt: \(path): verify failed for 1 of \(c.tensors.count) tensors"))
         #expect(bad.stderr.contains("layers.0.ffn.w1"))
         #expect(bad.stdout.contains("FAILED"))
-        let badJSON = try AnalysisCLI.run(["inspect", path, "--verify", "--json"])
+        let badJSON = try CLIRunner.run(["inspect", path, "--verify", "--json"])
         #expect(badJSON.status == 2)
         let json = try Files.parseJSON(badJSON.stdout)
         #expect(json["verified"] as? Bool == false)
         let w1 = (json["tensors"] as? [[String: Any]])?.first { $0["name"] as? String == "layers.0.ffn.w1" }
         #expect((w1?["verify"] as? String).map { $0 != "ok" } == true)
         // --stats without --verify on a corrupt blob: trouble, one line.
-        let stats = try AnalysisCLI.run(["inspect", path, "--stats"])
+        let stats = try CLIRunner.run(["inspect", path, "--stats"])
         #expect(stats.status == 2 && stats.stderrLines.count == 1 && stats.stdout.isEmpty)
     }
 
@@ -219,7 +219,7 @@ import Testing
             (["inspect", good, "--tensor", "no.such.tensor"], good),
         ]
         for (args, subject) in cases {
-            let r = try AnalysisCLI.run(args)
+            let r = try CLIRunner.run(args)
             #expect(r.status == 2, "\(args)")
             #expect(r.stderrLines.count == 1, "\(args): \(r.stderr)")
             #expect(r.stderr.hasPrefix("tt-ckpt: \(subject): "), "\(args): \(r.stderr)")
@@ -227,11 +227,31 @@ import Testing
         }
     }
 
+    /// The committed golden sample trained by the engine: verifies, and its JSON says what
+    /// samples/README.md says it is (1000 steps, last loss < 0.01).
+    @Test func goldenTrainedSample() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let path = root.appendingPathComponent("samples/tutorial-trained.ttc").path
+        let r = try CLIRunner.run(["inspect", path, "--verify", "--stats", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try Files.parseJSON(r.stdout)
+        #expect(json["verified"] as? Bool == true)
+        let training = try #require(json["training"] as? [String: Any])
+        #expect(training["step"] as? Int == 1000)
+        let losses = try #require(training["loss_history"] as? [Any])
+        #expect(losses.count == 1000)
+        #expect((Files.float(losses.last) ?? 1) < 0.01)
+        let tensors = try #require(json["tensors"] as? [[String: Any]])
+        #expect(tensors.count == 3 * ParameterLayout(config: .tutorial).slots.count)
+        #expect(tensors.allSatisfy { $0["verify"] as? String == "ok" && $0["stats"] is [String: Any] })
+    }
+
     @Test func helpHasExample() throws {
-        let r = try AnalysisCLI.run(["inspect", "--help"])
+        let r = try CLIRunner.run(["inspect", "--help"])
         #expect(r.status == 0)
         #expect(r.stdout.contains("Example"))
-        #expect(r.stdout.contains("tt-ckpt inspect run.ttc --tensor tok_emb"))
+        #expect(r.stdout.contains("tt-ckpt inspect model.ttc --tensor lm_head"))
         #expect(r.stdout.contains("null"))
     }
 }

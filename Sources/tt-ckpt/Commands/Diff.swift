@@ -40,9 +40,19 @@ extension TTCkpt {
                 2 trouble: a missing, unreadable or corrupt file (including a tensor whose
                 blob fails its CRC), or a bad option value.
 
-                Example:
-                  $ tt-ckpt diff run-a.ttc run-b.ttc                   # exact comparison
-                  $ tt-ckpt diff run.ttc step100.ttc --role params --top 5
+                Example (output abridged; init.ttc has zero LayerNorm β, hence inf):
+                  $ tt-ckpt diff init.ttc model.ttc --role params --top 2
+                  fields that differ (5):
+                    training.step                A 0   B 1000
+                    training.loss_history.count  A 0   B 1000
+                  tensors: 13 compared, 0 equal, 13 different, 0 mismatched, ...
+                  top 2 of 13 changed tensors by relative change ‖a−b‖/‖a‖:
+                  name              status     rel change  max |a−b|  at           ...
+                  layers.0.ln.beta  different         inf     0.3336  [9]          ...
+                  lm_head           different      2.4989     0.4687  [3, 15] "I"  ...
+                  result: different
+                  $ echo $?
+                  1
                   $ tt-ckpt diff a.ttc b.ttc --atol 1e-6 --rtol 1e-5 --json | jq .equal
                 """
         )

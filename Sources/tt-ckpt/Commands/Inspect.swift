@@ -35,11 +35,20 @@ extension TTCkpt {
                 Exit status: 0 on success; 2 for a missing, unreadable or corrupt file, an
                 unknown --tensor name, or a failed --verify.
 
-                Example:
-                  $ tt-ckpt inspect run.ttc                  # overview
-                  $ tt-ckpt inspect run.ttc --stats --verify # every blob checked, stats
-                  $ tt-ckpt inspect run.ttc --tensor tok_emb # embedding rows with tokens
-                  $ tt-ckpt inspect run.ttc --json | jq '.training.loss_history[-1]'
+                Example (output abridged):
+                  $ tt-ckpt init model.ttc && tt-ckpt train model.ttc --steps 1000 --quiet
+                  $ tt-ckpt inspect model.ttc
+                  model        tutorial: vocab_size 6, d_model 16, n_heads 2, d_ff 64, ...
+                  parameters   3456
+                  vocabulary   word, 6 tokens: 0:"<PAD>" 1:"<BOS>" 2:"<EOS>" 3:"I" ...
+                  step         1000
+                  loss         1000 steps: first 1.8298678, last 0.0027725059, ...
+                               █▇▆▄▃▂▂▂▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁
+                  name              role       dtype  shape   stored   raw  ...
+                  tok_emb           parameter  f32    6×16       395   384  ...
+                  $ tt-ckpt inspect model.ttc --stats --verify   # stats, every CRC
+                  $ tt-ckpt inspect model.ttc --tensor lm_head   # rows "<PAD>", ...
+                  $ tt-ckpt inspect model.ttc --json | jq '.training.loss_history[-1]'
                 """
         )
 
