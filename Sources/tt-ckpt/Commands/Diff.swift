@@ -43,8 +43,8 @@ extension TTCkpt {
                 Example (output abridged; init.ttc has zero LayerNorm β, hence inf):
                   $ tt-ckpt diff init.ttc model.ttc --role params --top 2
                   fields that differ (5):
-                    training.step                A 0   B 1000
-                    training.loss_history.count  A 0   B 1000
+                    training.step                A 0  B 1000
+                    training.loss_history.count  A 0  B 1000
                   tensors: 13 compared, 0 equal, 13 different, 0 mismatched, ...
                   top 2 of 13 changed tensors by relative change ‖a−b‖/‖a‖:
                   name              status     rel change  max |a−b|  at           ...
@@ -259,12 +259,14 @@ enum DiffText {
         return lines
     }
 
+    /// One line per field: the name aligned, then `A <value>  B <value>` (JSON-formatted,
+    /// so strings are quoted and escaped), then any detail.
     static func fieldRows(_ fields: [FieldDifference]) -> [String] {
         var rows: [[String]] = []
         for f in fields {
-            var row = ["  " + DisplayText.escaped(f.field), "A " + f.a.serialized(pretty: false), "B " + f.b.serialized(pretty: false)]
-            if let detail = f.detail { row.append("(\(detail))") }
-            rows.append(row)
+            var values = "A " + f.a.serialized(pretty: false) + "  B " + f.b.serialized(pretty: false)
+            if let detail = f.detail { values += "  (\(detail))" }
+            rows.append(["  " + DisplayText.escaped(f.field), values])
         }
         return DisplayText.table(rows, rightAligned: [])
     }
