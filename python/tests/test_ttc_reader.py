@@ -7,14 +7,20 @@ import pytest
 from safetensors.numpy import load_file
 
 import ttc
-from conftest import run, run_json
+from conftest import REPO, run, run_json
 
 FILES = ["init", "trained", "resumed", "gpt"]
+# The committed golden files (samples/README.md), made by a release build.
+SAMPLES = sorted(p.name for p in (REPO / "samples").glob("*.ttc"))
 
 
-@pytest.mark.parametrize("which", FILES)
+def resolve(checkpoints, which):
+    return REPO / "samples" / which if which.endswith(".ttc") else checkpoints[which]
+
+
+@pytest.mark.parametrize("which", FILES + SAMPLES)
 def test_reads_swift_files_and_matches_inspect_and_export(checkpoints, tmp_path, which):
-    path = checkpoints[which]
+    path = resolve(checkpoints, which)
     meta, tensors = ttc.load(path)  # verifies every CRC
     info = run_json("inspect", path, "--json")
     # Directory: the same entries, in the same order, as inspect reports.
@@ -48,8 +54,8 @@ def test_reads_swift_files_and_matches_inspect_and_export(checkpoints, tmp_path,
 
 def test_every_dtype_and_filter_in_use_is_covered(checkpoints):
     seen = set()
-    for which in FILES:
-        with ttc.TTCFile(checkpoints[which]) as f:
+    for which in FILES + SAMPLES:
+        with ttc.TTCFile(resolve(checkpoints, which)) as f:
             seen |= {(e.dtype, e.filter) for e in f.entries}
     # The spec defines dtype f32 and filters none/shuffle; the Swift writer's automatic
     # choice uses both on these files (zero moments compress best unshuffled, trained
