@@ -31,4 +31,23 @@ public enum VocabularyFile {
         }
         return Vocabulary(kind: kind, tokens: tokens)
     }
+
+    /// Largest vocabulary file read (far above 2^20 tokens of any sensible length).
+    public static let maxFileSize = 64 << 20
+
+    /// Reads and parses the vocabulary file at `path` (a regular file up to `maxFileSize`).
+    /// - Throws: `FormatError` naming `path`.
+    public static func read(path: String, kind: TokenizerKind) throws -> Vocabulary {
+        let file = try RawFile(path: path)
+        defer { file.closeFile() }
+        guard file.size <= maxFileSize else {
+            throw FormatError(path: path, message: "\(file.size) bytes is more than the limit \(maxFileSize) for a vocabulary file")
+        }
+        let bytes = try file.read(at: 0, count: file.size)
+        do {
+            return try parse(bytes, kind: kind)
+        } catch let e as ConfigError {
+            throw FormatError(path: path, message: e.message)
+        }
+    }
 }

@@ -22,9 +22,11 @@ extension TTCkpt {
 
                 The output is written atomically: on any error nothing is left at OUT.
 
-                Example:
-                  tt-ckpt export run.ttc run.safetensors --include-optimizer
-                  python3 -c "from safetensors.numpy import load_file; print(load_file('run.safetensors')['tok_emb'].shape)"
+                Example (the tutorial model):
+                  $ tt-ckpt export run.ttc run.safetensors --include-optimizer
+                  $ python3 -c 'from safetensors.numpy import load_file
+                  > w = load_file("run.safetensors"); print(len(w), w["tok_emb"].shape)'
+                  39 (6, 16)
                 """)
 
         @Argument(help: "The .ttc checkpoint to read.", completion: .file(extensions: ["ttc"]))

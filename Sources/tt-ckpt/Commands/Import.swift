@@ -7,26 +7,43 @@ extension TTCkpt {
         static let configuration = CommandConfiguration(
             abstract: "Build a .ttc checkpoint from a safetensors file.",
             discussion: """
-                Reads a safetensors file (validated like the reference implementation: header \
-                at most 100 MB, offsets contiguous and inside the file, byte lengths equal to \
-                shape × dtype size). Tensors may be F32, F16, BF16 or F64; all become F32.
+                Reads a safetensors file, validated like the reference implementation \
+                (header at most 100 MB, offsets contiguous and inside the file, byte \
+                lengths equal to shape × dtype size). Tensors may be F32, F16, BF16 or F64; \
+                all become F32.
 
-                The config comes from the options below, else from __metadata__ (as written by \
-                `tt-ckpt export`), else from the tensor shapes (tok_emb gives vocab_size and \
-                d_model, pos_emb context, layers.0.attn.wq n_heads, layers.0.ffn.w1 d_ff, the \
-                layers.N names n_layers, ln_f.gamma the gpt arch). The vocabulary comes from \
-                --tokenizer and --vocab-file (--tokenizer byte alone gives the fixed 256 byte \
-                tokens), else from __metadata__. Every tensor of the layout \
-                must be present with its exact shape, and nothing else; otherwise the error \
-                names the tensor. AdamW moments (adam_m.*, adam_v.*) are loaded when present, \
-                with the step from __metadata__; without them the moments are zero and the step \
-                is 0. The training state is fresh: generator seeded with --seed (default: \
-                metadata seed, else 42), no data identity, no loss history.
+                Each config field comes from its option below, else from __metadata__ (as \
+                `tt-ckpt export` writes it), else from the tensor shapes: tok_emb gives \
+                vocab_size and d_model, pos_emb context, layers.0.attn.wq n_heads, \
+                layers.0.ffn.w1 d_ff, the layers.N names n_layers, ln_f.gamma the gpt arch. \
+                The vocabulary comes from --tokenizer and --vocab-file (--tokenizer byte \
+                alone gives the 256 byte tokens), else from __metadata__. Every tensor of \
+                the layout must be present with its exact shape, and nothing else; \
+                otherwise the error names the tensor.
 
-                Example:
-                  python3 -c "import numpy as np; from safetensors.numpy import save_file; ..."
-                  tt-ckpt import weights.safetensors model.ttc --arch gpt --tokenizer char --vocab-file vocab.txt
-                  tt-ckpt export run.ttc run.safetensors && tt-ckpt import run.safetensors copy.ttc
+                The AdamW moments (adam_m.*, adam_v.*) are loaded when present, else zero. \
+                The training state is fresh (generator seeded with --seed, else the \
+                metadata seed, else 42; no data identity; default optimizer settings), \
+                except that a file from `export --include-optimizer` also restores step, \
+                tokens_seen, loss history and session starts, so AdamW's bias correction \
+                continues. Otherwise the step is 0.
+
+                Examples:
+                  $ tt-ckpt export run.ttc run.safetensors --include-optimizer
+                  $ tt-ckpt import run.safetensors copy.ttc
+                  $ tt-ckpt diff run.ttc copy.ttc | grep -o '[0-9]* equal'
+                  39 equal
+
+                  $ python3 -c 'import numpy as np; from safetensors.numpy import save_file
+                  > save_file({"tok_emb": np.ones((6, 16), np.float32)}, "w.safetensors")'
+                  $ tt-ckpt import w.safetensors w.ttc --arch tutorial \\
+                        --tokenizer word --vocab-file vocab.txt
+                  tt-ckpt: w.safetensors: cannot tell n_heads: not in __metadata__ and \
+                no tensor to infer it from; pass --heads
+                  $ tt-ckpt import w.safetensors w.ttc --arch tutorial \\
+                        --tokenizer word --vocab-file vocab.txt --heads 2 --d-ff 64 \\
+                        --layers 1 --context 5
+                  tt-ckpt: w.safetensors: tensor 'pos_emb' is missing
                 """)
 
         @Argument(help: "The .safetensors file to read.", completion: .file(extensions: ["safetensors"]))
@@ -82,14 +99,7 @@ extension TTCkpt {
             if tokenizer == .byte && vocabFile == nil {
                 options.vocabulary = .bytes
             } else if let vocabFile, let kind = tokenizer {
-                guard let data = FileManager.default.contents(atPath: vocabFile) else {
-                    throw FormatError(path: vocabFile, message: "cannot read the file")
-                }
-                do {
-                    options.vocabulary = try VocabularyFile.parse([UInt8](data), kind: kind)
-                } catch let e as ConfigError {
-                    throw FormatError(path: vocabFile, message: e.message)
-                }
+                options.vocabulary = try VocabularyFile.read(path: vocabFile, kind: kind)
             }
             let file = try SafetensorsFile(path: input)
             let ckpt = try SafetensorsCheckpoint.importCheckpoint(file, options: options)
