@@ -7,11 +7,13 @@ extension TTCkpt {
         static let configuration = CommandConfiguration(
             abstract: "Draw a checkpoint's loss history, or the change between two checkpoints, as SVG.",
             discussion: """
-                With one checkpoint: a line chart of the stored loss history, step on x (linear, \
-                from 0), loss on y (linear; --log-y for log10), with each resume marked by a \
-                dashed vertical line at the step it continued from. Histories longer than \
-                --max-points are thinned to every k-th step (k = ceil(steps / max-points)) plus \
-                the last step.
+                With one checkpoint: a line chart of the stored loss history, step on x \
+                (linear, from 0), loss on y (linear; --log-y for log10), each over round \
+                numbers that enclose the data. Every session after the first (the \
+                checkpoint's session starts: a later `train` run continuing it) is marked \
+                by a dashed vertical line labelled "resume @ N" at the step count N it \
+                continued from. Histories longer than --max-points are thinned to every \
+                k-th step, k = ceil(steps / max-points), plus the last step.
 
                 With two checkpoints A B: a horizontal bar per parameter tensor showing its \
                 relative change ‖A−B‖₂ / ‖A‖₂ (tensors with ‖A‖ = 0 get a note with ‖A−B‖ \
@@ -20,8 +22,11 @@ extension TTCkpt {
                 The SVG is written atomically and is byte-for-byte deterministic.
 
                 Examples:
-                  tt-ckpt plot run.ttc -o loss.svg --log-y
-                  tt-ckpt plot init.ttc run.ttc -o change.svg
+                  $ tt-ckpt init init.ttc
+                  $ tt-ckpt train init.ttc --steps 100 -o run.ttc --quiet
+                  $ tt-ckpt train run.ttc --steps 100 --quiet
+                  $ tt-ckpt plot run.ttc -o loss.svg --log-y    # 200 points, resume @ 100
+                  $ tt-ckpt plot init.ttc run.ttc -o change.svg # 13 bars, one per tensor
                 """)
 
         @Argument(help: "One checkpoint (loss chart) or two (change chart).", completion: .file(extensions: ["ttc"]))
