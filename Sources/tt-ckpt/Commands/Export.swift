@@ -43,6 +43,8 @@ extension TTCkpt {
             try OutputPath.check(output, overwrite: true)
             let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
             try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer)
+            let count = ckpt.tensors.filter { includeOptimizer || $0.role == .parameter }.count
+            print("wrote \(output): \(count) tensors (f32), step \(ckpt.training.step)")
         }
     }
 }

@@ -104,6 +104,9 @@ extension TTCkpt {
             let file = try SafetensorsFile(path: input)
             let ckpt = try SafetensorsCheckpoint.importCheckpoint(file, options: options)
             try CheckpointWriter.write(ckpt, to: output)
+            let c = ckpt.config
+            print("created \(output): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), L \(c.nLayers), "
+                  + "step \(ckpt.training.step), \(ckpt.tensors.count) tensors")
         }
     }
 }
