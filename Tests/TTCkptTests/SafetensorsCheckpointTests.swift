@@ -145,10 +145,10 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
     @Test func optionsThatContradictTheShapesFail() throws {
         let file = try exported(interopSampleCheckpoint(), includeOptimizer: false)
         var options = SafetensorsCheckpoint.ImportOptions()
-        options.dFF = 32
+        options.config.dFF = 32
         #expect(importFailure(file, options) == "tensor 'layers.0.ffn.w1' has shape [64, 16], expected [32, 16]")
         options = .init()
-        options.nHeads = 3
+        options.config.nHeads = 3
         #expect(importFailure(file, options) == "config n_heads: 3 heads do not divide d_model 16")
     }
 

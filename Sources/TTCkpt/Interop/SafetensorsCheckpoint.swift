@@ -58,13 +58,8 @@ public enum SafetensorsCheckpoint {
     /// What the caller knows about a file that lacks tt-ckpt metadata. Every non-nil field
     /// overrides the metadata and the shapes.
     public struct ImportOptions: Sendable {
-        public var arch: Architecture?
-        public var vocabSize: Int?
-        public var dModel: Int?
-        public var nHeads: Int?
-        public var dFF: Int?
-        public var nLayers: Int?
-        public var context: Int?
+        /// Config fields given by the caller.
+        public var config = ConfigOverrides()
         public var vocabulary: Vocabulary?
         /// Seed of the fresh training state (default: metadata `seed`, else 42).
         public var seed: UInt64?
@@ -106,7 +101,7 @@ public enum SafetensorsCheckpoint {
 
         // Architecture.
         let arch: Architecture
-        if let a = options.arch {
+        if let a = options.config.arch {
             arch = a
         } else if let text = meta["arch"] {
             guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(escapedName(text)) is not tutorial or gpt") }
@@ -131,12 +126,12 @@ public enum SafetensorsCheckpoint {
         }
         let config = ModelConfig(
             arch: arch,
-            vocabSize: try resolve("vocab_size", options.vocabSize, inferred: shape("tok_emb", 0)),
-            dModel: try resolve("d_model", options.dModel, inferred: shape("tok_emb", 1)),
-            nHeads: try resolve("n_heads", options.nHeads, inferred: shape("layers.0.attn.wq", 0)),
-            dFF: try resolve("d_ff", options.dFF, inferred: shape("layers.0.ffn.w1", 0)),
-            nLayers: try resolve("n_layers", options.nLayers, inferred: inferredLayers),
-            context: try resolve("context", options.context, inferred: shape("pos_emb", 0)))
+            vocabSize: try resolve("vocab_size", options.config.vocabSize, inferred: shape("tok_emb", 0)),
+            dModel: try resolve("d_model", options.config.dModel, inferred: shape("tok_emb", 1)),
+            nHeads: try resolve("n_heads", options.config.nHeads, inferred: shape("layers.0.attn.wq", 0)),
+            dFF: try resolve("d_ff", options.config.dFF, inferred: shape("layers.0.ffn.w1", 0)),
+            nLayers: try resolve("n_layers", options.config.nLayers, inferred: inferredLayers),
+            context: try resolve("context", options.config.context, inferred: shape("pos_emb", 0)))
         do {
             try config.validate()
         } catch let e as ConfigError {

@@ -52,20 +52,8 @@ extension TTCkpt {
         @Argument(help: "The .ttc checkpoint to write.", completion: .file(extensions: ["ttc"]))
         var output: String
 
-        @Option(help: "Architecture: tutorial or gpt.")
-        var arch: Architecture?
-        @Option(help: "V, vocabulary size.")
-        var vocabSize: Int?
-        @Option(help: "D, model width.")
-        var dModel: Int?
-        @Option(help: "H, attention heads.")
-        var heads: Int?
-        @Option(help: "F, FFN hidden width.")
-        var dFF: Int?
-        @Option(help: "L, number of blocks.")
-        var layers: Int?
-        @Option(help: "T, context length.")
-        var context: Int?
+        @OptionGroup(title: "Config (each overrides the metadata and the shapes)")
+        var config: ConfigOptions
         @Option(help: "Tokenizer of --vocab-file: word, char or byte (byte needs no file: its 256 tokens are fixed).")
         var tokenizer: TokenizerKind?
         @Option(help: "Token list: one token per line, or a JSON list of strings; id = index.", completion: .file())
@@ -76,6 +64,7 @@ extension TTCkpt {
         var force = false
 
         func validate() throws {
+            try config.validateValues()
             if vocabFile != nil && tokenizer == nil {
                 throw InputError("--vocab-file", "needs --tokenizer to say how its tokens are used")
             }
@@ -88,13 +77,7 @@ extension TTCkpt {
             try refuseOverwritingInput(output, inputs: [input] + (vocabFile.map { [$0] } ?? []))
             try OutputPath.check(output, overwrite: force)
             var options = SafetensorsCheckpoint.ImportOptions()
-            options.arch = arch
-            options.vocabSize = vocabSize
-            options.dModel = dModel
-            options.nHeads = heads
-            options.dFF = dFF
-            options.nLayers = layers
-            options.context = context
+            options.config = config.overrides
             options.seed = seed
             if tokenizer == .byte && vocabFile == nil {
                 options.vocabulary = .bytes
