@@ -5,12 +5,19 @@ import TTCkpt
 /// The part of `train` and `resume` after the session is ready: signals, the loop,
 /// progress output, the summary, and the exit status for an interruption.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
-                 save: SaveOptions, progress: ProgressOptions, threads: Int) throws {
-    session.model.threadCount = threads
+                 save: SaveOptions, progress: ProgressOptions, threads: Int? = nil) throws {
+    try runTraining(session, data: data, steps: steps, output: output, saveEvery: save.saveEvery, keep: save.keep,
+                    progress: progress, threads: threads)
+}
+
+/// `threads`: training and compression threads (nil: the model's default).
+func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
+                 saveEvery: Int, keep: Int?, progress: ProgressOptions, threads: Int? = nil) throws {
     var options = TrainerOptions(steps: steps, outputPath: output)
-    options.writeOptions.threads = threads
-    options.saveEvery = save.saveEvery
-    options.keep = save.keep
+    if let threads { session.model.threadCount = threads }
+    options.writeOptions.threads = threads ?? session.model.threadCount
+    options.saveEvery = saveEvery
+    options.keep = keep
     let stop = StopFlag()
     stop.installSignalHandlers()
     let printer = ProgressPrinter(options: progress, steps: steps)
