@@ -69,3 +69,15 @@ func peakRSSBytes() -> Int? {
     }
     return nil
 }
+
+/// Current resident set size of this process in bytes (Linux: VmRSS), or nil.
+func currentRSSBytes() -> Int? {
+    guard let f = fopen("/proc/self/status", "r") else { return nil }
+    defer { fclose(f) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), f) != nil {
+        let s = String(cString: line)
+        if s.hasPrefix("VmRSS:"), let kb = Int(s.filter { $0.isNumber }) { return kb * 1024 }
+    }
+    return nil
+}

@@ -67,7 +67,9 @@ enum SystemBench {
     }
 
     /// Peak RSS of a process that only trains medium for a few steps (this binary run with
-    /// `--memory-probe`), against params + grads + m + v + activations.
+    /// `--memory-probe`), against params + grads + m + v + activations. Run it before the
+    /// other sections: Linux keeps ru_maxrss across exec, so the child's ru_maxrss is at
+    /// least the parent's peak at spawn time (VmHWM is the child's own).
     static func memory() -> String {
         let preset = medium
         let n = ParameterLayout.parameterCount(preset.config)

@@ -60,6 +60,8 @@ struct TTBench: ParsableCommand {
         BenchClock.current = BenchClock(rawValue: clock) ?? .wall
         print("tt-bench: clock \(clock), load average \(fmt(loadAverage(), 2)) at start\n")
         let wanted = Set(sections.split(separator: ",").map { String($0.filter { $0 != " " }) })
+        // First, while this process is small (see SystemBench.memory).
+        if wanted.contains("memory") { print(SystemBench.memory()) }
         if wanted.contains("matmul") {
             print(MatmulBench.run(minSeconds: matmulSeconds, maxThreads: threads))
         }
@@ -73,7 +75,6 @@ struct TTBench: ParsableCommand {
             print(CheckpointBench.run(seconds: quick ? 0.3 : 1, directory: tmp))
         }
         if wanted.contains("stall") { print(SystemBench.stall(quick: quick, directory: tmp)) }
-        if wanted.contains("memory") { print(SystemBench.memory()) }
         if wanted.contains("identity") { print(SystemBench.identity(directory: tmp)) }
         print("tt-bench: load average \(fmt(loadAverage(), 2)) at the end")
     }

@@ -514,7 +514,7 @@ public enum CheckpointWriter {
     static func compressAll(_ tensors: [NamedTensor], options: WriteOptions) -> [CompressedBlob] {
         let results = UnsafeMutableBufferPointer<CompressedBlob?>.allocate(capacity: tensors.count)
         results.initialize(repeating: nil)
-        defer { results.deallocate() }
+        defer { results.deinitialize(); results.deallocate() }  // release the blobs too
         let threads = min(options.threads, max(1, tensors.count))
         if threads == 1 {
             for i in tensors.indices { results[i] = compressTensor(tensors[i].values, options: options) }
