@@ -108,7 +108,7 @@ def run(preset, args):
     first = losses[0]
     steps, elapsed = common.timed_loop(lambda: step(True), args.seconds, args.min_steps)
     common.report("torch", torch.__version__, preset, torch.get_num_threads(), steps, elapsed,
-                  [s / steps * 1e3 for s in split], first, losses[-1])
+                  [s / common.TIMED_LOOP_STEPS[0] * 1e3 for s in split], first, losses[-1])
 
 
 def main():

@@ -24,6 +24,12 @@ extension TTCkpt {
                 every K steps with --save-every (plus step-numbered copies such
                 as model.step000500.ttc, see --keep), and on SIGINT/SIGTERM,
                 which finish the current step, save, and exit 130/143.
+                Periodic saves are written in the background from a snapshot
+                while training continues; the final save is synchronous.
+
+                Threads: --threads N for training and compression (default:
+                the TTCKPT_THREADS environment variable, else the CPU count).
+                Results are bit-identical for any thread count.
 
                 Examples:
                   tt-ckpt init model.ttc
