@@ -302,8 +302,10 @@ public final class CheckpointReader {
             guard offset <= UInt64(bytes.count), UInt64(count) <= UInt64(bytes.count) - offset else {
                 throw FormatError(path: path, kind: .io, message: "read past the end of the data")
             }
+            ReaderAllocationMeter.note(count)
             return Array(bytes[Int(offset)..<(Int(offset) + count)])
         case .file(let fd):
+            ReaderAllocationMeter.note(count)
             var out = [UInt8](repeating: 0, count: count)
             var done = 0
             try out.withUnsafeMutableBytes { buf in

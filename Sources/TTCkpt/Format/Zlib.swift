@@ -89,6 +89,7 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
     guard czlib_inflateInit2(stream, 15) == Z_OK else { throw InflateFailure.outOfMemory }
     defer { inflateEnd(stream) }
     // One spare byte: a stream that writes into it is longer than claimed.
+    ReaderAllocationMeter.note(rawLength + 1)
     var out = [UInt8](repeating: 0, count: rawLength + 1)
     var produced = 0
     try out.withUnsafeMutableBytes { outBuf in
@@ -184,6 +185,7 @@ func littleEndianBytes(_ values: [Float]) -> [UInt8] {
 /// raw (unshuffled) little-endian bytes. One pass, no intermediate copy.
 func decodeFloats(_ bytes: [UInt8], shuffled: Bool) -> (values: [Float], rawCRC: UInt32) {
     let n = bytes.count / 4
+    ReaderAllocationMeter.note(n * 4)
     var words = [UInt32](repeating: 0, count: n)
     bytes.withUnsafeBufferPointer { src in
         words.withUnsafeMutableBufferPointer { dst in
