@@ -6,7 +6,22 @@ struct TTCkpt: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tt-ckpt",
         abstract: "Train a small transformer and keep its whole state in verifiable .ttc checkpoints.",
+        discussion: """
+            Example, the tutorial model end to end:
+              tt-ckpt init model.ttc
+              tt-ckpt train model.ttc --steps 1000
+              tt-ckpt sample model.ttc --prompt "<BOS>" --temperature 0
+
+            Exit status: 0 success; 1 differences (diff); 2 trouble, with one
+            line on stderr; 130/143 training stopped by SIGINT/SIGTERM, saved.
+            """,
         version: TTCkptVersion.string,
-        subcommands: []
+        subcommands: [Init.self, Train.self, Resume.self, Sample.self]
     )
+
+    /// Parses, runs, and maps every failure to one stderr line and exit status 2
+    /// (see `CommandLineErrors`).
+    static func main() {
+        CommandLineErrors.runMain(TTCkpt.self)
+    }
 }

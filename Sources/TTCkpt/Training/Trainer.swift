@@ -1,0 +1,144 @@
+import Foundation
+
+/// How a training run saves.
+public struct TrainerOptions: Sendable {
+    /// Optimizer steps to take in this run.
+    public var steps: Int
+    /// The checkpoint written at the end, at every `saveEvery` steps, and on a stop.
+    public var outputPath: String
+    /// Save every K global steps (step % K == 0); 0: only at the end.
+    public var saveEvery: Int = 0
+    /// Step-numbered copies to keep beside the output on each periodic save: nil keeps all,
+    /// 0 writes none (only `outputPath` is updated), N keeps the N newest (see `StepFiles`).
+    public var keep: Int? = nil
+    public var writeOptions = WriteOptions()
+
+    public init(steps: Int, outputPath: String) {
+        self.steps = steps
+        self.outputPath = outputPath
+    }
+}
+
+/// What one step did, for progress output.
+public struct TrainProgress: Sendable {
+    /// The global step just finished (1-based).
+    public var step: Int
+    /// The global step this run will end at.
+    public var lastStep: Int
+    /// Steps finished in this run.
+    public var stepsDone: Int
+    public var loss: Float
+    public var learningRate: Double
+    public var gradNorm: Float
+    /// Cumulative target tokens, over all runs.
+    public var tokensSeen: Int
+    /// Input tokens processed in this run (B·S per step), for tokens/s.
+    public var runTokens: Int
+    /// Seconds since the run started.
+    public var elapsed: Double
+}
+
+/// How a run ended.
+public enum TrainOutcome: Equatable, Sendable {
+    case completed
+    /// Stopped between steps by this signal; the state was saved.
+    case interrupted(signal: Int32)
+}
+
+/// The training loop.
+public enum Trainer {
+    /// Takes `options.steps` steps (or fewer, if `stop` is raised: it is checked between
+    /// steps), saving through `CheckpointWriter` (atomic) every `saveEvery` steps and at the
+    /// end. Saving never interrupts a step and a stop never interrupts a save.
+    /// Before the first step it removes temporary files a killed writer left beside the
+    /// output (`CheckpointWriter.removeStaleTemporaryFiles`).
+    /// - Throws: the writer's error if a save fails (the previous file stays intact).
+    public static func run(_ session: TrainingSession, data: TrainingData, options: TrainerOptions,
+                           stop: StopFlag? = nil,
+                           onStep: (TrainProgress) -> Void = { _ in },
+                           onSave: (String) -> Void = { _ in }) throws -> TrainOutcome {
+        let sampler = session.sampler(for: data)
+        CheckpointWriter.removeStaleTemporaryFiles(for: options.outputPath)
+        let start = ContinuousClock.now
+        let firstStep = session.state.step
+        let lastStep = firstStep + options.steps
+        var runTokens = 0
+        var stoppedBy: Int32? = nil
+        for _ in 0..<options.steps {
+            if let signal = stop?.signal { stoppedBy = signal; break }
+            let result = session.step(sampler)
+            runTokens += session.batch.batchSize * session.batch.seqLen
+            let elapsed = start.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            onStep(TrainProgress(step: session.state.step, lastStep: lastStep, stepsDone: session.state.step - firstStep,
+                                 loss: result.loss, learningRate: result.learningRate, gradNorm: result.gradNorm,
+                                 tokensSeen: session.state.tokensSeen, runTokens: runTokens, elapsed: seconds))
+            let step = session.state.step
+            if options.saveEvery > 0 && step % options.saveEvery == 0 && step != lastStep {
+                try save(session, options: options, stepFile: true, onSave: onSave)
+            }
+        }
+        // A signal that arrived during the last step still reports as an interruption.
+        if stoppedBy == nil { stoppedBy = stop?.signal }
+        let step = session.state.step
+        try save(session, options: options, stepFile: options.saveEvery > 0 && step % options.saveEvery == 0 && step > firstStep,
+                 onSave: onSave)
+        return stoppedBy.map { .interrupted(signal: $0) } ?? .completed
+    }
+
+    private static func save(_ session: TrainingSession, options: TrainerOptions, stepFile: Bool,
+                             onSave: (String) -> Void) throws {
+        let checkpoint = session.snapshot()
+        if stepFile && options.keep != 0 {
+            let path = StepFiles.path(output: options.outputPath, step: session.state.step)
+            try CheckpointWriter.write(checkpoint, to: path, options: options.writeOptions)
+            onSave(path)
+            if let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: session.state.step) }
+        }
+        try CheckpointWriter.write(checkpoint, to: options.outputPath, options: options.writeOptions)
+        onSave(options.outputPath)
+    }
+}
+
+/// Step-numbered checkpoint copies written beside the output by `--save-every`.
+///
+/// Naming: the output path with a trailing `.ttc` removed, then `.step`, the global step
+/// zero-padded to at least 6 digits, and `.ttc`: `run/model.ttc` at step 100 gives
+/// `run/model.step000100.ttc`. Pruning to N keeps the N highest-numbered such files whose
+/// step is at most the current one; files numbered above it (from another run) are left alone.
+public enum StepFiles {
+    public static func path(output: String, step: Int) -> String {
+        let stem = output.hasSuffix(".ttc") ? String(output.dropLast(4)) : output
+        var digits = String(step)
+        if digits.count < 6 { digits = String(repeating: "0", count: 6 - digits.count) + digits }
+        return stem + ".step" + digits + ".ttc"
+    }
+
+    /// The step number of `fileName` if it is a step file of `output`'s stem.
+    static func step(of fileName: String, stemName: String) -> Int? {
+        let prefix = stemName + ".step", suffix = ".ttc"
+        guard fileName.hasPrefix(prefix), fileName.hasSuffix(suffix),
+              fileName.count > prefix.count + suffix.count else { return nil }
+        let digits = fileName.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count >= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
+    /// Existing step files of `output`, sorted by step.
+    public static func list(output: String) -> [(step: Int, path: String)] {
+        let url = URL(fileURLWithPath: output)
+        let directory = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
+        return names.compactMap { n in step(of: n, stemName: stemName).map { ($0, prefixDir + n) } }
+            .sorted { $0.step < $1.step }
+    }
+
+    /// Removes all but the `keep` newest step files numbered ≤ `upTo`.
+    public static func prune(output: String, keep: Int, upTo: Int) {
+        let candidates = list(output: output).filter { $0.step <= upTo }
+        for file in candidates.dropLast(max(0, keep)) { unlink(file.path) }
+    }
+}

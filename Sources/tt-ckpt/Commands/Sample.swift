@@ -1,0 +1,69 @@
+import ArgumentParser
+import TTCkpt
+
+extension TTCkpt {
+    struct Sample: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate text from a checkpoint's model.",
+            discussion: """
+                The prompt is tokenized with the checkpoint's own tokenizer (in
+                a word vocabulary "<BOS>" is a token); without --prompt it is
+                <BOS> when the vocabulary has one. Prints the prompt and its
+                continuation, which stops after <EOS> (if the vocabulary has
+                it) or after --tokens tokens. Past T tokens the model sees the
+                last T. --temperature 0 is greedy; otherwise tokens are drawn
+                from softmax(logits / temperature), among the --top-k most
+                likely if given, by a generator seeded with --seed.
+
+                Example:
+                  tt-ckpt init model.ttc
+                  tt-ckpt train model.ttc --steps 1000 --quiet
+                  tt-ckpt sample model.ttc --prompt "<BOS>" --temperature 0
+                  # prints: <BOS> I like transformers <EOS>
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The checkpoint to sample from.", valueName: "ckpt"))
+        var checkpoint: String
+        @Option(help: "Text to continue (default: <BOS>).")
+        var prompt: String?
+        @Option(help: "Tokens to generate at most.")
+        var tokens: Int = 100
+        @Option(help: "Softmax temperature; 0 = greedy.")
+        var temperature: Double = 1.0
+        @Option(name: .customLong("top-k"), help: "Sample among the K most likely tokens; 0 = all.")
+        var topK: Int = 0
+        @Option(help: "Seed of the sampling generator.")
+        var seed: UInt64 = 42
+
+        func validate() throws {
+            guard (1...1_000_000).contains(tokens) else { throw InputError("--tokens", "must be in 1...1000000, got \(tokens)") }
+            guard temperature.isFinite, temperature >= 0, temperature <= 100 else {
+                throw InputError("--temperature", "must be in [0, 100], got \(temperature)")
+            }
+            guard topK >= 0 else { throw InputError("--top-k", "must be ≥ 0, got \(topK)") }
+        }
+
+        func run() throws {
+            let stored = try loadCheckpoint(checkpoint)
+            let session = try TrainingSession(checkpoint: stored, maxBatchSize: 1, source: checkpoint)
+            let vocabulary = session.vocabulary
+            var ids: [Int32]
+            if let prompt {
+                ids = try vocabulary.encode(prompt, source: "--prompt")
+            } else {
+                ids = vocabulary.bosID.map { [Int32($0)] } ?? []
+            }
+            guard !ids.isEmpty else {
+                throw InputError("--prompt", prompt == nil ? "required: this vocabulary has no <BOS> to start from" : "has no tokens")
+            }
+            var options = GenerationOptions()
+            options.maxTokens = tokens
+            options.temperature = temperature
+            options.topK = topK
+            options.seed = seed
+            let generated = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options)
+            print(vocabulary.decode(ids + generated))
+        }
+    }
+}

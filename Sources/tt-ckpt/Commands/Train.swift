@@ -1,0 +1,76 @@
+import ArgumentParser
+import TTCkpt
+
+extension TTCkpt {
+    struct Train: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train a checkpoint for N more steps, recording the hyperparameters given.",
+            discussion: """
+                Hyperparameter flags not given keep the values the checkpoint
+                records (for a new one: lr 1e-3, beta1 0.9, beta2 0.999, eps
+                1e-8, weight decay 0.01, B 1). The ones given are recorded, and
+                `resume` continues with them. A cosine schedule decays over this
+                run (to step + N) unless --decay-steps is given; give it to
+                split a cosine run with `resume` and still get identical bytes.
+
+                Data: the tutorial checkpoint trains on its built-in sentence;
+                one whose vocabulary came from a corpus needs --data, and it
+                must be the corpus recorded (--new-data allows another, for
+                fine-tuning). A batch is B windows of T+1 tokens at offsets
+                drawn by the checkpoint's seeded generator; a corpus shorter
+                than T+1 tokens is used whole, padded with <PAD>.
+
+                Saving is atomic (temporary file, fsync, rename): at the end,
+                every K steps with --save-every (plus step-numbered copies such
+                as model.step000500.ttc, see --keep), and on SIGINT/SIGTERM,
+                which finish the current step, save, and exit 130/143.
+
+                Examples:
+                  tt-ckpt init model.ttc
+                  tt-ckpt train model.ttc --steps 1000 --lr 1e-3
+                  tt-ckpt train small.ttc --data input.txt --steps 2000 \\
+                      --batch-size 16 --schedule cosine --warmup 100 \\
+                      --save-every 500 --keep 2
+                """
+        )
+
+        @Argument(help: ArgumentHelp("The checkpoint to train.", valueName: "ckpt"))
+        var checkpoint: String
+        @Option(help: "Optimizer steps to take.")
+        var steps: Int
+        @Option(help: ArgumentHelp("Corpus to train on (required unless the checkpoint uses built-in data).", valueName: "file"))
+        var data: String?
+        @Flag(name: .customLong("new-data"), help: "Allow data other than the checkpoint records (fine-tuning).")
+        var newData = false
+        @OptionGroup(title: "Hyperparameters") var hyper: HyperparameterOptions
+        @OptionGroup(title: "Saving") var save: SaveOptions
+        @OptionGroup(title: "Output") var progress: ProgressOptions
+
+        func validate() throws {
+            try validateSteps(steps)
+            try save.validateValues()
+            try progress.validateValues()
+            if let data, data.isEmpty { throw InputError("--data", "empty path") }
+            // Values that are bad whatever the checkpoint records fail here, before any file is read.
+            _ = try hyper.apply(to: AdamWConfig(), step: 0, steps: steps)
+            if let b = hyper.batchSize { try TrainingLimits.checkBatchSize(b, subject: "--batch-size") }
+        }
+
+        func run() throws {
+            let output = save.output ?? checkpoint
+            try OutputPath.check(output, overwrite: true)
+            let stored = try loadCheckpoint(checkpoint)
+            let optimizer = try hyper.apply(to: stored.training.optimizer, step: stored.training.step, steps: steps)
+            let batchSize = hyper.batchSize ?? stored.training.batchSize
+            try TrainingLimits.checkBatchSize(batchSize, config: stored.config,
+                                              subject: hyper.batchSize != nil ? "--batch-size" : checkpoint)
+            let session = try TrainingSession(checkpoint: stored, maxBatchSize: batchSize, source: checkpoint)
+            let corpus = try session.resolveData(path: data, checkpointPath: checkpoint)
+            if !newData {
+                try session.verifyData(corpus, subject: data ?? "built-in data", checkpointPath: checkpoint)
+            }
+            session.beginRun(optimizer: optimizer, batchSize: batchSize, data: corpus.identity)
+            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress)
+        }
+    }
+}

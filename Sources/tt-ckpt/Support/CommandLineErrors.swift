@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import TTCkpt
+
+/// How the tool reports trouble: exactly one line on stderr, `tt-ckpt: <file or option>:
+/// <problem>`, and exit status 2, for parse errors, `validate()` failures and errors thrown
+/// while running alike. `--help` and `--version` print and exit 0; a command that throws
+/// `ExitCode` (diff's 1, training's 130/143) exits with that code and no extra output.
+enum CommandLineErrors {
+    static let troubleStatus: Int32 = 2
+
+    static func runMain(_ root: ParsableCommand.Type) -> Never {
+        do {
+            var command = try root.parseAsRoot(nil)
+            try command.run()
+            exit(0)
+        } catch {
+            fail(error, root: root)
+        }
+    }
+
+    static func fail(_ error: Error, root: ParsableCommand.Type) -> Never {
+        if let code = error as? ExitCode { exit(code.rawValue) }
+        let code = root.exitCode(for: error)
+        if code == .success { root.exit(withError: error) }  // help, version
+        let line = oneLine(error, root: root)
+        if line.isEmpty { exit(code.rawValue) }  // an ExitCode wrapped by the parser
+        writeError(line)
+        exit(troubleStatus)
+    }
+
+    /// The error as one line, without the `tt-ckpt: ` prefix.
+    static func oneLine(_ error: Error, root: ParsableCommand.Type) -> String {
+        let text: String
+        switch error {
+        case let e as ConfigError: text = "--\(e.field): \(e.message)"
+        case let e as CustomStringConvertible where !(error is ValidationError): text = e.description
+        default: text = root.message(for: error)
+        }
+        let first = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        return displayEscaped(first.trimmingCharacters(in: .whitespaces))
+    }
+
+    /// Writes `tt-ckpt: <line>` to stderr.
+    static func writeError(_ line: String) {
+        FileHandle.standardError.write(Data(("tt-ckpt: " + line + "\n").utf8))
+    }
+}

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import TTCkpt
+
+/// The part of `train` and `resume` after the session is ready: signals, the loop,
+/// progress output, the summary, and the exit status for an interruption.
+func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
+                 save: SaveOptions, progress: ProgressOptions) throws {
+    var options = TrainerOptions(steps: steps, outputPath: output)
+    options.saveEvery = save.saveEvery
+    options.keep = save.keep
+    let stop = StopFlag()
+    stop.installSignalHandlers()
+    let printer = ProgressPrinter(options: progress, steps: steps)
+    let outcome = try Trainer.run(session, data: data, options: options, stop: stop,
+                                  onStep: { printer.step($0) }, onSave: { _ in })
+    printer.finish()
+    let state = session.state
+    if case .interrupted(let signal) = outcome {
+        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
+        CommandLineErrors.writeError("\(output): interrupted by \(name); saved step \(state.step)")
+        throw ExitCode(StopFlag.exitStatus(for: signal))
+    }
+    if !progress.quiet && !progress.json {
+        let loss = state.lossHistory.last.map { formatLoss($0) } ?? "-"
+        print("saved \(output): step \(state.step), loss \(loss)")
+    }
+}
+
+func formatLoss(_ loss: Float) -> String { String(format: "%.6f", Double(loss)) }
+
+/// Progress lines: a live `\r` line on a terminal, plain lines otherwise, or JSON objects.
+final class ProgressPrinter {
+    enum Mode { case live, plain, json, quiet }
+    let mode: Mode
+    let logEvery: Int
+    let steps: Int
+    private var lastDraw = -1.0
+    private var drewLive = false
+
+    init(options: ProgressOptions, steps: Int) {
+        self.steps = steps
+        if options.quiet {
+            mode = .quiet
+        } else if options.json {
+            mode = .json
+        } else {
+            mode = isatty(STDOUT_FILENO) == 1 ? .live : .plain
+        }
+        logEvery = options.logEvery ?? max(1, steps / 10)
+    }
+
+    func step(_ p: TrainProgress) {
+        let last = p.stepsDone == steps
+        let tokensPerSecond = p.elapsed > 0 ? Double(p.runTokens) / p.elapsed : 0
+        let eta = p.stepsDone > 0 ? p.elapsed / Double(p.stepsDone) * Double(steps - p.stepsDone) : 0
+        switch mode {
+        case .quiet:
+            return
+        case .json:
+            guard last || p.stepsDone % logEvery == 0 else { return }
+            print("{\"step\":\(p.step),\"last_step\":\(p.lastStep),\"loss\":\(jsonNumber(Double(p.loss))),"
+                  + "\"lr\":\(jsonNumber(p.learningRate)),\"grad_norm\":\(jsonNumber(Double(p.gradNorm))),"
+                  + "\"tokens_seen\":\(p.tokensSeen),\"tokens_per_sec\":\(jsonNumber((tokensPerSecond * 10).rounded() / 10)),"
+                  + "\"elapsed_sec\":\(jsonNumber((p.elapsed * 1000).rounded() / 1000))}")
+        case .plain:
+            guard last || p.stepsDone % logEvery == 0 else { return }
+            print(line(p, tokensPerSecond, eta))
+        case .live:
+            guard last || p.elapsed - lastDraw >= 0.1 else { return }
+            lastDraw = p.elapsed
+            print("\r" + line(p, tokensPerSecond, eta) + "\u{1B}[K", terminator: "")
+            fflush(stdout)
+            drewLive = true
+        }
+    }
+
+    func finish() {
+        if drewLive { print("") }
+        fflush(stdout)
+    }
+
+    private func line(_ p: TrainProgress, _ tokensPerSecond: Double, _ eta: Double) -> String {
+        "step \(p.step)/\(p.lastStep)  loss \(formatLoss(p.loss))  lr \(String(format: "%.3e", p.learningRate))  "
+            + "\(Int(tokensPerSecond.rounded())) tok/s  ETA \(duration(eta))"
+    }
+
+    private func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}
+
+/// A JSON number, or null for NaN/∞. Swift's description is the shortest round-trip form.
+func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
+
+/// Reads a whole checkpoint; the reader's errors name the file.
+func loadCheckpoint(_ path: String) throws -> Checkpoint {
+    try CheckpointReader(path: path).readCheckpoint()
+}
