@@ -9,6 +9,7 @@ func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, out
     var options = TrainerOptions(steps: steps, outputPath: output)
     options.saveEvery = save.saveEvery
     options.keep = save.keep
+    options.writeOptions = try FaultInjection.writeOptions()
     let stop = StopFlag()
     stop.installSignalHandlers()
     let printer = ProgressPrinter(options: progress, steps: steps)
