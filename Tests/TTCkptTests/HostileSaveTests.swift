@@ -135,7 +135,7 @@ import Testing
         let mnt = dir.path("small")
         try FileManager.default.createDirectory(atPath: mnt, withIntermediateDirectories: false)
         #expect(Self.shell("/bin/mount", ["-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt]) == 0)
-        defer { Self.shell("/bin/umount", [mnt]) }
+        defer { Self.shell("/bin/umount", [mnt]); withExtendedLifetime(dir) {} }
         try FileManager.default.copyItem(atPath: dir.path("m.ttc"), toPath: mnt + "/m.ttc")
         let before = FormatFixtures.readBytes(mnt + "/m.ttc")
         let r = try CLIRunner.run(["train", "small/m.ttc", "--steps", "1", "--quiet"], in: dir.url)
@@ -162,7 +162,7 @@ import Testing
         try FileManager.default.createDirectory(atPath: ro, withIntermediateDirectories: false)
         #expect(try CLIRunner.run(["init", "src/m.ttc"], in: dir.url).status == 0)
         #expect(Self.shell("/bin/mount", ["--bind", src, ro]) == 0)
-        defer { Self.shell("/bin/umount", [ro]) }
+        defer { Self.shell("/bin/umount", [ro]); withExtendedLifetime(dir) {} }
         #expect(Self.shell("/bin/mount", ["-o", "remount,bind,ro", ro]) == 0)
         let before = FormatFixtures.readBytes(src + "/m.ttc")
         let r = try CLIRunner.run(["train", "ro/m.ttc", "--steps", "1", "--quiet"], in: dir.url)
