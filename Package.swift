@@ -18,11 +18,14 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"])]
         ),
+        // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
+        .target(name: "CKernels"),
         // The engine, the .ttc format and the training loop.
         .target(
             name: "TTCkpt",
             dependencies: [
                 "CZlib",
+                "CKernels",
                 .product(name: "RealModule", package: "swift-numerics"),
             ]
         ),
@@ -40,9 +43,19 @@ let package = Package(
             name: "ttc-fuzz",
             dependencies: ["TTCkpt"]
         ),
+        // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
+        .executableTarget(
+            name: "tt-bench",
+            dependencies: [
+                "TTCkpt",
+                "CKernels",
+                "CZlib",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .testTarget(
             name: "TTCkptTests",
-            dependencies: ["TTCkpt", "tt-ckpt"]
+            dependencies: ["TTCkpt", "tt-ckpt", "CKernels"]
         ),
     ]
 )

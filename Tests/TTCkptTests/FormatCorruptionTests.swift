@@ -5,14 +5,10 @@ import Testing
 /// Damaged files: every single-byte change, truncation and extension must give a
 /// FormatError (never a crash, and never a silent success).
 @Suite struct FormatCorruptionTests {
-    /// The tutorial-size checkpoint the corruption tests damage: samples/tutorial-init.ttc
-    /// when it exists (it must read cleanly), else one built here with
-    /// ParameterLayout(config: .tutorial) and deterministic values.
+    /// The checkpoint the corruption tests damage: the golden samples/tutorial-init.ttc.
     static let file: [UInt8] = {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let sample = root.appendingPathComponent("samples/tutorial-init.ttc").path
-        if FileManager.default.fileExists(atPath: sample) { return FormatFixtures.readBytes(sample) }
-        return try! CheckpointWriter.encodedBytes(FormatFixtures.checkpoint())
+        return FormatFixtures.readBytes(root.appendingPathComponent("samples/tutorial-init.ttc").path)
     }()
 
     @Test func theUndamagedFileReads() {

@@ -1,0 +1,518 @@
+// ckernels.c: blocked SGEMM with a runtime-dispatched AVX2/FMA micro-kernel and a
+// portable fallback. See include/ckernels.h for the determinism contract.
+//
+// Structure (BLIS/GotoBLAS): for each NC-wide column block of the output and each
+// KC-long block of the reduction, B is packed into NR-wide panels; for each MC-tall row
+// block, A is packed into MR-tall panels; an MR x NR micro-kernel then multiplies one
+// A panel by one B panel with the whole MR x NR tile held in registers. Edges are packed
+// with zeros and computed as full tiles, so every element follows the same arithmetic
+// whatever tile it falls in.
+#include "ckernels.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define CK_HAVE_X86 1
+#else
+#define CK_HAVE_X86 0
+#endif
+
+// The portable path must not fuse a*b + c, so that its results are the same on every
+// target (the AVX2 path uses explicit FMA intrinsics and is not affected).
+#pragma STDC FP_CONTRACT OFF
+
+#define MR 6
+#define NR 16
+#define KC CK_KC
+#define MC 96     // multiple of MR: the packed A block (MC x KC = 96 KB) stays in L2
+#define NC 1024   // multiple of NR: the packed B block (KC x NC = 1 MB)
+
+// MARK: - Dispatch
+
+int ck_avx2_available(void) {
+#if CK_HAVE_X86
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        __builtin_cpu_init();
+        v = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? 1 : 0;
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+#else
+    return 0;
+#endif
+}
+
+int ck_resolve_impl(int impl) {
+    if (impl == CK_IMPL_PORTABLE) return CK_IMPL_PORTABLE;
+    return ck_avx2_available() ? CK_IMPL_AVX2 : CK_IMPL_PORTABLE;
+}
+
+// MARK: - Per-thread packing buffers (allocated once per thread, freed at thread exit)
+
+typedef struct {
+    float *a;  // MC x KC
+    float *b;  // KC x NC
+} ck_buffers;
+
+static pthread_key_t ck_key;
+static pthread_once_t ck_key_once = PTHREAD_ONCE_INIT;
+
+// Fast per-thread lookup; the pthread key only exists to free the buffers at thread exit.
+static _Thread_local ck_buffers *ck_cached_buffers;
+
+static void ck_free_buffers(void *p) {
+    ck_buffers *bufs = (ck_buffers *)p;
+    if (!bufs) return;
+    ck_cached_buffers = NULL;
+    free(bufs->a);
+    free(bufs->b);
+    free(bufs);
+}
+
+static void ck_make_key(void) { pthread_key_create(&ck_key, ck_free_buffers); }
+
+static ck_buffers *ck_thread_buffers(void) {
+    if (ck_cached_buffers) return ck_cached_buffers;
+    pthread_once(&ck_key_once, ck_make_key);
+    ck_buffers *bufs = (ck_buffers *)pthread_getspecific(ck_key);
+    if (bufs) return ck_cached_buffers = bufs;
+    bufs = (ck_buffers *)malloc(sizeof(ck_buffers));
+    if (!bufs) abort();
+    bufs->a = (float *)aligned_alloc(64, sizeof(float) * (MC * KC + 16));   // + slack for pack_a's spill
+    bufs->b = (float *)aligned_alloc(64, sizeof(float) * KC * NC);
+    if (!bufs->a || !bufs->b) abort();
+    pthread_setspecific(ck_key, bufs);
+    ck_cached_buffers = bufs;
+    return bufs;
+}
+
+// MARK: - Packing
+
+#if CK_HAVE_X86
+static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs);
+static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
+static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
+#endif
+
+// Packs A(i,p) for i < mc, p < kc (a points at A(ic,pc)) into MR-row panels:
+// panel r0 holds dst[r0*kc + p*MR + r] = A(r0+r, p), rows past mc are zero.
+static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
+                   long rs, long cs, int avx2) {
+    if (rs == 1) {
+        // Column-contiguous A (dB's dOut(M,N) read transposed): walk each source row
+        // segment once, p outer, scattering into every panel.
+        long full = mc / MR * MR;
+        for (long p = 0; p < kc; p++) {
+            const float *s = a + p * cs;
+            for (long r0 = 0; r0 < full; r0 += MR) {
+                float *restrict d = dst + r0 * kc + p * MR;
+                for (int r = 0; r < MR; r++) d[r] = s[r0 + r];
+            }
+            if (full < mc) {
+                float *restrict d = dst + full * kc + p * MR;
+                for (int r = 0; r < MR; r++) d[r] = full + r < mc ? s[full + r] : 0.0f;
+            }
+        }
+        return;
+    }
+    for (long r0 = 0; r0 < mc; r0 += MR) {
+        long mr = mc - r0 < MR ? mc - r0 : MR;
+        float *restrict d = dst + r0 * kc;
+        const float *src = a + r0 * rs;
+#if CK_HAVE_X86
+        if (cs == 1 && mr == MR && avx2) {
+            pack_a_panel_rowmajor_avx2(d, src, kc, rs);
+        } else
+#endif
+        if (cs == 1) {
+            for (int r = 0; r < MR; r++) {
+                if (r < mr) {
+                    const float *s = src + r * rs;
+                    for (long p = 0; p < kc; p++) d[p * MR + r] = s[p];
+                } else {
+                    for (long p = 0; p < kc; p++) d[p * MR + r] = 0.0f;
+                }
+            }
+        } else {
+            for (long p = 0; p < kc; p++)
+                for (int r = 0; r < MR; r++)
+                    d[p * MR + r] = r < mr ? src[r * rs + p * cs] : 0.0f;
+        }
+    }
+}
+
+// Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels:
+// panel c0 holds dst[c0*kc + p*NR + c] = B(p, c0+c), columns past nc are zero.
+static void pack_b(float *restrict dst, const float *restrict b, long kc, long nc,
+                   long rs, long cs, int avx2) {
+    for (long c0 = 0; c0 < nc; c0 += NR) {
+        long nr = nc - c0 < NR ? nc - c0 : NR;
+        float *restrict d = dst + c0 * kc;
+        const float *src = b + c0 * cs;
+        if (cs == 1 && nr == NR) {
+            for (long p = 0; p < kc; p++) memcpy(d + p * NR, src + p * rs, sizeof(float) * NR);
+#if CK_HAVE_X86
+        } else if (cs == 1 && avx2) {
+            pack_b_panel_partial_avx2(d, src, kc, nr, rs);
+#endif
+        } else if (cs == 1) {
+            for (long p = 0; p < kc; p++) {
+                const float *s = src + p * rs;
+                for (long c = 0; c < NR; c++) d[p * NR + c] = c < nr ? s[c] : 0.0f;
+            }
+#if CK_HAVE_X86
+        } else if (rs == 1 && nr == NR && avx2) {
+            pack_b_panel_transposed_avx2(d, src, kc, cs);
+#endif
+        } else if (rs == 1) {
+            for (int c = 0; c < NR; c++) {
+                if (c < nr) {
+                    const float *s = src + c * cs;
+                    for (long p = 0; p < kc; p++) d[p * NR + c] = s[p];
+                } else {
+                    for (long p = 0; p < kc; p++) d[p * NR + c] = 0.0f;
+                }
+            }
+        } else {
+            for (long p = 0; p < kc; p++)
+                for (int c = 0; c < NR; c++)
+                    d[p * NR + c] = c < nr ? src[p * rs + c * cs] : 0.0f;
+        }
+    }
+}
+
+#if CK_HAVE_X86
+// In-place 8 x 8 transpose of the rows r[0..7].
+__attribute__((target("avx2,fma")))
+static inline void transpose8x8_avx2(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// pack_a for a row-contiguous A (cs == 1), one full MR-row panel: 8 p at a time, the six
+// rows (and two zero rows) are transposed in registers and stored 8 wide at stride MR;
+// each store's last two lanes are overwritten by the next one. The final store of a
+// panel spills two floats past it, into the next panel (packed afterwards) or the
+// buffer's slack. Same values as the scalar loop.
+__attribute__((target("avx2,fma")))
+static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        __m256 r[8];
+        for (int i = 0; i < MR; i++) r[i] = _mm256_loadu_ps(src + i * rs + p);
+        r[6] = _mm256_setzero_ps();
+        r[7] = _mm256_setzero_ps();
+        transpose8x8_avx2(r);
+        for (int q = 0; q < 8; q++) _mm256_storeu_ps(d + (p + q) * MR, r[q]);
+    }
+    for (; p < kc; p++)
+        for (int i = 0; i < MR; i++) d[p * MR + i] = src[i * rs + p];
+}
+
+// pack_b for a column-contiguous B (rs == 1, the forward's b(N,K)), one full NR-wide
+// panel: 8 x 8 blocks are transposed in registers. Same values as the scalar loop.
+__attribute__((target("avx2,fma")))
+static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs) {
+    long p = 0;
+    for (; p + 8 <= kc; p += 8) {
+        for (int half = 0; half < 2; half++) {
+            const float *s = src + (long)half * 8 * cs + p;
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * cs);
+            transpose8x8_avx2(r);
+            float *o = d + p * NR + half * 8;
+            for (int q = 0; q < 8; q++) _mm256_store_ps(o + q * NR, r[q]);
+        }
+    }
+    for (; p < kc; p++)
+        for (int c = 0; c < NR; c++) d[p * NR + c] = src[c * cs + p];
+}
+
+// pack_b for a row-contiguous B (cs == 1) whose panel is narrower than NR: masked loads
+// read only the nr valid columns and give zeros for the rest.
+__attribute__((target("avx2,fma")))
+static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+    for (long p = 0; p < kc; p++) {
+        const float *s = src + p * rs;
+        _mm256_store_ps(d + p * NR, _mm256_maskload_ps(s, m0));
+        _mm256_store_ps(d + p * NR + 8, _mm256_maskload_ps(s + 8, m1));
+    }
+}
+#endif
+
+// Writes an MR x NR tile of sums `t` (row stride NR) into the mr x nr corner of C.
+// mode 0: C = t (+ bias[j]); mode 1: C = C + t. The same operations as the vector stores.
+static void store_tile(const float *restrict t, float *restrict c, long ldc, long mr, long nr,
+                       int mode, const float *bias) {
+    for (long r = 0; r < mr; r++) {
+        float *crow = c + r * ldc;
+        const float *trow = t + r * NR;
+        if (mode) {
+            for (long j = 0; j < nr; j++) crow[j] = crow[j] + trow[j];
+        } else if (bias) {
+            for (long j = 0; j < nr; j++) crow[j] = trow[j] + bias[j];
+        } else {
+            for (long j = 0; j < nr; j++) crow[j] = trow[j];
+        }
+    }
+}
+
+// MARK: - Micro-kernels
+
+typedef void (*ck_ukernel)(long kc, const float *restrict ap, const float *restrict bp,
+                           float *restrict c, long ldc, long mr, long nr, int mode,
+                           const float *bias);
+
+// Portable: plain C, product and sum rounded separately (FP_CONTRACT OFF above).
+static void ukernel_portable(long kc, const float *restrict ap, const float *restrict bp,
+                             float *restrict c, long ldc, long mr, long nr, int mode,
+                             const float *bias) {
+    float t[MR * NR];
+    for (int i = 0; i < MR * NR; i++) t[i] = 0.0f;
+    for (long p = 0; p < kc; p++) {
+        const float *a = ap + p * MR;
+        const float *b = bp + p * NR;
+        for (int r = 0; r < MR; r++) {
+            float ar = a[r];
+            for (int j = 0; j < NR; j++) {
+                float prod = ar * b[j];
+                t[r * NR + j] = t[r * NR + j] + prod;
+            }
+        }
+    }
+    store_tile(t, c, ldc, mr, nr, mode, bias);
+}
+
+#if CK_HAVE_X86
+#define CK_AVX2 __attribute__((target("avx2,fma")))
+
+// AVX2 + FMA: the 6 x 16 tile lives in 12 ymm accumulators; per p, two loads of B and
+// six broadcasts of A feed 12 FMAs.
+CK_AVX2
+static void ukernel_avx2(long kc, const float *restrict ap, const float *restrict bp,
+                         float *restrict c, long ldc, long mr, long nr, int mode,
+                         const float *bias) {
+    __m256 c00 = _mm256_setzero_ps(), c01 = _mm256_setzero_ps();
+    __m256 c10 = _mm256_setzero_ps(), c11 = _mm256_setzero_ps();
+    __m256 c20 = _mm256_setzero_ps(), c21 = _mm256_setzero_ps();
+    __m256 c30 = _mm256_setzero_ps(), c31 = _mm256_setzero_ps();
+    __m256 c40 = _mm256_setzero_ps(), c41 = _mm256_setzero_ps();
+    __m256 c50 = _mm256_setzero_ps(), c51 = _mm256_setzero_ps();
+#define CK_STEP(P)                                                         \
+    do {                                                                   \
+        __m256 b0 = _mm256_load_ps(bp + (P) * NR);                         \
+        __m256 b1 = _mm256_load_ps(bp + (P) * NR + 8);                     \
+        __m256 a;                                                          \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 0);                        \
+        c00 = _mm256_fmadd_ps(a, b0, c00); c01 = _mm256_fmadd_ps(a, b1, c01); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 1);                        \
+        c10 = _mm256_fmadd_ps(a, b0, c10); c11 = _mm256_fmadd_ps(a, b1, c11); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 2);                        \
+        c20 = _mm256_fmadd_ps(a, b0, c20); c21 = _mm256_fmadd_ps(a, b1, c21); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 3);                        \
+        c30 = _mm256_fmadd_ps(a, b0, c30); c31 = _mm256_fmadd_ps(a, b1, c31); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 4);                        \
+        c40 = _mm256_fmadd_ps(a, b0, c40); c41 = _mm256_fmadd_ps(a, b1, c41); \
+        a = _mm256_broadcast_ss(ap + (P) * MR + 5);                        \
+        c50 = _mm256_fmadd_ps(a, b0, c50); c51 = _mm256_fmadd_ps(a, b1, c51); \
+    } while (0)
+    long p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        CK_STEP(0); CK_STEP(1); CK_STEP(2); CK_STEP(3);
+        ap += 4 * MR;
+        bp += 4 * NR;
+    }
+    for (; p < kc; p++) {
+        CK_STEP(0);
+        ap += MR;
+        bp += NR;
+    }
+#undef CK_STEP
+    if (mr == MR && nr == NR) {
+#define CK_ROW(R, X0, X1)                                                              \
+        do {                                                                           \
+            float *cr = c + (R) * ldc;                                                 \
+            if (mode) {                                                                \
+                _mm256_storeu_ps(cr, _mm256_add_ps(_mm256_loadu_ps(cr), X0));          \
+                _mm256_storeu_ps(cr + 8, _mm256_add_ps(_mm256_loadu_ps(cr + 8), X1));  \
+            } else if (bias) {                                                         \
+                _mm256_storeu_ps(cr, _mm256_add_ps(X0, _mm256_loadu_ps(bias)));        \
+                _mm256_storeu_ps(cr + 8, _mm256_add_ps(X1, _mm256_loadu_ps(bias + 8)));\
+            } else {                                                                   \
+                _mm256_storeu_ps(cr, X0);                                              \
+                _mm256_storeu_ps(cr + 8, X1);                                          \
+            }                                                                          \
+        } while (0)
+        CK_ROW(0, c00, c01); CK_ROW(1, c10, c11); CK_ROW(2, c20, c21);
+        CK_ROW(3, c30, c31); CK_ROW(4, c40, c41); CK_ROW(5, c50, c51);
+#undef CK_ROW
+    } else {
+        float t[MR * NR] __attribute__((aligned(32)));
+        _mm256_store_ps(t + 0 * NR, c00); _mm256_store_ps(t + 0 * NR + 8, c01);
+        _mm256_store_ps(t + 1 * NR, c10); _mm256_store_ps(t + 1 * NR + 8, c11);
+        _mm256_store_ps(t + 2 * NR, c20); _mm256_store_ps(t + 2 * NR + 8, c21);
+        _mm256_store_ps(t + 3 * NR, c30); _mm256_store_ps(t + 3 * NR + 8, c31);
+        _mm256_store_ps(t + 4 * NR, c40); _mm256_store_ps(t + 4 * NR + 8, c41);
+        _mm256_store_ps(t + 5 * NR, c50); _mm256_store_ps(t + 5 * NR + 8, c51);
+        store_tile(t, c, ldc, mr, nr, mode, bias);
+    }
+}
+#endif
+
+// MARK: - Driver
+
+static void fill_block(float *c, long ldc, long i0, long i1, long j0, long j1, const float *bias) {
+    for (long i = i0; i < i1; i++) {
+        float *row = c + i * ldc;
+        for (long j = j0; j < j1; j++) row[j] = bias ? bias[j] : 0.0f;
+    }
+}
+
+void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
+                    const float *a, long a_rs, long a_cs,
+                    const float *b, long b_rs, long b_cs,
+                    float *c, long ldc, int accumulate, const float *bias) {
+    if (i1 <= i0 || j1 <= j0) return;
+    if (k <= 0) {
+        if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
+        return;
+    }
+    ck_ukernel kernel = ukernel_portable;
+    int avx2 = 0;
+#if CK_HAVE_X86
+    if (ck_resolve_impl(impl) == CK_IMPL_AVX2) {
+        kernel = ukernel_avx2;
+        avx2 = 1;
+    }
+#else
+    (void)impl;
+#endif
+    ck_buffers *bufs = ck_thread_buffers();
+    for (long jc = j0; jc < j1; jc += NC) {
+        long nc = j1 - jc < NC ? j1 - jc : NC;
+        for (long pc = 0; pc < k; pc += KC) {
+            long kc = k - pc < KC ? k - pc : KC;
+            int mode = (pc == 0 && !accumulate) ? 0 : 1;
+            const float *biasBlock = (mode == 0 && bias) ? bias + jc : NULL;
+            pack_b(bufs->b, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2);
+            for (long ic = i0; ic < i1; ic += MC) {
+                long mc = i1 - ic < MC ? i1 - ic : MC;
+                pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs, avx2);
+                for (long jr = 0; jr < nc; jr += NR) {
+                    long nr = nc - jr < NR ? nc - jr : NR;
+                    const float *bpanel = bufs->b + jr * kc;
+                    const float *biasTile = biasBlock ? biasBlock + jr : NULL;
+                    for (long ir = 0; ir < mc; ir += MR) {
+                        long mr = mc - ir < MR ? mc - ir : MR;
+                        kernel(kc, bufs->a + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc,
+                               mr, nr, mode, biasTile);
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - The engine's three shapes
+
+void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
+                       long M, long K, long N, long i0, long i1, long j0, long j1) {
+    (void)M;
+    // out(i,j) = sum_p a[i*K + p] · b[j*K + p]: A(i,p) = a[i*K + p], B(p,j) = b[j*K + p].
+    ck_sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias);
+}
+
+void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
+                          long M, long K, long N, long i0, long i1, long j0, long j1) {
+    (void)M;
+    // dA(i,j) += sum_n dOut[i*N + n] · b[n*K + j].
+    ck_sgemm_block(impl, i0, i1, j0, j1, N, dOut, N, 1, b, K, 1, dA, K, 1, NULL);
+}
+
+void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
+                          long M, long K, long N, long i0, long i1, long j0, long j1) {
+    // dB(i,j) += sum_m dOut[m*N + i] · a[m*K + j].
+    ck_sgemm_block(impl, i0, i1, j0, j1, M, dOut, 1, N, a, K, 1, dB, K, 1, NULL);
+}
+
+// MARK: - AdamW
+
+// The element update, written once for the scalar loops. No fused multiply-add (FP_CONTRACT
+// OFF), so the scalar and vector paths give the same bits (see ckernels.h).
+#define CK_ADAMW_ELEMENT(i, gi)                                                      \
+    do {                                                                            \
+        float mi = beta1 * m[i] + one_minus_beta1 * (gi);                           \
+        float vi = beta2 * v[i] + one_minus_beta2 * ((gi) * (gi));                  \
+        m[i] = mi;                                                                  \
+        v[i] = vi;                                                                  \
+        p[i] = p[i] * decay - lr * (mi / bias1) / (sqrtf(vi / bias2) + eps);        \
+    } while (0)
+
+#if CK_HAVE_X86
+// Eight elements at a time with separate multiplies and adds, exact division and sqrt.
+__attribute__((target("avx2,fma")))
+static long adamw_avx2(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                       long i0, long i1, float lr, float beta1, float one_minus_beta1, float beta2,
+                       float one_minus_beta2, float eps, float decay, float bias1, float bias2, float grad_scale) {
+    const __m256 vb1 = _mm256_set1_ps(beta1), vomb1 = _mm256_set1_ps(one_minus_beta1);
+    const __m256 vb2 = _mm256_set1_ps(beta2), vomb2 = _mm256_set1_ps(one_minus_beta2);
+    const __m256 vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps), vdecay = _mm256_set1_ps(decay);
+    const __m256 vbias1 = _mm256_set1_ps(bias1), vbias2 = _mm256_set1_ps(bias2), vscale = _mm256_set1_ps(grad_scale);
+    const int scaled = grad_scale != 1.0f;
+    long i = i0;
+    for (; i + 8 <= i1; i += 8) {
+        __m256 gi = _mm256_loadu_ps(g + i);
+        if (scaled) gi = _mm256_mul_ps(gi, vscale);
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vomb1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vomb2, _mm256_mul_ps(gi, gi)));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 num = _mm256_mul_ps(vlr, _mm256_div_ps(mi, vbias1));
+        __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vi, vbias2)), veps);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), vdecay), _mm256_div_ps(num, den)));
+    }
+    return i;
+}
+#endif
+
+void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long i1,
+                     float lr, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+                     float eps, float decay, float bias1, float bias2, float grad_scale) {
+    long i = i0;
+#if CK_HAVE_X86
+    if (ck_avx2_available())
+        i = adamw_avx2(p, g, m, v, i0, i1, lr, beta1, one_minus_beta1, beta2, one_minus_beta2,
+                       eps, decay, bias1, bias2, grad_scale);
+#endif
+    if (grad_scale == 1.0f) {
+        for (; i < i1; i++) CK_ADAMW_ELEMENT(i, g[i]);
+    } else {
+        for (; i < i1; i++) {
+            float gi = g[i] * grad_scale;
+            CK_ADAMW_ELEMENT(i, gi);
+        }
+    }
+}

@@ -1,0 +1,82 @@
+// ckernels: single-precision matrix-multiply kernels for tt-ckpt.
+//
+// One general, strided, register-blocked GEMM that computes any rectangular block of
+// the output, plus the three shapes the engine uses. Threading lives in Swift
+// (Kernels/ThreadPool.swift): callers split the output into disjoint blocks and call
+// these functions once per block.
+//
+// Determinism contract. For every output element C(i,j) the arithmetic is fixed by
+// (k, accumulate, bias, impl) alone, never by the block [i0,i1)x[j0,j1) it is computed
+// in, so any split of the output between threads gives the same bits:
+//   the reduction index p runs over blocks of CK_KC (256) from p = 0; within block q,
+//   s_q = 0, then s_q = s_q + A(i,p)·B(p,j) for p ascending;
+//   overwrite:  C = s_0 (+ bias[j], as s_0 + bias[j]); then C = C + s_q for q = 1, 2, ...
+//   accumulate: C = C + s_q for q = 0, 1, 2, ...
+// With k = 0, overwrite stores bias[j] (or 0) and accumulate leaves C unchanged.
+// CK_IMPL_AVX2 rounds each a·b + s once (fused multiply-add); CK_IMPL_PORTABLE rounds
+// the product and the sum separately. The two therefore differ in the last bits; each
+// is bit-reproducible on its own, across runs and thread counts.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+#include "ckatomic.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Which code path to use. AUTO picks AVX2 when the CPU has AVX2 and FMA.
+enum {
+    CK_IMPL_AUTO = 0,
+    CK_IMPL_PORTABLE = 1,
+    CK_IMPL_AVX2 = 2,
+};
+
+/// The reduction block length that fixes the summation order (see above).
+enum { CK_KC = 256 };
+
+/// 1 if this build has the AVX2 path and the CPU supports AVX2 and FMA.
+int ck_avx2_available(void);
+
+/// The implementation `impl` resolves to on this machine: CK_IMPL_PORTABLE or
+/// CK_IMPL_AVX2 (AVX2 falls back to PORTABLE when unavailable).
+int ck_resolve_impl(int impl);
+
+/// General block GEMM. For i in [i0,i1), j in [j0,j1):
+///   C[i*ldc + j] (=|+=) bias[j]? + sum_{p<k} A(i,p)·B(p,j),
+/// with A(i,p) = a[i*a_rs + p*a_cs] and B(p,j) = b[p*b_rs + j*b_cs]. `bias` may be NULL
+/// and is only used when accumulate == 0. Strides are in elements and may be any
+/// non-negative values. Output blocks of concurrent calls must not overlap.
+void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
+                    const float *a, long a_rs, long a_cs,
+                    const float *b, long b_rs, long b_cs,
+                    float *c, long ldc, int accumulate, const float *bias);
+
+/// out(M,N) = a(M,K)·b(N,K)ᵀ (+ bias(N)), rows [i0,i1) x cols [j0,j1) of out.
+void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
+                       long M, long K, long N, long i0, long i1, long j0, long j1);
+
+/// dA(M,K) += dOut(M,N)·b(N,K), rows [i0,i1) (of M) x cols [j0,j1) (of K) of dA.
+void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
+                          long M, long K, long N, long i0, long i1, long j0, long j1);
+
+/// dB(N,K) += dOut(M,N)ᵀ·a(M,K), rows [i0,i1) (of N) x cols [j0,j1) (of K) of dB.
+void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
+                          long M, long K, long N, long i0, long i1, long j0, long j1);
+
+/// One AdamW update of elements [i0, i1), in float, elementwise:
+///   g' = g·grad_scale (skipped when grad_scale == 1)
+///   m = beta1·m + one_minus_beta1·g';  v = beta2·v + one_minus_beta2·g'²
+///   p = p·decay − lr·(m / bias1) / (sqrt(v / bias2) + eps)
+/// with decay = 1 − lr·wd, bias1 = 1 − beta1^t, bias2 = 1 − beta2^t computed by the
+/// caller. Products and sums are rounded separately (no fused multiply-add) on every
+/// path, and sqrt and division are correctly rounded, so the result is the same on every
+/// machine and for any split of the range.
+void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long i1,
+                     float lr, float beta1, float one_minus_beta1, float beta2, float one_minus_beta2,
+                     float eps, float decay, float bias1, float bias2, float grad_scale);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,46 @@
+import TTCkpt
+
+/// The benchmark presets of issue 5 (model shape and batch size).
+struct BenchPreset {
+    var name: String
+    var config: ModelConfig
+    var batchSize: Int
+
+    static let all: [BenchPreset] = [
+        BenchPreset(name: "tutorial", config: .tutorial, batchSize: 1),
+        BenchPreset(name: "small", config: .gptSmall(vocabSize: 65), batchSize: 16),
+        BenchPreset(name: "medium", config: .gptMedium(vocabSize: 256), batchSize: 8),
+    ]
+
+    /// N: parameter count.
+    var parameterCount: Int { ParameterLayout.parameterCount(config) }
+
+    /// Tokens per step: B·T (every preset trains on full-length sequences).
+    var tokensPerStep: Int { batchSize * config.context }
+
+    /// FLOPs per training step as issue 5 counts them: 6·N·tokens + 12·L·B·T²·D.
+    var flopsPerStep: Double {
+        let (L, T, D) = (Double(config.nLayers), Double(config.context), Double(config.dModel))
+        return 6 * Double(parameterCount) * Double(tokensPerStep) + 12 * L * Double(batchSize) * T * T * D
+    }
+
+    /// The batch every implementation trains on: B sequences of T tokens from the same
+    /// 64-bit LCG as Benchmarks/peers/common.py `batch()`, targets shifted by one.
+    func batch(seed: UInt64 = 1234) -> Batch {
+        let (B, T, V) = (batchSize, config.context, UInt64(config.vocabSize))
+        var state = seed
+        var seq: [Int32] = []
+        for _ in 0..<(B * (T + 1)) {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            seq.append(Int32((state >> 33) % V))
+        }
+        var tokens: [Int32] = [], targets: [Int32] = []
+        for b in 0..<B {
+            for t in 0..<T {
+                tokens.append(seq[b * (T + 1) + t])
+                targets.append(seq[b * (T + 1) + t + 1])
+            }
+        }
+        return Batch(tokens: tokens, targets: targets, batchSize: B, seqLen: T)
+    }
+}

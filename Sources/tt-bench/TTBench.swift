@@ -1,0 +1,63 @@
+import ArgumentParser
+import TTCkpt
+
+@main
+struct TTBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tt-bench",
+        abstract: "Benchmarks tt-ckpt: matmul kernels, training throughput, checkpoint I/O, and PyTorch/JAX peers.",
+        discussion: "Run in a release build: swift run -c release tt-bench")
+
+    @Option(help: "Sections to run, comma-separated: matmul, training, checkpoint.")
+    var sections: String = "matmul,training,checkpoint"
+
+    @Option(help: "Minimum seconds to time each matmul case.")
+    var matmulSeconds: Double = 0.3
+
+    @Option(help: "Clock for timings: wall (default) or cpu (process CPU seconds; for single-thread kernel work on a busy machine).")
+    var clock: String = "wall"
+
+    @Option(help: "Threads for the multi-threaded columns.")
+    var threads: Int = 2
+
+    @Option(help: "Presets for the training table, comma-separated: tutorial, small, medium.")
+    var presets: String = "tutorial,small,medium"
+
+    @Option(help: "Minimum timed seconds per training measurement (tt-ckpt and each peer).")
+    var trainSeconds: Double = 3
+
+    @Flag(help: "Skip the PyTorch and JAX peers.")
+    var noPeers = false
+
+    @Option(help: "Directory holding torch_peer.py and jax_peer.py.")
+    var peersDir: String?
+
+    func validate() throws {
+        guard BenchClock(rawValue: clock) != nil else { throw ValidationError("--clock must be wall or cpu") }
+        guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
+        let known = Set(BenchPreset.all.map(\.name))
+        for name in presets.split(separator: ",") where !known.contains(String(name)) {
+            throw ValidationError("unknown preset '\(name)' (tutorial, small, medium)")
+        }
+        guard trainSeconds > 0 && trainSeconds <= 600 else { throw ValidationError("--train-seconds must be in (0, 600]") }
+        guard matmulSeconds > 0 && matmulSeconds <= 60 else { throw ValidationError("--matmul-seconds must be in (0, 60]") }
+    }
+
+    func run() throws {
+        BenchClock.current = BenchClock(rawValue: clock) ?? .wall
+        print("tt-bench: clock \(clock), load average \(fmt(loadAverage(), 2)) at start\n")
+        let wanted = Set(sections.split(separator: ",").map { String($0.filter { $0 != " " }) })
+        if wanted.contains("matmul") {
+            print(MatmulBench.run(minSeconds: matmulSeconds, maxThreads: threads))
+        }
+        if wanted.contains("training") {
+            let names = Set(presets.split(separator: ",").map(String.init))
+            let chosen = BenchPreset.all.filter { names.contains($0.name) }
+            let peers = noPeers ? nil : PeerRunner(directory: peersDir ?? PeerRunner.defaultDirectory())
+            print(TrainingBench.run(presets: chosen, seconds: trainSeconds, threadCounts: Array(Set([1, threads])).sorted(), peers: peers))
+        }
+        if wanted.contains("checkpoint") {
+            print(CheckpointBench.run(seconds: 1))
+        }
+    }
+}

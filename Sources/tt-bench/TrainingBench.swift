@@ -1,0 +1,113 @@
+import TTCkpt
+
+/// Training throughput of tt-ckpt's engine and of the peers, one table.
+enum TrainingBench {
+    /// Flip to true once the engine (issue 2) is merged: `Model.forward`, `backward` and
+    /// `applyAdamW` still stop with "not implemented" on this branch.
+    static let engineAvailable = false
+
+    struct Measurement {
+        var label: String
+        var threads: Int
+        var stepsPerSecond: Double
+        var tokensPerSecond: Double
+        var gflops: Double
+        var forwardMs: Double
+        var backwardMs: Double
+        var optimizerMs: Double
+        var peakRSS: Int?
+    }
+
+    /// Times `forward`, `backward` and `applyAdamW` separately over whole steps, after
+    /// `warmup` untimed steps, for at least `seconds` and 10 steps.
+    static func measure(_ preset: BenchPreset, threads: Int, seconds: Double, warmup: Int = 5) -> Measurement {
+        let model = Model(config: preset.config, maxBatchSize: preset.batchSize)
+        var rng = PythonRandom(seed: 42)
+        model.initializeWeights(rng: &rng)
+        // TODO(after engine merge): run the model on a pool of `threads` threads.
+        let batch = preset.batch()
+        let optimizer = AdamWConfig()
+        var step = 0
+        for _ in 0..<warmup {
+            step += 1
+            _ = model.trainStep(batch, optimizer: optimizer, step: step)
+        }
+        var fwd = 0.0, bwd = 0.0, opt = 0.0, steps = 0
+        let start = now()
+        repeat {
+            step += 1
+            let t0 = now()
+            _ = model.forward(batch)
+            let t1 = now()
+            model.backward()
+            let t2 = now()
+            _ = model.applyAdamW(optimizer, step: step)
+            let t3 = now()
+            fwd += t1 - t0
+            bwd += t2 - t1
+            opt += t3 - t2
+            steps += 1
+        } while now() - start < seconds || steps < 10
+        let perStep = (now() - start) / Double(steps)
+        return Measurement(label: "tt-ckpt", threads: threads, stepsPerSecond: 1 / perStep,
+                           tokensPerSecond: Double(preset.tokensPerStep) / perStep,
+                           gflops: preset.flopsPerStep / perStep / 1e9,
+                           forwardMs: fwd / Double(steps) * 1e3, backwardMs: bwd / Double(steps) * 1e3,
+                           optimizerMs: opt / Double(steps) * 1e3, peakRSS: peakRSSBytes())
+    }
+
+    static func run(presets: [BenchPreset], seconds: Double, threadCounts: [Int], peers: PeerRunner?) -> String {
+        var out = ""
+        var peerResults: [String: [String: PeerResult]] = [:]   // preset -> peer -> result
+        var peerNotes: [String] = []
+        if let peers {
+            for (peer, module) in [("torch", "torch"), ("jax", "jax")] {
+                switch peers.run(peer: peer, module: module, presets: presets.map(\.name), seconds: seconds,
+                                 threads: threadCounts.max() ?? 2) {
+                case .measured(let results):
+                    for r in results { peerResults[r.preset, default: [:]][r.peer] = r }
+                    if let v = results.first?.version { peerNotes.append("\(peer) \(v)") }
+                case .notInstalled(let why): peerNotes.append("\(peer): \(why)")
+                case .failed(let why): peerNotes.append("\(peer): failed: \(why)")
+                }
+            }
+        } else {
+            peerNotes.append("peers skipped (--no-peers)")
+        }
+        var table = Table("Training: one AdamW step per iteration (B·T tokens), GFLOP/s = (6·N·tokens + 12·L·B·T²·D)/s",
+                          headers: ["preset", "impl", "threads", "steps/s", "tokens/s", "GFLOP/s",
+                                    "fwd ms", "bwd ms", "opt ms", "vs torch", "vs jax"])
+        for preset in presets {
+            let peersHere = peerResults[preset.name] ?? [:]
+            // Tutorial is compared in steps/s, the others in tokens/s (issue 5 targets).
+            func ratio(_ ours: Double, _ peer: String) -> String {
+                guard let p = peersHere[peer] else { return "peer not installed" }
+                let theirs = preset.name == "tutorial" ? p.stepsPerSecond : p.tokensPerSecond
+                return fmt(ours / theirs, 2) + "x"
+            }
+            if engineAvailable {
+                for threads in threadCounts {
+                    let m = measure(preset, threads: threads, seconds: seconds)
+                    let ours = preset.name == "tutorial" ? m.stepsPerSecond : m.tokensPerSecond
+                    table.add([preset.name, "tt-ckpt", "\(threads)", fmt(m.stepsPerSecond, 1), fmt(m.tokensPerSecond, 0),
+                               fmt(m.gflops, 1), fmt(m.forwardMs, 3), fmt(m.backwardMs, 3), fmt(m.optimizerMs, 3),
+                               ratio(ours, "torch"), ratio(ours, "jax")])
+                }
+            } else {
+                table.add([preset.name, "tt-ckpt", "-", "engine not merged yet", "", "", "", "", "", "", ""])
+            }
+            for peer in ["torch", "jax"] {
+                if let p = peersHere[peer] {
+                    table.add([preset.name, peer, "\(p.threads)", fmt(p.stepsPerSecond, 1), fmt(p.tokensPerSecond, 0),
+                               fmt(p.gflops, 1), fmt(p.forwardMs, 3), fmt(p.backwardMs, 3), fmt(p.optimizerMs, 3), "", ""])
+                } else {
+                    table.add([preset.name, peer, "-", "peer not installed", "", "", "", "", "", "", ""])
+                }
+            }
+        }
+        out += table.render()
+        out += "\nPeers: " + peerNotes.joined(separator: "; ") + "\n"
+        if let rss = peakRSSBytes() { out += "Peak RSS of tt-bench so far: \(fmt(Double(rss) / 1_048_576, 1)) MiB\n" }
+        return out
+    }
+}
