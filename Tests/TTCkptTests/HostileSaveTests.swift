@@ -66,6 +66,24 @@ import Testing
               + "\(resumed) resumed; last step \(lastStep)")
         #expect(try CLIRunner.run(["train", "m.ttc", "--steps", "1", "--quiet"], in: dir.url).status == 0)
         #expect(CheckpointWriter.temporaryFiles(for: path).isEmpty)
+        // Step files' temporaries too (regression: they used to stay forever).
+        #expect(try dir.listing().filter { $0.contains(".tmp-") } == [])
+    }
+
+    /// Stale temporaries of step files are removed; a live writer's and other files are kept.
+    @Test func staleStepFileTemporariesAreRemoved() throws {
+        let dir = try TemporaryDirectory("hostile-steptmp")
+        let names = [".m.step000005.ttc.tmp-2147483646-ab", ".m.step000012.ttc.tmp-\(getpid())-cd",
+                     ".m.ttc.tmp-2147483646-ef", ".n.step000005.ttc.tmp-2147483646-01", "m.step000005.ttc"]
+        for n in names { try dir.write(n, "x") }
+        let removed = StepFiles.removeStaleTemporaryFiles(output: dir.path("m.ttc"))
+        #expect(removed == [dir.path(".m.step000005.ttc.tmp-2147483646-ab")])
+        #expect(try dir.listing() == names.filter { !$0.hasSuffix("-ab") }.sorted())
+        // In a subdirectory.
+        let sub = dir.path("sub")
+        try FileManager.default.createDirectory(atPath: sub, withIntermediateDirectories: false)
+        FormatFixtures.writeBytes([1], to: sub + "/.m.step000001.ttc.tmp-2147483646-1")
+        #expect(StepFiles.removeStaleTemporaryFiles(output: sub + "/m.ttc") == [sub + "/.m.step000001.ttc.tmp-2147483646-1"])
     }
 
     /// SIGINT (or SIGTERM) during training, then, from 20 ms later, a storm of SIGINT and
