@@ -182,6 +182,17 @@ import Testing
             if file != "flipped.ttc" { add("file-\(i + 1)-inspect", what, ["inspect", file]) }
             add("file-\(i + 1)-diff", what, ["diff", "m.ttc", file])
         }
+        // A FIFO (named pipe): opening one for reading waits for a writer, so a reader that
+        // opened before checking would hang (regression: every command did).
+        let fifo: @Sendable (String) throws -> Void = { dir in precondition(mkfifo(dir + "/pipe.ttc", 0o644) == 0) }
+        add("fifo-train", "checkpoint is a FIFO", ["train", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
+        add("fifo-resume", "checkpoint is a FIFO", ["resume", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
+        add("fifo-sample", "checkpoint is a FIFO", ["sample", "pipe.ttc"], prepare: fifo)
+        add("fifo-inspect", "checkpoint is a FIFO", ["inspect", "pipe.ttc"], prepare: fifo)
+        add("fifo-diff", "checkpoint is a FIFO", ["diff", "m.ttc", "pipe.ttc"], prepare: fifo)
+        add("fifo-init-data", "corpus is a FIFO", ["init", "x.ttc", "--data", "pipe.ttc"], prepare: fifo)
+        add("fifo-train-data", "corpus is a FIFO", ["train", "w.ttc", "--steps", "1", "--data", "pipe.ttc"], prepare: fifo)
+        add("fifo-output", "output is a FIFO", ["train", "m.ttc", "--steps", "1", "-o", "pipe.ttc"], prepare: fifo)
         // Write faults (debug builds: TTCKPT_FAULT_INJECT, see Sources/tt-ckpt/Support/FaultInjection.swift).
         add("save-1", "disk full (ENOSPC after 4 KiB)", ["train", "m.ttc", "--steps", "1", "--quiet"], env: ["TTCKPT_FAULT_INJECT": "enospc:4096"])
         add("save-2", "disk full at the first byte", ["train", "m.ttc", "--steps", "1", "--save-every", "1", "--quiet"], env: ["TTCKPT_FAULT_INJECT": "enospc:0"])
@@ -217,6 +228,8 @@ import Testing
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try! process.run()
+        // A hang is a failure, not a stuck test run: kill the command after 60 s.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 60) { if process.isRunning { process.terminate() } }
         // Read both pipes to the end before waiting, so a full pipe cannot block the child.
         nonisolated(unsafe) var outData = Data()
         let group = DispatchGroup()
@@ -314,7 +327,7 @@ import Testing
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
             `g.ttc` gpt arch; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
-            `folder.ttc` a directory; `picture.png` PNG bytes; `truncated.ttc` the first half of
+            `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`
             `tok_emb` shape (2^30, 2^30) (CRCs fixed); `huge-raw.ttc` `tok_emb` shape (2^20, 2^20)
@@ -341,6 +354,22 @@ import Testing
             md += "| \(o.row.id) | \(o.row.input) | \(markdownCode(cmd)) | \(markdownCode(o.line)) |\n"
         }
         try md.write(toFile: tablePath, atomically: true, encoding: .utf8)
+    }
+
+    /// The reader refuses a FIFO at once instead of waiting in open(2) for a writer.
+    @Test func readerRefusesAFIFOWithoutBlocking() throws {
+        let dir = FormatFixtures.tempDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/pipe.ttc"
+        #expect(mkfifo(path, 0o644) == 0)
+        nonisolated(unsafe) var kind: FormatError.Kind? = nil
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            do { _ = try CheckpointReader(path: path) } catch { kind = (error as? FormatError)?.kind }
+            done.signal()
+        }
+        #expect(done.wait(timeout: .now() + 10) == .success, "CheckpointReader(path:) blocked on a FIFO")
+        #expect(kind == .io)
     }
 
     @Test func diffOfDifferentConfigsReportsAndExits1() throws {

@@ -174,7 +174,9 @@ public final class CheckpointReader {
     private let source: ReaderSource
 
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused below as
+        // not a regular file); reads of a regular file ignore the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw FormatError(path: path, kind: .io, message: "cannot open: \(String(cString: strerror(errno)))")
         }
