@@ -70,6 +70,15 @@ import Testing
         #expect(try dir.listing().filter { $0.contains(".tmp-") } == [])
     }
 
+    /// init removes what a killed init (or save) of the same path left behind.
+    @Test func initRemovesStaleTemporaryFilesOfItsOutput() throws {
+        let dir = try TemporaryDirectory("hostile-inittmp")
+        try dir.write(".x.ttc.tmp-2147483646-ab", "partial")
+        try dir.write(".x.ttc.tmp-\(getpid())-cd", "a live writer's")
+        #expect(try CLIRunner.run(["init", "x.ttc"], in: dir.url).status == 0)
+        #expect(try dir.listing() == [".x.ttc.tmp-\(getpid())-cd", "x.ttc"])
+    }
+
     /// Stale temporaries of step files are removed; a live writer's and other files are kept.
     @Test func staleStepFileTemporariesAreRemoved() throws {
         let dir = try TemporaryDirectory("hostile-steptmp")
