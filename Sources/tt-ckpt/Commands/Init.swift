@@ -38,20 +38,8 @@ extension TTCkpt {
         var out: String
         @Option(help: "tutorial, gpt-small or gpt-medium.")
         var preset: Preset = .tutorial
-        @Option(help: "Block type: tutorial or gpt (default: the preset's).")
-        var arch: Architecture?
-        @Option(name: .customLong("vocab-size"), help: "V; must equal the vocabulary's size when that is known.")
-        var vocabSize: Int?
-        @Option(name: .customLong("d-model"), help: "D, the model width.")
-        var dModel: Int?
-        @Option(help: "H, attention heads (must divide D).")
-        var heads: Int?
-        @Option(name: .customLong("d-ff"), help: "F, the FFN hidden width.")
-        var dFF: Int?
-        @Option(help: "L, the number of blocks.")
-        var layers: Int?
-        @Option(help: "T, the context length.")
-        var context: Int?
+        @OptionGroup(title: "Config (each overrides the preset's)")
+        var config: ConfigOptions
         @Option(help: ArgumentHelp("Corpus to build the vocabulary from.", valueName: "corpus.txt"))
         var data: String?
         @Option(help: "char, word or byte (default: the preset's: word, char, byte).")
@@ -63,10 +51,7 @@ extension TTCkpt {
 
         func validate() throws {
             guard !out.isEmpty else { throw InputError("out.ttc", "empty path") }
-            for (name, value) in [("--vocab-size", vocabSize), ("--d-model", dModel), ("--heads", heads),
-                                  ("--d-ff", dFF), ("--layers", layers), ("--context", context)] {
-                if let value, value < 1 { throw InputError(name, "must be at least 1, got \(value)") }
-            }
+            try config.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
         }
 
@@ -74,13 +59,7 @@ extension TTCkpt {
             try OutputPath.check(out, overwrite: force)
             var request = InitRequest()
             request.preset = preset
-            request.overrides.arch = arch
-            request.overrides.vocabSize = vocabSize
-            request.overrides.dModel = dModel
-            request.overrides.nHeads = heads
-            request.overrides.dFF = dFF
-            request.overrides.nLayers = layers
-            request.overrides.context = context
+            request.overrides = config.overrides
             request.corpusPath = data
             request.tokenizer = tokenizer
             request.seed = seed

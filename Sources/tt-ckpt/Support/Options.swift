@@ -6,6 +6,45 @@ extension Preset: ExpressibleByArgument {}
 extension TokenizerKind: ExpressibleByArgument {}
 extension Architecture: ExpressibleByArgument {}
 
+/// Config fields given on the command line (`init`, `import`); each overrides the preset,
+/// the metadata or the shapes.
+struct ConfigOptions: ParsableArguments {
+    @Option(help: "Block type: tutorial or gpt.")
+    var arch: Architecture?
+    @Option(name: .customLong("vocab-size"), help: "V; must equal the vocabulary's size when that is known.")
+    var vocabSize: Int?
+    @Option(name: .customLong("d-model"), help: "D, the model width.")
+    var dModel: Int?
+    @Option(help: "H, attention heads (must divide D).")
+    var heads: Int?
+    @Option(name: .customLong("d-ff"), help: "F, the FFN hidden width.")
+    var dFF: Int?
+    @Option(help: "L, the number of blocks.")
+    var layers: Int?
+    @Option(help: "T, the context length.")
+    var context: Int?
+
+    /// Refuses sizes below 1 (the config's own validation bounds the rest).
+    func validateValues() throws {
+        for (name, value) in [("--vocab-size", vocabSize), ("--d-model", dModel), ("--heads", heads),
+                              ("--d-ff", dFF), ("--layers", layers), ("--context", context)] {
+            if let value, value < 1 { throw InputError(name, "must be at least 1, got \(value)") }
+        }
+    }
+
+    var overrides: ConfigOverrides {
+        var o = ConfigOverrides()
+        o.arch = arch
+        o.vocabSize = vocabSize
+        o.dModel = dModel
+        o.nHeads = heads
+        o.dFF = dFF
+        o.nLayers = layers
+        o.context = context
+        return o
+    }
+}
+
 /// AdamW and batch settings. `train` applies the ones given on top of what the checkpoint
 /// records; `resume` refuses all of them.
 struct HyperparameterOptions: ParsableArguments {

@@ -6,9 +6,15 @@ import TTCkpt
 /// progress output, the summary, and the exit status for an interruption.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
                  save: SaveOptions, progress: ProgressOptions) throws {
+    try runTraining(session, data: data, steps: steps, output: output, saveEvery: save.saveEvery, keep: save.keep,
+                    progress: progress)
+}
+
+func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
+                 saveEvery: Int, keep: Int?, progress: ProgressOptions) throws {
     var options = TrainerOptions(steps: steps, outputPath: output)
-    options.saveEvery = save.saveEvery
-    options.keep = save.keep
+    options.saveEvery = saveEvery
+    options.keep = keep
     options.writeOptions = try FaultInjection.writeOptions()
     let stop = StopFlag()
     stop.installSignalHandlers()
