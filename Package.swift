@@ -37,7 +37,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // libFuzzer target for the reader; Fuzz/run.sh builds it with the fuzzer. A plain
+        // libFuzzer target for the reader; Tests/Fuzz/run.sh builds it with the fuzzer. A plain
         // build gives a replay tool (`ttc-fuzz FILE...`).
         .executableTarget(
             name: "ttc-fuzz",

@@ -1,5 +1,5 @@
 // libFuzzer target for the .ttc reader: preamble, header, metadata, directory and every
-// tensor (inflate, CRCs). Built with the fuzzer only by Fuzz/run.sh, which passes
+// tensor (inflate, CRCs). Built with the fuzzer only by Tests/Fuzz/run.sh, which passes
 // `-sanitize=fuzzer,address -D TTC_LIBFUZZER`; libFuzzer then supplies `main` and calls
 // `LLVMFuzzerTestOneInput` for each input.
 //
@@ -140,7 +140,7 @@ struct FuzzReplay {
     static func main() {
         let paths = CommandLine.arguments.dropFirst()
         if paths.isEmpty {
-            print("usage: ttc-fuzz FILE...   (replays inputs through the fuzz target; Fuzz/run.sh builds the libFuzzer version)")
+            print("usage: ttc-fuzz FILE...   (replays inputs through the fuzz target; Tests/Fuzz/run.sh builds the libFuzzer version)")
             exit(2)
         }
         for path in paths {

@@ -10,7 +10,7 @@ import Testing
 /// whose CRC-32s verify independently; (2) not trap (a trap ends the test process);
 /// (3) allocate no single buffer larger than max(64 KiB, 1032 × file size), as recorded by
 /// `ReaderAllocationMeter` (every reader allocation whose size comes from the file reports
-/// to it). The libFuzzer run (Fuzz/run.sh) checks allocations independently through its
+/// to it). The libFuzzer run (Tests/Fuzz/run.sh) checks allocations independently through its
 /// malloc hook (`-malloc_limit_mb`), which sees every malloc.
 @Suite struct HostileMutationTests {
     /// SplitMix64: a fixed, platform-independent sequence for a given seed.

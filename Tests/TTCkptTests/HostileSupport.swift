@@ -50,7 +50,7 @@ enum HostileSamples {
 }
 
 @Suite struct HostileFuzzSeedTests {
-    /// Writes the fuzz seed corpus (Fuzz/corpus/) when TTCKPT_WRITE_FUZZ_SEEDS names a
+    /// Writes the fuzz seed corpus (Tests/Fuzz/corpus/) when TTCKPT_WRITE_FUZZ_SEEDS names a
     /// directory; otherwise checks that every sample image reads back cleanly.
     @Test func sampleImagesReadAndSeedCorpus() throws {
         let images = try HostileSamples.images()
