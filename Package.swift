@@ -37,6 +37,12 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // libFuzzer target for the reader; Tests/Fuzz/run.sh builds it with the fuzzer. A plain
+        // build gives a replay tool (`ttc-fuzz FILE...`).
+        .executableTarget(
+            name: "ttc-fuzz",
+            dependencies: ["TTCkpt"]
+        ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(
             name: "tt-bench",

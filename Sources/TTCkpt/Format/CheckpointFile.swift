@@ -175,7 +175,9 @@ public final class CheckpointReader {
     private let source: ReaderSource
 
     public convenience init(path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused below as
+        // not a regular file); reads of a regular file ignore the flag.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else {
             throw FormatError(path: path, kind: .io, message: "cannot open: \(String(cString: strerror(errno)))")
         }
@@ -303,8 +305,10 @@ public final class CheckpointReader {
             guard offset <= UInt64(bytes.count), UInt64(count) <= UInt64(bytes.count) - offset else {
                 throw FormatError(path: path, kind: .io, message: "read past the end of the data")
             }
+            ReaderAllocationMeter.note(count)
             return Array(bytes[Int(offset)..<(Int(offset) + count)])
         case .file(let fd):
+            ReaderAllocationMeter.note(count)
             // Not zero filled: pread fills every byte or this throws.
             var out = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
             var done = 0

@@ -308,6 +308,9 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
 /// its shape, `adam_m.` and `adam_v.` copies of each, role/prefix agreement, and `other`
 /// tensors that clash with no canonical name. Names are already known to be unique.
 func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int])], config: ModelConfig) throws {
+    // The layout and the table below grow with the config's layer count (at most 1024
+    // layers: about 37 000 entries), not with the file; the largest buffer is the table.
+    ReaderAllocationMeter.note(3 * canonicalTensorCount(config) * (MemoryLayout<TensorSlot>.stride + 16))
     let layout = ParameterLayout(config: config)
     var expected: [String: (TensorRole, [Int])] = [:]
     for slot in layout.slots {
@@ -338,5 +341,14 @@ func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int]
         for slot in layout.slots where !seen.contains(role.namePrefix + slot.name) {
             throw ContentError(.missingTensor, "tensor '\(role.namePrefix + slot.name)': missing (\(role.label) of this config)")
         }
+    }
+}
+
+/// The number of tensors in `ParameterLayout(config:)`, without building it (spec §5):
+/// tok_emb, pos_emb, lm_head, and per layer 10 (tutorial) or 12 (gpt), plus ln_f (gpt).
+func canonicalTensorCount(_ config: ModelConfig) -> Int {
+    switch config.arch {
+    case .tutorial: return 3 + 10 * config.nLayers
+    case .gpt: return 5 + 12 * config.nLayers
     }
 }

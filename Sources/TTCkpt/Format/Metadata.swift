@@ -158,6 +158,7 @@ func decodeMetadata(_ bytes: [UInt8], from start: Int, to end: Int) throws -> [M
         throw fail(.malformedMetadata, "metadata: key count \(count) exceeds the cap or the section size")
     }
     var items: [MetaItem] = []
+    ReaderAllocationMeter.note(Int(count) * MemoryLayout<MetaItem>.stride)
     items.reserveCapacity(Int(count))
     var previousKey: [UInt8]? = nil
     for index in 0..<Int(count) {
@@ -225,6 +226,8 @@ private func decodeValue(_ r: inout ByteReader, key: String) throws -> MetaValue
             throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': array count \(n64) does not fit in the section")
         }
         let n = Int(n64)
+        // Largest in-memory element: String (16 bytes) for a 4-byte minimum encoding.
+        ReaderAllocationMeter.note(n * max(MemoryLayout<String>.stride, MemoryLayout<UInt64>.stride))
         switch element {
         case .u32: return .u32Array(try r.u32Array(count: n))
         case .i64: return .i64Array(try r.u64Array(count: n).map { Int64(bitPattern: $0) })

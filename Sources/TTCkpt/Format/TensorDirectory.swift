@@ -38,6 +38,7 @@ func decodeDirectory(_ bytes: [UInt8], from start: Int, to end: Int, dataStart: 
         throw ContentError(.malformedDirectory, "tensor directory: \(count) entries cannot fit in \(r.remaining) bytes")
     }
     var entries: [TensorEntry] = []
+    ReaderAllocationMeter.note(Int(count) * MemoryLayout<TensorEntry>.stride)
     entries.reserveCapacity(Int(count))
     var names = Set<String>()
     var expectedOffset = dataStart

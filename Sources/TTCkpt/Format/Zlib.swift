@@ -90,6 +90,7 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
     defer { inflateEnd(stream) }
     // One spare byte: a stream that writes into it is longer than claimed. Not zero
     // filled: only the `produced` bytes inflate wrote are kept.
+    ReaderAllocationMeter.note(rawLength + 1)
     var out = [UInt8](unsafeUninitializedCapacity: rawLength + 1) { _, count in count = rawLength + 1 }
     var produced = 0
     try out.withUnsafeMutableBytes { outBuf in
@@ -195,15 +196,18 @@ func littleEndianBytes(_ values: [Float]) -> [UInt8] {
 /// raw (unshuffled) little-endian bytes. One pass, no intermediate copy.
 func decodeFloats(_ bytes: [UInt8], shuffled: Bool) -> (values: [Float], rawCRC: UInt32) {
     let n = bytes.count / 4
+    ReaderAllocationMeter.note(n * 4)
     // Decoded straight into the result's storage (no zero fill, no intermediate array).
     let values = [Float](unsafeUninitializedCapacity: n) { buf, count in
-        let d = UnsafeMutableRawPointer(buf.baseAddress!).bindMemory(to: UInt32.self, capacity: n)
+        count = 0
+        guard n > 0, let base = buf.baseAddress else { return }
+        let d = UnsafeMutableRawPointer(base).bindMemory(to: UInt32.self, capacity: n)
         bytes.withUnsafeBufferPointer { src in
-            guard let s = src.baseAddress, n > 0 else { return }
+            guard let s = src.baseAddress else { return }
             if shuffled {
                 let (s0, s1, s2, s3) = (s, s + n, s + 2 * n, s + 3 * n)
                 for i in 0..<n {
-                    d[i] = (UInt32(s0[i]) | UInt32(s1[i]) << 8 | UInt32(s2[i]) << 16 | UInt32(s3[i]) << 24).littleEndian
+                    d[i] = UInt32(s0[i]) | UInt32(s1[i]) << 8 | UInt32(s2[i]) << 16 | UInt32(s3[i]) << 24
                 }
             } else {
                 #if _endian(little)

@@ -294,7 +294,8 @@ struct RawFile {
 
     init(path: String) throws {
         self.path = path
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: a FIFO must not block the open (it is refused below); regular files ignore it.
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw FormatError(path: path, message: String(cString: strerror(errno))) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {

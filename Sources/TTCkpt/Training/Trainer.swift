@@ -65,6 +65,7 @@ public enum Trainer {
                            onSave: (String) -> Void = { _ in }) throws -> TrainOutcome {
         let sampler = session.sampler(for: data)
         CheckpointWriter.removeStaleTemporaryFiles(for: options.outputPath)
+        StepFiles.removeStaleTemporaryFiles(output: options.outputPath)
         let start = ContinuousClock.now
         let firstStep = session.state.step
         let lastStep = firstStep + options.steps
@@ -184,6 +185,26 @@ public enum StepFiles {
         let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
         return names.compactMap { n in step(of: n, stemName: stemName).map { ($0, prefixDir + n) } }
             .sorted { $0.step < $1.step }
+    }
+
+    /// Removes the temporary files a killed writer left for step files of `output`
+    /// (`.STEM.stepNNNNNN.ttc.tmp-PID-HEX` whose PID no longer exists; see
+    /// `CheckpointWriter.removeStaleTemporaryFiles`). Returns the paths removed.
+    @discardableResult
+    public static func removeStaleTemporaryFiles(output: String) -> [String] {
+        let url = URL(fileURLWithPath: output)
+        let directory = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
+        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var targets = Set<String>()
+        for n in names where n.hasPrefix(".") {
+            guard let r = n.range(of: ".tmp-", options: .backwards) else { continue }
+            let target = String(n[n.index(after: n.startIndex)..<r.lowerBound])
+            if step(of: target, stemName: stemName) != nil { targets.insert(prefixDir + target) }
+        }
+        return targets.sorted().flatMap { CheckpointWriter.removeStaleTemporaryFiles(for: $0) }
     }
 
     /// Removes all but the `keep` newest step files numbered ≤ `upTo`.

@@ -73,7 +73,8 @@ public struct TrainingData: Equatable, Sendable {
 /// - Throws: `InputError(path, ...)` with the system's reason, "is a directory", or
 ///   "is larger than ..." when it exceeds `limit` bytes.
 func readWholeFile(_ path: String, limit: Int) throws -> [UInt8] {
-    let fd = open(path, O_RDONLY)
+    // O_NONBLOCK: a FIFO must not block the open (it is refused below); regular files ignore it.
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
     guard fd >= 0 else { throw InputError(path, systemReason(errno)) }
     defer { close(fd) }
     var info = stat()

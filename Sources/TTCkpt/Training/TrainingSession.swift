@@ -163,3 +163,24 @@ extension TrainingSession {
         throw InputError("--data", "required: \(checkpointPath) has no built-in data; give a corpus to train on")
     }
 }
+
+extension TrainingSession {
+    /// Reads a checkpoint for `train`, `resume` or `sample`, refusing a model larger than
+    /// this tool makes before inflating anything: a small file of well-compressed zeros can
+    /// otherwise claim (and the reader would rightly inflate) gigabytes of tensors. Loads
+    /// only the tensors a session uses (parameters and both moments; `other` tensors are
+    /// skipped unread, as the session ignores them).
+    /// - Throws: the reader's `FormatError`, or `InputError(path, ...)` for a model above
+    ///   `InitRequest.maxParameters` parameters.
+    public static func loadCheckpoint(path: String) throws -> Checkpoint {
+        let reader = try CheckpointReader(path: path)
+        let parameters = ParameterLayout.parameterCount(reader.config)
+        guard parameters <= InitRequest.maxParameters else {
+            throw InputError(path, "\(parameters) parameters is more than the limit \(InitRequest.maxParameters)")
+        }
+        let tensors = try reader.entries.filter { $0.role != .other }.map { e in
+            NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try reader.loadTensor(e))
+        }
+        return Checkpoint(config: reader.config, vocabulary: reader.vocabulary, training: reader.training, tensors: tensors)
+    }
+}

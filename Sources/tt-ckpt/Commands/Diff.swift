@@ -255,7 +255,8 @@ enum DiffText {
             lines += DisplayText.table(rows, rightAligned: [false, false, true, true, false, true, true, true])
         }
         lines.append("")
-        lines.append(d.isEqual ? "result: equal within tolerance" : "result: different")
+        lines.append("result: " + (d.isEqual ? Colour.paint("equal within tolerance", .green)
+                                            : Colour.paint("different", .red)))
         return lines
     }
 

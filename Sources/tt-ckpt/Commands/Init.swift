@@ -64,7 +64,9 @@ extension TTCkpt {
             request.tokenizer = tokenizer
             request.seed = seed
             let checkpoint = try request.makeCheckpoint()
-            try CheckpointWriter.write(checkpoint, to: out)
+            // Temporary files of an init or save of the same path that was killed.
+            CheckpointWriter.removeStaleTemporaryFiles(for: out)
+            try CheckpointWriter.write(checkpoint, to: out, options: try FaultInjection.writeOptions())
             let c = checkpoint.config
             print("created \(out): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), H \(c.nHeads), F \(c.dFF), "
                   + "L \(c.nLayers), T \(c.context), \(ParameterLayout.parameterCount(c)) parameters, "

@@ -107,9 +107,10 @@ extension TTCkpt {
                     let failed = reader.entries.filter { problems[$0.name] != nil }
                     lines.append("")
                     if failed.isEmpty {
-                        lines.append("verify: all \(reader.entries.count) tensors ok (CRCs and lengths checked)")
+                        lines.append("verify: all \(reader.entries.count) tensors " + Colour.paint("ok", .green)
+                                     + " (CRCs and lengths checked)")
                     } else {
-                        lines.append("verify: \(failed.count) of \(reader.entries.count) tensors FAILED")
+                        lines.append("verify: \(failed.count) of \(reader.entries.count) tensors " + Colour.paint("FAILED", .red))
                         for e in failed { lines.append("  \(DisplayText.escaped(e.name)): \(problems[e.name]!)") }
                     }
                 }
@@ -155,8 +156,7 @@ extension TTCkpt {
 enum AnalysisIO {
     /// Writes `tt-ckpt: <subject>: <problem>` to stderr; returns exit status 2 to throw.
     static func fail(_ subject: String, _ problem: String) -> ExitCode {
-        let line = "tt-ckpt: \(DisplayText.escaped(subject)): \(problem)\n"
-        FileHandle.standardError.write(line.data(using: .utf8)!)
+        CommandLineErrors.writeError("\(DisplayText.escaped(subject)): \(problem)")
         return ExitCode(2)
     }
 

@@ -43,6 +43,7 @@ enum CommandLineErrors {
 
     /// Writes `tt-ckpt: <line>` to stderr.
     static func writeError(_ line: String) {
-        FileHandle.standardError.write(Data(("tt-ckpt: " + line + "\n").utf8))
+        let prefix = Colour.paint("tt-ckpt:", .boldRed, for: STDERR_FILENO)
+        FileHandle.standardError.write(Data((prefix + " " + line + "\n").utf8))
     }
 }

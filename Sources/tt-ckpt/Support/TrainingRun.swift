@@ -18,6 +18,7 @@ func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, out
     options.writeOptions.threads = threads ?? session.model.threadCount
     options.saveEvery = saveEvery
     options.keep = keep
+    options.writeOptions = try FaultInjection.writeOptions()
     let stop = StopFlag()
     stop.installSignalHandlers()
     let printer = ProgressPrinter(options: progress, steps: steps)
@@ -103,7 +104,8 @@ final class ProgressPrinter {
 /// A JSON number, or null for NaN/∞. Swift's description is the shortest round-trip form.
 func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
 
-/// Reads a whole checkpoint; the reader's errors name the file.
+/// Reads a checkpoint's header, refuses a model above init's bound before inflating
+/// anything, then loads the tensors a session uses; errors name the file.
 func loadCheckpoint(_ path: String) throws -> Checkpoint {
-    try CheckpointReader(path: path).readCheckpoint()
+    try TrainingSession.loadCheckpoint(path: path)
 }
