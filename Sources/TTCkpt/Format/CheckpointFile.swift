@@ -430,8 +430,16 @@ func tagName(_ tag: UInt32) -> String {
 /// file at `path` is left untouched.
 public enum CheckpointWriter {
     public static func write(_ checkpoint: Checkpoint, to path: String, options: WriteOptions = WriteOptions()) throws {
-        let image = try encode(checkpoint, path: path, options: options)
-        try commit(image, to: path, io: options.io)
+        try write(checkpoint, to: [path], options: options)
+    }
+
+    /// Encodes (compresses) once and writes the same bytes to each path in turn, each
+    /// atomically as `write(_:to:options:)` does. A failure stops at that path: the paths
+    /// before it hold the new file, it and the ones after keep their previous contents.
+    public static func write(_ checkpoint: Checkpoint, to paths: [String], options: WriteOptions = WriteOptions()) throws {
+        guard let first = paths.first else { return }
+        let image = try encode(checkpoint, path: first, options: options)
+        for path in paths { try commit(image, to: path, io: options.io) }
     }
 
     /// The bytes `write` would store, in pieces (preamble + header, then each blob).

@@ -89,7 +89,10 @@ public enum Trainer {
                 if let background {
                     for path in try background.wait() { onSave(path) }
                     let checkpoint = session.snapshot()
-                    background.start { try write(checkpoint, options: options, stepFile: true) }
+                    // One compression thread: all of it runs on the saver's low-priority
+                    // thread (the bytes are the same for any thread count).
+                    let backgroundOptions = { var o = options; o.writeOptions.threads = 1; return o }()
+                    background.start { try write(checkpoint, options: backgroundOptions, stepFile: true) }
                 } else {
                     try save(session, options: options, stepFile: true, onSave: onSave)
                 }
@@ -111,23 +114,21 @@ public enum Trainer {
 
     /// Writes `checkpoint` (its step file first, when asked) and returns the paths written.
     private static func write(_ checkpoint: Checkpoint, options: TrainerOptions, stepFile: Bool) throws -> [String] {
-        var written: [String] = []
+        // The step file and the output hold the same bytes: compress once, write both.
         let step = checkpoint.training.step
-        if stepFile && options.keep != 0 {
-            let path = StepFiles.path(output: options.outputPath, step: step)
-            try CheckpointWriter.write(checkpoint, to: path, options: options.writeOptions)
-            written.append(path)
-            if let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) }
-        }
-        try CheckpointWriter.write(checkpoint, to: options.outputPath, options: options.writeOptions)
-        written.append(options.outputPath)
+        let withStepFile = stepFile && options.keep != 0
+        let written = (withStepFile ? [StepFiles.path(output: options.outputPath, step: step)] : []) + [options.outputPath]
+        try CheckpointWriter.write(checkpoint, to: written, options: options.writeOptions)
+        if withStepFile, let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) }
         return written
     }
 }
 
-/// Runs one save at a time on a background thread.
+/// Runs one save at a time on a background thread of its own, at the lowest scheduling
+/// priority (nice 19), so compression takes the cycles training leaves idle rather than
+/// sharing the cores with it. `wait()` before the next save or the end bounds how late it
+/// can finish.
 final class BackgroundSaver: @unchecked Sendable {
-    private let queue = DispatchQueue(label: "tt-ckpt.background-save")
     private let group = DispatchGroup()
     // Written by the background job, read after `group.wait()`.
     private var result: Result<[String], Error>? = nil
@@ -136,11 +137,17 @@ final class BackgroundSaver: @unchecked Sendable {
     func start(_ job: @escaping @Sendable () throws -> [String]) {
         precondition(result == nil, "BackgroundSaver: previous save not collected")
         group.enter()
-        queue.async {
+        let thread = Thread {
+            #if os(Linux)
+            // On Linux nice is per thread and `who` 0 is the calling thread: this lowers
+            // only the saver's own thread.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            #endif
             let r = Result { try job() }
             self.result = r
             self.group.leave()
         }
+        thread.start()
     }
 
     /// Waits for the running save (if any); returns the paths it wrote or throws its error.
