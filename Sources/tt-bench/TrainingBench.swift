@@ -2,9 +2,6 @@ import TTCkpt
 
 /// Training throughput of tt-ckpt's engine and of the peers, one table.
 enum TrainingBench {
-    /// The engine is merged (kept for the table code's shape).
-    static let engineAvailable = true
-
     struct Measurement {
         var label: String
         var threads: Int
@@ -92,16 +89,12 @@ enum TrainingBench {
                 let theirs = preset.name == "tutorial" ? p.stepsPerSecond : p.tokensPerSecond
                 return fmt(ours / theirs, 2) + "x"
             }
-            if engineAvailable {
-                for threads in threadCounts {
-                    let m = measure(preset, threads: threads, seconds: seconds)
-                    let ours = preset.name == "tutorial" ? m.stepsPerSecond : m.tokensPerSecond
-                    table.add([preset.name, "tt-ckpt", "\(threads)", fmt(m.stepsPerSecond, 1), fmt(m.tokensPerSecond, 0),
-                               fmt(m.gflops, 1), fmt(m.forwardMs, 3), fmt(m.backwardMs, 3), fmt(m.optimizerMs, 3),
-                               ratio(ours, "torch"), ratio(ours, "jax")])
-                }
-            } else {
-                table.add([preset.name, "tt-ckpt", "-", "engine not merged yet", "", "", "", "", "", "", ""])
+            for threads in threadCounts {
+                let m = measure(preset, threads: threads, seconds: seconds)
+                let ours = preset.name == "tutorial" ? m.stepsPerSecond : m.tokensPerSecond
+                table.add([preset.name, "tt-ckpt", "\(threads)", fmt(m.stepsPerSecond, 1), fmt(m.tokensPerSecond, 0),
+                           fmt(m.gflops, 1), fmt(m.forwardMs, 3), fmt(m.backwardMs, 3), fmt(m.optimizerMs, 3),
+                           ratio(ours, "torch"), ratio(ours, "jax")])
             }
             for peer in ["torch", "jax"] {
                 if let p = peersHere[peer] {
