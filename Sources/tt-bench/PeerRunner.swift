@@ -1,10 +1,7 @@
 import Foundation
 
-/// One peer measurement, as printed by Benchmarks/peers/*_peer.py (one JSON line each).
-struct PeerResult {
-    var peer: String
-    var version: String
-    var preset: String
+/// One implementation's training throughput on one preset: tt-ckpt's or a peer's.
+struct Throughput {
     var threads: Int
     var stepsPerSecond: Double
     var tokensPerSecond: Double
@@ -13,6 +10,20 @@ struct PeerResult {
     var backwardMs: Double
     var optimizerMs: Double
 
+    /// The table cells from "threads" to "opt ms".
+    var cells: [String] {
+        ["\(threads)", fmt(stepsPerSecond, 1), fmt(tokensPerSecond, 0), fmt(gflops, 1),
+         fmt(forwardMs, 3), fmt(backwardMs, 3), fmt(optimizerMs, 3)]
+    }
+}
+
+/// One peer measurement, as printed by Benchmarks/peers/*_peer.py (one JSON line each).
+struct PeerResult {
+    var peer: String
+    var version: String
+    var preset: String
+    var figures: Throughput
+
     init?(json: [String: Any]) {
         guard let peer = json["peer"] as? String, let preset = json["preset"] as? String,
               let sps = json["steps_per_s"] as? Double, let tps = json["tokens_per_s"] as? Double,
@@ -20,13 +31,9 @@ struct PeerResult {
         self.peer = peer
         self.preset = preset
         version = json["version"] as? String ?? "?"
-        threads = json["threads"] as? Int ?? 0
-        stepsPerSecond = sps
-        tokensPerSecond = tps
-        gflops = gf
-        forwardMs = json["fwd_ms"] as? Double ?? .nan
-        backwardMs = json["bwd_ms"] as? Double ?? .nan
-        optimizerMs = json["opt_ms"] as? Double ?? .nan
+        figures = Throughput(threads: json["threads"] as? Int ?? 0, stepsPerSecond: sps, tokensPerSecond: tps, gflops: gf,
+                             forwardMs: json["fwd_ms"] as? Double ?? .nan, backwardMs: json["bwd_ms"] as? Double ?? .nan,
+                             optimizerMs: json["opt_ms"] as? Double ?? .nan)
     }
 }
 

@@ -2,21 +2,9 @@ import TTCkpt
 
 /// Training throughput of tt-ckpt's engine and of the peers, one table.
 enum TrainingBench {
-    struct Measurement {
-        var label: String
-        var threads: Int
-        var stepsPerSecond: Double
-        var tokensPerSecond: Double
-        var gflops: Double
-        var forwardMs: Double
-        var backwardMs: Double
-        var optimizerMs: Double
-        var peakRSS: Int?
-    }
-
     /// Times `forward`, `backward` and `applyAdamW` separately over whole steps, after
     /// `warmup` untimed steps, for at least `seconds` in `trials` trials; reports the best trial.
-    static func measure(_ preset: BenchPreset, threads: Int, seconds: Double, warmup: Int = 5, trials: Int = 3) -> Measurement {
+    static func measure(_ preset: BenchPreset, threads: Int, seconds: Double, warmup: Int = 5, trials: Int = 3) -> Throughput {
         let model = Model(config: preset.config, maxBatchSize: preset.batchSize)
         var rng = PythonRandom(seed: 42)
         model.initializeWeights(rng: &rng)
@@ -53,11 +41,10 @@ enum TrainingBench {
             if best == nil || perStep < best!.perStep { best = (perStep, fwd / n, bwd / n, opt / n) }
         }
         let b = best!
-        return Measurement(label: "tt-ckpt", threads: threads, stepsPerSecond: 1 / b.perStep,
-                           tokensPerSecond: Double(preset.tokensPerStep) / b.perStep,
-                           gflops: preset.flopsPerStep / b.perStep / 1e9,
-                           forwardMs: b.fwd * 1e3, backwardMs: b.bwd * 1e3,
-                           optimizerMs: b.opt * 1e3, peakRSS: peakRSSBytes())
+        return Throughput(threads: threads, stepsPerSecond: 1 / b.perStep,
+                          tokensPerSecond: Double(preset.tokensPerStep) / b.perStep,
+                          gflops: preset.flopsPerStep / b.perStep / 1e9,
+                          forwardMs: b.fwd * 1e3, backwardMs: b.bwd * 1e3, optimizerMs: b.opt * 1e3)
     }
 
     static func run(presets: [BenchPreset], seconds: Double, threadCounts: [Int], peers: PeerRunner?) -> String {
@@ -86,20 +73,17 @@ enum TrainingBench {
             // Tutorial is compared in steps/s, the others in tokens/s (issue 5 targets).
             func ratio(_ ours: Double, _ peer: String) -> String {
                 guard let p = peersHere[peer] else { return "peer not installed" }
-                let theirs = preset.name == "tutorial" ? p.stepsPerSecond : p.tokensPerSecond
+                let theirs = preset.name == "tutorial" ? p.figures.stepsPerSecond : p.figures.tokensPerSecond
                 return fmt(ours / theirs, 2) + "x"
             }
             for threads in threadCounts {
                 let m = measure(preset, threads: threads, seconds: seconds)
                 let ours = preset.name == "tutorial" ? m.stepsPerSecond : m.tokensPerSecond
-                table.add([preset.name, "tt-ckpt", "\(threads)", fmt(m.stepsPerSecond, 1), fmt(m.tokensPerSecond, 0),
-                           fmt(m.gflops, 1), fmt(m.forwardMs, 3), fmt(m.backwardMs, 3), fmt(m.optimizerMs, 3),
-                           ratio(ours, "torch"), ratio(ours, "jax")])
+                table.add([preset.name, "tt-ckpt"] + m.cells + [ratio(ours, "torch"), ratio(ours, "jax")])
             }
             for peer in ["torch", "jax"] {
                 if let p = peersHere[peer] {
-                    table.add([preset.name, peer, "\(p.threads)", fmt(p.stepsPerSecond, 1), fmt(p.tokensPerSecond, 0),
-                               fmt(p.gflops, 1), fmt(p.forwardMs, 3), fmt(p.backwardMs, 3), fmt(p.optimizerMs, 3), "", ""])
+                    table.add([preset.name, peer] + p.figures.cells + ["", ""])
                 } else {
                     table.add([preset.name, peer, "-", "peer not installed", "", "", "", "", "", "", ""])
                 }
