@@ -1,6 +1,18 @@
 // swift-tools-version:5.10
 import PackageDescription
 
+// Targets by layer; each imports only the layers below it, so a back edge (Format importing
+// Training, say) does not compile. README "Development" draws the same graph.
+//
+//   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
+//   TTEngine     ops, model, kernels                       (TTCore, CKernels)
+//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib)
+//   TTTokenizer  text <-> token ids                        (TTCore)
+//   TTTraining   data, batches, sessions, the training loop, generation
+//   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
+//   TTAnalysis   stats, diff, plots, inspect's JSON        (TTCore, TTFormat, TTInterop)
+//   TTCkpt       the library product: all of the above behind one import
+//   tt-ckpt      the command line
 let package = Package(
     name: "tt-ckpt",
     products: [
@@ -9,7 +21,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
     ],
     targets: [
         // zlib from the system (zlib1g-dev), reached through a shim header.
@@ -20,20 +31,22 @@ let package = Package(
         ),
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
-        // The engine, the .ttc format and the training loop.
+        .target(name: "TTCore"),
+        .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
+        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib"]),
+        .target(name: "TTTokenizer", dependencies: ["TTCore"]),
+        .target(name: "TTTraining", dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer"]),
+        .target(name: "TTInterop", dependencies: ["TTCore", "TTFormat", "TTTokenizer"]),
+        .target(name: "TTAnalysis", dependencies: ["TTCore", "TTFormat", "TTInterop"]),
         .target(
             name: "TTCkpt",
-            dependencies: [
-                "CZlib",
-                "CKernels",
-                .product(name: "RealModule", package: "swift-numerics"),
-            ]
+            dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer", "TTTraining", "TTInterop", "TTAnalysis"]
         ),
-        // The command line: parses, calls TTCkpt, formats.
+        // The command line: parses, calls the library, formats.
         .executableTarget(
             name: "tt-ckpt",
             dependencies: [
-                "TTCkpt",
+                "TTCore", "TTEngine", "TTFormat", "TTTokenizer", "TTTraining", "TTInterop", "TTAnalysis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -41,13 +54,13 @@ let package = Package(
         // build gives a replay tool (`ttc-fuzz FILE...`).
         .executableTarget(
             name: "ttc-fuzz",
-            dependencies: ["TTCkpt"]
+            dependencies: ["TTCore", "TTFormat"]
         ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(
             name: "tt-bench",
             dependencies: [
-                "TTCkpt",
+                "TTCore", "TTEngine", "TTFormat", "TTTraining",
                 "CKernels",
                 "CZlib",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -55,7 +68,8 @@ let package = Package(
         ),
         .testTarget(
             name: "TTCkptTests",
-            dependencies: ["TTCkpt", "tt-ckpt", "CKernels"]
+            dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer", "TTTraining", "TTInterop", "TTAnalysis",
+                           "tt-ckpt", "CKernels"]
         ),
     ]
 )

@@ -1,7 +1,7 @@
 """Shared definitions for the PyTorch and JAX peers of tt-bench.
 
 Presets, the canonical tensor list (same names, shapes and order as
-Sources/TTCkpt/Model/ParameterLayout.swift), the FLOP count the harness uses, and
+Sources/TTCore/ParameterLayout.swift), the FLOP count the harness uses, and
 the JSON line each peer prints.
 """
 import argparse

@@ -1,6 +1,9 @@
 import CZlib
 import Foundation
-import TTCkpt
+import TTCore
+import TTEngine
+import TTFormat
+import TTTraining
 
 /// Checkpoint I/O on a medium checkpoint with AdamW state, against raw zlib on the same
 /// bytes at the same level, in the same run.

@@ -1,4 +1,7 @@
-import TTCkpt
+import TTCore
+import TTEngine
+import TTFormat
+import TTTraining
 
 /// One matmul shape as the engine calls it.
 struct MatmulCase {

@@ -1,4 +1,7 @@
-import TTCkpt
+import TTCore
+import TTEngine
+import TTFormat
+import TTTraining
 
 /// The benchmark presets of issue 5 (model shape and batch size).
 struct BenchPreset {

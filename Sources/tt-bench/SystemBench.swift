@@ -1,5 +1,8 @@
 import Foundation
-import TTCkpt
+import TTCore
+import TTEngine
+import TTFormat
+import TTTraining
 
 /// Background-save stall, peak memory, and the bit-identity checks.
 enum SystemBench {

@@ -1,6 +1,9 @@
 import ArgumentParser
 import Foundation
-import TTCkpt
+import TTCore
+import TTEngine
+import TTFormat
+import TTTraining
 
 @main
 struct TTBench: ParsableCommand {

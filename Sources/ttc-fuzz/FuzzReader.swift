@@ -5,7 +5,8 @@
 //
 // In a normal `swift build` this is a plain executable, `ttc-fuzz FILE...`, that runs the
 // same function once per file: handy to replay a crasher or a corpus without the fuzzer.
-import TTCkpt
+import TTCore
+import TTFormat
 
 #if canImport(Glibc)
 import Glibc

@@ -1,5 +1,11 @@
 import Foundation
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Checkpoints built directly from a `ParameterLayout` (no engine): parameters drawn from
 /// a seeded CPython generator, moments from other draws, so every tensor differs.

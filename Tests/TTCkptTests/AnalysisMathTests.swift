@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Expected values below are worked out by hand in the comments (or are exact by
 /// construction); tolerances are only used where a square root is involved, and are a few

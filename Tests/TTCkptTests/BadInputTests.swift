@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Every bad input of spec/BAD-INPUT.md, run through the real binary: exactly one stderr
 /// line, exactly the line the table shows, exit status 2, nothing on stdout, and no file

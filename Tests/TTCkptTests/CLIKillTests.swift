@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Issue 6, crash-safe saves: `train --save-every 1` killed with SIGKILL at random moments
 /// always leaves a checkpoint that loads, verifies, and is the complete state of one step.

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// A small English corpus for char-level runs (every character is in its own vocabulary).
 let tinyCorpus = """

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// End-to-end: `tt-ckpt diff` exit codes (0 equal, 1 different, 2 trouble) and reports.
 @Suite struct DiffCLITests {

@@ -1,5 +1,11 @@
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// `CheckpointDiff` over in-memory sources: which fields and tensors it reports.
 @Suite struct DiffModelTests {

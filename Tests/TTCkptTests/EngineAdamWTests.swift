@@ -1,5 +1,11 @@
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// AdamW checked by hand on single elements. Expected values come from the notebook-10
 /// formulas evaluated by hand (in Double) from the numbers below, not from the engine:

@@ -1,5 +1,11 @@
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Results must not depend on the thread count: every op splits its work by output
 /// element and fixes each element's arithmetic by the shapes alone. These tests train

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// The measurements behind the default compression level and the filter rule
 /// (spec/FORMAT.md, "Choosing the defaults"). Not a correctness test: it runs only when

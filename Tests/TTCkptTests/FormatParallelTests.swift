@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Parallel compression and loading (issue 5) give the same results as one thread.
 @Suite struct FormatParallelTests {

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Decompression bombs: valid files whose tensors are well-compressed zeros. The format
 /// allows them (each blob within the 1032:1 cap), so the reader's per-buffer bound holds;

@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Deterministic mutation fuzzing of the reader on real checkpoints (HostileSamples and
 /// samples/*.ttc): byte flips, splices, truncations, extensions and edits of every length

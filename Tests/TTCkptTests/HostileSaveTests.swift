@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Crash-safe saves end to end: SIGKILL at random moments, repeated SIGINT/SIGTERM during
 /// saves, and real write faults (full disk, read-only directory) where the machine allows.

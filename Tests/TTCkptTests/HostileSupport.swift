@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Real checkpoints for the hostile-input tests and the fuzz seed corpus, written through
 /// the library's writer (so every byte is what tt-ckpt itself produces).

@@ -1,6 +1,12 @@
 import CKernels
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Deterministic test data: a 64-bit LCG mapped to floats in [-1, 1).
 private struct TestData {

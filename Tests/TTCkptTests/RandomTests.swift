@@ -1,5 +1,11 @@
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Expected values were printed by CPython 3.11 (`random.seed(...)`, then the named call).
 @Suite struct PythonRandomTests {

@@ -1,5 +1,11 @@
 import Foundation
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// A plain, obviously-correct Double implementation of both archs, written with loops in
 /// the style of the tutorial series: one sequence at a time, every sum spelled out, its

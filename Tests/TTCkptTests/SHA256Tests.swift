@@ -1,5 +1,11 @@
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// Expected digests are the FIPS 180-2 (Appendix B) / NIST "SHA-256 examples" values.
 @Suite struct SHA256Tests {

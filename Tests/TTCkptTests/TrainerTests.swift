@@ -1,6 +1,12 @@
 import Foundation
 import Testing
-@testable import TTCkpt
+@testable import TTAnalysis
+@testable import TTCore
+@testable import TTEngine
+@testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
+@testable import TTTraining
 
 /// The training library in process: snapshots, the split-run contract, and the stop flag.
 @Suite struct TrainerTests {

@@ -1,5 +1,11 @@
 import ArgumentParser
-import TTCkpt
+import TTAnalysis
+import TTCore
+import TTEngine
+import TTFormat
+import TTInterop
+import TTTokenizer
+import TTTraining
 
 extension TTCkpt {
     struct Init: ParsableCommand {

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Foundation
-import TTCkpt
+import TTAnalysis
+import TTCore
+import TTEngine
+import TTFormat
+import TTInterop
+import TTTokenizer
+import TTTraining
 
 extension TTCkpt {
     struct Plot: ParsableCommand {

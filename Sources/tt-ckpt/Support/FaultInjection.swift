@@ -1,5 +1,11 @@
 import Foundation
-import TTCkpt
+import TTAnalysis
+import TTCore
+import TTEngine
+import TTFormat
+import TTInterop
+import TTTokenizer
+import TTTraining
 
 /// Write-fault injection for end-to-end tests of failing saves (spec/BAD-INPUT.md).
 ///

@@ -1,6 +1,12 @@
 import ArgumentParser
 import Foundation
-import TTCkpt
+import TTAnalysis
+import TTCore
+import TTEngine
+import TTFormat
+import TTInterop
+import TTTokenizer
+import TTTraining
 
 /// The part of `train` and `resume` after the session is ready: signals, the loop,
 /// progress output, the summary, and the exit status for an interruption.

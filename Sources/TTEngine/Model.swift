@@ -1,0 +1,619 @@
+import TTCore
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A batch of B sequences of length S ≤ T, row-major (B, S).
+public struct Batch: Equatable, Sendable {
+    /// Input token ids, (B, S).
+    public var tokens: [Int32]
+    /// Target ids, (B, S); `Batch.ignore` marks positions the loss skips (PAD targets).
+    public var targets: [Int32]
+    public var batchSize: Int
+    public var seqLen: Int
+    public static let ignore: Int32 = -1
+
+    public init(tokens: [Int32], targets: [Int32], batchSize: Int, seqLen: Int) {
+        precondition(tokens.count == batchSize * seqLen && targets.count == tokens.count)
+        self.tokens = tokens
+        self.targets = targets
+        self.batchSize = batchSize
+        self.seqLen = seqLen
+    }
+
+    /// Count of targets the loss is averaged over.
+    public var targetCount: Int { targets.reduce(0) { $0 + ($1 == Batch.ignore ? 0 : 1) } }
+}
+
+/// What one optimizer step did.
+public struct StepResult: Equatable, Sendable {
+    /// Mean cross-entropy over the batch's targets, before the update.
+    public var loss: Float
+    /// Global ℓ2 norm of the gradient, before clipping.
+    public var gradNorm: Float
+    /// The learning rate the step used.
+    public var learningRate: Double
+}
+
+/// The model and its training buffers. Parameters, gradients and the AdamW moments each
+/// live in one contiguous allocation laid out by `ParameterLayout`; activations are
+/// allocated once for `maxBatchSize` × T. No allocation happens inside a step.
+public final class Model {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let maxBatchSize: Int
+
+    /// (layout.totalCount) each.
+    public let parameters: UnsafeMutableBufferPointer<Float>
+    public let gradients: UnsafeMutableBufferPointer<Float>
+    public let adamM: UnsafeMutableBufferPointer<Float>
+    public let adamV: UnsafeMutableBufferPointer<Float>
+
+    /// Activations, backward scratch and the packed QKV weights, as views at the offsets
+    /// of `acts` (one allocation).
+    let acts: ActivationLayout
+    let actBuffer: UnsafeMutablePointer<Float>
+    /// The last forward's inputs and targets, (maxBatchSize · T) each.
+    let tokenBuffer: UnsafeMutablePointer<Int32>
+    let targetBuffer: UnsafeMutablePointer<Int32>
+    /// Parameter offsets, resolved once.
+    let offsets: ParameterOffsets
+    /// Per-block partial sums of squares for the gradient norm (one per `normBlock` floats).
+    let normPartials: UnsafeMutablePointer<Double>
+    static let normBlock = 4096
+
+    /// The pool and threshold every op splits its work with.
+    var par: Parallelism
+
+    /// Threads a step runs on (the caller's included), clamped to 1...256. Defaults to
+    /// `ThreadPool.defaultThreadCount`: `TTCKPT_THREADS` when set (1...256), else the
+    /// number of active CPUs, on the shared pool. Setting it gives the model a pool of its
+    /// own (none for 1). Results are bit-identical for every value.
+    public var threadCount: Int {
+        get { par.pool.threadCount }
+        set {
+            let n = min(max(newValue, 1), 256)
+            par.pool = n == 1 ? .serial : ThreadPool(threads: n)
+        }
+    }
+
+    /// Work (roughly, multiply-adds) under which an op runs on the calling thread. Tests
+    /// set it to 0 to push even tiny shapes through the threaded paths.
+    var parallelThreshold: Int {
+        get { par.threshold }
+        set { par.threshold = max(0, newValue) }
+    }
+
+    /// Shape of the last forward (0 before any) and its count of non-ignored targets.
+    var lastBatchSize = 0
+    var lastSeqLen = 0
+    var lastTargetCount = 0
+
+    /// Floats the activation buffer of `Model(config:maxBatchSize:)` would allocate
+    /// (activations, backward scratch and packed QKV weights; Int.max if the count
+    /// overflows). It grows with maxBatchSize·H·T², so check it before building a model
+    /// from an untrusted config.
+    public static func activationCount(config: ModelConfig, maxBatchSize: Int) -> Int {
+        ActivationLayout(config: config, maxBatchSize: maxBatchSize).total
+    }
+
+    /// Allocates zeroed parameters, gradients, moments and activations.
+    /// - Precondition: `config.validate()` passes and `maxBatchSize ≥ 1`.
+    public init(config: ModelConfig, maxBatchSize: Int = 1) {
+        precondition((try? config.validate()) != nil, "invalid model config")
+        precondition(maxBatchSize >= 1, "maxBatchSize must be at least 1")
+        self.config = config
+        self.layout = ParameterLayout(config: config)
+        self.maxBatchSize = maxBatchSize
+        func zeroed(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
+            let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
+            p.initialize(repeating: 0)
+            return p
+        }
+        parameters = zeroed(layout.totalCount)
+        gradients = zeroed(layout.totalCount)
+        adamM = zeroed(layout.totalCount)
+        adamV = zeroed(layout.totalCount)
+        acts = ActivationLayout(config: config, maxBatchSize: maxBatchSize)
+        precondition(acts.total < Int.max, "activation buffer size overflows")
+        actBuffer = .allocate(capacity: acts.total)
+        actBuffer.initialize(repeating: 0, count: acts.total)
+        let rows = maxBatchSize * config.context
+        tokenBuffer = .allocate(capacity: rows)
+        tokenBuffer.initialize(repeating: 0, count: rows)
+        targetBuffer = .allocate(capacity: rows)
+        targetBuffer.initialize(repeating: Batch.ignore, count: rows)
+        offsets = ParameterOffsets(layout: layout)
+        let blocks = (layout.totalCount + Model.normBlock - 1) / Model.normBlock
+        normPartials = .allocate(capacity: max(1, blocks))
+        normPartials.initialize(repeating: 0, count: max(1, blocks))
+        par = Parallelism(pool: .shared, threshold: Parallelism.defaultThreshold)
+    }
+
+    deinit {
+        parameters.deallocate()
+        gradients.deallocate()
+        adamM.deallocate()
+        adamV.deallocate()
+        actBuffer.deallocate()
+        tokenBuffer.deallocate()
+        targetBuffer.deallocate()
+        normPartials.deallocate()
+    }
+
+    /// The buffer holding tensors of `role` (.other has none).
+    public func buffer(_ role: TensorRole) -> UnsafeMutableBufferPointer<Float>? {
+        switch role {
+        case .parameter: return parameters
+        case .adamM: return adamM
+        case .adamV: return adamV
+        case .other: return nil
+        }
+    }
+
+    /// The view of one slot in a buffer.
+    public func view(_ buffer: UnsafeMutableBufferPointer<Float>, _ slot: TensorSlot) -> UnsafeMutableBufferPointer<Float> {
+        UnsafeMutableBufferPointer(rebasing: buffer[slot.offset..<(slot.offset + slot.count)])
+    }
+
+    /// Draws initial weights from `rng`, consuming it exactly as the series does.
+    /// tutorial: every slot but the LayerNorm ones gets `gauss(0, 0.1)` per element in
+    /// layout order, γ = 1, β = 0. gpt: weights `gauss(0, 0.02)` in layout order, biases 0,
+    /// γ = 1, β = 0. Moments are zeroed.
+    public func initializeWeights(rng: inout PythonRandom) {
+        let sigma = config.arch == .tutorial ? 0.1 : 0.02
+        for slot in layout.slots {
+            let w = view(parameters, slot)
+            switch slot.kind {
+            case .weight:
+                for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: sigma)) }
+            case .bias:
+                if config.arch == .tutorial {
+                    for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: sigma)) }
+                } else {
+                    w.update(repeating: 0)
+                }
+            case .normGain:
+                w.update(repeating: 1)
+            case .normBias:
+                w.update(repeating: 0)
+            }
+        }
+        gradients.update(repeating: 0)
+        adamM.update(repeating: 0)
+        adamV.update(repeating: 0)
+    }
+
+    /// Runs the model on `batch` and returns the mean cross-entropy over its non-ignored
+    /// targets (0 when there are none). Keeps the activations `backward()` needs and the
+    /// logits for `logits(batch:position:)`.
+    /// - Precondition: batchSize ≤ maxBatchSize, seqLen ≤ T, tokens in 0..<V.
+    public func forward(_ batch: Batch) -> Float {
+        let B = batch.batchSize, T = batch.seqLen
+        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        precondition(B >= 1 && B <= maxBatchSize, "batch size \(B) outside 1...\(maxBatchSize)")
+        precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
+        let BT = B * T
+        var count = 0
+        for i in 0..<BT {
+            let x = batch.tokens[i], y = batch.targets[i]
+            precondition(x >= 0 && Int(x) < V, "token id out of range")
+            precondition(y == Batch.ignore || (y >= 0 && Int(y) < V), "target id out of range")
+            tokenBuffer[i] = x
+            targetBuffer[i] = y
+            if y != Batch.ignore { count += 1 }
+        }
+        lastBatchSize = B
+        lastSeqLen = T
+        lastTargetCount = count
+
+        let p = parameters.baseAddress!
+        let a = actBuffer
+        let o = offsets
+        let eps = ModelConfig.layerNormEpsilon
+        packQKVWeights()
+
+        encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C, par)
+        var x = UnsafeMutablePointer(a + acts.encoded)  // (B, T, C): the current layer's input
+        for l in 0..<L {
+            let w = o.layers[l]
+            let la = a + l * acts.layerStride
+            let wqkv = a + acts.wqkvT + l * 3 * C * C
+            switch config.arch {
+            case .tutorial:
+                par.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, par)
+                par.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
+                par.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, par)
+                par.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, par)  // r = mh + FFN(mh)
+                layernormForward(la + acts.lnOut, la + acts.lnMean, la + acts.lnRstd, la + acts.res3,
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, par)
+                x = la + acts.lnOut
+            case .gpt:
+                layernormForward(la + acts.ln1, la + acts.ln1Mean, la + acts.ln1Rstd, x,
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, par)
+                par.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, par)
+                par.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
+                residualForward(la + acts.res2, x, la + acts.attproj, BT * C, par)
+                layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
+                                 p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, par)
+                par.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, par)
+                par.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, par)
+                x = la + acts.res3
+            }
+        }
+        if config.arch == .gpt {
+            layernormForward(a + acts.lnf, a + acts.lnfMean, a + acts.lnfRstd, x,
+                             p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps, par)
+            x = a + acts.lnf
+        }
+        par.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
+        let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, par)
+        return count > 0 ? Float(total / Double(count)) : 0
+    }
+
+    /// Logits (V) at sequence `b`, position `t` of the last `forward`.
+    public func logits(batch b: Int, position t: Int) -> UnsafeBufferPointer<Float> {
+        precondition(b >= 0 && b < lastBatchSize && t >= 0 && t < lastSeqLen, "no logits at (\(b), \(t))")
+        let V = config.vocabSize
+        return UnsafeBufferPointer(start: actBuffer + acts.logits + (b * lastSeqLen + t) * V, count: V)
+    }
+
+    /// Overwrites `gradients` with d(mean loss)/dθ for the last `forward`.
+    public func backward() {
+        precondition(lastBatchSize > 0, "backward() needs a forward() first")
+        let B = lastBatchSize, T = lastSeqLen, BT = B * T
+        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        let p = parameters.baseAddress!
+        let g = gradients.baseAddress!
+        let a = actBuffer
+        let o = offsets
+        let dres = a + acts.dres, dln = a + acts.dln
+        gradients.update(repeating: 0)
+
+        crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount, par)
+        let lastLayer = a + (L - 1) * acts.layerStride
+        switch config.arch {
+        case .tutorial:
+            dres.update(repeating: 0, count: BT * C)
+            par.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            par.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
+        case .gpt:
+            dln.update(repeating: 0, count: BT * C)
+            par.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            par.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
+            dres.update(repeating: 0, count: BT * C)
+            layernormBackward(dres, g + o.lnfGamma, g + o.lnfBeta, dln, lastLayer + acts.res3,
+                              p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, par)
+        }
+        // dres now holds the gradient of the last block's output.
+        for l in stride(from: L - 1, through: 0, by: -1) {
+            let w = o.layers[l]
+            let la = a + l * acts.layerStride
+            let below = a + (l - 1) * acts.layerStride
+            let wqkv = a + acts.wqkvT + l * 3 * C * C
+            let (dfchGelu, dfch, dmh, datty, dqkv) = (a + acts.dfchGelu, a + acts.dfch, a + acts.dmh,
+                                                      a + acts.datty, a + acts.dqkv)
+            switch config.arch {
+            case .tutorial:
+                let xin = l == 0 ? a + acts.encoded : below + acts.lnOut
+                // x = LayerNorm(r): dln = dr
+                dln.update(repeating: 0, count: BT * C)
+                layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
+                                  p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, par)
+                // r = mh + FFN(mh)
+                dfchGelu.update(repeating: 0, count: BT * F)
+                par.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
+                par.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
+                dfch.update(repeating: 0, count: BT * F)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, par)
+                dmh.update(from: dln, count: BT * C)
+                par.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
+                par.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
+                // mh = concat(heads)·Woᵀ
+                datty.update(repeating: 0, count: BT * C)
+                par.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
+                par.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
+                dqkv.update(repeating: 0, count: BT * 3 * C)
+                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, par)
+                // qkv = x·Wqkv
+                dres.update(repeating: 0, count: BT * C)
+                par.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
+                accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
+            case .gpt:
+                let xin = l == 0 ? a + acts.encoded : below + acts.res3
+                // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
+                dfchGelu.update(repeating: 0, count: BT * F)
+                par.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
+                par.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
+                dfch.update(repeating: 0, count: BT * F)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, par)
+                dln.update(repeating: 0, count: BT * C)
+                par.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
+                par.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
+                layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
+                                  p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, par)
+                // res2 = x + Attn(LN1(x))
+                datty.update(repeating: 0, count: BT * C)
+                par.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
+                par.matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
+                dqkv.update(repeating: 0, count: BT * 3 * C)
+                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, par)
+                dln.update(repeating: 0, count: BT * C)
+                par.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
+                accumulateQKVGradients(layer: l, dqkv: dqkv, input: la + acts.ln1, rows: BT)
+                layernormBackward(dres, g + w.ln1Gamma, g + w.ln1Beta, dln, xin,
+                                  p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C, par)
+            }
+        }
+        encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C, par)
+    }
+
+    /// Clips (if set) and applies one AdamW update with step number `t` (1-based) to every
+    /// tensor. Returns the learning rate used and the gradient norm before clipping.
+    ///
+    /// The norm is √(Σ g²) summed in Double in buffer order. With `gradClip` > 0 and a norm
+    /// above it, every gradient is scaled by gradClip / norm before entering the moments
+    /// (`gradients` itself is left unchanged).
+    public func applyAdamW(_ optimizer: AdamWConfig, step t: Int) -> (learningRate: Double, gradNorm: Float) {
+        precondition(t >= 1, "AdamW steps are 1-based")
+        let n = layout.totalCount
+        let g = gradients.baseAddress!
+        let norm = gradientSumOfSquares().squareRoot()
+        var scale = 1.0
+        if optimizer.gradClip > 0 && norm > optimizer.gradClip {
+            scale = optimizer.gradClip / norm
+        }
+        let lr = optimizer.learningRate(atStep: t)
+        let (b1, omb1) = (Float(optimizer.beta1), Float(1 - optimizer.beta1))
+        let (b2, omb2) = (Float(optimizer.beta2), Float(1 - optimizer.beta2))
+        let bias1 = Float(1 - pow(optimizer.beta1, Double(t)))
+        let bias2 = Float(1 - pow(optimizer.beta2, Double(t)))
+        let (lrF, eps, gradScale) = (Float(lr), Float(optimizer.epsilon), Float(scale))
+        let decay = Float(1 - lr * optimizer.weightDecay)
+        let exempt = optimizer.exemptNormAndBias
+        let p = parameters.baseAddress!, m = adamM.baseAddress!, v = adamV.baseAddress!
+        let spans = offsets.spans
+        // Elementwise, so any split gives the same bits; blocks of 64 keep each thread's
+        // range cache-line aligned. A block range may cross tensors (different decay).
+        par.forEach((n + 63) / 64, work: 8 &* n) { blocks in
+            let e0 = blocks.lowerBound &* 64, e1 = min(n, blocks.upperBound &* 64)
+            spans.withUnsafeBufferPointer { spans in
+                for span in spans {
+                    let lo = max(e0, span.offset), hi = min(e1, span.offset &+ span.count)
+                    guard lo < hi else { continue }
+                    let d: Float = exempt && span.isNormOrBias ? 1 : decay
+                    ck_adamw_update(p, g, m, v, lo, hi, lrF, b1, omb1, b2, omb2, eps, d, bias1, bias2, gradScale)
+                }
+            }
+        }
+        return (lr, Float(norm))
+    }
+
+    /// forward + backward + applyAdamW.
+    public func trainStep(_ batch: Batch, optimizer: AdamWConfig, step t: Int) -> StepResult {
+        let loss = forward(batch)
+        backward()
+        let (lr, norm) = applyAdamW(optimizer, step: t)
+        return StepResult(loss: loss, gradNorm: norm, learningRate: lr)
+    }
+
+    // MARK: - Packed QKV weights
+
+    /// Σ g² over the whole gradient buffer, in Double: each block of `normBlock` floats is
+    /// summed in four interleaved lanes combined as (s0 + s1) + (s2 + s3), then the block
+    /// sums are added in block order. Blocks are fixed by the layout, not the threads.
+    func gradientSumOfSquares() -> Double {
+        let n = layout.totalCount, block = Model.normBlock
+        let g = gradients.baseAddress!, partials = normPartials
+        let blocks = (n + block - 1) / block
+        par.forEach(blocks, work: 2 &* n) { range in
+            for bi in range {
+                let start = bi &* block, end = min(n, start &+ block)
+                var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
+                var i = start
+                while i &+ 4 <= end {
+                    let x0 = Double(g[i]), x1 = Double(g[i &+ 1]), x2 = Double(g[i &+ 2]), x3 = Double(g[i &+ 3])
+                    s0 = x0 * x0 + s0; s1 = x1 * x1 + s1; s2 = x2 * x2 + s2; s3 = x3 * x3 + s3
+                    i &+= 4
+                }
+                while i < end {
+                    let x = Double(g[i])
+                    s0 = x * x + s0
+                    i &+= 1
+                }
+                partials[bi] = (s0 + s1) + (s2 + s3)
+            }
+        }
+        var total = 0.0
+        for bi in 0..<blocks { total += partials[bi] }
+        return total
+    }
+
+    /// Copies each layer's Wq, Wk, Wv (H, C, hs) into wqkvT (3C, C): row s·C + h·hs + j
+    /// holds column j of head h of W_s, so qkv(B,T,3C) = x · wqkvTᵀ is one matmul.
+    func packQKVWeights() {
+        let (C, H, L) = (config.dModel, config.nHeads, config.nLayers)
+        let hs = C / H
+        let p = parameters.baseAddress!
+        let offsets = self.offsets, base = actBuffer + acts.wqkvT
+        par.forEach(L &* 3 &* H, work: L &* 3 &* C &* C) { range in
+            for item in range {
+                let l = item / (3 &* H), s = (item / H) % 3, h = item % H
+                let w = offsets.layers[l]
+                let out = base + l &* 3 &* C &* C
+                let src = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
+                for d in 0..<C {
+                    let from = p + src + (h &* C &+ d) &* hs
+                    for j in 0..<hs { out[(s &* C &+ h &* hs &+ j) &* C &+ d] = from[j] }
+                }
+            }
+        }
+    }
+
+    /// dWq, dWk, dWv of `layer` += (dqkvᵀ · input) rearranged back to (H, C, hs).
+    func accumulateQKVGradients(layer l: Int, dqkv: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int) {
+        let (C, H) = (config.dModel, config.nHeads)
+        let hs = C / H
+        let scratch = actBuffer + acts.dwqkvT
+        scratch.update(repeating: 0, count: 3 * C * C)
+        par.matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
+        let w = offsets.layers[l]
+        let g = gradients.baseAddress!
+        par.forEach(3 &* H, work: 3 &* C &* C) { range in
+            for item in range {
+                let s = item / H, h = item % H
+                let dst = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
+                for d in 0..<C {
+                    let to = g + dst + (h &* C &+ d) &* hs
+                    for j in 0..<hs { to[j] += scratch[(s &* C &+ h &* hs &+ j) &* C &+ d] }
+                }
+            }
+        }
+    }
+}
+
+/// Offsets of every parameter tensor in the flat buffers, resolved once from the layout.
+struct ParameterOffsets {
+    struct Layer {
+        var wq = 0, wk = 0, wv = 0, wo = 0, w1 = 0, b1 = 0, w2 = 0, b2 = 0
+        /// tutorial: `ln.*`; gpt: `ln1.*`.
+        var ln1Gamma = 0, ln1Beta = 0
+        /// gpt only.
+        var ln2Gamma = 0, ln2Beta = 0
+    }
+    var tokEmb = 0, posEmb = 0, lmHead = 0
+    /// gpt only.
+    var lnfGamma = 0, lnfBeta = 0
+    var layers: [Layer] = []
+    /// Every slot's extent and decay class, in layout order (what AdamW loops over).
+    struct Span {
+        var offset: Int, count: Int, isNormOrBias: Bool
+    }
+    var spans: [Span] = []
+
+    init(layout: ParameterLayout) {
+        spans = layout.slots.map { Span(offset: $0.offset, count: $0.count, isNormOrBias: $0.isNormOrBias) }
+        func at(_ name: String) -> Int {
+            guard let slot = layout.slot(named: name) else { preconditionFailure("no tensor \(name)") }
+            return slot.offset
+        }
+        let gpt = layout.config.arch == .gpt
+        tokEmb = at("tok_emb")
+        posEmb = at("pos_emb")
+        lmHead = at("lm_head")
+        if gpt {
+            lnfGamma = at("ln_f.gamma")
+            lnfBeta = at("ln_f.beta")
+        }
+        for i in 0..<layout.config.nLayers {
+            let q = "layers.\(i)."
+            var l = Layer()
+            l.wq = at(q + "attn.wq"); l.wk = at(q + "attn.wk"); l.wv = at(q + "attn.wv"); l.wo = at(q + "attn.wo")
+            l.w1 = at(q + "ffn.w1"); l.b1 = at(q + "ffn.b1"); l.w2 = at(q + "ffn.w2"); l.b2 = at(q + "ffn.b2")
+            if gpt {
+                l.ln1Gamma = at(q + "ln1.gamma"); l.ln1Beta = at(q + "ln1.beta")
+                l.ln2Gamma = at(q + "ln2.gamma"); l.ln2Beta = at(q + "ln2.beta")
+            } else {
+                l.ln1Gamma = at(q + "ln.gamma"); l.ln1Beta = at(q + "ln.beta")
+            }
+            layers.append(l)
+        }
+    }
+}
+
+/// Offsets (in floats) of the named activation views in the model's one activation
+/// buffer, sized for maxBatchSize × T. A batch with B·S rows packs each view densely
+/// from its start. Per-layer views repeat every `layerStride` floats.
+struct ActivationLayout {
+    // Per layer, relative to the layer's start.
+    var ln1 = 0, ln1Mean = 0, ln1Rstd = 0      // gpt: (B,T,C), (B,T), (B,T)
+    var qkv = 0                                // (B,T,3C)
+    var atty = 0                               // (B,T,C) concatenated heads
+    var att = 0                                // (B,H,T,T) softmax weights
+    var attproj = 0                            // (B,T,C) tutorial: mh
+    var res2 = 0                               // gpt: (B,T,C)
+    var ln2 = 0, ln2Mean = 0, ln2Rstd = 0      // gpt
+    var fch = 0, fchGelu = 0                   // (B,T,F)
+    var fcproj = 0                             // (B,T,C)
+    var res3 = 0                               // (B,T,C) tutorial: r; gpt: block output
+    var lnOut = 0, lnMean = 0, lnRstd = 0      // tutorial: block output LayerNorm
+    var layerStride = 0
+    // Global.
+    var encoded = 0                            // (B,T,C)
+    var lnf = 0, lnfMean = 0, lnfRstd = 0      // gpt
+    var logits = 0, probs = 0                  // (B,T,V)
+    var losses = 0                             // (B,T)
+    var wqkvT = 0                              // (L,3C,C) packed QKV weights
+    // Backward scratch, reused by every layer.
+    var dres = 0, dln = 0, dmh = 0, datty = 0  // (B,T,C)
+    var dqkv = 0                               // (B,T,3C)
+    var dfch = 0, dfchGelu = 0                 // (B,T,F)
+    var dlogits = 0                            // (B,T,V)
+    var attScratch = 0                         // (T)
+    var dwqkvT = 0                             // (3C,C)
+    var total = 0
+
+    init(config: ModelConfig, maxBatchSize: Int) {
+        let (C, V, H, F, L, T) = (config.dModel, config.vocabSize, config.nHeads, config.dFF,
+                                  config.nLayers, config.context)
+        let BT = m(maxBatchSize, T)
+        let gpt = config.arch == .gpt
+        var offset = 0
+        // Saturating arithmetic: an absurd config gives total == Int.max instead of
+        // overflowing, so callers can compare `Model.activationCount` to a limit.
+        func m(_ xs: Int...) -> Int {
+            var r = 1
+            for x in xs {
+                let (p, o) = r.multipliedReportingOverflow(by: x)
+                r = o ? Int.max : p
+            }
+            return r
+        }
+        func take(_ n: Int) -> Int {
+            defer {
+                let (sum, o) = offset.addingReportingOverflow(n)
+                offset = o ? Int.max : sum
+            }
+            return offset
+        }
+        if gpt { ln1 = take(m(BT, C)); ln1Mean = take(BT); ln1Rstd = take(BT) }
+        qkv = take(m(BT, 3, C))
+        atty = take(m(BT, C))
+        att = take(m(maxBatchSize, H, T, T))
+        attproj = take(m(BT, C))
+        if gpt { res2 = take(m(BT, C)); ln2 = take(m(BT, C)); ln2Mean = take(BT); ln2Rstd = take(BT) }
+        fch = take(m(BT, F))
+        fchGelu = take(m(BT, F))
+        fcproj = take(m(BT, C))
+        res3 = take(m(BT, C))
+        if !gpt { lnOut = take(m(BT, C)); lnMean = take(BT); lnRstd = take(BT) }
+        layerStride = offset
+        offset = m(layerStride, L)
+        encoded = take(m(BT, C))
+        if gpt { lnf = take(m(BT, C)); lnfMean = take(BT); lnfRstd = take(BT) }
+        logits = take(m(BT, V))
+        probs = take(m(BT, V))
+        losses = take(BT)
+        wqkvT = take(m(L, 3, C, C))
+        dres = take(m(BT, C))
+        dln = take(m(BT, C))
+        dmh = take(m(BT, C))
+        datty = take(m(BT, C))
+        dqkv = take(m(BT, 3, C))
+        dfch = take(m(BT, F))
+        dfchGelu = take(m(BT, F))
+        dlogits = take(m(BT, V))
+        attScratch = take(T)
+        dwqkvT = take(m(3, C, C))
+        total = offset
+    }
+}

@@ -1,0 +1,519 @@
+import TTCore
+import CKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// The engine's operations, in the llm.c style: one forward/backward pair per op, outputs
+// first, then inputs, then weights, then dimensions. Backward functions accumulate (+=)
+// into their gradient outputs; the caller zeroes them. All tensors are row-major Float32.
+//
+// Dimension legend:
+//   B  sequences in the batch          T  positions in this batch (seqLen ≤ context)
+//   C  channels, d_model               F  FFN hidden width, d_ff
+//   V  vocabulary                      H  attention heads
+//   hs head size, dk = C / H           N  rows (usually B·T)
+// Matmuls live in Matmul.swift.
+
+// MARK: - Embeddings
+
+/// out(B,T,C) = wte[token] + wpe[position].
+func encoderForward(_ out: UnsafeMutablePointer<Float>,
+                    _ tokens: UnsafePointer<Int32>,              // (B, T)
+                    _ wte: UnsafePointer<Float>,                 // (V, C)
+                    _ wpe: UnsafePointer<Float>,                 // (≥T, C)
+                    _ B: Int, _ T: Int, _ C: Int, _ par: Parallelism = .serial) {
+    par.forEach(B &* T, work: B &* T &* C) { rows in
+        for r in rows {
+            let t = r % T
+            let o = out + r &* C
+            let e = wte + Int(tokens[r]) &* C
+            let p = wpe + t &* C
+            for c in 0..<C { o[c] = e[c] + p[c] }
+        }
+    }
+}
+
+/// dwte[token] += dout, dwpe[position] += dout, in (b, t) order. Threads split the
+/// channels, so every element still adds its terms in (b, t) order.
+func encoderBackward(_ dwte: UnsafeMutablePointer<Float>, _ dwpe: UnsafeMutablePointer<Float>,
+                     _ dout: UnsafePointer<Float>,               // (B, T, C)
+                     _ tokens: UnsafePointer<Int32>,             // (B, T)
+                     _ B: Int, _ T: Int, _ C: Int, _ par: Parallelism = .serial) {
+    par.forEach(C, work: 2 &* B &* T &* C) { cs in
+        for b in 0..<B {
+            for t in 0..<T {
+                let d = dout + (b &* T &+ t) &* C
+                let e = dwte + Int(tokens[b &* T &+ t]) &* C
+                let p = dwpe + t &* C
+                for c in cs {
+                    e[c] += d[c]
+                    p[c] += d[c]
+                }
+            }
+        }
+    }
+}
+
+// MARK: - LayerNorm
+
+/// out(N,C) = (inp − mean) · rstd · weight + bias, biased variance, ε = `eps`.
+/// Saves mean(N) and rstd(N) = 1/√(var + ε) for the backward.
+func layernormForward(_ out: UnsafeMutablePointer<Float>,
+                      _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
+                      _ inp: UnsafePointer<Float>,               // (N, C)
+                      _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,  // (C)
+                      _ N: Int, _ C: Int, eps: Float, _ par: Parallelism = .serial) {
+    let invC = 1 / Float(C)
+    par.forEach(N, work: 4 &* N &* C) { rows in for i in rows {
+        let x = inp + i &* C
+        var m: Float = 0
+        for c in 0..<C { m += x[c] }
+        m *= invC
+        var v: Float = 0
+        for c in 0..<C {
+            let d = x[c] - m
+            v = d * d + v
+        }
+        v *= invC
+        let s = 1 / (v + eps).squareRoot()
+        let o = out + i &* C
+        for c in 0..<C { o[c] = (s * (x[c] - m)) * weight[c] + bias[c] }
+        mean[i] = m
+        rstd[i] = s
+    } }
+}
+
+/// Exact LayerNorm gradient through the mean and the variance:
+/// dinp += rstd · (g − mean(g) − x̂ · mean(g · x̂)), g = dout · weight;
+/// dweight += Σ dout · x̂; dbias += Σ dout.
+/// Threads split dinp by rows and dweight/dbias by channels (each channel sums its rows
+/// in order), so the result does not depend on the split.
+func layernormBackward(_ dinp: UnsafeMutablePointer<Float>,
+                       _ dweight: UnsafeMutablePointer<Float>, _ dbias: UnsafeMutablePointer<Float>,
+                       _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>,   // (N, C)
+                       _ weight: UnsafePointer<Float>,
+                       _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,  // (N)
+                       _ N: Int, _ C: Int, _ par: Parallelism = .serial) {
+    let invC = 1 / Float(C)
+    par.forEach(N, work: 6 &* N &* C) { rows in
+        for i in rows {
+            let x = inp + i &* C
+            let d = dout + i &* C
+            let di = dinp + i &* C
+            let m = mean[i], s = rstd[i]
+            var dnormMean: Float = 0
+            var dnormNormMean: Float = 0
+            for c in 0..<C {
+                let xhat = (x[c] - m) * s
+                let g = weight[c] * d[c]
+                dnormMean += g
+                dnormNormMean = g * xhat + dnormNormMean
+            }
+            dnormMean *= invC
+            dnormNormMean *= invC
+            for c in 0..<C {
+                let xhat = (x[c] - m) * s
+                let g = weight[c] * d[c]
+                di[c] += s * (g - dnormMean - xhat * dnormNormMean)
+            }
+        }
+    }
+    par.forEach(C, work: 3 &* N &* C) { cs in
+        let c0 = cs.lowerBound, c1 = cs.upperBound
+        for i in 0..<N {
+            let x = inp + i &* C
+            let d = dout + i &* C
+            let m = mean[i], s = rstd[i]
+            for c in c0..<c1 {
+                let xhat = (x[c] - m) * s
+                dbias[c] += d[c]
+                dweight[c] = xhat * d[c] + dweight[c]
+            }
+        }
+    }
+}
+
+// MARK: - Attention
+
+/// Σ a[i]·b[i] over n: 8 interleaved lanes over the first n & ~7 terms, reduced in a
+/// fixed tree, then the rest in order. The order depends on n alone.
+@inline(__always)
+func dotProduct(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = SIMD8<Float>()
+    var i = 0
+    while i &+ 8 <= n {
+        acc = load8(a + i) * load8(b + i) + acc
+        i &+= 8
+    }
+    var s = laneSum(acc)
+    while i < n {
+        s = a[i] * b[i] + s
+        i &+= 1
+    }
+    return s
+}
+
+/// y[i] = alpha · x[i] + y[i] over n.
+@inline(__always)
+func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<Float>, _ n: Int) {
+    let va = SIMD8<Float>(repeating: alpha)
+    var i = 0
+    while i &+ 8 <= n {
+        store8(y + i, va * load8(x + i) + load8(y + i))
+        i &+= 8
+    }
+    while i < n {
+        y[i] = alpha * x[i] + y[i]
+        i &+= 1
+    }
+}
+
+/// Causal multi-head attention on packed q, k, v.
+/// inp(B,T,3C) holds q | k | v, head h at columns h·hs ..< (h+1)·hs of each part.
+/// out(B,T,C) = concat over heads of softmax(q·kᵀ/√hs, causal) · v.
+/// Saves att(B,H,T,T): the softmax weights, 0 above the diagonal.
+/// Threads split the (b, h) pairs; each pair's outputs are its own. Short sequences run
+/// plain loops; longer ones run each pair's products on the GEMM kernel, in row blocks of
+/// `attentionBlock` that skip the masked upper triangle. Which path runs depends on the
+/// shape alone.
+func attentionForward(_ out: UnsafeMutablePointer<Float>,
+                      _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
+                      _ inp: UnsafePointer<Float>,               // (B, T, 3C)
+                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+    if T < attentionGemmMinimum {
+        attentionForwardLoops(out, att, inp, B, T, C, H, par)
+        return
+    }
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    let impl = Int32(CK_IMPL_AUTO)
+    let R = attentionBlock
+    par.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
+        for bh in pairs {
+            let b = bh / H, h = bh % H
+            let seq: UnsafePointer<Float> = inp + b &* T &* C3
+            let q = seq + h &* hs, k = seq + (C &+ h &* hs), v = seq + (2 &* C &+ h &* hs)
+            let S = att + bh &* T &* T
+            let y = out + (b &* T &* C &+ h &* hs)
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 &+ R)
+                // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 < r1
+                ck_sgemm_block(impl, r0, r1, 0, r1, hs, q, C3, 1, k, 1, C3, S, T, 0, nil)
+                for t in r0..<r1 {
+                    let row = S + t &* T
+                    var maxv = -Float.infinity
+                    for t2 in 0...t {
+                        let x = row[t2] * scale
+                        row[t2] = x
+                        if x > maxv { maxv = x }
+                    }
+                    let inv: Float = 1 / ck_exp_shift_sum(row, t &+ 1, maxv)
+                    for t2 in 0...t { row[t2] *= inv }
+                    var t2 = t &+ 1
+                    while t2 < T { row[t2] = 0; t2 &+= 1 }
+                }
+                // y_t = Σ_{t2 < r1} att[t][t2] · v_t2 (the masked weights are 0)
+                ck_sgemm_block(impl, r0, r1, 0, hs, r1, S, T, 1, v, C3, 1, y, C, 0, nil)
+                r0 = r1
+            }
+        }
+    }
+}
+
+/// Gradient of `attentionForward` through the value sum, the softmax Jacobian
+/// (dpre = att · (datt − Σ att·datt)), the causal mask (masked scores get none) and the
+/// scale. dinp(B,T,3C) += d(q | k | v). Threads split the (b, h) pairs (each writes only
+/// its own head's columns of its own sequence); each keeps T·T floats of scratch.
+func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
+                       _ dout: UnsafePointer<Float>,             // (B, T, C)
+                       _ inp: UnsafePointer<Float>,              // (B, T, 3C)
+                       _ att: UnsafePointer<Float>,              // (B, H, T, T)
+                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+    if T < attentionGemmMinimum {
+        attentionBackwardLoops(dinp, dout, inp, att, B, T, C, H, par)
+        return
+    }
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    let impl = Int32(CK_IMPL_AUTO)
+    let R = attentionBlock
+    par.forEach(B &* H, work: 4 &* B &* H &* T &* T &* hs) { pairs in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: T &* T) { buffer in
+            let dS = buffer.baseAddress!
+            for bh in pairs {
+                let b = bh / H, h = bh % H
+                let seq: UnsafePointer<Float> = inp + b &* T &* C3
+                let dseq = dinp + b &* T &* C3
+                let q = seq + h &* hs, k = seq + (C &+ h &* hs), v = seq + (2 &* C &+ h &* hs)
+                let dq = dseq + h &* hs, dk = dseq + (C &+ h &* hs), dv = dseq + (2 &* C &+ h &* hs)
+                let A = att + bh &* T &* T
+                let dy = dout + (b &* T &* C &+ h &* hs)
+                var r0 = 0
+                while r0 < T {
+                    let r1 = min(T, r0 &+ R)
+                    // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 < r1
+                    ck_sgemm_block(impl, r0, r1, 0, r1, hs, dy, C, 1, v, 1, C3, dS, T, 0, nil)
+                    // softmax Jacobian and scale, in place: dS = att·(datt − Σ att·datt)·scale
+                    for t in r0..<r1 {
+                        let row = dS + t &* T, w = A + t &* T
+                        var dot: Float = 0
+                        for t2 in 0...t { dot = w[t2] * row[t2] + dot }
+                        for t2 in 0...t { row[t2] = w[t2] * (row[t2] - dot) * scale }
+                        var t2 = t &+ 1
+                        while t2 < T { row[t2] = 0; t2 &+= 1 }
+                    }
+                    // dq_t += Σ_{t2 < r1} dS[t][t2] · k_t2
+                    ck_sgemm_block(impl, r0, r1, 0, hs, r1, dS, T, 1, k, C3, 1, dq, C3, 1, nil)
+                    r0 = r1
+                }
+                // Column block [r0, r1) of dS and att is nonzero only in rows t ≥ r0.
+                r0 = 0
+                while r0 < T {
+                    let r1 = min(T, r0 &+ R)
+                    // dv_t2 += Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 += Σ_{t ≥ r0} dS[t][t2] · q_t
+                    ck_sgemm_block(impl, r0, r1, 0, hs, T &- r0, A + r0 &* T, 1, T,
+                                   dy + r0 &* C, C, 1, dv, C3, 1, nil)
+                    ck_sgemm_block(impl, r0, r1, 0, hs, T &- r0, dS + r0 &* T, 1, T,
+                                   q + r0 &* C3, C3, 1, dk, C3, 1, nil)
+                    r0 = r1
+                }
+            }
+        }
+    }
+}
+
+/// Sequences shorter than this run the plain attention loops (the GEMM calls cost more).
+let attentionGemmMinimum = 16
+/// Query rows per block in the GEMM attention.
+let attentionBlock = 32
+
+/// Causal multi-head attention on packed q, k, v.
+/// inp(B,T,3C) holds q | k | v, head h at columns h·hs ..< (h+1)·hs of each part.
+/// out(B,T,C) = concat over heads of softmax(q·kᵀ/√hs, causal) · v.
+/// Saves att(B,H,T,T): the softmax weights, 0 above the diagonal.
+/// Threads split the (b, h) pairs; each pair's outputs are its own.
+func attentionForwardLoops(_ out: UnsafeMutablePointer<Float>,
+                      _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
+                      _ inp: UnsafePointer<Float>,               // (B, T, 3C)
+                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    par.forEach(B &* H, work: B &* H &* T &* T &* hs) { pairs in
+        for bh in pairs {
+            let b = bh / H, h = bh % H
+            let seq: UnsafePointer<Float> = inp + b &* T &* C3     // this sequence's (T, 3C)
+            let headCol: Int = h &* hs
+            for t in 0..<T {
+                let q: UnsafePointer<Float> = seq + (t &* C3 &+ headCol)
+                let row: UnsafeMutablePointer<Float> = att + (bh &* T &+ t) &* T
+                // scores and their max, over t2 ≤ t
+                var maxv = -Float.infinity
+                for t2 in 0...t {
+                    let s = dotProduct(q, seq + (t2 &* C3 &+ C &+ headCol), hs) * scale
+                    row[t2] = s
+                    if s > maxv { maxv = s }
+                }
+                let sum = ck_exp_shift_sum(row, t &+ 1, maxv)
+                let inv: Float = 1 / sum
+                for t2 in 0...t { row[t2] *= inv }
+                var t2 = t &+ 1
+                while t2 < T { row[t2] = 0; t2 &+= 1 }
+                // weighted sum of values
+                let o: UnsafeMutablePointer<Float> = out + ((b &* T &+ t) &* C &+ headCol)
+                for i in 0..<hs { o[i] = 0 }
+                for t2 in 0...t {
+                    axpy(o, row[t2], seq + (t2 &* C3 &+ 2 &* C &+ headCol), hs)
+                }
+            }
+        }
+    }
+}
+
+/// Gradient of `attentionForward` through the value sum, the softmax Jacobian
+/// (dpre = att · (datt − Σ att·datt)), the causal mask (masked scores get none) and the
+/// scale. dinp(B,T,3C) += d(q | k | v). Threads split the (b, h) pairs (each writes only
+/// its own head's columns of its own sequence); each keeps T floats of scratch.
+func attentionBackwardLoops(_ dinp: UnsafeMutablePointer<Float>,
+                       _ dout: UnsafePointer<Float>,             // (B, T, C)
+                       _ inp: UnsafePointer<Float>,              // (B, T, 3C)
+                       _ att: UnsafePointer<Float>,              // (B, H, T, T)
+                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    par.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: T) { buffer in
+            let scratch = buffer.baseAddress!
+            for bh in pairs {
+                let b = bh / H, h = bh % H
+                let seq: UnsafePointer<Float> = inp + b &* T &* C3
+                let dseq: UnsafeMutablePointer<Float> = dinp + b &* T &* C3
+                let headCol: Int = h &* hs
+                for t in 0..<T {
+                    let row: UnsafePointer<Float> = att + (bh &* T &+ t) &* T
+                    let d: UnsafePointer<Float> = dout + ((b &* T &+ t) &* C &+ headCol)
+                    // backward through out = Σ att·v: datt into scratch, and dv
+                    var dot: Float = 0
+                    for t2 in 0...t {
+                        let vOffset: Int = t2 &* C3 &+ 2 &* C &+ headCol
+                        let w: Float = row[t2]
+                        let s = dotProduct(seq + vOffset, d, hs)
+                        axpy(dseq + vOffset, w, d, hs)
+                        scratch[t2] = s
+                        dot = w * s + dot
+                    }
+                    // softmax Jacobian, then the 1/√hs scale
+                    for t2 in 0...t { scratch[t2] = row[t2] * (scratch[t2] - dot) * scale }
+                    // backward through s = q·k
+                    let qOffset: Int = t &* C3 &+ headCol
+                    let q: UnsafePointer<Float> = seq + qOffset
+                    let dq: UnsafeMutablePointer<Float> = dseq + qOffset
+                    for t2 in 0...t {
+                        let kOffset: Int = t2 &* C3 &+ C &+ headCol
+                        let gs: Float = scratch[t2]
+                        axpy(dq, gs, seq + kOffset, hs)
+                        axpy(dseq + kOffset, gs, q, hs)
+                    }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - GELU (tanh approximation)
+
+private let geluScale: Float = 0.7978845608028654   // √(2/π)
+private let geluCubic: Float = 0.044715
+
+/// σ(2u) and 1 − σ(2u), each without cancellation or overflow: with e = e^(−2|u|) ≤ 1,
+/// σ(2|u|) = 1/(1 + e) and σ(−2|u|) = e/(1 + e).
+@inline(__always)
+func sigmoidPair(_ u: Float) -> (s: Float, oneMinusS: Float) {
+    let e = expf(-2 * abs(u))
+    let large = 1 / (1 + e)
+    let small = e * large
+    return u >= 0 ? (large, small) : (small, large)
+}
+
+/// out = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
+/// Evaluated as x·σ(2u), the same function (0.5·(1 + tanh u) = σ(2u)), with σ(2u) and
+/// 1 − σ(2u) from one e^(−2|u|) (see `sigmoidPair`), which keeps full relative precision
+/// in both tails. The element loop is `ck_gelu_forward` (C, AVX2 when available, with a
+/// vector exp; its portable path gives the same bits).
+func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int,
+                 _ par: Parallelism = .serial) {
+    par.forEach((N + 63) / 64, work: 8 &* N) { blocks in
+        ck_gelu_forward(out, inp, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
+    }
+}
+
+/// dinp += gelu′(x) · dout with the true derivative of the forward above:
+/// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²),
+/// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s)
+/// (`ck_gelu_backward`).
+func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
+                  _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int,
+                  _ par: Parallelism = .serial) {
+    par.forEach((N + 63) / 64, work: 10 &* N) { blocks in
+        ck_gelu_backward(dinp, inp, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
+    }
+}
+
+// MARK: - Residual
+
+/// out = a + b, elementwise.
+func residualForward(_ out: UnsafeMutablePointer<Float>,
+                     _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ N: Int,
+                     _ par: Parallelism = .serial) {
+    par.forEach(N, work: N) { range in
+        for i in range { out[i] = a[i] + b[i] }
+    }
+}
+
+// MARK: - Softmax and cross-entropy
+
+/// Fused softmax and cross-entropy, per row: probs(N,V) = softmax(logits), max-subtracted;
+/// losses(N) = −log probs[target], 0 where the target is `Batch.ignore`.
+/// Returns the sum of the losses over non-ignored rows, added in row order in Double.
+/// Threads split the rows.
+func softmaxCrossEntropyForward(_ probs: UnsafeMutablePointer<Float>, _ losses: UnsafeMutablePointer<Float>,
+                                _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                _ N: Int, _ V: Int, _ par: Parallelism = .serial) -> Double {
+    par.forEach(N, work: 16 &* N &* V) { rows in
+        for i in rows {
+            let l = logits + i &* V
+            let p = probs + i &* V
+            var maxv = -Float.infinity
+            for j in 0..<V where l[j] > maxv { maxv = l[j] }
+            p.update(from: l, count: V)
+            let sum = ck_exp_shift_sum(p, V, maxv)
+            let inv = 1 / sum
+            for j in 0..<V { p[j] *= inv }
+            let y = targets[i]
+            losses[i] = y == Batch.ignore ? 0 : -logf(p[Int(y)])
+        }
+    }
+    var total: Double = 0
+    for i in 0..<N where targets[i] != Batch.ignore { total += Double(losses[i]) }
+    return total
+}
+
+/// Gradient of the mean loss over `count` targets w.r.t. the logits:
+/// dlogits(N,V) = (P − onehot) / count on non-ignored rows, 0 on ignored rows.
+/// `dlogits` is overwritten.
+func crossEntropySoftmaxBackward(_ dlogits: UnsafeMutablePointer<Float>,
+                                 _ probs: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
+                                 _ N: Int, _ V: Int, count: Int, _ par: Parallelism = .serial) {
+    let inv: Float = count > 0 ? Float(1.0 / Double(count)) : 0
+    par.forEach(N, work: 2 &* N &* V) { rows in for i in rows {
+        let d = dlogits + i &* V
+        let y = targets[i]
+        if y == Batch.ignore {
+            for j in 0..<V { d[j] = 0 }
+            continue
+        }
+        let p = probs + i &* V
+        for j in 0..<V { d[j] = p[j] * inv }
+        d[Int(y)] = (p[Int(y)] - 1) * inv
+    } }
+}
+
+// MARK: - AdamW
+
+/// The step's scalars, computed once per step in Double and rounded to Float.
+struct AdamWScalars {
+    var beta1: Float, oneMinusBeta1: Float
+    var beta2: Float, oneMinusBeta2: Float
+    /// 1 − β1^t, 1 − β2^t
+    var biasCorrection1: Float, biasCorrection2: Float
+    var learningRate: Float
+    var epsilon: Float
+    /// Multiplies g before the moments (global-norm clipping; 1 when not clipping).
+    var gradScale: Float
+}
+
+/// One AdamW update over `n` elements, as the series' notebook 10:
+/// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; m̂ = m/(1−β1^t); v̂ = v/(1−β2^t);
+/// θ ← θ·decay − lr·m̂/(√v̂ + ε), with decay = 1 − lr·wd (1 for exempt tensors).
+func adamWUpdate(_ params: UnsafeMutablePointer<Float>,
+                 _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
+                 _ grads: UnsafePointer<Float>,
+                 _ n: Int, _ s: AdamWScalars, decay: Float) {
+    for i in 0..<n {
+        let g = grads[i] * s.gradScale
+        let mi = s.beta1 * m[i] + s.oneMinusBeta1 * g
+        let vi = s.beta2 * v[i] + s.oneMinusBeta2 * (g * g)
+        m[i] = mi
+        v[i] = vi
+        let mhat = mi / s.biasCorrection1
+        let vhat = vi / s.biasCorrection2
+        params[i] = params[i] * decay - s.learningRate * mhat / (vhat.squareRoot() + s.epsilon)
+    }
+}

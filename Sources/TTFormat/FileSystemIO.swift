@@ -1,0 +1,181 @@
+import TTCore
+#if canImport(Glibc)
+import Glibc
+private let systemWrite = Glibc.write
+private let systemClose = Glibc.close
+private let systemRename = Glibc.rename
+#elseif canImport(Darwin)
+import Darwin
+private let systemWrite = Darwin.write
+private let systemClose = Darwin.close
+private let systemRename = Darwin.rename
+#endif
+import Foundation
+
+/// A failed file-system call: the operation, the path and `errno`.
+public struct FileSystemError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var path: String
+    public var code: Int32
+    public init(operation: String, path: String, code: Int32) {
+        self.operation = operation
+        self.path = path
+        self.code = code
+    }
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(code)))" }
+}
+
+/// What is at a path, as far as the writer cares.
+public enum FileStatus: Equatable, Sendable {
+    case missing
+    case regular(writable: Bool)
+    case directory
+    case other
+}
+
+/// Every file-system call the checkpoint writer makes. `POSIXFileSystem` is the real one;
+/// `FaultInjectingFileSystem` fails on demand so crash-safety tests run anywhere.
+public protocol FileSystemIO: Sendable {
+    /// Creates a new file (O_CREAT | O_EXCL, mode 0644 before umask) for writing.
+    func createExclusive(_ path: String) throws -> Int32
+    /// Writes all of `bytes` (retrying short writes and EINTR).
+    func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws
+    func sync(_ fd: Int32, path: String) throws
+    func close(_ fd: Int32, path: String) throws
+    /// rename(2): atomically replaces `to`.
+    func rename(_ from: String, _ to: String) throws
+    /// Opens the directory and fsyncs it, so a completed rename survives a power loss.
+    func syncDirectory(_ path: String) throws
+    /// Best-effort unlink (used for cleanup; errors ignored).
+    func remove(_ path: String)
+    func status(_ path: String) -> FileStatus
+}
+
+/// The real file system through POSIX calls.
+public struct POSIXFileSystem: FileSystemIO {
+    public init() {}
+
+    public func createExclusive(_ path: String) throws -> Int32 {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileSystemError(operation: "create", path: path, code: errno) }
+        return fd
+    }
+
+    public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = systemWrite(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "write", path: path, code: errno)
+            }
+            if n == 0 { throw FileSystemError(operation: "write", path: path, code: EIO) }
+            done += n
+        }
+    }
+
+    public func sync(_ fd: Int32, path: String) throws {
+        guard fsync(fd) == 0 else { throw FileSystemError(operation: "fsync", path: path, code: errno) }
+    }
+
+    public func close(_ fd: Int32, path: String) throws {
+        guard systemClose(fd) == 0 else { throw FileSystemError(operation: "close", path: path, code: errno) }
+    }
+
+    public func rename(_ from: String, _ to: String) throws {
+        guard systemRename(from, to) == 0 else { throw FileSystemError(operation: "rename to", path: to, code: errno) }
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileSystemError(operation: "open directory", path: path, code: errno) }
+        defer { _ = systemClose(fd) }
+        guard fsync(fd) == 0 else { throw FileSystemError(operation: "fsync directory", path: path, code: errno) }
+    }
+
+    public func remove(_ path: String) { _ = unlink(path) }
+
+    public func status(_ path: String) -> FileStatus {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return .missing }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return .regular(writable: st.st_mode & 0o222 != 0)
+        case S_IFDIR: return .directory
+        default: return .other
+        }
+    }
+}
+
+/// A `FileSystemIO` that passes calls to POSIX but fails the ones it is told to, with a
+/// chosen errno, for tests of interrupted and failing saves.
+public final class FaultInjectingFileSystem: FileSystemIO, @unchecked Sendable {
+    public enum Fault: Equatable, Sendable {
+        /// Writes succeed until `after` bytes in total, then fail with ENOSPC (the bytes
+        /// up to the limit are really written, like a filling disk).
+        case noSpace(after: Int)
+        /// Creating the temporary file fails with EACCES (an unwritable directory).
+        case createDenied
+        case syncFails
+        case closeFails
+        case renameFails
+        case directorySyncFails
+    }
+
+    private let lock = NSLock()
+    private let base = POSIXFileSystem()
+    public let fault: Fault
+    private var written = 0
+    private var _created: [String] = []
+
+    public init(_ fault: Fault) { self.fault = fault }
+
+    /// Paths of the temporary files the writer created.
+    public var createdPaths: [String] { lock.withLock { _created } }
+
+    public func createExclusive(_ path: String) throws -> Int32 {
+        if fault == .createDenied { throw FileSystemError(operation: "create", path: path, code: EACCES) }
+        let fd = try base.createExclusive(path)
+        lock.withLock { _created.append(path) }
+        return fd
+    }
+
+    public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        if case .noSpace(let limit) = fault {
+            let allowed = lock.withLock { () -> Int in
+                let a = max(0, min(bytes.count, limit - written))
+                written += a
+                return a
+            }
+            try base.write(fd, UnsafeRawBufferPointer(rebasing: bytes[0..<allowed]), path: path)
+            if allowed < bytes.count { throw FileSystemError(operation: "write", path: path, code: ENOSPC) }
+            return
+        }
+        try base.write(fd, bytes, path: path)
+    }
+
+    public func sync(_ fd: Int32, path: String) throws {
+        if fault == .syncFails { throw FileSystemError(operation: "fsync", path: path, code: EIO) }
+        try base.sync(fd, path: path)
+    }
+
+    public func close(_ fd: Int32, path: String) throws {
+        if fault == .closeFails {
+            try base.close(fd, path: path)
+            throw FileSystemError(operation: "close", path: path, code: EIO)
+        }
+        try base.close(fd, path: path)
+    }
+
+    public func rename(_ from: String, _ to: String) throws {
+        if fault == .renameFails { throw FileSystemError(operation: "rename to", path: to, code: EXDEV) }
+        try base.rename(from, to)
+    }
+
+    public func syncDirectory(_ path: String) throws {
+        if fault == .directorySyncFails { throw FileSystemError(operation: "fsync directory", path: path, code: EIO) }
+        try base.syncDirectory(path)
+    }
+
+    public func remove(_ path: String) { base.remove(path) }
+    public func status(_ path: String) -> FileStatus { base.status(path) }
+}

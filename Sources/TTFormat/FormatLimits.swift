@@ -1,0 +1,36 @@
+import TTCore
+// Fixed constants of format version 1 and the reader's caps. spec/FORMAT.md lists each.
+
+/// Framing constants of the .ttc format.
+public enum TTCFormat {
+    /// 0x89 'T' 'T' 'C' '\r' '\n' 0x1A '\n' (PNG-style: high bit, CR-LF, ^Z, LF catch
+    /// 7-bit and newline-translating transfers).
+    public static let magic: [UInt8] = [0x89, 0x54, 0x54, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
+    /// The major version this code reads and writes; any other major is rejected.
+    public static let major: UInt16 = 1
+    /// The minor version this code writes; any minor of major 1 is read.
+    public static let minor: UInt16 = 0
+    /// Bytes before the header: magic, major, minor, reserved, header length, two CRCs.
+    public static let preambleSize = 32
+    /// Section tags: the ASCII bytes "META" and "TDIR" read as a little-endian u32.
+    public static let metadataTag: UInt32 = 0x4154_454D
+    public static let directoryTag: UInt32 = 0x5249_4454
+}
+
+/// Caps the reader enforces before trusting any size (and the writer before writing).
+public enum FormatLimits {
+    /// Header bytes (all sections). A header must also fit inside the file.
+    public static let maxHeaderLength = 256 << 20
+    public static let maxTensorCount = 1 << 20
+    /// Tensor name, UTF-8 bytes.
+    public static let maxNameLength = 1024
+    public static let maxRank = 8
+    public static let maxMetadataKeys = 1 << 16
+    /// Metadata key, UTF-8 bytes.
+    public static let maxKeyLength = 256
+    /// Any metadata string value (a vocabulary token, the tool version, ...), UTF-8 bytes.
+    public static let maxStringLength = 1 << 20
+    /// raw length ≤ 1032 × stored length: deflate cannot do better (a 258-byte match
+    /// costs at least 2 bits), so a larger claim is a lie.
+    public static let maxExpansionRatio: UInt64 = 1032
+}

@@ -1,0 +1,248 @@
+import TTCore
+import TTFormat
+import TTTokenizer
+/// Moving a `Checkpoint` to and from safetensors.
+///
+/// Export writes the parameters under their canonical names (`tok_emb`, `layers.0.attn.wq`,
+/// ...), and with the optimizer also `adam_m.<name>` and `adam_v.<name>`, all F32. The
+/// `__metadata__` map holds (every value a string, as safetensors requires):
+///
+/// | key | value |
+/// |---|---|
+/// | `format` | `tt-ckpt` |
+/// | `tool_version` | the exporting tool's version |
+/// | `arch` | `tutorial` or `gpt` |
+/// | `vocab_size`, `d_model`, `n_heads`, `d_ff`, `n_layers`, `context` | decimal integers |
+/// | `tokenizer` | `word`, `char` or `byte` |
+/// | `vocabulary` | the token strings as a JSON list, id = index |
+/// | `step`, `tokens_seen`, `seed` | decimal integers from the training state |
+/// | `loss_history` | JSON list of the per-step losses (shortest float32 decimals; null if not finite) |
+/// | `session_starts` | JSON list of the step counts at which sessions began |
+///
+/// Import rebuilds a checkpoint from such a file, or from one written elsewhere: each config
+/// field comes from an explicit option, else the metadata, else the tensor shapes; the
+/// vocabulary from options, else the metadata. Every tensor of the config's layout must be
+/// present with its exact shape; anything else in the file is an error naming the tensor.
+public enum SafetensorsCheckpoint {
+    /// The tensors and metadata `export` writes.
+    public static func exportContents(_ checkpoint: Checkpoint, includeOptimizer: Bool) -> (tensors: [SafetensorsTensor], metadata: [String: String]) {
+        let roles: Set<TensorRole> = includeOptimizer ? [.parameter, .adamM, .adamV] : [.parameter]
+        let tensors = checkpoint.tensors.filter { roles.contains($0.role) }
+            .map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
+        let c = checkpoint.config
+        let vocabulary = HeaderJSON.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized()
+        let metadata: [String: String] = [
+            "format": "tt-ckpt",
+            "tool_version": TTCkptVersion.string,
+            "arch": c.arch.rawValue,
+            "vocab_size": String(c.vocabSize),
+            "d_model": String(c.dModel),
+            "n_heads": String(c.nHeads),
+            "d_ff": String(c.dFF),
+            "n_layers": String(c.nLayers),
+            "context": String(c.context),
+            "tokenizer": checkpoint.vocabulary.kind.rawValue,
+            "vocabulary": vocabulary,
+            "step": String(checkpoint.training.step),
+            "tokens_seen": String(checkpoint.training.tokensSeen),
+            "seed": String(checkpoint.training.seed),
+            "loss_history": HeaderJSON.array(checkpoint.training.lossHistory.map { $0.isFinite ? .number("\($0)") : .null }).serialized(),
+            "session_starts": HeaderJSON.array(checkpoint.training.sessionStarts.map { .number(String($0)) }).serialized(),
+        ]
+        return (tensors, metadata)
+    }
+
+    /// Writes `checkpoint` as safetensors at `path`, atomically.
+    public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool) throws {
+        let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
+        try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
+    }
+
+    /// What the caller knows about a file that lacks tt-ckpt metadata. Every non-nil field
+    /// overrides the metadata and the shapes.
+    public struct ImportOptions: Sendable {
+        /// Config fields given by the caller.
+        public var config = ConfigOverrides()
+        public var vocabulary: Vocabulary?
+        /// Seed of the fresh training state (default: metadata `seed`, else 42).
+        public var seed: UInt64?
+        public init() {}
+    }
+
+    /// Rebuilds a checkpoint from a validated safetensors file.
+    ///
+    /// The training state is fresh: its generator is `PythonRandom(seed:)`, no data identity,
+    /// default optimizer settings. The training progress (`step`, `tokens_seen`, the loss
+    /// history and session starts) is restored only when the file carries the AdamW moments
+    /// and a `loss_history` with one loss per step (a `tt-ckpt export --include-optimizer`),
+    /// so AdamW's bias correction continues where it was. Otherwise the step is 0 and the
+    /// history empty; the moments are loaded if present, zero if not.
+    /// - Throws: `FormatError` naming the file and the field or tensor at fault.
+    public static func importCheckpoint(_ file: SafetensorsFile, options: ImportOptions = ImportOptions()) throws -> Checkpoint {
+        func fail(_ message: String) -> FormatError { FormatError(path: file.path, message: message) }
+        let meta = file.metadata ?? [:]
+        let byName = Dictionary(file.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+
+        func metaInt(_ key: String) throws -> Int? {
+            guard let text = meta[key] else { return nil }
+            guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = Int(text) else {
+                throw fail("__metadata__ \(key) is not a non-negative integer: \(escapedName(text))")
+            }
+            return v
+        }
+        func shape(_ name: String, _ axis: Int) -> Int? {
+            guard let t = byName[name], axis < t.shape.count else { return nil }
+            return t.shape[axis]
+        }
+        func resolve(_ key: String, _ option: Int?, inferred: Int?) throws -> Int {
+            if let option { return option }
+            if let v = try metaInt(key) { return v }
+            if let inferred { return inferred }
+            let flag = ["n_heads": "heads", "n_layers": "layers"][key] ?? key.replacingOccurrences(of: "_", with: "-")
+            throw fail("cannot tell \(key): not in __metadata__ and no tensor to infer it from; pass --\(flag)")
+        }
+
+        // Architecture.
+        let arch: Architecture
+        if let a = options.config.arch {
+            arch = a
+        } else if let text = meta["arch"] {
+            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(escapedName(text)) is not tutorial or gpt") }
+            arch = a
+        } else if byName["ln_f.gamma"] != nil {
+            arch = .gpt
+        } else if byName["layers.0.ln.gamma"] != nil {
+            arch = .tutorial
+        } else {
+            throw fail("cannot tell the architecture: no arch in __metadata__ and neither ln_f.gamma nor layers.0.ln.gamma present; pass --arch")
+        }
+        // Layers: one more than the largest i in `layers.i.` names.
+        var inferredLayers: Int? = nil
+        for t in file.tensors {
+            var name = Substring(t.name)
+            for prefix in ["adam_m.", "adam_v."] where name.hasPrefix(prefix) { name = name.dropFirst(prefix.count) }
+            guard name.hasPrefix("layers.") else { continue }
+            let rest = name.dropFirst("layers.".count)
+            if let dot = rest.firstIndex(of: "."), let i = Int(rest[..<dot]), i >= 0, i < ModelConfig.limits.nLayers {
+                inferredLayers = max(inferredLayers ?? 0, i + 1)
+            }
+        }
+        let config = ModelConfig(
+            arch: arch,
+            vocabSize: try resolve("vocab_size", options.config.vocabSize, inferred: shape("tok_emb", 0)),
+            dModel: try resolve("d_model", options.config.dModel, inferred: shape("tok_emb", 1)),
+            nHeads: try resolve("n_heads", options.config.nHeads, inferred: shape("layers.0.attn.wq", 0)),
+            dFF: try resolve("d_ff", options.config.dFF, inferred: shape("layers.0.ffn.w1", 0)),
+            nLayers: try resolve("n_layers", options.config.nLayers, inferred: inferredLayers),
+            context: try resolve("context", options.config.context, inferred: shape("pos_emb", 0)))
+        do {
+            try config.validate()
+        } catch let e as ConfigError {
+            throw fail("config \(e)")
+        }
+
+        // Vocabulary.
+        let vocabulary: Vocabulary
+        if let v = options.vocabulary {
+            vocabulary = v
+        } else if let kindText = meta["tokenizer"], let listText = meta["vocabulary"] {
+            guard let kind = TokenizerKind(rawValue: kindText) else {
+                throw fail("__metadata__ tokenizer \(escapedName(kindText)) is not word, char or byte")
+            }
+            let list: HeaderJSON
+            do { list = try HeaderJSON.parse(Array(listText.utf8), maxArrayLength: ModelConfig.limits.vocabSize) } catch {
+                throw fail("__metadata__ vocabulary: \(error)")
+            }
+            guard case let .array(items) = list else { throw fail("__metadata__ vocabulary is not a JSON list") }
+            var tokens: [String] = []
+            for item in items {
+                guard let s = item.stringValue else { throw fail("__metadata__ vocabulary holds a non-string") }
+                tokens.append(s)
+            }
+            vocabulary = Vocabulary(kind: kind, tokens: tokens)
+        } else {
+            throw fail("no vocabulary in __metadata__; pass --tokenizer and --vocab-file")
+        }
+        guard vocabulary.tokens.count == config.vocabSize else {
+            throw fail("vocabulary has \(vocabulary.tokens.count) tokens but vocab_size is \(config.vocabSize)")
+        }
+        guard Set(vocabulary.tokens).count == vocabulary.tokens.count else {
+            throw fail("vocabulary has duplicate tokens")
+        }
+
+        // Tensors: exactly the layout, with or without both moments.
+        let layout = ParameterLayout(config: config)
+        let expected = Set(layout.slots.flatMap { ["\($0.name)", "adam_m.\($0.name)", "adam_v.\($0.name)"] })
+        for t in file.tensors where !expected.contains(t.name) {
+            throw fail("tensor \(escapedName(t.name)) is not part of the \(arch.rawValue) layout for this config")
+        }
+        let hasMoments = file.tensors.contains { $0.name.hasPrefix("adam_m.") || $0.name.hasPrefix("adam_v.") }
+        var tensors: [NamedTensor] = []
+        for role in [TensorRole.parameter, .adamM, .adamV] {
+            for slot in layout.slots {
+                let name = role.namePrefix + slot.name
+                guard role == .parameter || hasMoments else {
+                    tensors.append(NamedTensor(name: name, role: role, shape: slot.shape, values: [Float](repeating: 0, count: slot.count)))
+                    continue
+                }
+                guard let info = byName[name] else {
+                    throw fail("tensor \(escapedName(name)) is missing" + (role == .parameter ? "" : " (the file has other optimizer moments)"))
+                }
+                guard info.shape == slot.shape else {
+                    throw fail("tensor \(escapedName(name)) has shape \(info.shape), expected \(slot.shape)")
+                }
+                let values = try file.loadFloats(info)
+                if let bad = values.firstIndex(where: { !$0.isFinite }) {
+                    throw fail("tensor \(escapedName(name)) has a non-finite value at element \(bad)")
+                }
+                if role == .adamV, let neg = values.firstIndex(where: { $0 < 0 }) {
+                    throw fail("tensor \(escapedName(name)) has a negative second moment at element \(neg)")
+                }
+                tensors.append(NamedTensor(name: name, role: role, shape: slot.shape, values: values))
+            }
+        }
+
+        // Training state.
+        let seed: UInt64
+        if let s = options.seed {
+            seed = s
+        } else if let text = meta["seed"] {
+            guard let s = UInt64(text) else { throw fail("__metadata__ seed is not an unsigned integer: \(escapedName(text))") }
+            seed = s
+        } else {
+            seed = 42
+        }
+        var training = TrainingState(rng: PythonRandom(seed: seed).state)
+        training.seed = seed
+        if hasMoments, let step = try metaInt("step"), let history = lossHistory(meta["loss_history"]), history.count == step {
+            training.step = step
+            training.tokensSeen = try metaInt("tokens_seen") ?? 0
+            training.lossHistory = history
+            training.sessionStarts = sessionStarts(meta["session_starts"], step: step)
+        }
+        return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
+    }
+
+    /// A JSON list of finite float32 numbers, or nil.
+    static func lossHistory(_ text: String?) -> [Float]? {
+        guard let text, case let .array(items)? = try? HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) else { return nil }
+        var out: [Float] = []
+        out.reserveCapacity(items.count)
+        for item in items {
+            guard case let .number(n) = item, let v = Float(n), v.isFinite else { return nil }
+            out.append(v)
+        }
+        return out
+    }
+
+    /// A JSON list of non-decreasing integers within 0...step, or [] if absent or invalid.
+    static func sessionStarts(_ text: String?, step: Int) -> [Int] {
+        guard let text, case let .array(items)? = try? HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) else { return [] }
+        var out: [Int] = []
+        for item in items {
+            guard let v = item.nonNegativeInt, v <= step, v >= (out.last ?? 0) else { return [] }
+            out.append(v)
+        }
+        return out
+    }
+}

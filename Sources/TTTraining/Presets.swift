@@ -1,0 +1,110 @@
+import TTCore
+import TTEngine
+import TTFormat
+import TTTokenizer
+/// The model presets of `tt-ckpt init`.
+public enum Preset: String, CaseIterable, Sendable {
+    /// The series' model and data: arch tutorial, V 6, D 16, H 2, F 64, L 1, T 5, word tokens.
+    case tutorial
+    /// Char-level GPT: D 128, H 4, F 512, L 4, T 64; vocabulary from the corpus.
+    case gptSmall = "gpt-small"
+    /// GPT: D 256, H 8, F 1024, L 6, T 128; 256 byte tokens, or the corpus's own vocabulary
+    /// with `--tokenizer char|word`.
+    case gptMedium = "gpt-medium"
+
+    public var defaultTokenizer: TokenizerKind {
+        switch self {
+        case .tutorial: return .word
+        case .gptSmall: return .char
+        case .gptMedium: return .byte
+        }
+    }
+
+    public func config(vocabSize: Int) -> ModelConfig {
+        switch self {
+        case .tutorial:
+            var c = ModelConfig.tutorial
+            c.vocabSize = vocabSize
+            return c
+        case .gptSmall: return .gptSmall(vocabSize: vocabSize)
+        case .gptMedium: return .gptMedium(vocabSize: vocabSize)
+        }
+    }
+}
+
+/// What `tt-ckpt init` makes.
+public struct InitRequest: Sendable {
+    public var preset: Preset = .tutorial
+    public var overrides = ConfigOverrides()
+    /// Corpus to build the vocabulary from; its identity is recorded in the checkpoint.
+    public var corpusPath: String?
+    /// nil: the preset's default.
+    public var tokenizer: TokenizerKind?
+    public var seed: UInt64 = 42
+    public init() {}
+
+    /// Practical bounds for a model `init` will allocate (four parameter-sized buffers plus
+    /// activations), far below the format's `ModelConfig.limits`.
+    public static let maxParameters = 1 << 27
+    public static let maxContext = 2048
+
+    /// Resolves the vocabulary, data identity and config, and draws the initial weights.
+    /// - Throws: `InputError` naming the option or file at fault.
+    public func makeCheckpoint() throws -> Checkpoint {
+        let kind = tokenizer ?? preset.defaultTokenizer
+        let vocabulary: Vocabulary
+        var data: DataIdentity? = nil
+        if let path = corpusPath {
+            let bytes = try TrainingData.readCorpus(path)
+            vocabulary = try Vocabulary(building: kind, from: bytes, source: path)
+            data = try TrainingData(corpus: bytes, path: path, vocabulary: vocabulary).identity
+        } else if kind == .byte {
+            vocabulary = .bytes
+        } else if preset == .tutorial && kind == .word {
+            vocabulary = .tutorial
+            data = TrainingData.tutorial().identity
+        } else {
+            throw InputError("--data", "\(preset.rawValue) with the \(kind.rawValue) tokenizer builds its vocabulary from a corpus; give --data FILE")
+        }
+        if let v = overrides.vocabSize, v != vocabulary.tokens.count {
+            throw InputError("--vocab-size", "is \(v) but the \(kind.rawValue) vocabulary has \(vocabulary.tokens.count) tokens")
+        }
+        var config = preset.config(vocabSize: vocabulary.tokens.count)
+        if let v = overrides.arch { config.arch = v }
+        if let v = overrides.dModel { config.dModel = v }
+        if let v = overrides.nHeads { config.nHeads = v }
+        if let v = overrides.dFF { config.dFF = v }
+        if let v = overrides.nLayers { config.nLayers = v }
+        if let v = overrides.context { config.context = v }
+        do {
+            try config.validate()
+        } catch let e as ConfigError {
+            throw InputError(Self.option(forField: e.field), e.message)
+        }
+        guard config.context <= Self.maxContext else {
+            throw InputError("--context", "must be at most \(Self.maxContext), got \(config.context)")
+        }
+        let parameters = ParameterLayout.parameterCount(config)
+        guard parameters <= Self.maxParameters else {
+            throw InputError("config", "\(parameters) parameters is more than init's limit of \(Self.maxParameters)")
+        }
+        let activations = Model.activationCount(config: config, maxBatchSize: 1)
+        guard activations <= TrainingLimits.maxActivationFloats else {
+            throw InputError("config", "one sequence needs \(activations / (1 << 18)) MiB of activations, more than the limit \(TrainingLimits.maxActivationFloats / (1 << 18)) MiB")
+        }
+        return try TrainingSession.initialCheckpoint(config: config, vocabulary: vocabulary, seed: seed, data: data)
+    }
+
+    /// The command-line option that sets a `ModelConfig` field.
+    public static func option(forField field: String) -> String {
+        switch field {
+        case "vocab_size": return "--vocab-size"
+        case "d_model": return "--d-model"
+        case "n_heads": return "--heads"
+        case "d_ff": return "--d-ff"
+        case "n_layers": return "--layers"
+        case "context": return "--context"
+        default: return field
+        }
+    }
+}

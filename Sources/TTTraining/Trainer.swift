@@ -1,0 +1,226 @@
+import TTCore
+import TTEngine
+import TTFormat
+import TTTokenizer
+import Foundation
+
+/// How a training run saves.
+public struct TrainerOptions: Sendable {
+    /// Optimizer steps to take in this run.
+    public var steps: Int
+    /// The checkpoint written at the end, at every `saveEvery` steps, and on a stop.
+    public var outputPath: String
+    /// Save every K global steps (step % K == 0); 0: only at the end.
+    public var saveEvery: Int = 0
+    /// Step-numbered copies to keep beside the output on each periodic save: nil keeps all,
+    /// 0 writes none (only `outputPath` is updated), N keeps the N newest (see `StepFiles`).
+    public var keep: Int? = nil
+    public var writeOptions = WriteOptions()
+    /// Periodic (`saveEvery`) saves snapshot the state (a copy of the parameters, moments
+    /// and training state) and write it on a background thread while training continues;
+    /// a save that is still running when the next one is due is waited for. The final save
+    /// and the save on a stop are synchronous and wait for any background save first.
+    /// The files are the same either way.
+    public var backgroundSaves = true
+
+    public init(steps: Int, outputPath: String) {
+        self.steps = steps
+        self.outputPath = outputPath
+    }
+}
+
+/// What one step did, for progress output.
+public struct TrainProgress: Sendable {
+    /// The global step just finished (1-based).
+    public var step: Int
+    /// The global step this run will end at.
+    public var lastStep: Int
+    /// Steps finished in this run.
+    public var stepsDone: Int
+    public var loss: Float
+    public var learningRate: Double
+    public var gradNorm: Float
+    /// Cumulative target tokens, over all runs.
+    public var tokensSeen: Int
+    /// Input tokens processed in this run (B·S per step), for tokens/s.
+    public var runTokens: Int
+    /// Seconds since the run started.
+    public var elapsed: Double
+}
+
+/// How a run ended.
+public enum TrainOutcome: Equatable, Sendable {
+    case completed
+    /// Stopped between steps by this signal; the state was saved.
+    case interrupted(signal: Int32)
+}
+
+/// The training loop.
+public enum Trainer {
+    /// Takes `options.steps` steps (or fewer, if `stop` is raised: it is checked between
+    /// steps), saving through `CheckpointWriter` (atomic) every `saveEvery` steps and at the
+    /// end. Saving never interrupts a step and a stop never interrupts a save.
+    /// Before the first step it removes temporary files a killed writer left beside the
+    /// output (`CheckpointWriter.removeStaleTemporaryFiles`).
+    /// - Throws: the writer's error if a save fails (the previous file stays intact).
+    public static func run(_ session: TrainingSession, data: TrainingData, options: TrainerOptions,
+                           stop: StopFlag? = nil,
+                           onStep: (TrainProgress) -> Void = { _ in },
+                           onSave: (String) -> Void = { _ in }) throws -> TrainOutcome {
+        let sampler = session.sampler(for: data)
+        CheckpointWriter.removeStaleTemporaryFiles(for: options.outputPath)
+        StepFiles.removeStaleTemporaryFiles(output: options.outputPath)
+        let start = ContinuousClock.now
+        let firstStep = session.state.step
+        let lastStep = firstStep + options.steps
+        var runTokens = 0
+        var stoppedBy: Int32? = nil
+        let background = options.backgroundSaves ? BackgroundSaver() : nil
+        // A background save that fails is reported (thrown) at the next save or at the end;
+        // the file it was replacing stays intact.
+        defer { _ = try? background?.wait() }
+        for _ in 0..<options.steps {
+            if let signal = stop?.signal { stoppedBy = signal; break }
+            let result = session.step(sampler)
+            runTokens += session.batch.batchSize * session.batch.seqLen
+            let elapsed = start.duration(to: .now)
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+            onStep(TrainProgress(step: session.state.step, lastStep: lastStep, stepsDone: session.state.step - firstStep,
+                                 loss: result.loss, learningRate: result.learningRate, gradNorm: result.gradNorm,
+                                 tokensSeen: session.state.tokensSeen, runTokens: runTokens, elapsed: seconds))
+            let step = session.state.step
+            if options.saveEvery > 0 && step % options.saveEvery == 0 && step != lastStep {
+                if let background {
+                    for path in try background.wait() { onSave(path) }
+                    let checkpoint = session.snapshot()
+                    // One compression thread: all of it runs on the saver's low-priority
+                    // thread (the bytes are the same for any thread count).
+                    let backgroundOptions = { var o = options; o.writeOptions.threads = 1; return o }()
+                    background.start { try write(checkpoint, options: backgroundOptions, stepFile: true) }
+                } else {
+                    try save(session, options: options, stepFile: true, onSave: onSave)
+                }
+            }
+        }
+        if let background { for path in try background.wait() { onSave(path) } }
+        // A signal that arrived during the last step still reports as an interruption.
+        if stoppedBy == nil { stoppedBy = stop?.signal }
+        let step = session.state.step
+        try save(session, options: options, stepFile: options.saveEvery > 0 && step % options.saveEvery == 0 && step > firstStep,
+                 onSave: onSave)
+        return stoppedBy.map { .interrupted(signal: $0) } ?? .completed
+    }
+
+    private static func save(_ session: TrainingSession, options: TrainerOptions, stepFile: Bool,
+                             onSave: (String) -> Void) throws {
+        for path in try write(session.snapshot(), options: options, stepFile: stepFile) { onSave(path) }
+    }
+
+    /// Writes `checkpoint` (its step file first, when asked) and returns the paths written.
+    private static func write(_ checkpoint: Checkpoint, options: TrainerOptions, stepFile: Bool) throws -> [String] {
+        // The step file and the output hold the same bytes: compress once, write both.
+        let step = checkpoint.training.step
+        let withStepFile = stepFile && options.keep != 0
+        let written = (withStepFile ? [StepFiles.path(output: options.outputPath, step: step)] : []) + [options.outputPath]
+        try CheckpointWriter.write(checkpoint, to: written, options: options.writeOptions)
+        if withStepFile, let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) }
+        return written
+    }
+}
+
+/// Runs one save at a time on a background thread of its own, at the lowest scheduling
+/// priority (nice 19), so compression takes the cycles training leaves idle rather than
+/// sharing the cores with it. `wait()` before the next save or the end bounds how late it
+/// can finish.
+final class BackgroundSaver: @unchecked Sendable {
+    private let group = DispatchGroup()
+    // Written by the background job, read after `group.wait()`.
+    private var result: Result<[String], Error>? = nil
+
+    /// Starts `job`. The caller must `wait()` for the previous one first.
+    func start(_ job: @escaping @Sendable () throws -> [String]) {
+        precondition(result == nil, "BackgroundSaver: previous save not collected")
+        group.enter()
+        let thread = Thread {
+            #if os(Linux)
+            // On Linux nice is per thread and `who` 0 is the calling thread: this lowers
+            // only the saver's own thread.
+            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
+            #endif
+            let r = Result { try job() }
+            self.result = r
+            self.group.leave()
+        }
+        thread.start()
+    }
+
+    /// Waits for the running save (if any); returns the paths it wrote or throws its error.
+    func wait() throws -> [String] {
+        group.wait()
+        defer { result = nil }
+        return try result?.get() ?? []
+    }
+}
+
+/// Step-numbered checkpoint copies written beside the output by `--save-every`.
+///
+/// Naming: the output path with a trailing `.ttc` removed, then `.step`, the global step
+/// zero-padded to at least 6 digits, and `.ttc`: `run/model.ttc` at step 100 gives
+/// `run/model.step000100.ttc`. Pruning to N keeps the N highest-numbered such files whose
+/// step is at most the current one; files numbered above it (from another run) are left alone.
+public enum StepFiles {
+    public static func path(output: String, step: Int) -> String {
+        let stem = output.hasSuffix(".ttc") ? String(output.dropLast(4)) : output
+        var digits = String(step)
+        if digits.count < 6 { digits = String(repeating: "0", count: 6 - digits.count) + digits }
+        return stem + ".step" + digits + ".ttc"
+    }
+
+    /// The step number of `fileName` if it is a step file of `output`'s stem.
+    static func step(of fileName: String, stemName: String) -> Int? {
+        let prefix = stemName + ".step", suffix = ".ttc"
+        guard fileName.hasPrefix(prefix), fileName.hasSuffix(suffix),
+              fileName.count > prefix.count + suffix.count else { return nil }
+        let digits = fileName.dropFirst(prefix.count).dropLast(suffix.count)
+        guard digits.count >= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        return Int(digits)
+    }
+
+    /// Existing step files of `output`, sorted by step.
+    public static func list(output: String) -> [(step: Int, path: String)] {
+        let url = URL(fileURLWithPath: output)
+        let directory = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
+        return names.compactMap { n in step(of: n, stemName: stemName).map { ($0, prefixDir + n) } }
+            .sorted { $0.step < $1.step }
+    }
+
+    /// Removes the temporary files a killed writer left for step files of `output`
+    /// (`.STEM.stepNNNNNN.ttc.tmp-PID-HEX` whose PID no longer exists; see
+    /// `CheckpointWriter.removeStaleTemporaryFiles`). Returns the paths removed.
+    @discardableResult
+    public static func removeStaleTemporaryFiles(output: String) -> [String] {
+        let url = URL(fileURLWithPath: output)
+        let directory = url.deletingLastPathComponent().path
+        let name = url.lastPathComponent
+        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
+        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        var targets = Set<String>()
+        for n in names where n.hasPrefix(".") {
+            guard let r = n.range(of: ".tmp-", options: .backwards) else { continue }
+            let target = String(n[n.index(after: n.startIndex)..<r.lowerBound])
+            if step(of: target, stemName: stemName) != nil { targets.insert(prefixDir + target) }
+        }
+        return targets.sorted().flatMap { CheckpointWriter.removeStaleTemporaryFiles(for: $0) }
+    }
+
+    /// Removes all but the `keep` newest step files numbered ≤ `upTo`.
+    public static func prune(output: String, keep: Int, upTo: Int) {
+        let candidates = list(output: output).filter { $0.step <= upTo }
+        for file in candidates.dropLast(max(0, keep)) { unlink(file.path) }
+    }
+}
