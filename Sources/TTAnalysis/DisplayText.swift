@@ -1,43 +1,8 @@
-import TTCore
-import TTFormat
-import TTInterop
 import Foundation
 
-/// Text helpers for printing file contents (token strings, tensor names) on a terminal.
+/// Formatting for inspect's and diff's text output: shapes, indices, numbers, aligned
+/// columns. Names and tokens are escaped with `TerminalText` before they get here.
 public enum DisplayText {
-    /// `s` with every invisible or terminal-controlling character made visible, so a token
-    /// can never move the cursor, ring the bell, send an escape sequence or reorder text:
-    /// `\n`, `\r`, `\t`, `\0`, and `\u{XX}` for other controls (C0, DEL, C1), format
-    /// characters (bidi overrides, zero-width), line/paragraph separators, private-use,
-    /// surrogate and unassigned scalars. A backslash prints as `\\` so the escapes stay
-    /// unambiguous. Everything else, non-ASCII letters included, is unchanged.
-    public static func escaped(_ s: String) -> String {
-        var out = ""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\0": out += "\\0"
-            default:
-                switch scalar.properties.generalCategory {
-                case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned:
-                    out += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
-                default:
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out
-    }
-
-    /// `escaped(s)` in double quotes, with `"` escaped too: shows leading/trailing spaces
-    /// and the empty string.
-    public static func quoted(_ s: String) -> String {
-        "\"" + escaped(s).replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
-
     /// A shape as `6×16`, or `scalar` for an empty shape.
     public static func shape(_ shape: [Int]) -> String {
         shape.isEmpty ? "scalar" : shape.map(String.init).joined(separator: "×")

@@ -7,9 +7,12 @@
 ///   the same Float), `.double` prints `Double.description`, `.int` prints the integer.
 /// - JSON has no NaN or infinity: a non-finite `.float`/`.double` prints `null`.
 ///
-/// Strings escape `"`, `\`, and every control character (U+0000...U+001F, U+007F and the
-/// C1 controls U+0080...U+009F, and U+2028/U+2029 for JavaScript) as `\uXXXX` or its short
-/// form (`\n`, `\t`, ...), so a token or tensor name can never break the document or a terminal.
+/// Strings escape `"`, `\` and the C0 controls (as `\n`, `\t`, ... or `\u00XX`); with
+/// `.terminal` escaping (the default, for documents printed to a terminal) also every
+/// scalar `TerminalText.needsEscape` flags (DEL, C1, bidi and other format controls, line
+/// separators, private use, unassigned) as `\uXXXX`, so a token or tensor name can never
+/// break the document or drive the terminal. This is the one JSON writer: `inspect --json`,
+/// `diff --json`, `train --json` and the safetensors header all use it.
 public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -56,11 +59,22 @@ public indirect enum JSONValue: Equatable, Sendable {
         return build(0, 0)
     }
 
+    /// How strings are escaped.
+    public enum StringEscaping: Sendable {
+        /// `"`, `\`, `\b \f \n \r \t` and `\u00xx` for the other C0 controls; everything
+        /// else as UTF-8. These are the bytes serde_json writes (the safetensors reference).
+        case minimal
+        /// `minimal`, plus `\uxxxx` (a UTF-16 pair above U+FFFF) for every scalar
+        /// `TerminalText.needsEscape` flags.
+        case terminal
+    }
+
     /// The document as text. `pretty`: two-space indentation, with arrays of scalars kept
-    /// on one line (so a matrix prints one row per line). No trailing newline.
-    public func serialized(pretty: Bool = true) -> String {
+    /// on one line (so a matrix prints one row per line); otherwise compact, no spaces at
+    /// all. No trailing newline.
+    public func serialized(pretty: Bool = true, escaping: StringEscaping = .terminal) -> String {
         var out = ""
-        write(to: &out, pretty: pretty, indent: 0)
+        write(to: &out, pretty: pretty, indent: 0, escaping: escaping)
         return out
     }
 
@@ -71,7 +85,7 @@ public indirect enum JSONValue: Equatable, Sendable {
         }
     }
 
-    private func write(to out: inout String, pretty: Bool, indent: Int) {
+    private func write(to out: inout String, pretty: Bool, indent: Int, escaping: StringEscaping) {
         switch self {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
@@ -79,14 +93,14 @@ public indirect enum JSONValue: Equatable, Sendable {
         case .uint(let u): out += String(u)
         case .float(let f): out += f.isFinite ? f.description : "null"
         case .double(let d): out += d.isFinite ? d.description : "null"
-        case .string(let s): JSONValue.writeString(s, to: &out)
+        case .string(let s): JSONValue.writeString(s, escaping, to: &out)
         case .array(let items):
             if items.isEmpty { out += "[]"; return }
             if !pretty || items.allSatisfy({ $0.isScalar }) {
                 out += "["
                 for (i, item) in items.enumerated() {
                     if i > 0 { out += pretty ? ", " : "," }
-                    item.write(to: &out, pretty: pretty, indent: indent)
+                    item.write(to: &out, pretty: pretty, indent: indent, escaping: escaping)
                 }
                 out += "]"
                 return
@@ -94,7 +108,7 @@ public indirect enum JSONValue: Equatable, Sendable {
             out += "[\n"
             for (i, item) in items.enumerated() {
                 out += String(repeating: " ", count: indent + 2)
-                item.write(to: &out, pretty: pretty, indent: indent + 2)
+                item.write(to: &out, pretty: pretty, indent: indent + 2, escaping: escaping)
                 out += i + 1 < items.count ? ",\n" : "\n"
             }
             out += String(repeating: " ", count: indent) + "]"
@@ -104,9 +118,9 @@ public indirect enum JSONValue: Equatable, Sendable {
                 out += "{"
                 for (i, (key, value)) in members.enumerated() {
                     if i > 0 { out += "," }
-                    JSONValue.writeString(key, to: &out)
+                    JSONValue.writeString(key, escaping, to: &out)
                     out += ":"
-                    value.write(to: &out, pretty: false, indent: 0)
+                    value.write(to: &out, pretty: false, indent: 0, escaping: escaping)
                 }
                 out += "}"
                 return
@@ -114,9 +128,9 @@ public indirect enum JSONValue: Equatable, Sendable {
             out += "{\n"
             for (i, (key, value)) in members.enumerated() {
                 out += String(repeating: " ", count: indent + 2)
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(key, escaping, to: &out)
                 out += ": "
-                value.write(to: &out, pretty: true, indent: indent + 2)
+                value.write(to: &out, pretty: true, indent: indent + 2, escaping: escaping)
                 out += i + 1 < members.count ? ",\n" : "\n"
             }
             out += String(repeating: " ", count: indent) + "}"
@@ -124,7 +138,11 @@ public indirect enum JSONValue: Equatable, Sendable {
     }
 
     /// Appends `s` as a JSON string literal.
-    public static func writeString(_ s: String, to out: inout String) {
+    private static func writeString(_ s: String, _ escaping: StringEscaping, to out: inout String) {
+        func hex4(_ v: UInt32) {
+            let hex = String(v, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        }
         out += "\""
         for scalar in s.unicodeScalars {
             switch scalar {
@@ -137,9 +155,13 @@ public indirect enum JSONValue: Equatable, Sendable {
             case "\u{0C}": out += "\\f"
             default:
                 let v = scalar.value
-                if v < 0x20 || (0x7F...0x9F).contains(v) || v == 0x2028 || v == 0x2029 {
-                    let hex = String(v, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                if v < 0x20 || (escaping == .terminal && TerminalText.needsEscape(scalar)) {
+                    if v > 0xFFFF {
+                        hex4(0xD800 + ((v - 0x10000) >> 10))
+                        hex4(0xDC00 + ((v - 0x10000) & 0x3FF))
+                    } else {
+                        hex4(v)
+                    }
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

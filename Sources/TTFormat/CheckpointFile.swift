@@ -134,6 +134,13 @@ public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
     public var description: String { "\(path): \(message)" }
 }
 
+/// A name from a file (tensor, metadata key, token) as error messages quote it: in single
+/// quotes, escaped for the terminal (`TerminalText`), cut after 200 scalars so the message
+/// stays one readable line. The .ttc reader and writer and the safetensors reader all use it.
+package func quotedName(_ name: String) -> String {
+    TerminalText.quoted(name, quote: "'", limit: 200)
+}
+
 /// How the writer stores blobs.
 public struct WriteOptions: Sendable {
     /// zlib level 0...9. The default, 1, was chosen by measurement (spec/FORMAT.md,
@@ -337,14 +344,14 @@ public final class CheckpointReader {
     /// Inflates one tensor; verifies stored CRC, exact raw length and raw CRC.
     public func loadTensor(_ entry: TensorEntry) throws -> [Float] {
         guard entries.contains(entry) else {
-            throw FormatError(path: path, kind: .unknownEntry, message: "tensor '\(escaped(entry.name))': entry is not from this file's directory")
+            throw FormatError(path: path, kind: .unknownEntry, message: "tensor \(quotedName(entry.name)): entry is not from this file's directory")
         }
         return try loadValidated(entry)
     }
 
     private func loadValidated(_ entry: TensorEntry) throws -> [Float] {
         func fail(_ kind: FormatError.Kind, _ m: String) -> FormatError {
-            FormatError(path: path, kind: kind, message: "tensor '\(escaped(entry.name))': \(m)")
+            FormatError(path: path, kind: kind, message: "tensor \(quotedName(entry.name)): \(m)")
         }
         // Lengths were validated against the file size and the expansion cap.
         let stored = try Self.read(source, path: path, offset: entry.offset, count: Int(entry.storedLength))
@@ -453,20 +460,20 @@ public enum CheckpointWriter {
             for t in c.tensors {
                 let bytes = t.name.utf8.count
                 guard bytes >= 1, bytes <= FormatLimits.maxNameLength else {
-                    throw ContentError(.badName, "tensor '\(escaped(t.name))': name length \(bytes) not in 1...\(FormatLimits.maxNameLength)")
+                    throw ContentError(.badName, "tensor \(quotedName(t.name)): name length \(bytes) not in 1...\(FormatLimits.maxNameLength)")
                 }
-                guard names.insert(t.name).inserted else { throw ContentError(.duplicateName, "tensor '\(escaped(t.name))': name appears twice") }
+                guard names.insert(t.name).inserted else { throw ContentError(.duplicateName, "tensor \(quotedName(t.name)): name appears twice") }
                 guard t.shape.count <= FormatLimits.maxRank, t.shape.allSatisfy({ $0 >= 1 }) else {
-                    throw ContentError(.badRank, "tensor '\(escaped(t.name))': shape \(t.shape) needs rank ≤ 8 and dimensions ≥ 1")
+                    throw ContentError(.badRank, "tensor \(quotedName(t.name)): shape \(t.shape) needs rank ≤ 8 and dimensions ≥ 1")
                 }
                 var n = 1
                 for d in t.shape {
                     let (p, o) = n.multipliedReportingOverflow(by: d)
-                    guard !o, p <= Int.max / 8 else { throw ContentError(.sizeOverflow, "tensor '\(escaped(t.name))': shape overflows") }
+                    guard !o, p <= Int.max / 8 else { throw ContentError(.sizeOverflow, "tensor \(quotedName(t.name)): shape overflows") }
                     n = p
                 }
                 guard t.values.count == n else {
-                    throw ContentError(.rawLengthMismatch, "tensor '\(escaped(t.name))': \(t.values.count) values for shape \(t.shape)")
+                    throw ContentError(.rawLengthMismatch, "tensor \(quotedName(t.name)): \(t.values.count) values for shape \(t.shape)")
                 }
             }
             guard c.tensors.count <= FormatLimits.maxTensorCount else {

@@ -189,14 +189,14 @@ func decodeCheckpointMetadata(_ items: [MetaItem]) throws -> (ModelConfig, Vocab
     let toolVersion = try m.string(MetaKey.toolVersion)
     let archName = try m.string(MetaKey.arch)
     guard let arch = Architecture(rawValue: archName) else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.arch)': unknown architecture '\(escaped(archName))'")
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.arch)': unknown architecture \(quotedName(archName))")
     }
     let config = ModelConfig(arch: arch, vocabSize: try m.int(MetaKey.vocabSize), dModel: try m.int(MetaKey.dModel),
                              nHeads: try m.int(MetaKey.nHeads), dFF: try m.int(MetaKey.dFF),
                              nLayers: try m.int(MetaKey.nLayers), context: try m.int(MetaKey.context))
     let kindName = try m.string(MetaKey.vocabKind)
     guard let kind = TokenizerKind(rawValue: kindName) else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabKind)': unknown tokenizer kind '\(escaped(kindName))'")
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabKind)': unknown tokenizer kind \(quotedName(kindName))")
     }
     let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens))
 
@@ -210,7 +210,7 @@ func decodeCheckpointMetadata(_ items: [MetaItem]) throws -> (ModelConfig, Vocab
     o.gradClip = try m.f64(MetaKey.gradClip)
     let scheduleName = try m.string(MetaKey.schedule)
     guard let schedule = LRSchedule(rawValue: scheduleName) else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.schedule)': unknown schedule '\(escaped(scheduleName))'")
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.schedule)': unknown schedule \(quotedName(scheduleName))")
     }
     o.schedule = schedule
     o.warmupSteps = try m.int(MetaKey.warmupSteps)
@@ -323,18 +323,18 @@ func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int]
     for t in tensors {
         if let (role, shape) = expected[t.name].map({ ($0.0, $0.1) }) {
             guard t.role == role else {
-                throw ContentError(.unexpectedTensor, "tensor '\(escaped(t.name))': role \(t.role.label), expected \(role.label)")
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label), expected \(role.label)")
             }
             guard t.shape == shape else {
-                throw ContentError(.tensorShape, "tensor '\(escaped(t.name))': shape \(t.shape), expected \(shape) for this config")
+                throw ContentError(.tensorShape, "tensor \(quotedName(t.name)): shape \(t.shape), expected \(shape) for this config")
             }
             seen.insert(t.name)
         } else {
             guard t.role == .other else {
-                throw ContentError(.unexpectedTensor, "tensor '\(escaped(t.name))': role \(t.role.label) but not a tensor of this config")
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label) but not a tensor of this config")
             }
             guard !t.name.hasPrefix(TensorRole.adamM.namePrefix), !t.name.hasPrefix(TensorRole.adamV.namePrefix) else {
-                throw ContentError(.unexpectedTensor, "tensor '\(escaped(t.name))': role other may not use a moment prefix")
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role other may not use a moment prefix")
             }
         }
     }

@@ -172,7 +172,7 @@ func decodeMetadata(_ bytes: [UInt8], from start: Int, to end: Int) throws -> [M
             keyName = key
             let keyBytes = Array(key.utf8)
             if let p = previousKey, !p.lexicographicallyPrecedes(keyBytes) {
-                throw fail(.malformedMetadata, "metadata key '\(escaped(key))': keys are not in strictly increasing byte order (duplicate or unsorted)")
+                throw fail(.malformedMetadata, "metadata key \(quotedName(key)): keys are not in strictly increasing byte order (duplicate or unsorted)")
             }
             previousKey = keyBytes
             let value = try decodeValue(&r, key: key)
@@ -180,9 +180,9 @@ func decodeMetadata(_ bytes: [UInt8], from start: Int, to end: Int) throws -> [M
         } catch let e as MetaDecodeError {
             throw e
         } catch let e as StringTooLong {
-            throw fail(.malformedMetadata, "metadata key '\(escaped(keyName))': string length \(e.length) exceeds the cap")
+            throw fail(.malformedMetadata, "metadata key \(quotedName(keyName)): string length \(e.length) exceeds the cap")
         } catch {
-            throw fail(.malformedMetadata, "metadata key '\(escaped(keyName))': runs past the end of the META section")
+            throw fail(.malformedMetadata, "metadata key \(quotedName(keyName)): runs past the end of the META section")
         }
     }
     guard r.isAtEnd else {
@@ -194,18 +194,18 @@ func decodeMetadata(_ bytes: [UInt8], from start: Int, to end: Int) throws -> [M
 private func decodeValue(_ r: inout ByteReader, key: String) throws -> MetaValue {
     let typeByte = try r.u8()
     guard let type = MetaType(rawValue: typeByte) else {
-        throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': unknown value type \(typeByte)")
+        throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key \(quotedName(key)): unknown value type \(typeByte)")
     }
     func string() throws -> String {
         guard let s = try r.string(maxLength: FormatLimits.maxStringLength) else {
-            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': string is not valid UTF-8")
+            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key \(quotedName(key)): string is not valid UTF-8")
         }
         return s
     }
     func bool() throws -> Bool {
         let b = try r.u8()
         guard b <= 1 else {
-            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': bool byte is \(b), not 0 or 1")
+            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key \(quotedName(key)): bool byte is \(b), not 0 or 1")
         }
         return b == 1
     }
@@ -220,11 +220,11 @@ private func decodeValue(_ r: inout ByteReader, key: String) throws -> MetaValue
     case .array:
         let elementByte = try r.u8()
         guard let element = MetaType(rawValue: elementByte), element != .array else {
-            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': bad array element type \(elementByte)")
+            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key \(quotedName(key)): bad array element type \(elementByte)")
         }
         let n64 = try r.u64()
         guard n64 <= UInt64(r.remaining / element.minimumSize) else {
-            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key '\(escaped(key))': array count \(n64) does not fit in the section")
+            throw MetaDecodeError(kind: .malformedMetadata, message: "metadata key \(quotedName(key)): array count \(n64) does not fit in the section")
         }
         let n = Int(n64)
         // Largest in-memory element: String (16 bytes) for a 4-byte minimum encoding.
@@ -248,24 +248,4 @@ private func decodeValue(_ r: inout ByteReader, key: String) throws -> MetaValue
         case .array: fatalError("unreachable: nested arrays rejected above")
         }
     }
-}
-
-/// Printable form of a name from a file: control characters, quotes and backslashes
-/// escaped, long names cut, so an error message stays one line.
-func escaped(_ s: String, limit: Int = 200) -> String {
-    var out = ""
-    var count = 0
-    for scalar in s.unicodeScalars {
-        if count >= limit { out += "..."; break }
-        count += 1
-        switch scalar {
-        case "\\": out += "\\\\"
-        case "'": out += "\\'"
-        case _ where scalar.value < 0x20 || scalar.value == 0x7f || (0x80..<0xa0).contains(scalar.value)
-                     || scalar.value == 0x2028 || scalar.value == 0x2029:
-            out += "\\u{\(String(scalar.value, radix: 16))}"
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out
 }

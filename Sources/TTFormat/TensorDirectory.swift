@@ -45,7 +45,7 @@ func decodeDirectory(_ bytes: [UInt8], from start: Int, to end: Int, dataStart: 
     var expectedOffset = dataStart
     for index in 0..<Int(count) {
         var name: String? = nil
-        var label: String { name.map { "tensor '\(escaped($0))'" } ?? "tensor #\(index)" }
+        var label: String { name.map { "tensor \(quotedName($0))" } ?? "tensor #\(index)" }
         do {
             do {
                 guard let n = try r.string(maxLength: FormatLimits.maxNameLength) else {

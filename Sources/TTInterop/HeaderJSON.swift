@@ -1,13 +1,12 @@
 import TTCore
 import TTFormat
 import TTTokenizer
-/// A small, strict JSON reader and writer for the safetensors header.
+/// A small, strict JSON reader for the safetensors header (what is written goes through
+/// the one JSON writer, `JSONValue`, with `.minimal` escaping: serde_json's bytes).
 ///
 /// Why not Foundation's `JSONSerialization`: the header comes from untrusted files, so the
 /// reader must reject duplicate keys, keep integers exact (offsets are u64), bound its
-/// nesting depth, and never allocate more than the input's size. The writer must produce
-/// the same bytes as serde_json's compact output (the safetensors reference), so key
-/// order and string escaping are under our control.
+/// nesting depth, and never allocate more than the input's size.
 public indirect enum HeaderJSON: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -73,63 +72,6 @@ extension HeaderJSON {
         guard parser.index == bytes.count else { throw parser.error("trailing characters after the value") }
         return value
     }
-
-    /// Compact JSON (no spaces), members in the stored order, strings escaped the way
-    /// serde_json does: `"` `\` and control characters only; non-ASCII is written as UTF-8.
-    public func serialized() -> String {
-        var out = ""
-        write(to: &out)
-        return out
-    }
-
-    private func write(to out: inout String) {
-        switch self {
-        case .null: out += "null"
-        case let .bool(b): out += b ? "true" : "false"
-        case let .number(text): out += text
-        case let .string(s): HeaderJSON.writeString(s, to: &out)
-        case let .array(items):
-            out += "["
-            for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
-                item.write(to: &out)
-            }
-            out += "]"
-        case let .object(members):
-            out += "{"
-            for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out += "," }
-                HeaderJSON.writeString(key, to: &out)
-                out += ":"
-                value.write(to: &out)
-            }
-            out += "}"
-        }
-    }
-
-    /// serde_json's escaping: \" \\ \b \f \n \r \t, other controls as \u00XX (lowercase hex).
-    static func writeString(_ s: String, to out: inout String) {
-        out += "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{08}": out += "\\b"
-            case "\u{0C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        out += "\""
-    }
 }
 
 private struct HeaderJSONParser {
@@ -184,7 +126,7 @@ private struct HeaderJSONParser {
             let keyStart = index
             let key = try parseString()
             guard keys.insert(key).inserted else {
-                throw HeaderJSONError(offset: keyStart, message: "duplicate key '\(displayEscaped(key))'")
+                throw HeaderJSONError(offset: keyStart, message: "duplicate key \(quotedName(key))")
             }
             skipWhitespace()
             try expect(":")

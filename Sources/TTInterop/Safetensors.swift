@@ -110,13 +110,13 @@ public final class SafetensorsFile {
         var metadata: [String: String]? = nil
         var tensors: [SafetensorsTensorInfo] = []
         for (name, value) in members {
-            let quoted = escapedName(name)
+            let quoted = quotedName(name)
             if name == "__metadata__" {
                 if value == .null { continue }  // serde reads null as "no metadata"
                 guard case let .object(pairs) = value else { throw fail("__metadata__ is not a JSON object") }
                 var map: [String: String] = [:]
                 for (k, v) in pairs {
-                    guard let s = v.stringValue else { throw fail("__metadata__ value of \(escapedName(k)) is not a string") }
+                    guard let s = v.stringValue else { throw fail("__metadata__ value of \(quotedName(k)) is not a string") }
                     map[k] = s
                 }
                 metadata = map
@@ -125,7 +125,7 @@ public final class SafetensorsFile {
             guard case .object = value else { throw fail("tensor \(quoted): entry is not a JSON object") }
             guard let dtypeText = value["dtype"]?.stringValue else { throw fail("tensor \(quoted): missing or non-string dtype") }
             guard let dtype = SafetensorsDType(rawValue: dtypeText) else {
-                throw fail("tensor \(quoted): unknown dtype \(escapedName(dtypeText))")
+                throw fail("tensor \(quoted): unknown dtype \(quotedName(dtypeText))")
             }
             guard case let .array(dims)? = value["shape"] else { throw fail("tensor \(quoted): missing or non-array shape") }
             var shape: [Int] = []
@@ -143,7 +143,7 @@ public final class SafetensorsFile {
         tensors.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
         var expected = 0
         for t in tensors {
-            let quoted = escapedName(t.name)
+            let quoted = quotedName(t.name)
             guard t.begin == expected, t.end >= t.begin else {
                 throw fail("tensor \(quoted): data_offsets [\(t.begin), \(t.end)] are not contiguous (expected to begin at \(expected))")
             }
@@ -182,7 +182,7 @@ public final class SafetensorsFile {
     /// F64 rounded to nearest. Other dtypes throw, naming the tensor.
     public func loadFloats(_ info: SafetensorsTensorInfo) throws -> [Float] {
         guard info.dtype.isConvertibleToFloat else {
-            throw FormatError(path: path, message: "tensor \(escapedName(info.name)): dtype \(info.dtype.rawValue) cannot be imported (need F32, F16, BF16 or F64)")
+            throw FormatError(path: path, message: "tensor \(quotedName(info.name)): dtype \(info.dtype.rawValue) cannot be imported (need F32, F16, BF16 or F64)")
         }
         let bytes = try loadBytes(info)
         return SafetensorsFile.decodeFloats(bytes, dtype: info.dtype)
@@ -244,10 +244,10 @@ public enum SafetensorsWriter {
     /// - Precondition: names are unique, not `__metadata__`, and values.count = product(shape).
     public static func serialize(_ tensors: [SafetensorsTensor], metadata: [String: String]?) -> [UInt8] {
         let ordered = tensors.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
-        var members: [(String, HeaderJSON)] = []
+        var members: [(String, JSONValue)] = []
         if let metadata {
             let pairs = metadata.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-                .map { ($0, HeaderJSON.string(metadata[$0]!)) }
+                .map { ($0, JSONValue.string(metadata[$0]!)) }
             members.append(("__metadata__", .object(pairs)))
         }
         var offset = 0
@@ -257,12 +257,12 @@ public enum SafetensorsWriter {
             let end = offset + 4 * t.values.count
             members.append((t.name, .object([
                 ("dtype", .string("F32")),
-                ("shape", .array(t.shape.map { .number(String($0)) })),
-                ("data_offsets", .array([.number(String(offset)), .number(String(end))])),
+                ("shape", .array(t.shape.map { .int($0) })),
+                ("data_offsets", .array([.int(offset), .int(end)])),
             ])))
             offset = end
         }
-        var header = Array(HeaderJSON.object(members).serialized().utf8)
+        var header = Array(JSONValue.object(members).serialized(pretty: false, escaping: .minimal).utf8)
         header += [UInt8](repeating: UInt8(ascii: " "), count: (8 - header.count % 8) % 8)
         var out: [UInt8] = []
         out.reserveCapacity(8 + header.count + offset)
@@ -280,13 +280,6 @@ public enum SafetensorsWriter {
     public static func write(_ tensors: [SafetensorsTensor], metadata: [String: String]?, to path: String) throws {
         try AtomicFile.write(serialize(tensors, metadata: metadata), to: path)
     }
-}
-
-/// A name from a file quoted for an error message, as the .ttc reader quotes them:
-/// single quotes, control and invisible characters escaped (`displayEscaped`), so a hostile
-/// name cannot break the one-line message or the terminal.
-func escapedName(_ name: String) -> String {
-    "'" + displayEscaped(name) + "'"
 }
 
 /// A read-only file with pread and a size.

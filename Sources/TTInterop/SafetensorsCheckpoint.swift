@@ -30,7 +30,7 @@ public enum SafetensorsCheckpoint {
         let tensors = checkpoint.tensors.filter { roles.contains($0.role) }
             .map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
         let c = checkpoint.config
-        let vocabulary = HeaderJSON.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized()
+        let vocabulary = JSONValue.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized(pretty: false, escaping: .minimal)
         let metadata: [String: String] = [
             "format": "tt-ckpt",
             "tool_version": TTCkptVersion.string,
@@ -46,8 +46,8 @@ public enum SafetensorsCheckpoint {
             "step": String(checkpoint.training.step),
             "tokens_seen": String(checkpoint.training.tokensSeen),
             "seed": String(checkpoint.training.seed),
-            "loss_history": HeaderJSON.array(checkpoint.training.lossHistory.map { $0.isFinite ? .number("\($0)") : .null }).serialized(),
-            "session_starts": HeaderJSON.array(checkpoint.training.sessionStarts.map { .number(String($0)) }).serialized(),
+            "loss_history": JSONValue.array(checkpoint.training.lossHistory.map { .float($0) }).serialized(pretty: false, escaping: .minimal),
+            "session_starts": JSONValue.array(checkpoint.training.sessionStarts.map { .int($0) }).serialized(pretty: false, escaping: .minimal),
         ]
         return (tensors, metadata)
     }
@@ -86,7 +86,7 @@ public enum SafetensorsCheckpoint {
         func metaInt(_ key: String) throws -> Int? {
             guard let text = meta[key] else { return nil }
             guard !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let v = Int(text) else {
-                throw fail("__metadata__ \(key) is not a non-negative integer: \(escapedName(text))")
+                throw fail("__metadata__ \(key) is not a non-negative integer: \(quotedName(text))")
             }
             return v
         }
@@ -107,7 +107,7 @@ public enum SafetensorsCheckpoint {
         if let a = options.config.arch {
             arch = a
         } else if let text = meta["arch"] {
-            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(escapedName(text)) is not tutorial or gpt") }
+            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial or gpt") }
             arch = a
         } else if byName["ln_f.gamma"] != nil {
             arch = .gpt
@@ -147,7 +147,7 @@ public enum SafetensorsCheckpoint {
             vocabulary = v
         } else if let kindText = meta["tokenizer"], let listText = meta["vocabulary"] {
             guard let kind = TokenizerKind(rawValue: kindText) else {
-                throw fail("__metadata__ tokenizer \(escapedName(kindText)) is not word, char or byte")
+                throw fail("__metadata__ tokenizer \(quotedName(kindText)) is not word, char or byte")
             }
             let list: HeaderJSON
             do { list = try HeaderJSON.parse(Array(listText.utf8), maxArrayLength: ModelConfig.limits.vocabSize) } catch {
@@ -174,7 +174,7 @@ public enum SafetensorsCheckpoint {
         let layout = ParameterLayout(config: config)
         let expected = Set(layout.slots.flatMap { ["\($0.name)", "adam_m.\($0.name)", "adam_v.\($0.name)"] })
         for t in file.tensors where !expected.contains(t.name) {
-            throw fail("tensor \(escapedName(t.name)) is not part of the \(arch.rawValue) layout for this config")
+            throw fail("tensor \(quotedName(t.name)) is not part of the \(arch.rawValue) layout for this config")
         }
         let hasMoments = file.tensors.contains { $0.name.hasPrefix("adam_m.") || $0.name.hasPrefix("adam_v.") }
         var tensors: [NamedTensor] = []
@@ -186,17 +186,17 @@ public enum SafetensorsCheckpoint {
                     continue
                 }
                 guard let info = byName[name] else {
-                    throw fail("tensor \(escapedName(name)) is missing" + (role == .parameter ? "" : " (the file has other optimizer moments)"))
+                    throw fail("tensor \(quotedName(name)) is missing" + (role == .parameter ? "" : " (the file has other optimizer moments)"))
                 }
                 guard info.shape == slot.shape else {
-                    throw fail("tensor \(escapedName(name)) has shape \(info.shape), expected \(slot.shape)")
+                    throw fail("tensor \(quotedName(name)) has shape \(info.shape), expected \(slot.shape)")
                 }
                 let values = try file.loadFloats(info)
                 if let bad = values.firstIndex(where: { !$0.isFinite }) {
-                    throw fail("tensor \(escapedName(name)) has a non-finite value at element \(bad)")
+                    throw fail("tensor \(quotedName(name)) has a non-finite value at element \(bad)")
                 }
                 if role == .adamV, let neg = values.firstIndex(where: { $0 < 0 }) {
-                    throw fail("tensor \(escapedName(name)) has a negative second moment at element \(neg)")
+                    throw fail("tensor \(quotedName(name)) has a negative second moment at element \(neg)")
                 }
                 tensors.append(NamedTensor(name: name, role: role, shape: slot.shape, values: values))
             }
@@ -207,7 +207,7 @@ public enum SafetensorsCheckpoint {
         if let s = options.seed {
             seed = s
         } else if let text = meta["seed"] {
-            guard let s = UInt64(text) else { throw fail("__metadata__ seed is not an unsigned integer: \(escapedName(text))") }
+            guard let s = UInt64(text) else { throw fail("__metadata__ seed is not an unsigned integer: \(quotedName(text))") }
             seed = s
         } else {
             seed = 42

@@ -30,7 +30,7 @@ public enum VocabularyFile {
         guard !tokens.isEmpty else { throw fail("no tokens") }
         var seen = Set<String>()
         for t in tokens where !seen.insert(t).inserted {
-            throw fail("duplicate token \(escapedName(t))")
+            throw fail("duplicate token \(quotedName(t))")
         }
         return Vocabulary(kind: kind, tokens: tokens)
     }

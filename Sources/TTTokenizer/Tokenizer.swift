@@ -160,7 +160,7 @@ private struct UnknownSymbols {
     }
     func check(_ source: String) throws {
         guard !seen.isEmpty else { return }
-        let listed = firstFew.map(quotedSymbol).joined(separator: ", ")
+        let listed = firstFew.map { TerminalText.quoted($0) }.joined(separator: ", ")
         let more = seen.count > firstFew.count ? " and \(seen.count - firstFew.count) more" : ""
         let noun = seen.count == 1 ? "symbol" : "symbols"
         throw InputError(source, "\(seen.count) \(noun) not in the checkpoint's vocabulary: \(listed)\(more)")

@@ -241,12 +241,15 @@ import Testing
 
     @Test func everyControlCharacterIsEscapedAndParsesBack() throws {
         var s = ""
-        for v in Array(0...0x20) + [0x22, 0x5C, 0x7F, 0x85, 0x9F, 0x2028, 0x2029, 0xE9, 0x1F600] {
+        for v in Array(0...0x20) + [0x22, 0x5C, 0x7F, 0x85, 0x9F, 0x2028, 0x2029, 0xE9, 0x1F600,
+                                    0x061C, 0x200E, 0x200F, 0x202A, 0x202E, 0x2066, 0x2069, 0xFEFF, 0x10FFFD] {
             s.unicodeScalars.append(Unicode.Scalar(UInt32(v))!)
         }
         let text = JSONValue.array([.string(s)]).serialized(pretty: false)
-        // No raw control character survives.
-        #expect(!text.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        // No raw control, bidi, format or private-use character survives (U+10FFFD is
+        // written as the UTF-16 pair \udbff\udffd); the letter and the emoji do.
+        #expect(!text.unicodeScalars.contains { TerminalText.needsEscape($0) })
+        #expect(text.contains("\\u202e") && text.contains("\\udbff\\udffd") && text.contains("é\u{1F600}"))
         let parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String]
         #expect(parsed == [s])
     }
@@ -281,14 +284,6 @@ import Testing
 }
 
 @Suite struct AnalysisDisplayTextTests {
-    @Test func controlCharactersAreVisible() {
-        #expect(DisplayText.escaped("a\nb\u{1B}[0m\\") == "a\\nb\\u{1B}[0m\\\\")
-        #expect(DisplayText.escaped("\t\r\0\u{7F}\u{85}") == "\\t\\r\\0\\u{7F}\\u{85}")
-        #expect(DisplayText.escaped("\u{202E}evil") == "\\u{202E}evil")  // bidi override
-        #expect(DisplayText.escaped("héllo ✓") == "héllo ✓")
-        #expect(DisplayText.quoted(" \"x\" ") == "\" \\\"x\\\" \"")
-    }
-
     @Test func tableAlignsColumns() {
         let lines = DisplayText.table([["a", "1"], ["bbb", "22"]], rightAligned: [false, true])
         #expect(lines == ["a     1", "bbb  22"])

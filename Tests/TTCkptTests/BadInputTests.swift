@@ -407,7 +407,7 @@ import Testing
             """
         for o in outcomes {
             let env = o.row.env.map { "\($0.key)=\($0.value) " }.joined()
-            let cmd = env + "tt-ckpt " + o.row.args.map { $0.isEmpty ? "''" : $0.contains(" ") ? "'\($0)'" : escaped($0) }.joined(separator: " ")
+            let cmd = env + "tt-ckpt " + o.row.args.map { $0.isEmpty ? "''" : $0.contains(" ") ? "'\($0)'" : TerminalText.escaped($0) }.joined(separator: " ")
             md += "| \(o.row.id) | \(o.row.input) | \(markdownCode(cmd)) | \(markdownCode(o.line)) |\n"
         }
         try md.write(toFile: tablePath, atomically: true, encoding: .utf8)

@@ -147,7 +147,7 @@ import Testing
         #expect(r.status == 0 && r.stderr.isEmpty)
         #expect(r.stdout.contains("tutorial: vocab_size 6, d_model 16, n_heads 2, d_ff 64, n_layers 1, context 5"))
         #expect(r.stdout.contains("3456"))
-        #expect(r.stdout.contains(#"3:"I\u{1B}[31m\n""#))  // token escaped
+        #expect(r.stdout.contains(#"3:"I\u{1b}[31m\n""#))  // token escaped
         #expect(!r.stdout.contains("\u{1B}"))
         #expect(r.stdout.contains("4 steps: first 1.7917595, last 1e-45, min 1e-45 at step 4"))
         for t in c.tensors { #expect(r.stdout.contains(t.name)) }

@@ -81,7 +81,8 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
     }
 
     @Test func escapesStringsLikeSerdeJSON() {
-        #expect(HeaderJSON.string("a\"b\\c\n\t\u{01}é/").serialized() == #""a\"b\\c\n\t\u0001é/""#)
+        #expect(JSONValue.string("a\"b\\c\n\t\u{01}é/\u{7F}\u{202E}").serialized(pretty: false, escaping: .minimal)
+                == #""a\"b\\c\n\t\u0001é/"# + "\u{7F}\u{202E}\"")
     }
 }
 

@@ -76,6 +76,6 @@ import Testing
     }
 
     @Test func displayEscapingKeepsOneLine() {
-        #expect(displayEscaped("a\nb\u{1B}[31mc\u{0}é") == "a\\nb\\u{1b}[31mc\\u{0}é")
+        #expect(TerminalText.escaped("a\nb\u{1B}[31mc\u{0}é") == "a\\nb\\u{1b}[31mc\\u{0}é")
     }
 }

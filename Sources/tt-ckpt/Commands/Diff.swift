@@ -91,7 +91,7 @@ extension TTCkpt {
             guard atol.isFinite, atol >= 0 else { throw AnalysisIO.fail("--atol", "must be a finite number ≥ 0, got \(atol)") }
             guard rtol.isFinite, rtol >= 0 else { throw AnalysisIO.fail("--rtol", "must be a finite number ≥ 0, got \(rtol)") }
             guard RoleFilter(rawValue: role) != nil else {
-                throw AnalysisIO.fail("--role", "must be params, adam or all, got \(DisplayText.quoted(role))")
+                throw AnalysisIO.fail("--role", "must be params, adam or all, got \(TerminalText.quoted(role))")
             }
             guard top >= 1 else { throw AnalysisIO.fail("--top", "must be at least 1, got \(top)") }
         }
@@ -201,8 +201,8 @@ struct DiffSummary {
 enum DiffText {
     static func report(_ d: CheckpointDiff, a: String, b: String, top: Int) -> [String] {
         var lines: [String] = []
-        lines.append("A  \(DisplayText.escaped(a))")
-        lines.append("B  \(DisplayText.escaped(b))")
+        lines.append("A  \(TerminalText.escaped(a))")
+        lines.append("B  \(TerminalText.escaped(b))")
         lines.append("tolerance |a−b| ≤ \(d.tolerance.absolute) + \(d.tolerance.relative)·|b|, tensors: \(d.roles.rawValue)")
         lines.append("")
         if d.fields.isEmpty {
@@ -219,7 +219,7 @@ enum DiffText {
         let s = DiffSummary(d)
         lines.append("tensors: \(s.compared) compared, \(s.equal) equal, \(s.different) different, \(s.mismatched) mismatched, \(s.onlyInA) only in A, \(s.onlyInB) only in B")
         for t in d.tensors {
-            let name = DisplayText.escaped(t.name)
+            let name = TerminalText.escaped(t.name)
             switch t.status {
             case .onlyInA: lines.append("  only in A: \(name)")
             case .onlyInB: lines.append("  only in B: \(name)")
@@ -250,11 +250,11 @@ enum DiffText {
                 var at = "-"
                 if let position = t.maxDifferencePosition {
                     at = DisplayText.index(position)
-                    if let label = t.maxDifferenceLabel { at += " " + DisplayText.quoted(label) }
+                    if let label = t.maxDifferenceLabel { at += " " + TerminalText.quoted(label) }
                 } else if let position = t.firstOutsidePosition {
                     at = DisplayText.index(position) + " (non-finite)"
                 }
-                rows.append([DisplayText.escaped(t.name), t.status.rawValue, DisplayText.general(c.relativeChange),
+                rows.append([TerminalText.escaped(t.name), t.status.rawValue, DisplayText.general(c.relativeChange),
                              DisplayText.general(c.maxAbsDifference), at, DisplayText.general(c.rmsDifference),
                              "\(c.outsideTolerance)/\(c.count)", "\(c.nonFiniteCount)"])
             }
@@ -273,7 +273,7 @@ enum DiffText {
         for f in fields {
             var values = "A " + f.a.serialized(pretty: false) + "  B " + f.b.serialized(pretty: false)
             if let detail = f.detail { values += "  (\(detail))" }
-            rows.append(["  " + DisplayText.escaped(f.field), values])
+            rows.append(["  " + TerminalText.escaped(f.field), values])
         }
         return DisplayText.table(rows, rightAligned: [])
     }

@@ -80,7 +80,7 @@ extension TTCkpt {
             let reader = try AnalysisIO.open(checkpoint)
             if let name = tensorName {
                 guard let entry = reader.entry(named: name) else {
-                    throw AnalysisIO.fail(checkpoint, "no tensor named \(DisplayText.quoted(name)) (tensors: see inspect --tensors)")
+                    throw AnalysisIO.fail(checkpoint, "no tensor named \(TerminalText.quoted(name)) (tensors: see inspect --tensors)")
                 }
                 try runTensor(reader, entry)
                 return
@@ -117,14 +117,14 @@ extension TTCkpt {
                                      + " (CRCs and lengths checked)")
                     } else {
                         lines.append("verify: \(failed.count) of \(reader.entries.count) tensors " + Colour.paint("FAILED", .red))
-                        for e in failed { lines.append("  \(DisplayText.escaped(e.name)): \(problems[e.name]!)") }
+                        for e in failed { lines.append(TerminalText.escaped("  \(e.name): \(problems[e.name]!)")) }
                     }
                 }
                 print(lines.joined(separator: "\n"))
             }
             if verify, let bad = reader.entries.first(where: { problems[$0.name] != nil }) {
                 let count = reader.entries.filter { problems[$0.name] != nil }.count
-                throw AnalysisIO.fail(checkpoint, "verify failed for \(count) of \(reader.entries.count) tensors (first: \(DisplayText.escaped(bad.name)): \(problems[bad.name]!))")
+                throw AnalysisIO.fail(checkpoint, "verify failed for \(count) of \(reader.entries.count) tensors (first: \(bad.name): \(problems[bad.name]!))")
             }
         }
 
@@ -149,7 +149,7 @@ extension TTCkpt {
                 if stats { members.append(("stats", TensorStats(values).json)) }
                 AnalysisIO.printJSON(.object(members))
             } else {
-                var lines = ["\(DisplayText.escaped(entry.name))  \(entry.role.label) \(entry.dtype.label) \(DisplayText.shape(entry.shape))"]
+                var lines = ["\(TerminalText.escaped(entry.name))  \(entry.role.label) \(entry.dtype.label) \(DisplayText.shape(entry.shape))"]
                 if stats { lines.append(InspectText.statsLine(TensorStats(values))) }
                 lines += InspectText.values(values, shape: entry.shape, labels: labels)
                 print(lines.joined(separator: "\n"))
@@ -160,9 +160,10 @@ extension TTCkpt {
 
 /// Opening files, printing, and the one-line error convention for inspect and diff.
 enum AnalysisIO {
-    /// Writes `tt-ckpt: <subject>: <problem>` to stderr; returns exit status 2 to throw.
+    /// Writes `tt-ckpt: <subject>: <problem>` to stderr (escaped there); returns exit
+    /// status 2 to throw.
     static func fail(_ subject: String, _ problem: String) -> ExitCode {
-        CommandLineErrors.writeError("\(DisplayText.escaped(subject)): \(problem)")
+        CommandLineErrors.writeError("\(subject): \(problem)")
         return ExitCode(2)
     }
 
@@ -231,13 +232,13 @@ enum InspectText {
     static func header(_ r: CheckpointReader) -> [String] {
         let c = r.config, t = r.training, o = t.optimizer
         var rows: [(String, String)] = []
-        rows.append(("file", "\(DisplayText.escaped(r.path)) (\(r.fileSize) bytes)"))
-        rows.append(("format", ".ttc \(CheckpointJSON.formatVersion(r)), written by tt-ckpt \(DisplayText.escaped(r.toolVersion))"))
+        rows.append(("file", "\(TerminalText.escaped(r.path)) (\(r.fileSize) bytes)"))
+        rows.append(("format", ".ttc \(CheckpointJSON.formatVersion(r)), written by tt-ckpt \(TerminalText.escaped(r.toolVersion))"))
         rows.append(("model", "\(c.arch.rawValue): vocab_size \(c.vocabSize), d_model \(c.dModel), n_heads \(c.nHeads), d_ff \(c.dFF), n_layers \(c.nLayers), context \(c.context)"))
         rows.append(("parameters", "\(ParameterLayout.parameterCount(c))"))
         let v = r.vocabulary
         var vocab = "\(v.kind.rawValue), \(v.tokens.count) tokens:"
-        for (i, token) in v.tokens.prefix(vocabularyShown).enumerated() { vocab += " \(i):\(DisplayText.quoted(token))" }
+        for (i, token) in v.tokens.prefix(vocabularyShown).enumerated() { vocab += " \(i):\(TerminalText.quoted(token))" }
         if v.tokens.count > vocabularyShown { vocab += " … (\(v.tokens.count - vocabularyShown) more; --json lists all)" }
         rows.append(("vocabulary", vocab))
         rows.append(("step", "\(t.step)"))
@@ -251,7 +252,7 @@ enum InspectText {
         rows.append(("", "weight decay \(o.weightDecay) (\(o.exemptNormAndBias ? "biases and LayerNorm exempt" : "on every tensor")), grad clip \(o.gradClip == 0 ? "off" : "\(o.gradClip)")"))
         rows.append(("schedule", schedule))
         if let d = t.data {
-            rows.append(("data", "\(DisplayText.quoted(d.name)): \(d.byteCount) bytes, \(d.tokenCount) tokens, sha256 \(DisplayText.escaped(d.sha256))"))
+            rows.append(("data", "\(TerminalText.quoted(d.name)): \(d.byteCount) bytes, \(d.tokenCount) tokens, sha256 \(TerminalText.escaped(d.sha256))"))
         } else {
             rows.append(("data", "none (not trained yet)"))
         }
@@ -292,7 +293,7 @@ enum InspectText {
         for e in r.entries {
             stored &+= e.storedLength
             raw &+= e.rawLength
-            var row = [DisplayText.escaped(e.name), e.role.label, e.dtype.label, DisplayText.shape(e.shape),
+            var row = [TerminalText.escaped(e.name), e.role.label, e.dtype.label, DisplayText.shape(e.shape),
                        "\(e.storedLength)", "\(e.rawLength)", ratio(e.storedLength, e.rawLength), e.filter.label]
             if let verify { row.append(verify[e.name] == nil ? "ok" : "FAILED") }
             rows.append(row)
@@ -309,10 +310,10 @@ enum InspectText {
         var rows: [[String]] = [["name", "min", "max", "mean", "std", "rms", "l2 norm", "zero", "nan", "inf"]]
         for e in r.entries {
             guard let s = stats[e.name] else {
-                rows.append([DisplayText.escaped(e.name), "(unreadable)"])
+                rows.append([TerminalText.escaped(e.name), "(unreadable)"])
                 continue
             }
-            rows.append([DisplayText.escaped(e.name)] + statsCells(s))
+            rows.append([TerminalText.escaped(e.name)] + statsCells(s))
         }
         return DisplayText.table(rows, rightAligned: [false] + [Bool](repeating: true, count: 9))
     }
@@ -348,7 +349,7 @@ enum InspectText {
             }
             let rowLabels = (0..<rowsPerBlock).map { row -> String in
                 var s = "[\(row)]"
-                if let labels, shape.count == 2, row < labels.count { s += " " + DisplayText.quoted(labels[row]) }
+                if let labels, shape.count == 2, row < labels.count { s += " " + TerminalText.quoted(labels[row]) }
                 return s
             }
             let labelWidth = rowLabels.map(\.count).max() ?? 0

@@ -44,12 +44,13 @@ enum CommandLineErrors {
         default: text = root.message(for: error)
         }
         let first = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        return displayEscaped(first.trimmingCharacters(in: .whitespaces))
+        return first.trimmingCharacters(in: .whitespaces)
     }
 
-    /// Writes `tt-ckpt: <line>` to stderr.
+    /// Writes `tt-ckpt: <line>` to stderr, the line escaped for the terminal
+    /// (`TerminalText.escaped`, which leaves text escaped before unchanged).
     static func writeError(_ line: String) {
         let prefix = Colour.paint("tt-ckpt:", .boldRed, for: STDERR_FILENO)
-        FileHandle.standardError.write(Data((prefix + " " + line + "\n").utf8))
+        FileHandle.standardError.write(Data((prefix + " " + TerminalText.escaped(line) + "\n").utf8))
     }
 }

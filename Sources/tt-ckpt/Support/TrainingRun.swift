@@ -75,10 +75,17 @@ final class ProgressPrinter {
             return
         case .json:
             guard last || p.stepsDone % logEvery == 0 else { return }
-            print("{\"step\":\(p.step),\"last_step\":\(p.lastStep),\"loss\":\(jsonNumber(Double(p.loss))),"
-                  + "\"lr\":\(jsonNumber(p.learningRate)),\"grad_norm\":\(jsonNumber(Double(p.gradNorm))),"
-                  + "\"tokens_seen\":\(p.tokensSeen),\"tokens_per_sec\":\(jsonNumber((tokensPerSecond * 10).rounded() / 10)),"
-                  + "\"elapsed_sec\":\(jsonNumber((p.elapsed * 1000).rounded() / 1000))}")
+            let record: JSONValue = .object([
+                ("step", .int(p.step)),
+                ("last_step", .int(p.lastStep)),
+                ("loss", .double(Double(p.loss))),
+                ("lr", .double(p.learningRate)),
+                ("grad_norm", .double(Double(p.gradNorm))),
+                ("tokens_seen", .int(p.tokensSeen)),
+                ("tokens_per_sec", .double((tokensPerSecond * 10).rounded() / 10)),
+                ("elapsed_sec", .double((p.elapsed * 1000).rounded() / 1000)),
+            ])
+            print(record.serialized(pretty: false))
         case .plain:
             guard last || p.stepsDone % logEvery == 0 else { return }
             print(line(p, tokensPerSecond, eta))
@@ -106,9 +113,6 @@ final class ProgressPrinter {
         return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60) : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
-
-/// A JSON number, or null for NaN/∞. Swift's description is the shortest round-trip form.
-func jsonNumber(_ x: Double) -> String { x.isFinite ? "\(x)" : "null" }
 
 /// Reads a checkpoint's header, refuses a model above init's bound before inflating
 /// anything, then loads the tensors a session uses; errors name the file.
