@@ -32,4 +32,26 @@ public enum OutputPath {
         guard (dirInfo.st_mode & S_IFMT) == S_IFDIR else { throw InputError(path, "cannot write here: \(parent) is not a directory") }
         guard access(parent, W_OK) == 0 else { throw InputError(path, "cannot write here: \(parent): \(systemReason(errno))") }
     }
+
+    /// Refuses to write `output` when it is the same file (device and inode) as one of
+    /// `inputs`: the command would destroy what it reads.
+    /// - Throws: `FormatError` naming `output` and the input.
+    public static func refuseOverwritingInput(_ output: String, inputs: [String]) throws {
+        var out = stat()
+        guard stat(output, &out) == 0 else { return }  // does not exist yet
+        for input in inputs {
+            var info = stat()
+            if stat(input, &info) == 0, info.st_dev == out.st_dev, info.st_ino == out.st_ino {
+                throw FormatError(path: output, message: "is the input \(input); refusing to overwrite it")
+            }
+        }
+    }
+}
+
+/// The system's message for an errno, lowercased at the start: "no such file or directory".
+private func systemReason(_ code: Int32) -> String {
+    guard let c = strerror(code) else { return "error \(code)" }
+    let text = String(cString: c)
+    guard let first = text.first else { return "error \(code)" }
+    return first.lowercased() + text.dropFirst()
 }

@@ -1,11 +1,6 @@
 import TTCore
 import TTFormat
 import TTTokenizer
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 // The public safetensors layout (huggingface/safetensors, `safetensors/src/tensor.rs`):
 //
@@ -77,14 +72,16 @@ public final class SafetensorsFile {
     public let tensors: [SafetensorsTensorInfo]
 
     public var dataStart: Int { 8 + headerLength }
+    /// Open for the reader's life, so the data read is the file the header came from.
+    private let file: ReadableFile
 
     /// Reads and validates the header; reads no tensor data.
     /// - Throws: `FormatError` naming `path` and the problem (and the tensor, if one is at fault).
     public init(path: String) throws {
         self.path = path
         func fail(_ message: String) -> FormatError { FormatError(path: path, message: message) }
-        let handle = try RawFile(path: path)
-        defer { handle.closeFile() }
+        let handle = try ReadableFile(path: path)
+        file = handle
         fileSize = handle.size
         guard fileSize >= 8 else { throw fail("not a safetensors file: \(fileSize) bytes, shorter than the 8-byte header length") }
         let prefix = try handle.read(at: 0, count: 8)
@@ -172,10 +169,7 @@ public final class SafetensorsFile {
 
     /// The raw little-endian bytes of one tensor.
     public func loadBytes(_ info: SafetensorsTensorInfo) throws -> [UInt8] {
-        let handle = try RawFile(path: path)
-        defer { handle.closeFile() }
-        guard handle.size == fileSize else { throw FormatError(path: path, message: "file changed size while being read") }
-        return try handle.read(at: dataStart + info.begin, count: info.byteCount)
+        try file.read(at: dataStart + info.begin, count: info.byteCount)
     }
 
     /// One tensor's values as Float32: F32 as stored, F16 and BF16 widened exactly,
@@ -276,57 +270,10 @@ public enum SafetensorsWriter {
         return out
     }
 
-    /// Serializes and writes atomically (temporary file, fsync, rename).
-    public static func write(_ tensors: [SafetensorsTensor], metadata: [String: String]?, to path: String) throws {
-        try AtomicFile.write(serialize(tensors, metadata: metadata), to: path)
-    }
-}
-
-/// A read-only file with pread and a size.
-struct RawFile {
-    let path: String
-    let fd: Int32
-    let size: Int
-
-    init(path: String) throws {
-        self.path = path
-        // O_NONBLOCK: a FIFO must not block the open (it is refused below); regular files ignore it.
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-        guard fd >= 0 else { throw FormatError(path: path, message: String(cString: strerror(errno))) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            let message = String(cString: strerror(errno))
-            _ = close(fd)
-            throw FormatError(path: path, message: message)
-        }
-        guard (st.st_mode & S_IFMT) == S_IFREG else {
-            _ = close(fd)
-            throw FormatError(path: path, message: "not a regular file")
-        }
-        size = Int(st.st_size)
-    }
-
-    func closeFile() { _ = close(fd) }
-
-    /// Exactly `count` bytes at `offset`; throws on a short read.
-    func read(at offset: Int, count: Int) throws -> [UInt8] {
-        guard count > 0 else { return [] }
-        guard offset >= 0, count <= size, offset <= size - count else {
-            throw FormatError(path: path, message: "read of \(count) bytes at \(offset) is past the end of the file")
-        }
-        var buffer = [UInt8](repeating: 0, count: count)
-        var done = 0
-        try buffer.withUnsafeMutableBytes { raw in
-            while done < count {
-                let r = pread(fd, raw.baseAddress! + done, count - done, off_t(offset + done))
-                if r < 0 {
-                    if errno == EINTR { continue }
-                    throw FormatError(path: path, message: String(cString: strerror(errno)))
-                }
-                if r == 0 { throw FormatError(path: path, message: "unexpected end of file at byte \(offset + done)") }
-                done += r
-            }
-        }
-        return buffer
+    /// Serializes and writes atomically through `io` (`AtomicWrite`: temporary file, fsync,
+    /// rename, directory fsync).
+    public static func write(_ tensors: [SafetensorsTensor], metadata: [String: String]?, to path: String,
+                             io: any FileSystemIO = POSIXFileSystem()) throws {
+        try AtomicWrite.write([serialize(tensors, metadata: metadata)], to: path, io: io)
     }
 }

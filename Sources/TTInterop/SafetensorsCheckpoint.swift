@@ -52,10 +52,11 @@ public enum SafetensorsCheckpoint {
         return (tensors, metadata)
     }
 
-    /// Writes `checkpoint` as safetensors at `path`, atomically.
-    public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool) throws {
+    /// Writes `checkpoint` as safetensors at `path`, atomically through `io` (`AtomicWrite`).
+    public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool,
+                              io: any FileSystemIO = POSIXFileSystem()) throws {
         let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
-        try SafetensorsWriter.write(tensors, metadata: metadata, to: path)
+        try SafetensorsWriter.write(tensors, metadata: metadata, to: path, io: io)
     }
 
     /// What the caller knows about a file that lacks tt-ckpt metadata. Every non-nil field

@@ -41,12 +41,7 @@ public enum VocabularyFile {
     /// Reads and parses the vocabulary file at `path` (a regular file up to `maxFileSize`).
     /// - Throws: `FormatError` naming `path`.
     public static func read(path: String, kind: TokenizerKind) throws -> Vocabulary {
-        let file = try RawFile(path: path)
-        defer { file.closeFile() }
-        guard file.size <= maxFileSize else {
-            throw FormatError(path: path, message: "\(file.size) bytes is more than the limit \(maxFileSize) for a vocabulary file")
-        }
-        let bytes = try file.read(at: 0, count: file.size)
+        let bytes = try ReadableFile.readAll(path, limit: maxFileSize)
         do {
             return try parse(bytes, kind: kind)
         } catch let e as ConfigError {

@@ -61,14 +61,14 @@ public enum Trainer {
     /// steps), saving through `CheckpointWriter` (atomic) every `saveEvery` steps and at the
     /// end. Saving never interrupts a step and a stop never interrupts a save.
     /// Before the first step it removes temporary files a killed writer left beside the
-    /// output (`CheckpointWriter.removeStaleTemporaryFiles`).
+    /// output (`AtomicWrite.removeStaleTemporaryFiles`).
     /// - Throws: the writer's error if a save fails (the previous file stays intact).
     public static func run(_ session: TrainingSession, data: TrainingData, options: TrainerOptions,
                            stop: StopFlag? = nil,
                            onStep: (TrainProgress) -> Void = { _ in },
                            onSave: (String) -> Void = { _ in }) throws -> TrainOutcome {
         let sampler = session.sampler(for: data)
-        CheckpointWriter.removeStaleTemporaryFiles(for: options.outputPath)
+        AtomicWrite.removeStaleTemporaryFiles(for: options.outputPath)
         StepFiles.removeStaleTemporaryFiles(output: options.outputPath)
         let start = ContinuousClock.now
         let firstStep = session.state.step
@@ -200,7 +200,7 @@ public enum StepFiles {
 
     /// Removes the temporary files a killed writer left for step files of `output`
     /// (`.STEM.stepNNNNNN.ttc.tmp-PID-HEX` whose PID no longer exists; see
-    /// `CheckpointWriter.removeStaleTemporaryFiles`). Returns the paths removed.
+    /// `AtomicWrite.removeStaleTemporaryFiles`). Returns the paths removed.
     @discardableResult
     public static func removeStaleTemporaryFiles(output: String) -> [String] {
         let url = URL(fileURLWithPath: output)
@@ -215,7 +215,7 @@ public enum StepFiles {
             let target = String(n[n.index(after: n.startIndex)..<r.lowerBound])
             if step(of: target, stemName: stemName) != nil { targets.insert(prefixDir + target) }
         }
-        return targets.sorted().flatMap { CheckpointWriter.removeStaleTemporaryFiles(for: $0) }
+        return targets.sorted().flatMap { AtomicWrite.removeStaleTemporaryFiles(for: $0) }
     }
 
     /// Removes all but the `keep` newest step files numbered ≤ `upTo`.

@@ -2,11 +2,6 @@ import TTCore
 import TTEngine
 import TTFormat
 import TTTokenizer
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 
 /// A token stream to train on, with the identity a checkpoint records for it.
 public struct TrainingData: Equatable, Sendable {
@@ -61,7 +56,12 @@ public struct TrainingData: Equatable, Sendable {
     /// The bytes of a corpus file.
     /// - Throws: `InputError` naming `path`: missing, a directory, unreadable, empty, too large.
     public static func readCorpus(_ path: String) throws -> [UInt8] {
-        let bytes = try readWholeFile(path, limit: maxCorpusBytes)
+        let bytes: [UInt8]
+        do {
+            bytes = try ReadableFile.readAll(path, limit: maxCorpusBytes)
+        } catch let e as FormatError {
+            throw InputError(path, e.message)
+        }
         guard !bytes.isEmpty else { throw InputError(path, "is empty") }
         return bytes
     }

@@ -145,15 +145,13 @@ struct FuzzReplay {
             exit(2)
         }
         for path in paths {
-            guard let f = fopen(path, "rb") else { print("\(path): cannot open"); exit(2) }
-            var bytes: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = fread(&buffer, 1, buffer.count, f)
-                if n <= 0 { break }
-                bytes.append(contentsOf: buffer[0..<n])
+            let bytes: [UInt8]
+            do {
+                bytes = try ReadableFile.readAll(path, limit: 1 << 30)
+            } catch {
+                print(error)
+                exit(2)
             }
-            fclose(f)
             _ = fuzzInput(bytes)
             print("\(path): ok (\(bytes.count) bytes)")
         }

@@ -58,7 +58,7 @@ import Testing
         try expectRefused(["init", "m.ttc", "--preset", "gpt-small", "--data", "empty.txt"],
                           files: ["empty.txt": ""], subject: "empty.txt", containing: "is empty")
         try expectRefused(["init", "m.ttc", "--preset", "gpt-small", "--data", "missing.txt"],
-                          subject: "missing.txt", containing: "no such file")
+                          subject: "missing.txt", containing: "cannot open: No such file")
         try expectRefused(["init", "m.ttc", "--preset", "gpt-small", "--data", "$D"], subject: "$D", containing: "is a directory")
         try expectRefused(["init", "m.ttc", "--data", "blank.txt"], files: ["blank.txt": " \n "],
                           subject: "blank.txt", containing: "no words")

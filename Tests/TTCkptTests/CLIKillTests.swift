@@ -37,14 +37,14 @@ import Testing
             #expect(Int(state.windowsDrawn) == state.step)
             #expect(state.tokensSeen == 4 * state.step)
             #expect(checkpoint.tensors.count == 3 * ParameterLayout(config: checkpoint.config).slots.count)
-            if !CheckpointWriter.temporaryFiles(for: path).isEmpty { killedMidWrite += 1 }
+            if !AtomicWrite.temporaryFiles(for: path).isEmpty { killedMidWrite += 1 }
             lastStep = state.step
         }
         #expect(lastStep > 0)
         print("kill test: \(trials) kills, \(killedMidWrite) left a temporary file (killed mid-write), last step \(lastStep)")
         // Leftover temporary files are removed by the next run.
         #expect(try CLIRunner.run(["train", "m.ttc", "--steps", "1", "--quiet"], in: dir.url).status == 0)
-        #expect(CheckpointWriter.temporaryFiles(for: path).isEmpty)
+        #expect(AtomicWrite.temporaryFiles(for: path).isEmpty)
         #expect(try dir.listing() == ["m.ttc"])
     }
 }

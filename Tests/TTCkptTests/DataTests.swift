@@ -91,10 +91,10 @@ import Testing
         try dir.write("empty.txt", "")
         try dir.write("one.txt", "a")
         let v = try Vocabulary(building: .char, from: Array("abc".utf8), source: "x")
-        #expect(throws: InputError(dir.path("missing.txt"), "no such file or directory")) {
+        #expect(throws: InputError(dir.path("missing.txt"), "cannot open: No such file or directory")) {
             _ = try TrainingData.load(corpusAt: dir.path("missing.txt"), vocabulary: v)
         }
-        #expect(throws: InputError(dir.url.path, "is a directory, not a file")) {
+        #expect(throws: InputError(dir.url.path, "is a directory")) {
             _ = try TrainingData.load(corpusAt: dir.url.path, vocabulary: v)
         }
         #expect(throws: InputError(dir.path("empty.txt"), "is empty")) {

@@ -37,7 +37,7 @@ import Testing
             }
             #expect(FormatFixtures.readBytes(path) == before, "\(fault): target changed")
             #expect(FormatFixtures.bitExactlyEqual(try CheckpointReader(path: path).readCheckpoint(), Self.old))
-            #expect(CheckpointWriter.temporaryFiles(for: path).isEmpty, "\(fault): temporary left behind")
+            #expect(AtomicWrite.temporaryFiles(for: path).isEmpty, "\(fault): temporary left behind")
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["run.ttc"])
             if fault != .createDenied { #expect(io.createdPaths.count == 1) }
         }
@@ -59,7 +59,32 @@ import Testing
         #expect { try CheckpointWriter.write(Self.new, to: path, options: o) } throws: { ($0 as? FormatError)?.kind == .writeFailed }
         // The rename had happened: the target is the complete new checkpoint.
         #expect(FormatFixtures.readBytes(path) == (try CheckpointWriter.encodedBytes(Self.new)))
-        #expect(CheckpointWriter.temporaryFiles(for: path).isEmpty)
+        #expect(AtomicWrite.temporaryFiles(for: path).isEmpty)
+    }
+
+    /// Safetensors export and SVG plots write through the same `AtomicWrite` as checkpoints:
+    /// every fault leaves the previous file, and a failed directory fsync is reported (the
+    /// old export path went around `FileSystemIO` and ignored it).
+    @Test func safetensorsExportGoesThroughTheSameFaultableLayer() throws {
+        let (dir, _, _) = try Self.setUp()
+        let path = dir + "/run.safetensors"
+        try SafetensorsCheckpoint.export(Self.old, to: path, includeOptimizer: false)
+        let before = FormatFixtures.readBytes(path)
+        let faults: [FaultInjectingFileSystem.Fault] = [.createDenied, .syncFails, .closeFails, .renameFails, .noSpace(after: 10)]
+        for fault in faults {
+            let io = FaultInjectingFileSystem(fault)
+            #expect { try SafetensorsCheckpoint.export(Self.new, to: path, includeOptimizer: true, io: io) } throws: { e in
+                (e as? FormatError)?.kind == .writeFailed
+            }
+            #expect(FormatFixtures.readBytes(path) == before, "\(fault): target changed")
+            #expect(AtomicWrite.temporaryFiles(for: path).isEmpty, "\(fault): temporary left behind")
+        }
+        let io = FaultInjectingFileSystem(.directorySyncFails)
+        #expect { try SafetensorsCheckpoint.export(Self.new, to: path, includeOptimizer: true, io: io) } throws: { e in
+            (e as? FormatError)?.message.contains("directory could not be synced") == true
+        }
+        #expect(FormatFixtures.readBytes(path) != before)  // renamed into place before the fsync
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["run.safetensors", "run.ttc"])
     }
 
     @Test func realFileSystemRefusals() throws {
@@ -74,7 +99,7 @@ import Testing
         // A directory at the target, and a missing directory.
         #expect { try CheckpointWriter.write(Self.new, to: dir) } throws: { ($0 as? FormatError)?.kind == .writeFailed }
         #expect { try CheckpointWriter.write(Self.new, to: dir + "/no/such/x.ttc") } throws: { ($0 as? FormatError)?.kind == .writeFailed }
-        #expect(CheckpointWriter.temporaryFiles(for: path).isEmpty)
+        #expect(AtomicWrite.temporaryFiles(for: path).isEmpty)
         // A successful save replaces the old file.
         try CheckpointWriter.write(Self.new, to: path)
         #expect(FormatFixtures.bitExactlyEqual(try CheckpointReader(path: path).readCheckpoint(), Self.new))
@@ -87,9 +112,9 @@ import Testing
         let mine = dir + "/.run.ttc.tmp-\(getpid())-ffff"
         let unrelated = dir + "/.other.ttc.tmp-2147483646-1"
         for p in [dead, mine, unrelated] { FormatFixtures.writeBytes(Array(before.prefix(100)), to: p) }
-        #expect(CheckpointWriter.temporaryFiles(for: path) == [dead, mine].sorted())
-        #expect(CheckpointWriter.removeStaleTemporaryFiles(for: path) == [dead])
-        #expect(CheckpointWriter.temporaryFiles(for: path) == [mine])
+        #expect(AtomicWrite.temporaryFiles(for: path) == [dead, mine].sorted())
+        #expect(AtomicWrite.removeStaleTemporaryFiles(for: path) == [dead])
+        #expect(AtomicWrite.temporaryFiles(for: path) == [mine])
         #expect(FileManager.default.fileExists(atPath: unrelated))
         #expect(FormatFixtures.readBytes(path) == before)
     }

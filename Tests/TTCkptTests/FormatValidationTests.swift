@@ -273,6 +273,6 @@ import Testing
             }
         }
         #expect(!FileManager.default.fileExists(atPath: dir + "/w.ttc"))
-        #expect(CheckpointWriter.temporaryFiles(for: dir + "/w.ttc").isEmpty)
+        #expect(AtomicWrite.temporaryFiles(for: dir + "/w.ttc").isEmpty)
     }
 }

@@ -39,14 +39,14 @@ import Testing
         var rng = PythonRandom(seed: 6)
         var lastStep = 0, midWrite = 0, resumed = 0
         for trial in 0..<trials {
-            let leftovers = CheckpointWriter.temporaryFiles(for: path)
+            let leftovers = AtomicWrite.temporaryFiles(for: path)
             let running = try CLIRunner.start(["train", "m.ttc", "--steps", "1000000", "--save-every", "1", "--keep", "2", "--quiet"],
                                               in: dir.url)
             usleep(UInt32(10_000 + rng.randbelow(590_000)))
             kill(running.process.processIdentifier, SIGKILL)
             running.process.waitUntilExit()
             #expect(running.process.terminationReason == .uncaughtSignal, "trial \(trial): \(running.result().stderr)")
-            let now = CheckpointWriter.temporaryFiles(for: path)
+            let now = AtomicWrite.temporaryFiles(for: path)
             if now.contains(where: { !leftovers.contains($0) }) { midWrite += 1 }
             let step = try Self.expectCompleteState(path, "trial \(trial)")
             #expect(step >= lastStep, "trial \(trial): went back from \(lastStep) to \(step)")
@@ -71,7 +71,7 @@ import Testing
         print("HostileSaveTests kill: \(trials) SIGKILLs, all recovered; \(midWrite) left a temporary file; "
               + "\(resumed) resumed; last step \(lastStep)")
         #expect(try CLIRunner.run(["train", "m.ttc", "--steps", "1", "--quiet"], in: dir.url).status == 0)
-        #expect(CheckpointWriter.temporaryFiles(for: path).isEmpty)
+        #expect(AtomicWrite.temporaryFiles(for: path).isEmpty)
         // Step files' temporaries too (regression: they used to stay forever).
         #expect(try dir.listing().filter { $0.contains(".tmp-") } == [])
     }

@@ -7,9 +7,6 @@ import TTFormat
 import TTInterop
 import TTTokenizer
 import TTTraining
-#if canImport(Glibc)
-import Glibc
-#endif
 
 extension TTCkpt {
     struct Export: ParsableCommand {
@@ -45,10 +42,11 @@ extension TTCkpt {
         var includeOptimizer = false
 
         func run() throws {
-            try refuseOverwritingInput(output, inputs: [checkpoint])
+            try OutputPath.refuseOverwritingInput(output, inputs: [checkpoint])
             try OutputPath.check(output, overwrite: true)
             let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
-            try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer)
+            try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer,
+                                             io: try FaultInjection.writeOptions().io)
             let count = ckpt.tensors.filter { includeOptimizer || $0.role == .parameter }.count
             print("wrote \(output): \(count) tensors (f32), step \(ckpt.training.step)")
         }
@@ -57,13 +55,3 @@ extension TTCkpt {
 
 /// Refuses to write `output` when it is one of the `inputs` (same device and inode), so
 /// `export run.ttc run.ttc` or `plot run.ttc -o run.ttc` cannot replace a checkpoint.
-func refuseOverwritingInput(_ output: String, inputs: [String]) throws {
-    var out = stat()
-    guard stat(output, &out) == 0 else { return }  // does not exist yet
-    for input in inputs {
-        var info = stat()
-        if stat(input, &info) == 0, info.st_dev == out.st_dev, info.st_ino == out.st_ino {
-            throw FormatError(path: output, message: "is the input \(input); refusing to overwrite it")
-        }
-    }
-}

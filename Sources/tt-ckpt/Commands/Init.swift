@@ -71,7 +71,7 @@ extension TTCkpt {
             request.seed = seed
             let checkpoint = try request.makeCheckpoint()
             // Temporary files of an init or save of the same path that was killed.
-            CheckpointWriter.removeStaleTemporaryFiles(for: out)
+            AtomicWrite.removeStaleTemporaryFiles(for: out)
             try CheckpointWriter.write(checkpoint, to: out, options: try FaultInjection.writeOptions())
             let c = checkpoint.config
             print("created \(out): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), H \(c.nHeads), F \(c.dFF), "

@@ -56,7 +56,7 @@ extension TTCkpt {
         }
 
         func run() throws {
-            try refuseOverwritingInput(output, inputs: checkpoints)
+            try OutputPath.refuseOverwritingInput(output, inputs: checkpoints)
             try OutputPath.check(output, overwrite: true)
             let svg: String
             if checkpoints.count == 1 {
@@ -80,7 +80,7 @@ extension TTCkpt {
                 let names = checkpoints.map { ($0 as NSString).lastPathComponent }
                 svg = SVGPlot.changeChart(changes, title: "Relative change per tensor: \(names[0]) → \(names[1])")
             }
-            try AtomicFile.write(Array(svg.utf8), to: output)
+            try AtomicWrite.write([Array(svg.utf8)], to: output, io: try FaultInjection.writeOptions().io)
         }
     }
 }

@@ -9,7 +9,8 @@ import TTTraining
 
 /// Write-fault injection for end-to-end tests of failing saves (spec/BAD-INPUT.md).
 ///
-/// In debug builds only, `TTCKPT_FAULT_INJECT` makes every checkpoint write of this
+/// In debug builds only, `TTCKPT_FAULT_INJECT` makes every file write (`AtomicWrite`:
+/// checkpoints, step files, safetensors exports, SVG plots) of this
 /// process go through `FaultInjectingFileSystem`:
 ///
 /// | value       | fault                                                        |

@@ -1,0 +1,194 @@
+import TTCore
+
+/// How the writer stores blobs.
+public struct WriteOptions: Sendable {
+    /// zlib level 0...9. The default, 1, was chosen by measurement (spec/FORMAT.md,
+    /// "Choosing the defaults"): level 6 is 1.4% smaller but 2.3x slower on dense floats.
+    public var level: Int32 = 1
+    /// zlib's deflate strategy. The default, RLE, was chosen by measurement (spec/FORMAT.md):
+    /// on shuffled floats it is as small as the default strategy and about 2.5x faster.
+    public var strategy: CompressionStrategy = .rle
+    /// nil: pick per tensor; otherwise force this filter on every tensor.
+    public var filter: BlobFilter? = nil
+    /// Threads compressing blobs in parallel (results are identical for any count).
+    public var threads: Int = 1
+    /// The file system the writer uses; tests inject faults through it.
+    public var io: any FileSystemIO = POSIXFileSystem()
+    public init() {}
+}
+
+/// Writes a .ttc file atomically (`AtomicWrite`: temporary file in the same directory,
+/// fsync, rename, fsync of the directory). On any error the temporary file is removed and
+/// an existing file at `path` is left untouched.
+public enum CheckpointWriter {
+    public static func write(_ checkpoint: Checkpoint, to path: String, options: WriteOptions = WriteOptions()) throws {
+        try write(checkpoint, to: [path], options: options)
+    }
+
+    /// Encodes (compresses) once and writes the same bytes to each path in turn, each
+    /// atomically as `write(_:to:options:)` does. A failure stops at that path: the paths
+    /// before it hold the new file, it and the ones after keep their previous contents.
+    public static func write(_ checkpoint: Checkpoint, to paths: [String], options: WriteOptions = WriteOptions()) throws {
+        guard let first = paths.first else { return }
+        let image = try encode(checkpoint, path: first, options: options)
+        for path in paths { try AtomicWrite.write([image.head] + image.blobs, to: path, io: options.io) }
+    }
+
+    /// The bytes `write` would store, in pieces (preamble + header, then each blob).
+    /// Validates the checkpoint and options first; throws `.invalidCheckpoint` naming the field.
+    public static func encodedBytes(_ checkpoint: Checkpoint, options: WriteOptions = WriteOptions()) throws -> [UInt8] {
+        let image = try encode(checkpoint, path: "<memory>", options: options)
+        var out = image.head
+        for b in image.blobs { out.append(contentsOf: b) }
+        return out
+    }
+
+    struct Image {
+        var head: [UInt8]
+        var blobs: [[UInt8]]
+        var entries: [TensorEntry]
+    }
+
+    static func encode(_ c: Checkpoint, path: String, options: WriteOptions) throws -> Image {
+        func invalid(_ m: String) -> FormatError { FormatError(path: path, kind: .invalidCheckpoint, message: "cannot write: \(m)") }
+        guard (0...9).contains(options.level) else { throw invalid("compression level \(options.level) is not in 0...9") }
+        guard options.threads >= 1 else { throw invalid("threads must be at least 1, got \(options.threads)") }
+        do {
+            try validateContents(config: c.config, vocabulary: c.vocabulary, training: c.training)
+            var names = Set<String>()
+            for t in c.tensors {
+                let bytes = t.name.utf8.count
+                guard bytes >= 1, bytes <= FormatLimits.maxNameLength else {
+                    throw ContentError(.badName, "tensor \(quotedName(t.name)): name length \(bytes) not in 1...\(FormatLimits.maxNameLength)")
+                }
+                guard names.insert(t.name).inserted else { throw ContentError(.duplicateName, "tensor \(quotedName(t.name)): name appears twice") }
+                guard t.shape.count <= FormatLimits.maxRank, t.shape.allSatisfy({ $0 >= 1 }) else {
+                    throw ContentError(.badRank, "tensor \(quotedName(t.name)): shape \(t.shape) needs rank ≤ 8 and dimensions ≥ 1")
+                }
+                var n = 1
+                for d in t.shape {
+                    let (p, o) = n.multipliedReportingOverflow(by: d)
+                    guard !o, p <= Int.max / 8 else { throw ContentError(.sizeOverflow, "tensor \(quotedName(t.name)): shape overflows") }
+                    n = p
+                }
+                guard t.values.count == n else {
+                    throw ContentError(.rawLengthMismatch, "tensor \(quotedName(t.name)): \(t.values.count) values for shape \(t.shape)")
+                }
+            }
+            guard c.tensors.count <= FormatLimits.maxTensorCount else {
+                throw ContentError(.tooManyTensors, "\(c.tensors.count) tensors exceeds the cap")
+            }
+            try validateTensorSet(c.tensors.map { ($0.name, $0.role, $0.shape) }, config: c.config)
+        } catch let e as ContentError {
+            throw invalid(e.message)
+        }
+
+        let blobs = compressAll(c.tensors, options: options)
+        let meta = encodeMetadata(metadataItems(config: c.config, vocabulary: c.vocabulary, training: c.training))
+        var entries = zip(c.tensors, blobs).map { t, b in
+            TensorEntry(name: t.name, role: t.role, dtype: .f32, shape: t.shape, compression: .zlib, filter: b.filter,
+                        offset: 0, storedLength: UInt64(b.stored.count), rawLength: UInt64(t.values.count * 4),
+                        rawCRC32: b.rawCRC, storedCRC32: crc32Of(b.stored))
+        }
+        // Entry sizes do not depend on offsets, so the header length is known before them.
+        let headerLength = 2 * 12 + meta.count + encodeDirectory(entries).count
+        guard headerLength <= FormatLimits.maxHeaderLength else {
+            throw invalid("header would be \(headerLength) bytes, more than the cap \(FormatLimits.maxHeaderLength)")
+        }
+        var offset = UInt64(TTCFormat.preambleSize + headerLength)
+        for i in entries.indices {
+            entries[i].offset = offset
+            offset += entries[i].storedLength
+        }
+        let header = encodeHeader(sections: [(TTCFormat.metadataTag, meta), (TTCFormat.directoryTag, encodeDirectory(entries))])
+        precondition(header.count == headerLength)
+        var head = encodePreamble(major: TTCFormat.major, minor: TTCFormat.minor, header: header)
+        head.append(contentsOf: header)
+        return Image(head: head, blobs: blobs.map(\.stored), entries: entries)
+    }
+
+    struct CompressedBlob {
+        var stored: [UInt8]
+        var filter: BlobFilter
+        var rawCRC: UInt32
+    }
+
+    /// Compresses each tensor on `options.threads` threads. Each tensor's result depends
+    /// only on its values and the options, so the output is the same for any thread count.
+    static func compressAll(_ tensors: [NamedTensor], options: WriteOptions) -> [CompressedBlob] {
+        let results = UnsafeMutableBufferPointer<CompressedBlob?>.allocate(capacity: tensors.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }  // release the blobs too
+        nonisolated(unsafe) let out = results
+        forEachLargestFirst(sizes: tensors.map(\.values.count), threads: options.threads) { i in
+            out[i] = compressTensor(tensors[i].values, options: options)
+        }
+        return results.map { $0! }
+    }
+
+    /// Tensors with at most this many elements are compressed both ways, keeping the smaller.
+    static let exactChoiceLimit = 16_384
+    /// Larger tensors choose from 4 evenly spaced 1024-element samples (16 until format
+    /// writer 1.0's speed pass: the sample's two compressions cost 25% of a medium save).
+    static let sampleChunks = 4
+    static let sampleChunkElements = 1024
+
+    static func compressTensor(_ values: [Float], options: WriteOptions) -> CompressedBlob {
+        let raw = littleEndianBytes(values)
+        let rawCRC = crc32Of(raw)
+        func compress(_ f: BlobFilter, _ bytes: [UInt8]) -> [UInt8] {
+            zlibCompress(f == .shuffle ? shuffleBytes(bytes, elementSize: 4) : bytes, level: options.level,
+                         strategy: options.strategy)
+        }
+        if let forced = options.filter {
+            return CompressedBlob(stored: compress(forced, raw), filter: forced, rawCRC: rawCRC)
+        }
+        if values.count <= exactChoiceLimit {
+            let plain = compress(.none, raw), shuffled = compress(.shuffle, raw)
+            return shuffled.count < plain.count ? CompressedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC)
+                                                : CompressedBlob(stored: plain, filter: .none, rawCRC: rawCRC)
+        }
+        let filter = chooseFilterBySample(raw, count: values.count, level: options.level, strategy: options.strategy)
+        return CompressedBlob(stored: compress(filter, raw), filter: filter, rawCRC: rawCRC)
+    }
+
+    /// The sample rule of spec/FORMAT.md: chunk k (k = 0..<4) starts at element
+    /// floor(k × (n − 1024) / 3); the chunks are concatenated and compressed both ways;
+    /// shuffle wins only if strictly smaller.
+    static func chooseFilterBySample(_ raw: [UInt8], count n: Int, level: Int32, strategy: CompressionStrategy) -> BlobFilter {
+        var sample: [UInt8] = []
+        sample.reserveCapacity(sampleChunks * sampleChunkElements * 4)
+        for k in 0..<sampleChunks {
+            let start = k * (n - sampleChunkElements) / (sampleChunks - 1)
+            sample.append(contentsOf: raw[(start * 4)..<((start + sampleChunkElements) * 4)])
+        }
+        let plain = zlibCompress(sample, level: level, strategy: strategy).count
+        let shuffled = zlibCompress(shuffleBytes(sample, elementSize: 4), level: level, strategy: strategy).count
+        return shuffled < plain ? .shuffle : .none
+    }
+}
+
+/// Concatenates sections: u32 tag, u64 payload length, payload.
+func encodeHeader(sections: [(UInt32, [UInt8])]) -> [UInt8] {
+    var w = ByteWriter()
+    for (tag, payload) in sections {
+        w.u32(tag)
+        w.u64(UInt64(payload.count))
+        w.append(payload)
+    }
+    return w.bytes
+}
+
+/// The 32-byte preamble for a header: magic, major, minor, reserved 0, header length,
+/// header CRC-32, and the CRC-32 of the preamble's first 28 bytes.
+func encodePreamble(major: UInt16, minor: UInt16, header: [UInt8], reserved: UInt32 = 0) -> [UInt8] {
+    var w = ByteWriter()
+    w.append(TTCFormat.magic)
+    w.u16(major)
+    w.u16(minor)
+    w.u32(reserved)
+    w.u64(UInt64(header.count))
+    w.u32(crc32Of(header))
+    w.u32(crc32Of(w.bytes))
+    return w.bytes
+}

@@ -1,0 +1,137 @@
+import TTCore
+
+// The .ttc format's public value types and its one error type. spec/FORMAT.md describes every byte.
+
+/// Element type of a stored tensor. Raw values are the format's `dtype` byte.
+public enum DType: UInt8, CaseIterable, Sendable {
+    case f32 = 0
+    public var label: String { "f32" }
+    public var byteSize: Int { 4 }
+}
+
+/// A reversible transform applied to the raw bytes before compression.
+public enum BlobFilter: UInt8, CaseIterable, Sendable {
+    case none = 0
+    /// Byte shuffle: all first bytes of the elements, then all second bytes, ...
+    case shuffle = 1
+    public var label: String { self == .none ? "none" : "shuffle" }
+}
+
+/// Compression of a stored blob. Raw values are the format's `compression` byte.
+public enum BlobCompression: UInt8, CaseIterable, Sendable {
+    case zlib = 1
+    public var label: String { "zlib" }
+}
+
+/// One tensor directory entry, validated by the reader.
+public struct TensorEntry: Equatable, Sendable {
+    public var name: String
+    public var role: TensorRole
+    public var dtype: DType
+    public var shape: [Int]
+    public var compression: BlobCompression
+    public var filter: BlobFilter
+    /// Absolute file offset of the stored blob.
+    public var offset: UInt64
+    public var storedLength: UInt64
+    public var rawLength: UInt64
+    /// CRC-32 (zlib's) of the raw, unfiltered little-endian bytes.
+    public var rawCRC32: UInt32
+    /// CRC-32 of the stored (compressed) bytes.
+    public var storedCRC32: UInt32
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// What is wrong with a file, naming the field or tensor. `description` is one line.
+public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The rule a file broke (or the I/O step that failed), for callers and tests that
+    /// need to tell failures apart without parsing messages.
+    public enum Kind: String, Equatable, Sendable, CaseIterable {
+        /// Opening or reading the file failed (missing, directory, permission, short read).
+        case io
+        /// Shorter than the 32-byte preamble.
+        case truncated
+        /// The first 8 bytes are not the .ttc magic.
+        case notTTC
+        /// A major version other than 1.
+        case unsupportedVersion
+        case preambleCRC
+        /// The preamble's reserved u32 is not zero.
+        case reservedField
+        /// Header length above `FormatLimits.maxHeaderLength`.
+        case headerTooLarge
+        /// Header length runs past the end of the file.
+        case headerOutOfFile
+        case headerCRC
+        /// A section header or length that does not fit the header.
+        case malformedSection
+        case missingSection
+        case duplicateSection
+        /// META structure: counts, key order, value types, UTF-8, bool bytes, caps.
+        case malformedMetadata
+        case missingKey
+        case wrongType
+        /// A well-formed metadata value that is out of range or inconsistent.
+        case invalidValue
+        /// TDIR structure: counts, truncated entries, unused bytes.
+        case malformedDirectory
+        case tooManyTensors
+        case badName
+        case duplicateName
+        case badRole
+        case badDType
+        case badCompression
+        case badFilter
+        case badRank
+        case badDimension
+        case sizeOverflow
+        /// raw length ≠ product(shape) × dtype size.
+        case rawLengthMismatch
+        /// raw length > 1032 × stored length.
+        case expansionRatio
+        case blobOutOfFile
+        /// A blob that overlaps the header or another blob, or leaves a gap.
+        case blobPlacement
+        /// Bytes after the last blob.
+        case trailingBytes
+        case storedCRC
+        case rawCRC
+        /// zlib rejected the stream (bad header, block, Adler-32) or it has bytes after its end.
+        case corruptStream
+        case inflateTooLong
+        case inflateTooShort
+        case missingTensor
+        case unexpectedTensor
+        case tensorShape
+        /// `loadTensor` was given an entry that is not from this reader.
+        case unknownEntry
+        /// The writer was given a checkpoint or options it will not write.
+        case invalidCheckpoint
+        /// The writer's file-system calls failed; the previous file is untouched.
+        case writeFailed
+        /// Anything not covered above (errors made with `init(path:message:)`).
+        case other
+    }
+
+    public var path: String
+    public var message: String
+    public var kind: Kind
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+        self.kind = .other
+    }
+    public init(path: String, kind: Kind, message: String) {
+        self.path = path
+        self.message = message
+        self.kind = kind
+    }
+    public var description: String { "\(path): \(message)" }
+}
+
+/// A name from a file (tensor, metadata key, token) as error messages quote it: in single
+/// quotes, escaped for the terminal (`TerminalText`), cut after 200 scalars so the message
+/// stays one readable line. The .ttc reader and writer and the safetensors reader all use it.
+package func quotedName(_ name: String) -> String {
+    TerminalText.quoted(name, quote: "'", limit: 200)
+}

@@ -1,0 +1,78 @@
+import TTCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A regular file open for reading: the one way tt-ckpt reads a file (checkpoints,
+/// safetensors, vocabulary files, corpora).
+///
+/// `init` opens with O_NONBLOCK, so a FIFO cannot block the open (it is then refused as not
+/// a regular file; reads of a regular file ignore the flag), and takes the size from the
+/// same descriptor with fstat. `read(at:count:)` checks the range against that size before
+/// it allocates, and fills its buffer with pread (no zero fill first). The descriptor stays
+/// open, so the contents stay readable even if the path is replaced, until the value is freed.
+///
+/// Every failure is a `FormatError` of kind `.io` naming the path.
+public final class ReadableFile: @unchecked Sendable {
+    public let path: String
+    /// Bytes, from fstat at open.
+    public let size: Int
+    private let fd: Int32
+
+    public init(path: String) throws {
+        func fail(_ message: String) -> FormatError { FormatError(path: path, kind: .io, message: message) }
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+        guard fd >= 0 else { throw fail("cannot open: \(String(cString: strerror(errno)))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            let e = errno
+            close(fd)
+            throw fail("cannot stat: \(String(cString: strerror(e)))")
+        }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            close(fd)
+            throw fail((st.st_mode & S_IFMT) == S_IFDIR ? "is a directory" : "is not a regular file")
+        }
+        self.path = path
+        self.fd = fd
+        self.size = Int(st.st_size)
+    }
+
+    deinit { close(fd) }
+
+    /// Exactly `count` bytes at `offset`.
+    /// - Throws: when the range is not inside the size seen at open (checked before
+    ///   allocating), when a read fails, or when the file ends early (it shrank).
+    public func read(at offset: Int, count: Int) throws -> [UInt8] {
+        guard offset >= 0, count >= 0, count <= size, offset <= size - count else {
+            throw FormatError(path: path, kind: .io, message: "read of \(count) bytes at \(offset) is past the end of the file")
+        }
+        var out = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
+        var done = 0
+        try out.withUnsafeMutableBytes { buffer in
+            while done < count {
+                let n = pread(fd, buffer.baseAddress! + done, min(count - done, 1 << 30), off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw FormatError(path: path, kind: .io, message: "read failed: \(String(cString: strerror(errno)))")
+                }
+                if n == 0 {
+                    throw FormatError(path: path, kind: .io, message: "file shrank while reading (ends before byte \(offset + done))")
+                }
+                done += n
+            }
+        }
+        return out
+    }
+
+    /// The whole file at `path`, refused before reading when it is larger than `limit` bytes.
+    public static func readAll(_ path: String, limit: Int) throws -> [UInt8] {
+        let file = try ReadableFile(path: path)
+        guard file.size <= limit else {
+            throw FormatError(path: path, kind: .io, message: "is larger than \(limit) bytes")
+        }
+        return try file.read(at: 0, count: file.size)
+    }
+}
