@@ -1,22 +1,30 @@
-import TTCore
 import CKernels
+import TTCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// Matrix multiplies for the engine, on the C kernels in `CKernels` and a `ThreadPool`.
+/// The one Swift wrapper over the C kernels (`CKernels`), and how every op splits its work.
 ///
-/// Shapes are row-major; letters follow the engine: a (M,K) activations, b (N,K) weights,
-/// out/dOut (M,N). Work is split between threads by blocks of output elements only, and
-/// each output element's summation order is fixed by the shape (see `ckernels.h`), so
-/// the results are bit-identical for every thread count and every run.
+/// One argument order for every call, llm.c's: outputs first, then inputs, then weights,
+/// then dimensions. Matrices are row-major and densely packed; letters as in Ops.swift:
 ///
-/// `.avx2` (the default when the CPU has AVX2 and FMA) fuses each multiply-add;
-/// `.portable` rounds products and sums separately. The two differ in the last bits;
-/// a machine always picks the same one.
-public enum Kernels {
+///   forward:          out(M,N)  = a(M,K) · b(N,K)ᵀ (+ bias(N))
+///   backward, input:  dA(M,K)  += dOut(M,N) · b(N,K)
+///   backward, weight: dB(N,K)  += dOut(M,N)ᵀ · a(M,K)   (dBias(N) += Σ_m dOut(m,·))
+///
+/// One threshold rule: a call whose work (multiply-adds for a matmul, a per-element
+/// estimate for the other ops) is below `threshold`, or a pool of one thread, runs on the
+/// calling thread; anything else is split between the pool's threads.
+///
+/// Work is split by output element only, and each element's summation order is fixed by
+/// the shapes (see `ckernels.h`), so results are bit-identical for every thread count and
+/// every threshold. `.avx2` (the default when the CPU has AVX2 and FMA) fuses each
+/// multiply-add; `.portable` rounds products and sums separately. The two differ in the
+/// last bits; a machine always picks the same one.
+public struct Kernels: Sendable {
     /// The code path for the C kernels.
     public enum Implementation: Sendable, CaseIterable, CustomStringConvertible {
         /// AVX2 + FMA when the CPU has them, else portable.
@@ -51,108 +59,163 @@ public enum Kernels {
     /// True when the CPU has AVX2 and FMA (so `.auto` means `.avx2`).
     public static var avx2Available: Bool { ck_avx2_available() != 0 }
 
-    /// Below this many multiply-adds a matmul runs on the calling thread: handing work to
-    /// the pool costs more than it saves.
-    public static let parallelThreshold = 1 << 17
+    /// The work under which a call runs on the calling thread: a `parallelFor` costs about
+    /// 10 µs of wake-ups, about what 2^16 multiply-adds take on one core.
+    public static let defaultThreshold = 1 << 16
 
-    /// out(M,N) = a(M,K)·b(N,K)ᵀ (+ bias(N)). `out` is overwritten.
-    public static func matmulForward(out: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>,
-                                     b: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-                                     m: Int, k: Int, n: Int,
-                                     pool: ThreadPool = .shared, implementation: Implementation = .auto) {
-        let impl = implementation.code
-        splitOutput(rows: m, cols: n, depth: k, pool: pool) { i0, i1, j0, j1 in
-            ck_matmul_forward(impl, out, a, b, bias, m, k, n, i0, i1, j0, j1)
+    public var pool: ThreadPool
+    public var threshold: Int
+    public var implementation: Implementation
+
+    public init(pool: ThreadPool = .shared, threshold: Int = Kernels.defaultThreshold, implementation: Implementation = .auto) {
+        self.pool = pool
+        self.threshold = threshold
+        self.implementation = implementation
+    }
+
+    /// Everything on the calling thread.
+    public static var serial: Kernels { Kernels(pool: .serial, threshold: .max) }
+
+    /// Calls `body` on contiguous chunks covering `0..<count`: once, inline, when `work` is
+    /// under the threshold or the pool has one thread; else split between the threads.
+    @inline(__always)
+    public func forEach(_ count: Int, work: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        if pool.threadCount == 1 || work < threshold {
+            body(0..<count)
+        } else {
+            pool.parallelFor(count, body)
         }
     }
 
-    /// dA(M,K) += dOut(M,N)·b(N,K).
-    public static func matmulBackwardInput(dA: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-                                           b: UnsafePointer<Float>, m: Int, k: Int, n: Int,
-                                           pool: ThreadPool = .shared, implementation: Implementation = .auto) {
-        let impl = implementation.code
-        splitOutput(rows: m, cols: k, depth: n, pool: pool) { i0, i1, j0, j1 in
-            ck_matmul_backward_a(impl, dA, dOut, b, m, k, n, i0, i1, j0, j1)
-        }
-    }
-
-    /// dB(N,K) += dOut(M,N)ᵀ·a(M,K).
-    public static func matmulBackwardWeight(dB: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
-                                            a: UnsafePointer<Float>, m: Int, k: Int, n: Int,
-                                            pool: ThreadPool = .shared, implementation: Implementation = .auto) {
-        let impl = implementation.code
-        splitOutput(rows: n, cols: k, depth: m, pool: pool) { i0, i1, j0, j1 in
-            ck_matmul_backward_b(impl, dB, dOut, a, m, k, n, i0, i1, j0, j1)
-        }
-    }
-
-    /// General strided product, for views such as one attention head:
-    /// C[i·ldc + j] (= or +=) bias[j]? + Σ_{p<k} A(i,p)·B(p,j) for i < m, j < n, with
-    /// A(i,p) = a[i·aRowStride + p·aColStride] and B(p,j) = b[p·bRowStride + j·bColStride].
-    /// `bias` is used only when `accumulate` is false.
-    public static func gemm(m: Int, n: Int, k: Int,
-                            a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
-                            b: UnsafePointer<Float>, bRowStride: Int, bColStride: Int,
-                            c: UnsafeMutablePointer<Float>, ldc: Int,
-                            accumulate: Bool, bias: UnsafePointer<Float>? = nil,
-                            pool: ThreadPool = .shared, implementation: Implementation = .auto) {
-        let impl = implementation.code
-        splitOutput(rows: m, cols: n, depth: k, pool: pool) { i0, i1, j0, j1 in
-            ck_sgemm_block(impl, i0, i1, j0, j1, k, a, aRowStride, aColStride,
-                           b, bRowStride, bColStride, c, ldc, accumulate ? 1 : 0, bias)
-        }
-    }
-
-    /// Splits a rows × cols output between the pool's threads along its longer side, in
-    /// whole micro-kernel tiles (6 rows or 16 columns), and calls
+    /// Splits a rows × cols output (`depth` multiply-adds per element) along its longer
+    /// side in whole micro-kernel tiles (6 rows or 16 columns), and calls
     /// `body(rowStart, rowEnd, colStart, colEnd)` once per block.
     @inline(__always)
-    static func splitOutput(rows: Int, cols: Int, depth: Int, pool: ThreadPool,
-                            threshold: Int = parallelThreshold,
-                            _ body: (Int, Int, Int, Int) -> Void) {
+    func splitOutput(rows: Int, cols: Int, depth: Int, _ body: (Int, Int, Int, Int) -> Void) {
         guard rows > 0, cols > 0 else { return }
-        if pool.threadCount == 1 || rows &* cols &* depth < threshold {
-            body(0, rows, 0, cols)
-        } else if rows >= cols {
-            pool.parallelFor((rows + 5) / 6) { tiles in
+        if rows >= cols {
+            forEach((rows + 5) / 6, work: rows &* cols &* depth) { tiles in
                 body(tiles.lowerBound * 6, min(rows, tiles.upperBound * 6), 0, cols)
             }
         } else {
-            pool.parallelFor((cols + 15) / 16) { tiles in
+            forEach((cols + 15) / 16, work: rows &* cols &* depth) { tiles in
                 body(0, rows, tiles.lowerBound * 16, min(cols, tiles.upperBound * 16))
             }
         }
     }
-}
 
-extension Kernels {
-    /// Below this many elements an AdamW update runs on the calling thread.
-    public static let adamWParallelThreshold = 1 << 15
+    // MARK: - Matmuls
+
+    /// out(M,N) = a(M,K) · b(N,K)ᵀ (+ bias(N)). `out` is overwritten.
+    public func matmulForward(_ out: UnsafeMutablePointer<Float>,
+                              _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
+                              _ M: Int, _ N: Int, _ K: Int) {
+        let impl = implementation.code
+        splitOutput(rows: M, cols: N, depth: K) { i0, i1, j0, j1 in
+            ck_matmul_forward(impl, out, a, b, bias, M, K, N, i0, i1, j0, j1)
+        }
+    }
+
+    /// dA(M,K) += dOut(M,N) · b(N,K).
+    public func matmulBackwardInput(_ dA: UnsafeMutablePointer<Float>,
+                                    _ dOut: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
+                                    _ M: Int, _ N: Int, _ K: Int) {
+        let impl = implementation.code
+        splitOutput(rows: M, cols: K, depth: N) { i0, i1, j0, j1 in
+            ck_matmul_backward_a(impl, dA, dOut, b, M, K, N, i0, i1, j0, j1)
+        }
+    }
+
+    /// dB(N,K) += dOut(M,N)ᵀ · a(M,K), and dBias(N) += the column sums of dOut (m in order).
+    public func matmulBackwardWeight(_ dB: UnsafeMutablePointer<Float>, _ dBias: UnsafeMutablePointer<Float>?,
+                                     _ dOut: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
+                                     _ M: Int, _ N: Int, _ K: Int) {
+        let impl = implementation.code
+        splitOutput(rows: N, cols: K, depth: M) { i0, i1, j0, j1 in
+            ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1)
+        }
+        if let dBias {
+            forEach(N, work: M &* N) { ns in
+                let n0 = ns.lowerBound, n1 = ns.upperBound
+                for m in 0..<M {
+                    let row = dOut + m &* N
+                    for n in n0..<n1 { dBias[n] += row[n] }
+                }
+            }
+        }
+    }
+
+    /// General strided product on the calling thread, for views such as one attention
+    /// head (the caller splits the heads between threads):
+    /// C[i·ldc + j] (= or +=) bias[j]? + Σ_{p<k} A(i,p)·B(p,j) for i in rows, j in cols, with
+    /// A(i,p) = a[i·aRowStride + p·aColStride] and B(p,j) = b[p·bRowStride + j·bColStride].
+    /// `bias` is used only when `accumulate` is false.
+    @inline(__always)
+    public func gemm(_ c: UnsafeMutablePointer<Float>, ldc: Int,
+                     _ a: UnsafePointer<Float>, aRowStride: Int, aColStride: Int,
+                     _ b: UnsafePointer<Float>, bRowStride: Int, bColStride: Int,
+                     bias: UnsafePointer<Float>? = nil, accumulate: Bool,
+                     rows: Range<Int>, cols: Range<Int>, depth k: Int) {
+        ck_sgemm_block(implementation.code, rows.lowerBound, rows.upperBound, cols.lowerBound, cols.upperBound, k,
+                       a, aRowStride, aColStride, b, bRowStride, bColStride, c, ldc, accumulate ? 1 : 0, bias)
+    }
+
+    // MARK: - AdamW
+
+    /// One step's AdamW constants, computed in Double and rounded to Float once.
+    public struct AdamWStep: Sendable, Equatable {
+        var learningRate: Float, beta1: Float, oneMinusBeta1: Float, beta2: Float, oneMinusBeta2: Float
+        var epsilon: Float, decay: Float, biasCorrection1: Float, biasCorrection2: Float, gradScale: Float
+
+        /// - Parameters:
+        ///   - step: AdamW's t, 1-based.
+        ///   - gradScale: multiplies g before the moments (global-norm clipping; 1 otherwise).
+        public init(learningRate: Double, beta1: Double, beta2: Double, epsilon: Double, weightDecay: Double,
+                    step t: Int, gradScale: Double = 1) {
+            self.learningRate = Float(learningRate)
+            self.beta1 = Float(beta1)
+            self.oneMinusBeta1 = Float(1 - beta1)
+            self.beta2 = Float(beta2)
+            self.oneMinusBeta2 = Float(1 - beta2)
+            self.epsilon = Float(epsilon)
+            self.decay = Float(1 - learningRate * weightDecay)
+            self.biasCorrection1 = Float(1 - pow(beta1, Double(t)))
+            self.biasCorrection2 = Float(1 - pow(beta2, Double(t)))
+            self.gradScale = Float(gradScale)
+        }
+    }
 
     /// One AdamW step (the series' notebook 10) over `count` elements, in place:
     /// g' = g·gradScale; m = β1·m + (1−β1)·g'; v = β2·v + (1−β2)·g'²;
-    /// θ = θ·(1 − lr·wd) − lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + ε).
-    /// The per-step constants are computed in Double and rounded to Float once; the
-    /// element math is Float with no fused multiply-add, so results are identical on
-    /// every machine and for every thread count.
-    public static func adamWUpdate(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
-                                   m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
-                                   learningRate: Double, beta1: Double, beta2: Double, epsilon: Double,
-                                   weightDecay: Double, step t: Int, gradScale: Float = 1,
-                                   pool: ThreadPool = .shared) {
-        let bias1 = Float(1 - pow(beta1, Double(t)))
-        let bias2 = Float(1 - pow(beta2, Double(t)))
-        let lr = Float(learningRate), decay = Float(1 - learningRate * weightDecay)
-        let (b1, omb1, b2, omb2, eps) = (Float(beta1), Float(1 - beta1), Float(beta2), Float(1 - beta2), Float(epsilon))
-        func run(_ i0: Int, _ i1: Int) {
-            ck_adamw_update(parameters, gradients, m, v, i0, i1, lr, b1, omb1, b2, omb2, eps, decay, bias1, bias2, gradScale)
+    /// θ = θ·decay − lr·(m/(1−β1^t)) / (√(v/(1−β2^t)) + ε), with decay = 1 − lr·wd, or 1
+    /// for the elements of the `noDecay` ranges (sorted, disjoint).
+    /// The element math is Float with no fused multiply-add (`ck_adamw_update`), so results
+    /// are identical on every machine and for every thread count. The split is by blocks of
+    /// 64 elements, which keeps every thread's range cache-line aligned.
+    public func adamWUpdate(parameters: UnsafeMutablePointer<Float>, gradients: UnsafePointer<Float>,
+                            m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>, count: Int,
+                            _ s: AdamWStep, noDecay: [Range<Int>] = []) {
+        func run(_ i0: Int, _ i1: Int, decay: Float) {
+            guard i0 < i1 else { return }
+            ck_adamw_update(parameters, gradients, m, v, i0, i1, s.learningRate, s.beta1, s.oneMinusBeta1,
+                            s.beta2, s.oneMinusBeta2, s.epsilon, decay, s.biasCorrection1, s.biasCorrection2, s.gradScale)
         }
-        if pool.threadCount == 1 || count < adamWParallelThreshold {
-            run(0, count)
-        } else {
-            // Chunks of 64 elements keep every thread's range cache-line aligned.
-            let blocks = (count + 63) / 64
-            pool.parallelFor(blocks) { r in run(r.lowerBound * 64, min(count, r.upperBound * 64)) }
+        forEach((count + 63) / 64, work: 8 &* count) { blocks in
+            let e0 = blocks.lowerBound &* 64, e1 = min(count, blocks.upperBound &* 64)
+            var start = e0
+            for r in noDecay where r.upperBound > e0 && r.lowerBound < e1 {
+                let lo = max(e0, r.lowerBound), hi = min(e1, r.upperBound)
+                run(start, lo, decay: s.decay)
+                run(lo, hi, decay: 1)
+                start = hi
+            }
+            run(start, e1, decay: s.decay)
         }
     }
+}
+
+extension ThreadPool {
+    /// A pool of one thread (no workers): runs everything inline.
+    public static let serial = ThreadPool(threads: 1)
 }

@@ -65,26 +65,26 @@ public final class Model {
     let normPartials: UnsafeMutablePointer<Double>
     static let normBlock = 4096
 
-    /// The pool and threshold every op splits its work with.
-    var par: Parallelism
+    /// The kernels every op runs on, with the pool and threshold they split work by.
+    var kernels: Kernels
 
     /// Threads a step runs on (the caller's included), clamped to 1...256. Defaults to
     /// `ThreadPool.defaultThreadCount`: `TTCKPT_THREADS` when set (1...256), else the
     /// number of active CPUs, on the shared pool. Setting it gives the model a pool of its
     /// own (none for 1). Results are bit-identical for every value.
     public var threadCount: Int {
-        get { par.pool.threadCount }
+        get { kernels.pool.threadCount }
         set {
             let n = min(max(newValue, 1), 256)
-            par.pool = n == 1 ? .serial : ThreadPool(threads: n)
+            kernels.pool = n == 1 ? .serial : ThreadPool(threads: n)
         }
     }
 
     /// Work (roughly, multiply-adds) under which an op runs on the calling thread. Tests
     /// set it to 0 to push even tiny shapes through the threaded paths.
     var parallelThreshold: Int {
-        get { par.threshold }
-        set { par.threshold = max(0, newValue) }
+        get { kernels.threshold }
+        set { kernels.threshold = max(0, newValue) }
     }
 
     /// Shape of the last forward (0 before any) and its count of non-ignored targets.
@@ -130,7 +130,7 @@ public final class Model {
         let blocks = (layout.totalCount + Model.normBlock - 1) / Model.normBlock
         normPartials = .allocate(capacity: max(1, blocks))
         normPartials.initialize(repeating: 0, count: max(1, blocks))
-        par = Parallelism(pool: .shared, threshold: Parallelism.defaultThreshold)
+        kernels = Kernels()
     }
 
     deinit {
@@ -216,7 +216,7 @@ public final class Model {
         let eps = ModelConfig.layerNormEpsilon
         packQKVWeights()
 
-        encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C, par)
+        encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C, kernels)
         var x = UnsafeMutablePointer(a + acts.encoded)  // (B, T, C): the current layer's input
         for l in 0..<L {
             let w = o.layers[l]
@@ -224,39 +224,39 @@ public final class Model {
             let wqkv = a + acts.wqkvT + l * 3 * C * C
             switch config.arch {
             case .tutorial:
-                par.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
-                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, par)
-                par.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
-                par.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, par)
-                par.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
-                residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, par)  // r = mh + FFN(mh)
+                kernels.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
+                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
+                kernels.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels)
+                kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, kernels)  // r = mh + FFN(mh)
                 layernormForward(la + acts.lnOut, la + acts.lnMean, la + acts.lnRstd, la + acts.res3,
-                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, par)
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, kernels)
                 x = la + acts.lnOut
             case .gpt:
                 layernormForward(la + acts.ln1, la + acts.ln1Mean, la + acts.ln1Rstd, x,
-                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, par)
-                par.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
-                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, par)
-                par.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
-                residualForward(la + acts.res2, x, la + acts.attproj, BT * C, par)
+                                 p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, kernels)
+                kernels.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
+                attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
+                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
+                residualForward(la + acts.res2, x, la + acts.attproj, BT * C, kernels)
                 layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
-                                 p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, par)
-                par.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, par)
-                par.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
-                residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, par)
+                                 p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, kernels)
+                kernels.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels)
+                kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, kernels)
                 x = la + acts.res3
             }
         }
         if config.arch == .gpt {
             layernormForward(a + acts.lnf, a + acts.lnfMean, a + acts.lnfRstd, x,
-                             p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps, par)
+                             p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps, kernels)
             x = a + acts.lnf
         }
-        par.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
-        let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, par)
+        kernels.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
+        let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, kernels)
         return count > 0 ? Float(total / Double(count)) : 0
     }
 
@@ -279,20 +279,20 @@ public final class Model {
         let dres = a + acts.dres, dln = a + acts.dln
         gradients.update(repeating: 0)
 
-        crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount, par)
+        crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount, kernels)
         let lastLayer = a + (L - 1) * acts.layerStride
         switch config.arch {
         case .tutorial:
             dres.update(repeating: 0, count: BT * C)
-            par.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
-            par.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
+            kernels.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
         case .gpt:
             dln.update(repeating: 0, count: BT * C)
-            par.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
-            par.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
+            kernels.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
             dres.update(repeating: 0, count: BT * C)
             layernormBackward(dres, g + o.lnfGamma, g + o.lnfBeta, dln, lastLayer + acts.res3,
-                              p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, par)
+                              p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, kernels)
         }
         // dres now holds the gradient of the last block's output.
         for l in stride(from: L - 1, through: 0, by: -1) {
@@ -308,53 +308,53 @@ public final class Model {
                 // x = LayerNorm(r): dln = dr
                 dln.update(repeating: 0, count: BT * C)
                 layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
-                                  p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, par)
+                                  p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, kernels)
                 // r = mh + FFN(mh)
                 dfchGelu.update(repeating: 0, count: BT * F)
-                par.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
-                par.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
+                kernels.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
+                kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
                 dfch.update(repeating: 0, count: BT * F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, par)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels)
                 dmh.update(from: dln, count: BT * C)
-                par.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
-                par.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
+                kernels.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
+                kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
                 // mh = concat(heads)·Woᵀ
                 datty.update(repeating: 0, count: BT * C)
-                par.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
-                par.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
+                kernels.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
+                kernels.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
                 dqkv.update(repeating: 0, count: BT * 3 * C)
-                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, par)
+                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 // qkv = x·Wqkv
                 dres.update(repeating: 0, count: BT * C)
-                par.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
+                kernels.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
             case .gpt:
                 let xin = l == 0 ? a + acts.encoded : below + acts.res3
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
                 dfchGelu.update(repeating: 0, count: BT * F)
-                par.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
-                par.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
+                kernels.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
+                kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
                 dfch.update(repeating: 0, count: BT * F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, par)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels)
                 dln.update(repeating: 0, count: BT * C)
-                par.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
-                par.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
+                kernels.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
+                kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
-                                  p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, par)
+                                  p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, kernels)
                 // res2 = x + Attn(LN1(x))
                 datty.update(repeating: 0, count: BT * C)
-                par.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
-                par.matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
+                kernels.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
+                kernels.matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
                 dqkv.update(repeating: 0, count: BT * 3 * C)
-                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, par)
+                attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 dln.update(repeating: 0, count: BT * C)
-                par.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
+                kernels.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: la + acts.ln1, rows: BT)
                 layernormBackward(dres, g + w.ln1Gamma, g + w.ln1Beta, dln, xin,
-                                  p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C, par)
+                                  p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C, kernels)
             }
         }
-        encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C, par)
+        encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C, kernels)
     }
 
     /// Clips (if set) and applies one AdamW update with step number `t` (1-based) to every
@@ -373,28 +373,11 @@ public final class Model {
             scale = optimizer.gradClip / norm
         }
         let lr = optimizer.learningRate(atStep: t)
-        let (b1, omb1) = (Float(optimizer.beta1), Float(1 - optimizer.beta1))
-        let (b2, omb2) = (Float(optimizer.beta2), Float(1 - optimizer.beta2))
-        let bias1 = Float(1 - pow(optimizer.beta1, Double(t)))
-        let bias2 = Float(1 - pow(optimizer.beta2, Double(t)))
-        let (lrF, eps, gradScale) = (Float(lr), Float(optimizer.epsilon), Float(scale))
-        let decay = Float(1 - lr * optimizer.weightDecay)
-        let exempt = optimizer.exemptNormAndBias
-        let p = parameters.baseAddress!, m = adamM.baseAddress!, v = adamV.baseAddress!
-        let spans = offsets.spans
-        // Elementwise, so any split gives the same bits; blocks of 64 keep each thread's
-        // range cache-line aligned. A block range may cross tensors (different decay).
-        par.forEach((n + 63) / 64, work: 8 &* n) { blocks in
-            let e0 = blocks.lowerBound &* 64, e1 = min(n, blocks.upperBound &* 64)
-            spans.withUnsafeBufferPointer { spans in
-                for span in spans {
-                    let lo = max(e0, span.offset), hi = min(e1, span.offset &+ span.count)
-                    guard lo < hi else { continue }
-                    let d: Float = exempt && span.isNormOrBias ? 1 : decay
-                    ck_adamw_update(p, g, m, v, lo, hi, lrF, b1, omb1, b2, omb2, eps, d, bias1, bias2, gradScale)
-                }
-            }
-        }
+        let constants = Kernels.AdamWStep(learningRate: lr, beta1: optimizer.beta1, beta2: optimizer.beta2,
+                                          epsilon: optimizer.epsilon, weightDecay: optimizer.weightDecay,
+                                          step: t, gradScale: scale)
+        kernels.adamWUpdate(parameters: parameters.baseAddress!, gradients: g, m: adamM.baseAddress!, v: adamV.baseAddress!,
+                            count: n, constants, noDecay: optimizer.exemptNormAndBias ? offsets.normAndBias : [])
         return (lr, Float(norm))
     }
 
@@ -415,7 +398,7 @@ public final class Model {
         let n = layout.totalCount, block = Model.normBlock
         let g = gradients.baseAddress!, partials = normPartials
         let blocks = (n + block - 1) / block
-        par.forEach(blocks, work: 2 &* n) { range in
+        kernels.forEach(blocks, work: 2 &* n) { range in
             for bi in range {
                 let start = bi &* block, end = min(n, start &+ block)
                 var s0 = 0.0, s1 = 0.0, s2 = 0.0, s3 = 0.0
@@ -445,7 +428,7 @@ public final class Model {
         let hs = C / H
         let p = parameters.baseAddress!
         let offsets = self.offsets, base = actBuffer + acts.wqkvT
-        par.forEach(L &* 3 &* H, work: L &* 3 &* C &* C) { range in
+        kernels.forEach(L &* 3 &* H, work: L &* 3 &* C &* C) { range in
             for item in range {
                 let l = item / (3 &* H), s = (item / H) % 3, h = item % H
                 let w = offsets.layers[l]
@@ -465,10 +448,10 @@ public final class Model {
         let hs = C / H
         let scratch = actBuffer + acts.dwqkvT
         scratch.update(repeating: 0, count: 3 * C * C)
-        par.matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
+        kernels.matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
         let w = offsets.layers[l]
         let g = gradients.baseAddress!
-        par.forEach(3 &* H, work: 3 &* C &* C) { range in
+        kernels.forEach(3 &* H, work: 3 &* C &* C) { range in
             for item in range {
                 let s = item / H, h = item % H
                 let dst = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
@@ -494,14 +477,12 @@ struct ParameterOffsets {
     /// gpt only.
     var lnfGamma = 0, lnfBeta = 0
     var layers: [Layer] = []
-    /// Every slot's extent and decay class, in layout order (what AdamW loops over).
-    struct Span {
-        var offset: Int, count: Int, isNormOrBias: Bool
-    }
-    var spans: [Span] = []
+    /// The element ranges of the biases and LayerNorm parameters, in layout order (what
+    /// `AdamWConfig.exemptNormAndBias` keeps out of weight decay).
+    var normAndBias: [Range<Int>] = []
 
     init(layout: ParameterLayout) {
-        spans = layout.slots.map { Span(offset: $0.offset, count: $0.count, isNormOrBias: $0.isNormOrBias) }
+        normAndBias = layout.slots.filter(\.isNormOrBias).map { $0.offset..<($0.offset + $0.count) }
         func at(_ name: String) -> Int {
             guard let slot = layout.slot(named: name) else { preconditionFailure("no tensor \(name)") }
             return slot.offset
@@ -558,7 +539,6 @@ struct ActivationLayout {
     var dqkv = 0                               // (B,T,3C)
     var dfch = 0, dfchGelu = 0                 // (B,T,F)
     var dlogits = 0                            // (B,T,V)
-    var attScratch = 0                         // (T)
     var dwqkvT = 0                             // (3C,C)
     var total = 0
 
@@ -612,7 +592,6 @@ struct ActivationLayout {
         dfch = take(m(BT, F))
         dfchGelu = take(m(BT, F))
         dlogits = take(m(BT, V))
-        attScratch = take(T)
         dwqkvT = take(m(3, C, C))
         total = offset
     }

@@ -15,7 +15,7 @@ import Darwin
 //   C  channels, d_model               F  FFN hidden width, d_ff
 //   V  vocabulary                      H  attention heads
 //   hs head size, dk = C / H           N  rows (usually B·T)
-// Matmuls live in Matmul.swift.
+// Matmuls and AdamW are `Kernels` methods (Kernels.swift).
 
 // MARK: - Embeddings
 
@@ -24,8 +24,8 @@ func encoderForward(_ out: UnsafeMutablePointer<Float>,
                     _ tokens: UnsafePointer<Int32>,              // (B, T)
                     _ wte: UnsafePointer<Float>,                 // (V, C)
                     _ wpe: UnsafePointer<Float>,                 // (≥T, C)
-                    _ B: Int, _ T: Int, _ C: Int, _ par: Parallelism = .serial) {
-    par.forEach(B &* T, work: B &* T &* C) { rows in
+                    _ B: Int, _ T: Int, _ C: Int, _ kernels: Kernels = .serial) {
+    kernels.forEach(B &* T, work: B &* T &* C) { rows in
         for r in rows {
             let t = r % T
             let o = out + r &* C
@@ -41,8 +41,8 @@ func encoderForward(_ out: UnsafeMutablePointer<Float>,
 func encoderBackward(_ dwte: UnsafeMutablePointer<Float>, _ dwpe: UnsafeMutablePointer<Float>,
                      _ dout: UnsafePointer<Float>,               // (B, T, C)
                      _ tokens: UnsafePointer<Int32>,             // (B, T)
-                     _ B: Int, _ T: Int, _ C: Int, _ par: Parallelism = .serial) {
-    par.forEach(C, work: 2 &* B &* T &* C) { cs in
+                     _ B: Int, _ T: Int, _ C: Int, _ kernels: Kernels = .serial) {
+    kernels.forEach(C, work: 2 &* B &* T &* C) { cs in
         for b in 0..<B {
             for t in 0..<T {
                 let d = dout + (b &* T &+ t) &* C
@@ -65,9 +65,9 @@ func layernormForward(_ out: UnsafeMutablePointer<Float>,
                       _ mean: UnsafeMutablePointer<Float>, _ rstd: UnsafeMutablePointer<Float>,
                       _ inp: UnsafePointer<Float>,               // (N, C)
                       _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,  // (C)
-                      _ N: Int, _ C: Int, eps: Float, _ par: Parallelism = .serial) {
+                      _ N: Int, _ C: Int, eps: Float, _ kernels: Kernels = .serial) {
     let invC = 1 / Float(C)
-    par.forEach(N, work: 4 &* N &* C) { rows in for i in rows {
+    kernels.forEach(N, work: 4 &* N &* C) { rows in for i in rows {
         let x = inp + i &* C
         var m: Float = 0
         for c in 0..<C { m += x[c] }
@@ -96,9 +96,9 @@ func layernormBackward(_ dinp: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>, _ inp: UnsafePointer<Float>,   // (N, C)
                        _ weight: UnsafePointer<Float>,
                        _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,  // (N)
-                       _ N: Int, _ C: Int, _ par: Parallelism = .serial) {
+                       _ N: Int, _ C: Int, _ kernels: Kernels = .serial) {
     let invC = 1 / Float(C)
-    par.forEach(N, work: 6 &* N &* C) { rows in
+    kernels.forEach(N, work: 6 &* N &* C) { rows in
         for i in rows {
             let x = inp + i &* C
             let d = dout + i &* C
@@ -121,7 +121,7 @@ func layernormBackward(_ dinp: UnsafeMutablePointer<Float>,
             }
         }
     }
-    par.forEach(C, work: 3 &* N &* C) { cs in
+    kernels.forEach(C, work: 3 &* N &* C) { cs in
         let c0 = cs.lowerBound, c1 = cs.upperBound
         for i in 0..<N {
             let x = inp + i &* C
@@ -137,6 +137,23 @@ func layernormBackward(_ dinp: UnsafeMutablePointer<Float>,
 }
 
 // MARK: - Attention
+
+/// Eight floats at `p` (unaligned).
+@inline(__always)
+func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+@inline(__always)
+func store8(_ p: UnsafeMutablePointer<Float>, _ v: SIMD8<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self)
+}
+
+/// Fixed-order reduction of the 8 lanes.
+@inline(__always)
+func laneSum(_ s: SIMD8<Float>) -> Float {
+    ((s[0] + s[4]) + (s[2] + s[6])) + ((s[1] + s[5]) + (s[3] + s[7]))
+}
 
 /// Σ a[i]·b[i] over n: 8 interleaved lanes over the first n & ~7 terms, reduced in a
 /// fixed tree, then the rest in order. The order depends on n alone.
@@ -182,17 +199,16 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
 func attentionForward(_ out: UnsafeMutablePointer<Float>,
                       _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
                       _ inp: UnsafePointer<Float>,               // (B, T, 3C)
-                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ kernels: Kernels = .serial) {
     if T < attentionGemmMinimum {
-        attentionForwardLoops(out, att, inp, B, T, C, H, par)
+        attentionForwardLoops(out, att, inp, B, T, C, H, kernels)
         return
     }
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    let impl = Int32(CK_IMPL_AUTO)
     let R = attentionBlock
-    par.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
+    kernels.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
         for bh in pairs {
             let b = bh / H, h = bh % H
             let seq: UnsafePointer<Float> = inp + b &* T &* C3
@@ -203,7 +219,9 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
             while r0 < T {
                 let r1 = min(T, r0 &+ R)
                 // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 < r1
-                ck_sgemm_block(impl, r0, r1, 0, r1, hs, q, C3, 1, k, 1, C3, S, T, 0, nil)
+                kernels.gemm(S, ldc: T, q, aRowStride: C3, aColStride: 1,
+                             k, bRowStride: 1, bColStride: C3, accumulate: false,
+                             rows: r0..<r1, cols: 0..<r1, depth: hs)
                 for t in r0..<r1 {
                     let row = S + t &* T
                     var maxv = -Float.infinity
@@ -218,7 +236,9 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
                     while t2 < T { row[t2] = 0; t2 &+= 1 }
                 }
                 // y_t = Σ_{t2 < r1} att[t][t2] · v_t2 (the masked weights are 0)
-                ck_sgemm_block(impl, r0, r1, 0, hs, r1, S, T, 1, v, C3, 1, y, C, 0, nil)
+                kernels.gemm(y, ldc: C, S, aRowStride: T, aColStride: 1,
+                             v, bRowStride: C3, bColStride: 1, accumulate: false,
+                             rows: r0..<r1, cols: 0..<hs, depth: r1)
                 r0 = r1
             }
         }
@@ -233,17 +253,16 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>,             // (B, T, C)
                        _ inp: UnsafePointer<Float>,              // (B, T, 3C)
                        _ att: UnsafePointer<Float>,              // (B, H, T, T)
-                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ kernels: Kernels = .serial) {
     if T < attentionGemmMinimum {
-        attentionBackwardLoops(dinp, dout, inp, att, B, T, C, H, par)
+        attentionBackwardLoops(dinp, dout, inp, att, B, T, C, H, kernels)
         return
     }
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    let impl = Int32(CK_IMPL_AUTO)
     let R = attentionBlock
-    par.forEach(B &* H, work: 4 &* B &* H &* T &* T &* hs) { pairs in
+    kernels.forEach(B &* H, work: 4 &* B &* H &* T &* T &* hs) { pairs in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: T &* T) { buffer in
             let dS = buffer.baseAddress!
             for bh in pairs {
@@ -258,7 +277,9 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                 while r0 < T {
                     let r1 = min(T, r0 &+ R)
                     // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 < r1
-                    ck_sgemm_block(impl, r0, r1, 0, r1, hs, dy, C, 1, v, 1, C3, dS, T, 0, nil)
+                    kernels.gemm(dS, ldc: T, dy, aRowStride: C, aColStride: 1,
+                                 v, bRowStride: 1, bColStride: C3, accumulate: false,
+                                 rows: r0..<r1, cols: 0..<r1, depth: hs)
                     // softmax Jacobian and scale, in place: dS = att·(datt − Σ att·datt)·scale
                     for t in r0..<r1 {
                         let row = dS + t &* T, w = A + t &* T
@@ -269,7 +290,9 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                         while t2 < T { row[t2] = 0; t2 &+= 1 }
                     }
                     // dq_t += Σ_{t2 < r1} dS[t][t2] · k_t2
-                    ck_sgemm_block(impl, r0, r1, 0, hs, r1, dS, T, 1, k, C3, 1, dq, C3, 1, nil)
+                    kernels.gemm(dq, ldc: C3, dS, aRowStride: T, aColStride: 1,
+                                 k, bRowStride: C3, bColStride: 1, accumulate: true,
+                                 rows: r0..<r1, cols: 0..<hs, depth: r1)
                     r0 = r1
                 }
                 // Column block [r0, r1) of dS and att is nonzero only in rows t ≥ r0.
@@ -277,10 +300,12 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                 while r0 < T {
                     let r1 = min(T, r0 &+ R)
                     // dv_t2 += Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 += Σ_{t ≥ r0} dS[t][t2] · q_t
-                    ck_sgemm_block(impl, r0, r1, 0, hs, T &- r0, A + r0 &* T, 1, T,
-                                   dy + r0 &* C, C, 1, dv, C3, 1, nil)
-                    ck_sgemm_block(impl, r0, r1, 0, hs, T &- r0, dS + r0 &* T, 1, T,
-                                   q + r0 &* C3, C3, 1, dk, C3, 1, nil)
+                    kernels.gemm(dv, ldc: C3, A + r0 &* T, aRowStride: 1, aColStride: T,
+                                 dy + r0 &* C, bRowStride: C, bColStride: 1, accumulate: true,
+                                 rows: r0..<r1, cols: 0..<hs, depth: T &- r0)
+                    kernels.gemm(dk, ldc: C3, dS + r0 &* T, aRowStride: 1, aColStride: T,
+                                 q + r0 &* C3, bRowStride: C3, bColStride: 1, accumulate: true,
+                                 rows: r0..<r1, cols: 0..<hs, depth: T &- r0)
                     r0 = r1
                 }
             }
@@ -301,11 +326,11 @@ let attentionBlock = 32
 func attentionForwardLoops(_ out: UnsafeMutablePointer<Float>,
                       _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
                       _ inp: UnsafePointer<Float>,               // (B, T, 3C)
-                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+                      _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ kernels: Kernels = .serial) {
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    par.forEach(B &* H, work: B &* H &* T &* T &* hs) { pairs in
+    kernels.forEach(B &* H, work: B &* H &* T &* T &* hs) { pairs in
         for bh in pairs {
             let b = bh / H, h = bh % H
             let seq: UnsafePointer<Float> = inp + b &* T &* C3     // this sequence's (T, 3C)
@@ -344,11 +369,11 @@ func attentionBackwardLoops(_ dinp: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>,             // (B, T, C)
                        _ inp: UnsafePointer<Float>,              // (B, T, 3C)
                        _ att: UnsafePointer<Float>,              // (B, H, T, T)
-                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ par: Parallelism = .serial) {
+                       _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ kernels: Kernels = .serial) {
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    par.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
+    kernels.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
         withUnsafeTemporaryAllocation(of: Float.self, capacity: T) { buffer in
             let scratch = buffer.baseAddress!
             for bh in pairs {
@@ -389,27 +414,16 @@ func attentionBackwardLoops(_ dinp: UnsafeMutablePointer<Float>,
 
 // MARK: - GELU (tanh approximation)
 
-private let geluScale: Float = 0.7978845608028654   // √(2/π)
-private let geluCubic: Float = 0.044715
-
-/// σ(2u) and 1 − σ(2u), each without cancellation or overflow: with e = e^(−2|u|) ≤ 1,
-/// σ(2|u|) = 1/(1 + e) and σ(−2|u|) = e/(1 + e).
-@inline(__always)
-func sigmoidPair(_ u: Float) -> (s: Float, oneMinusS: Float) {
-    let e = expf(-2 * abs(u))
-    let large = 1 / (1 + e)
-    let small = e * large
-    return u >= 0 ? (large, small) : (small, large)
-}
 
 /// out = 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
 /// Evaluated as x·σ(2u), the same function (0.5·(1 + tanh u) = σ(2u)), with σ(2u) and
-/// 1 − σ(2u) from one e^(−2|u|) (see `sigmoidPair`), which keeps full relative precision
+/// 1 − σ(2u) from one e^(−2|u|) (σ(2|u|) = 1/(1 + e), σ(−2|u|) = e/(1 + e) with e = e^(−2|u|) ≤ 1),
+/// which keeps full relative precision
 /// in both tails. The element loop is `ck_gelu_forward` (C, AVX2 when available, with a
 /// vector exp; its portable path gives the same bits).
 func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int,
-                 _ par: Parallelism = .serial) {
-    par.forEach((N + 63) / 64, work: 8 &* N) { blocks in
+                 _ kernels: Kernels = .serial) {
+    kernels.forEach((N + 63) / 64, work: 8 &* N) { blocks in
         ck_gelu_forward(out, inp, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
     }
 }
@@ -420,8 +434,8 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
 /// (`ck_gelu_backward`).
 func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
                   _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int,
-                  _ par: Parallelism = .serial) {
-    par.forEach((N + 63) / 64, work: 10 &* N) { blocks in
+                  _ kernels: Kernels = .serial) {
+    kernels.forEach((N + 63) / 64, work: 10 &* N) { blocks in
         ck_gelu_backward(dinp, inp, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
     }
 }
@@ -431,8 +445,8 @@ func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
 /// out = a + b, elementwise.
 func residualForward(_ out: UnsafeMutablePointer<Float>,
                      _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ N: Int,
-                     _ par: Parallelism = .serial) {
-    par.forEach(N, work: N) { range in
+                     _ kernels: Kernels = .serial) {
+    kernels.forEach(N, work: N) { range in
         for i in range { out[i] = a[i] + b[i] }
     }
 }
@@ -445,8 +459,8 @@ func residualForward(_ out: UnsafeMutablePointer<Float>,
 /// Threads split the rows.
 func softmaxCrossEntropyForward(_ probs: UnsafeMutablePointer<Float>, _ losses: UnsafeMutablePointer<Float>,
                                 _ logits: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                                _ N: Int, _ V: Int, _ par: Parallelism = .serial) -> Double {
-    par.forEach(N, work: 16 &* N &* V) { rows in
+                                _ N: Int, _ V: Int, _ kernels: Kernels = .serial) -> Double {
+    kernels.forEach(N, work: 16 &* N &* V) { rows in
         for i in rows {
             let l = logits + i &* V
             let p = probs + i &* V
@@ -470,9 +484,9 @@ func softmaxCrossEntropyForward(_ probs: UnsafeMutablePointer<Float>, _ losses: 
 /// `dlogits` is overwritten.
 func crossEntropySoftmaxBackward(_ dlogits: UnsafeMutablePointer<Float>,
                                  _ probs: UnsafePointer<Float>, _ targets: UnsafePointer<Int32>,
-                                 _ N: Int, _ V: Int, count: Int, _ par: Parallelism = .serial) {
+                                 _ N: Int, _ V: Int, count: Int, _ kernels: Kernels = .serial) {
     let inv: Float = count > 0 ? Float(1.0 / Double(count)) : 0
-    par.forEach(N, work: 2 &* N &* V) { rows in for i in rows {
+    kernels.forEach(N, work: 2 &* N &* V) { rows in for i in rows {
         let d = dlogits + i &* V
         let y = targets[i]
         if y == Batch.ignore {
@@ -483,37 +497,4 @@ func crossEntropySoftmaxBackward(_ dlogits: UnsafeMutablePointer<Float>,
         for j in 0..<V { d[j] = p[j] * inv }
         d[Int(y)] = (p[Int(y)] - 1) * inv
     } }
-}
-
-// MARK: - AdamW
-
-/// The step's scalars, computed once per step in Double and rounded to Float.
-struct AdamWScalars {
-    var beta1: Float, oneMinusBeta1: Float
-    var beta2: Float, oneMinusBeta2: Float
-    /// 1 − β1^t, 1 − β2^t
-    var biasCorrection1: Float, biasCorrection2: Float
-    var learningRate: Float
-    var epsilon: Float
-    /// Multiplies g before the moments (global-norm clipping; 1 when not clipping).
-    var gradScale: Float
-}
-
-/// One AdamW update over `n` elements, as the series' notebook 10:
-/// m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²; m̂ = m/(1−β1^t); v̂ = v/(1−β2^t);
-/// θ ← θ·decay − lr·m̂/(√v̂ + ε), with decay = 1 − lr·wd (1 for exempt tensors).
-func adamWUpdate(_ params: UnsafeMutablePointer<Float>,
-                 _ m: UnsafeMutablePointer<Float>, _ v: UnsafeMutablePointer<Float>,
-                 _ grads: UnsafePointer<Float>,
-                 _ n: Int, _ s: AdamWScalars, decay: Float) {
-    for i in 0..<n {
-        let g = grads[i] * s.gradScale
-        let mi = s.beta1 * m[i] + s.oneMinusBeta1 * g
-        let vi = s.beta2 * v[i] + s.oneMinusBeta2 * (g * g)
-        m[i] = mi
-        v[i] = vi
-        let mhat = mi / s.biasCorrection1
-        let vhat = vi / s.biasCorrection2
-        params[i] = params[i] * decay - s.learningRate * mhat / (vhat.squareRoot() + s.epsilon)
-    }
 }

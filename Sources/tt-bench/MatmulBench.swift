@@ -41,18 +41,19 @@ enum MatmulBench {
         for i in 0..<sizeB { b[i] = Float(i % 7) * 0.01 - 0.03 }
         for i in 0..<sizeO { o[i] = Float(i % 5) * 0.01 }
         for i in 0..<c.n { bias[i] = 0.5 }
+        let kernels = Kernels(pool: pool, implementation: impl)
         switch c.kind {
         case .forward:
             return bestTimePerCall(minSeconds: minSeconds) {
-                Kernels.matmulForward(out: o, a: a, b: b, bias: bias, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
+                kernels.matmulForward(o, a, b, bias, c.m, c.n, c.k)
             }
         case .backwardInput:
             return bestTimePerCall(minSeconds: minSeconds) {
-                Kernels.matmulBackwardInput(dA: a, dOut: o, b: b, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
+                kernels.matmulBackwardInput(a, o, b, c.m, c.n, c.k)
             }
         case .backwardWeight:
             return bestTimePerCall(minSeconds: minSeconds) {
-                Kernels.matmulBackwardWeight(dB: b, dOut: o, a: a, m: c.m, k: c.k, n: c.n, pool: pool, implementation: impl)
+                kernels.matmulBackwardWeight(b, nil, o, a, c.m, c.n, c.k)
             }
         }
     }
@@ -88,18 +89,21 @@ enum MatmulBench {
         for b in buffers { b.initialize(repeating: 0.01, count: n) }
         var adam: [String] = []
         for pool in [one, many] {
+            let kernels = Kernels(pool: pool)
             var t = 0
             let s = bestTimePerCall(minSeconds: minSeconds) {
                 t += 1
-                Kernels.adamWUpdate(parameters: buffers[0], gradients: buffers[1], m: buffers[2], v: buffers[3], count: n,
-                                    learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01,
-                                    step: t, pool: pool)
+                let step = Kernels.AdamWStep(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+                                             weightDecay: 0.01, step: t)
+                kernels.adamWUpdate(parameters: buffers[0], gradients: buffers[1], m: buffers[2], v: buffers[3],
+                                    count: n, step)
             }
             adam.append("\(pool.threadCount)T \(fmt(s * 1e3, 2)) ms (\(fmt(Double(n) * 28 / s / 1e9, 1)) GB/s)")
         }
-        return table.render() + "\nAdamW update of \(n) parameters: " + adam.joined(separator: ", ") + ".\n"
-            + "ThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatchSleep * 1e6, 2)) µs per call "
+        let adamLine = "\nAdamW update of \(n) parameters: " + adam.joined(separator: ", ") + ".\n"
+        let poolLine = "ThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatchSleep * 1e6, 2)) µs per call "
             + "with workers that sleep at once (default), \(fmt(dispatchSpin * 1e6, 2)) µs with TTCKPT_SPIN=2000; "
-            + "matmuls below \(Kernels.parallelThreshold) multiply-adds run on the calling thread.\n"
+            + "calls below \(Kernels.defaultThreshold) multiply-adds run on the calling thread.\n"
+        return table.render() + adamLine + poolLine
     }
 }

@@ -54,7 +54,7 @@ import Testing
     func bitIdenticalForOneTwoAndThreeThreads(_ index: Int) {
         let (config, b, s) = Self.configs[index]
         let one = Self.train(config, batchSize: b, seqLen: s, steps: 4, threads: 1, threshold: nil)
-        for (threads, threshold) in [(2, 0), (3, 0), (2, Parallelism.defaultThreshold)] {
+        for (threads, threshold) in [(2, 0), (3, 0), (2, Kernels.defaultThreshold)] {
             let other = Self.train(config, batchSize: b, seqLen: s, steps: 4, threads: threads, threshold: threshold)
             #expect(other.losses == one.losses, "losses, \(threads) threads, threshold \(threshold)")
             #expect(other.norms == one.norms, "grad norms, \(threads) threads, threshold \(threshold)")

@@ -18,14 +18,20 @@ import Testing
         }
     }
 
+    /// lr 1e-3, β 0.9/0.999, ε 1e-8, wd 0.01: the defaults the formulas below assume.
+    private static func constants(step: Int, gradScale: Float) -> Kernels.AdamWStep {
+        Kernels.AdamWStep(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01,
+                          step: step, gradScale: Double(gradScale))
+    }
+
     private func update(_ p: inout [Float], _ g: [Float], _ m: inout [Float], _ v: inout [Float], step: Int,
-                        gradScale: Float = 1, pool: ThreadPool = ThreadPool(threads: 1)) {
+                        gradScale: Float = 1, pool: ThreadPool = .serial, noDecay: [Range<Int>] = []) {
         let n = p.count
         p.withUnsafeMutableBufferPointer { pp in m.withUnsafeMutableBufferPointer { pm in
             v.withUnsafeMutableBufferPointer { pv in g.withUnsafeBufferPointer { pg in
-                Kernels.adamWUpdate(parameters: pp.baseAddress!, gradients: pg.baseAddress!, m: pm.baseAddress!,
-                                    v: pv.baseAddress!, count: n, learningRate: 1e-3, beta1: 0.9, beta2: 0.999,
-                                    epsilon: 1e-8, weightDecay: 0.01, step: step, gradScale: gradScale, pool: pool)
+                Kernels(pool: pool).adamWUpdate(parameters: pp.baseAddress!, gradients: pg.baseAddress!, m: pm.baseAddress!,
+                                                v: pv.baseAddress!, count: n, Self.constants(step: step, gradScale: gradScale),
+                                                noDecay: noDecay)
             }}
         }}
     }
@@ -92,9 +98,9 @@ import Testing
             p2.withUnsafeMutableBufferPointer { pp in m2.withUnsafeMutableBufferPointer { pm in
                 v2.withUnsafeMutableBufferPointer { pv in g.withUnsafeBufferPointer { pg in
                     for i in 0..<n {
-                        Kernels.adamWUpdate(parameters: pp.baseAddress! + i, gradients: pg.baseAddress! + i, m: pm.baseAddress! + i,
-                                            v: pv.baseAddress! + i, count: 1, learningRate: 1e-3, beta1: 0.9, beta2: 0.999,
-                                            epsilon: 1e-8, weightDecay: 0.01, step: 7, gradScale: scale, pool: ThreadPool(threads: 1))
+                        Kernels.serial.adamWUpdate(parameters: pp.baseAddress! + i, gradients: pg.baseAddress! + i,
+                                                   m: pm.baseAddress! + i, v: pv.baseAddress! + i, count: 1,
+                                                   Self.constants(step: 7, gradScale: scale))
                     }
                 }}
             }}
@@ -103,9 +109,40 @@ import Testing
         }
     }
 
+    /// The `noDecay` ranges (how training exempts biases and LayerNorm parameters) get
+    /// decay 1, which is exactly an update with weight decay 0 there; every other element
+    /// is the plain update. Ranges cross the 64-element blocks and touch each other; checked
+    /// bit for bit on 1 and 3 threads with the threshold at 0, so the blocks really split.
+    @Test func noDecayRangesUpdateWithoutDecay() {
+        let n = 300
+        let g = values(n, seed: 21, scale: 1)
+        let p0 = values(n, seed: 22, scale: 0.1), m0 = values(n, seed: 23, scale: 0.01), v0 = values(n, seed: 24, scale: 0.001).map(abs)
+        let exempt = [3..<10, 10..<12, 50..<64, 64..<70, 290..<300]
+        func run(_ weightDecay: Double, noDecay: [Range<Int>], threads: Int) -> [UInt32] {
+            var p = p0, m = m0, v = v0
+            let step = Kernels.AdamWStep(learningRate: 1e-3, beta1: 0.9, beta2: 0.999, epsilon: 1e-8,
+                                         weightDecay: weightDecay, step: 4)
+            let kernels = Kernels(pool: ThreadPool(threads: threads), threshold: 0)
+            p.withUnsafeMutableBufferPointer { pp in m.withUnsafeMutableBufferPointer { pm in
+                v.withUnsafeMutableBufferPointer { pv in g.withUnsafeBufferPointer { pg in
+                    kernels.adamWUpdate(parameters: pp.baseAddress!, gradients: pg.baseAddress!, m: pm.baseAddress!,
+                                        v: pv.baseAddress!, count: n, step, noDecay: noDecay)
+                }}
+            }}
+            return p.map(\.bitPattern)
+        }
+        let decayed = run(0.01, noDecay: [], threads: 1), plain = run(0, noDecay: [], threads: 1)
+        let isExempt = (0..<n).map { i in exempt.contains { $0.contains(i) } }
+        let expected = (0..<n).map { isExempt[$0] ? plain[$0] : decayed[$0] }
+        #expect(zip(decayed, plain).contains { $0 != $1 })  // the decay is visible at all
+        for threads in [1, 3] {
+            #expect(run(0.01, noDecay: exempt, threads: threads) == expected, "\(threads) threads")
+        }
+    }
+
     @Test func bitIdenticalAcrossThreadCounts() {
         let n = 100_003
-        #expect(n >= Kernels.adamWParallelThreshold)
+        #expect(8 * n >= Kernels.defaultThreshold)  // the work estimate: split between threads
         let g = values(n, seed: 5, scale: 1)
         var results: [[UInt32]] = []
         for threads in [1, 2, 3] {

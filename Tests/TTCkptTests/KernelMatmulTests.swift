@@ -116,9 +116,9 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
                 var out = [Float](repeating: .nan, count: s.m * s.n)
                 a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { pbias in
                     out.withUnsafeMutableBufferPointer { po in
-                        Kernels.matmulForward(out: po.baseAddress!, a: pa.baseAddress!, b: pb.baseAddress!,
-                                              bias: withBias ? pbias.baseAddress! : nil,
-                                              m: s.m, k: s.k, n: s.n, pool: pool, implementation: impl)
+                        Kernels(pool: pool, implementation: impl)
+                            .matmulForward(po.baseAddress!, pa.baseAddress!, pb.baseAddress!,
+                                           withBias ? pbias.baseAddress! : nil, s.m, s.n, s.k)
                     }
                 }}}
                 let ref = Reference.forward(a, b, bias: withBias ? bias : nil, m: s.m, k: s.k, n: s.n)
@@ -136,8 +136,8 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
             var dA = c0
             dOut.withUnsafeBufferPointer { pd in b.withUnsafeBufferPointer { pb in
                 dA.withUnsafeMutableBufferPointer { pa in
-                    Kernels.matmulBackwardInput(dA: pa.baseAddress!, dOut: pd.baseAddress!, b: pb.baseAddress!,
-                                                m: s.m, k: s.k, n: s.n, pool: pool, implementation: impl)
+                    Kernels(pool: pool, implementation: impl)
+                        .matmulBackwardInput(pa.baseAddress!, pd.baseAddress!, pb.baseAddress!, s.m, s.n, s.k)
                 }
             }}
             expectClose(dA, Reference.backwardInput(c0, dOut, b, m: s.m, k: s.k, n: s.n), terms: s.n + 1, "dA \(s) \(impl)")
@@ -153,8 +153,8 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
             var dB = c0
             dOut.withUnsafeBufferPointer { pd in a.withUnsafeBufferPointer { pa in
                 dB.withUnsafeMutableBufferPointer { pb in
-                    Kernels.matmulBackwardWeight(dB: pb.baseAddress!, dOut: pd.baseAddress!, a: pa.baseAddress!,
-                                                 m: s.m, k: s.k, n: s.n, pool: pool, implementation: impl)
+                    Kernels(pool: pool, implementation: impl)
+                        .matmulBackwardWeight(pb.baseAddress!, nil, pd.baseAddress!, pa.baseAddress!, s.m, s.n, s.k)
                 }
             }}
             expectClose(dB, Reference.backwardWeight(c0, dOut, a, m: s.m, k: s.k, n: s.n), terms: s.m + 1, "dB \(s) \(impl)")
@@ -171,8 +171,7 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         for _ in 0..<2 {
             dOut.withUnsafeBufferPointer { pd in b.withUnsafeBufferPointer { pb in
                 dA.withUnsafeMutableBufferPointer { pa in
-                    Kernels.matmulBackwardInput(dA: pa.baseAddress!, dOut: pd.baseAddress!, b: pb.baseAddress!,
-                                                m: m, k: k, n: n, pool: ThreadPool(threads: 1))
+                    Kernels.serial.matmulBackwardInput(pa.baseAddress!, pd.baseAddress!, pb.baseAddress!, m, n, k)
                 }
             }}
         }
@@ -196,9 +195,10 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
             var scores = [Float](repeating: .nan, count: T * T)
             q.withUnsafeBufferPointer { pq in k.withUnsafeBufferPointer { pk in scores.withUnsafeMutableBufferPointer { ps in
                 // A(i,p) = q[i·width + h·dk + p]; B(p,j) = k[j·width + h·dk + p].
-                Kernels.gemm(m: T, n: T, k: dk, a: pq.baseAddress! + h * dk, aRowStride: width, aColStride: 1,
-                             b: pk.baseAddress! + h * dk, bRowStride: 1, bColStride: width,
-                             c: ps.baseAddress!, ldc: T, accumulate: false, pool: ThreadPool(threads: 1), implementation: impl)
+                Kernels(pool: .serial, implementation: impl)
+                    .gemm(ps.baseAddress!, ldc: T, pq.baseAddress! + h * dk, aRowStride: width, aColStride: 1,
+                          pk.baseAddress! + h * dk, bRowStride: 1, bColStride: width, accumulate: false,
+                          rows: 0..<T, cols: 0..<T, depth: dk)
             }}}
             var refScores = (value: [Double](repeating: 0, count: T * T), scale: [Double](repeating: 0, count: T * T))
             for i in 0..<T {
@@ -213,9 +213,10 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
             expectClose(scores, refScores, terms: dk, "scores head \(h) \(impl)")
             scores.withUnsafeBufferPointer { ps in v.withUnsafeBufferPointer { pv in out.withUnsafeMutableBufferPointer { po in
                 // A(i,p) = scores[i·T + p]; B(p,j) = v[p·width + h·dk + j]; C(i,j) = out[i·width + h·dk + j].
-                Kernels.gemm(m: T, n: dk, k: T, a: ps.baseAddress!, aRowStride: T, aColStride: 1,
-                             b: pv.baseAddress! + h * dk, bRowStride: width, bColStride: 1,
-                             c: po.baseAddress! + h * dk, ldc: width, accumulate: false, pool: ThreadPool(threads: 1), implementation: impl)
+                Kernels(pool: .serial, implementation: impl)
+                    .gemm(po.baseAddress! + h * dk, ldc: width, ps.baseAddress!, aRowStride: T, aColStride: 1,
+                          pv.baseAddress! + h * dk, bRowStride: width, bColStride: 1, accumulate: false,
+                          rows: 0..<T, cols: 0..<dk, depth: T)
             }}}
             var refOut = (value: [Double](repeating: 0, count: T * dk), scale: [Double](repeating: 0, count: T * dk))
             var gotOut = [Float](repeating: 0, count: T * dk)
@@ -241,21 +242,19 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         var out = [Float](repeating: .nan, count: 2 * 3)
         let empty = [Float](repeating: 0, count: 1)
         empty.withUnsafeBufferPointer { pe in bias.withUnsafeBufferPointer { pbias in out.withUnsafeMutableBufferPointer { po in
-            Kernels.matmulForward(out: po.baseAddress!, a: pe.baseAddress!, b: pe.baseAddress!, bias: pbias.baseAddress!,
-                                  m: 2, k: 0, n: 3, pool: ThreadPool(threads: 1))
+            Kernels.serial.matmulForward(po.baseAddress!, pe.baseAddress!, pe.baseAddress!, pbias.baseAddress!, 2, 3, 0)
         }}}
         #expect(out == bias + bias)
         var dB: [Float] = [3, 4, 5, 6]
         empty.withUnsafeBufferPointer { pe in dB.withUnsafeMutableBufferPointer { pb in
-            Kernels.matmulBackwardWeight(dB: pb.baseAddress!, dOut: pe.baseAddress!, a: pe.baseAddress!, m: 0, k: 2, n: 2,
-                                         pool: ThreadPool(threads: 1))
+            Kernels.serial.matmulBackwardWeight(pb.baseAddress!, nil, pe.baseAddress!, pe.baseAddress!, 0, 2, 2)
         }}
         #expect(dB == [3, 4, 5, 6])
     }
 }
 
 @Suite struct KernelDeterminismTests {
-    /// Shapes above `Kernels.parallelThreshold`, split by rows (m ≥ n) and by columns.
+    /// Shapes above `Kernels.defaultThreshold`, split by rows (m ≥ n) and by columns.
     private static let shapes: [(m: Int, k: Int, n: Int)] = [(97, 300, 50), (20, 100, 400), (61, 40, 61)]
 
     private func runAll(_ s: (m: Int, k: Int, n: Int), pool: ThreadPool, impl: Kernels.Implementation) -> [[UInt32]] {
@@ -263,19 +262,17 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         let a = data.array(s.m * s.k), b = data.array(s.n * s.k), bias = data.array(s.n), dOut = data.array(s.m * s.n)
         var out = [Float](repeating: 0, count: s.m * s.n)
         var dA = data.array(s.m * s.k), dB = data.array(s.n * s.k)
+        let kernels = Kernels(pool: pool, implementation: impl)
         a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { pbias in
             dOut.withUnsafeBufferPointer { pd in
                 out.withUnsafeMutableBufferPointer { po in
-                    Kernels.matmulForward(out: po.baseAddress!, a: pa.baseAddress!, b: pb.baseAddress!, bias: pbias.baseAddress!,
-                                          m: s.m, k: s.k, n: s.n, pool: pool, implementation: impl)
+                    kernels.matmulForward(po.baseAddress!, pa.baseAddress!, pb.baseAddress!, pbias.baseAddress!, s.m, s.n, s.k)
                 }
                 dA.withUnsafeMutableBufferPointer { pda in
-                    Kernels.matmulBackwardInput(dA: pda.baseAddress!, dOut: pd.baseAddress!, b: pb.baseAddress!,
-                                                m: s.m, k: s.k, n: s.n, pool: pool, implementation: impl)
+                    kernels.matmulBackwardInput(pda.baseAddress!, pd.baseAddress!, pb.baseAddress!, s.m, s.n, s.k)
                 }
                 dB.withUnsafeMutableBufferPointer { pdb in
-                    Kernels.matmulBackwardWeight(dB: pdb.baseAddress!, dOut: pd.baseAddress!, a: pa.baseAddress!,
-                                                 m: s.m, k: s.k, n: s.n, pool: pool, implementation: impl)
+                    kernels.matmulBackwardWeight(pdb.baseAddress!, nil, pd.baseAddress!, pa.baseAddress!, s.m, s.n, s.k)
                 }
             }
         }}}
@@ -286,7 +283,7 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
     func bitIdenticalAcrossThreadCounts(_ impl: Kernels.Implementation) {
         let pools = [1, 2, 3].map { ThreadPool(threads: $0) }
         for s in Self.shapes {
-            #expect(s.m * s.n * s.k >= Kernels.parallelThreshold, "shape \(s) would not be split")
+            #expect(s.m * s.n * s.k >= Kernels.defaultThreshold, "shape \(s) would not be split")
             let one = runAll(s, pool: pools[0], impl: impl)
             for pool in pools.dropFirst() {
                 #expect(runAll(s, pool: pool, impl: impl) == one, "shape \(s), \(pool.threadCount) threads, \(impl)")
