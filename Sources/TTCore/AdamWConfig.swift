@@ -47,20 +47,21 @@ public struct AdamWConfig: Equatable, Sendable {
         }
     }
 
-    /// Checks ranges; throws `ConfigError` naming the option.
+    /// Checks ranges; throws `ConfigError` naming the field as the spec's `optim.*` metadata
+    /// key does (`lr`, `weight_decay`, ...).
     public func validate() throws {
         func fail(_ field: String, _ message: String) -> ConfigError { ConfigError(field: field, message: message) }
         guard learningRate.isFinite, learningRate > 0, learningRate <= 10 else { throw fail("lr", "must be in (0, 10], got \(learningRate)") }
         guard beta1.isFinite, (0..<1).contains(beta1) else { throw fail("beta1", "must be in [0, 1), got \(beta1)") }
         guard beta2.isFinite, (0..<1).contains(beta2) else { throw fail("beta2", "must be in [0, 1), got \(beta2)") }
-        guard epsilon.isFinite, epsilon > 0, epsilon < 1 else { throw fail("eps", "must be in (0, 1), got \(epsilon)") }
+        guard epsilon.isFinite, epsilon > 0, epsilon < 1 else { throw fail("epsilon", "must be in (0, 1), got \(epsilon)") }
         guard weightDecay.isFinite, weightDecay >= 0, learningRate * weightDecay < 1 else {
-            throw fail("weight-decay", "must be ≥ 0 with lr·wd < 1, got \(weightDecay)")
+            throw fail("weight_decay", "must be ≥ 0 with lr·wd < 1, got \(weightDecay)")
         }
-        guard gradClip.isFinite, gradClip >= 0 else { throw fail("grad-clip", "must be ≥ 0 (0 = off), got \(gradClip)") }
-        guard warmupSteps >= 0 else { throw fail("warmup", "must be ≥ 0, got \(warmupSteps)") }
-        guard decaySteps >= 0 else { throw fail("decay-steps", "must be ≥ 0, got \(decaySteps)") }
-        guard minLRRatio.isFinite, (0...1).contains(minLRRatio) else { throw fail("min-lr-ratio", "must be in [0, 1], got \(minLRRatio)") }
+        guard gradClip.isFinite, gradClip >= 0 else { throw fail("grad_clip", "must be ≥ 0 (0 = off), got \(gradClip)") }
+        guard warmupSteps >= 0 else { throw fail("warmup_steps", "must be ≥ 0, got \(warmupSteps)") }
+        guard decaySteps >= 0 else { throw fail("decay_steps", "must be ≥ 0, got \(decaySteps)") }
+        guard minLRRatio.isFinite, (0...1).contains(minLRRatio) else { throw fail("min_lr_ratio", "must be in [0, 1], got \(minLRRatio)") }
     }
 }
 

@@ -47,16 +47,7 @@ enum MetaKey {
         switch field {
         case "vocab_size", "d_model", "n_heads", "d_ff", "n_layers", "context": return "model." + field
         case "config": return "model"
-        case "lr": return learningRate
-        case "beta1": return beta1
-        case "beta2": return beta2
-        case "eps": return epsilon
-        case "weight-decay": return weightDecay
-        case "grad-clip": return gradClip
-        case "warmup": return warmupSteps
-        case "decay-steps": return decaySteps
-        case "min-lr-ratio": return minLRRatio
-        default: return field
+        default: return "optim." + field
         }
     }
 }

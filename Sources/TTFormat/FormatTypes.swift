@@ -116,17 +116,20 @@ public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
     public var path: String
     public var message: String
     public var kind: Kind
-    public init(path: String, message: String) {
+    /// What would fix it, when the reader knows (import: a setting the file lacks).
+    public var remedy: Remedy?
+    public init(path: String, message: String, remedy: Remedy? = nil) {
         self.path = path
         self.message = message
         self.kind = .other
+        self.remedy = remedy
     }
     public init(path: String, kind: Kind, message: String) {
         self.path = path
         self.message = message
         self.kind = kind
     }
-    public var description: String { "\(path): \(message)" }
+    public var description: String { "\(path): \(message)" + (remedy.map { "; " + $0.description } ?? "") }
 }
 
 /// A name from a file (tensor, metadata key, token) as error messages quote it: in single

@@ -11,14 +11,14 @@ public enum OutputPath {
     /// - Parameter overwrite: whether an existing regular file may be replaced.
     /// - Throws: `InputError(path, ...)`: a directory, an existing file without `overwrite`,
     ///   a missing or non-directory parent, or a parent that is not writable.
-    public static func check(_ path: String, overwrite: Bool, forceHint: String? = "--force") throws {
+    public static func check(_ path: String, overwrite: Bool) throws {
         guard !path.isEmpty else { throw InputError("output", "empty path") }
         var info = stat()
         if stat(path, &info) == 0 {
             if (info.st_mode & S_IFMT) == S_IFDIR { throw InputError(path, "is a directory, not a file") }
             guard (info.st_mode & S_IFMT) == S_IFREG else { throw InputError(path, "exists and is not a regular file") }
             if !overwrite {
-                throw InputError(path, "already exists" + (forceHint.map { " (use \($0) to overwrite)" } ?? ""))
+                throw InputError(path, "already exists", remedy: .allowOverwrite)
             }
         }
         let parent: String

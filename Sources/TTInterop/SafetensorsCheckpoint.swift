@@ -80,7 +80,9 @@ public enum SafetensorsCheckpoint {
     /// history empty; the moments are loaded if present, zero if not.
     /// - Throws: `FormatError` naming the file and the field or tensor at fault.
     public static func importCheckpoint(_ file: SafetensorsFile, options: ImportOptions = ImportOptions()) throws -> Checkpoint {
-        func fail(_ message: String) -> FormatError { FormatError(path: file.path, message: message) }
+        func fail(_ message: String, remedy: Remedy? = nil) -> FormatError {
+            FormatError(path: file.path, message: message, remedy: remedy)
+        }
         let meta = file.metadata ?? [:]
         let byName = Dictionary(file.tensors.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
 
@@ -99,8 +101,8 @@ public enum SafetensorsCheckpoint {
             if let option { return option }
             if let v = try metaInt(key) { return v }
             if let inferred { return inferred }
-            let flag = ["n_heads": "heads", "n_layers": "layers"][key] ?? key.replacingOccurrences(of: "_", with: "-")
-            throw fail("cannot tell \(key): not in __metadata__ and no tensor to infer it from; pass --\(flag)")
+            throw fail("cannot tell \(key): not in __metadata__ and no tensor to infer it from",
+                       remedy: Setting(configField: key).map { .give([$0]) })
         }
 
         // Architecture.
@@ -115,7 +117,8 @@ public enum SafetensorsCheckpoint {
         } else if byName["layers.0.ln.gamma"] != nil {
             arch = .tutorial
         } else {
-            throw fail("cannot tell the architecture: no arch in __metadata__ and neither ln_f.gamma nor layers.0.ln.gamma present; pass --arch")
+            throw fail("cannot tell the architecture: no arch in __metadata__ and neither ln_f.gamma nor layers.0.ln.gamma present",
+                       remedy: .give([.arch]))
         }
         // Layers: one more than the largest i in `layers.i.` names.
         var inferredLayers: Int? = nil
@@ -162,7 +165,7 @@ public enum SafetensorsCheckpoint {
             }
             vocabulary = Vocabulary(kind: kind, tokens: tokens)
         } else {
-            throw fail("no vocabulary in __metadata__; pass --tokenizer and --vocab-file")
+            throw fail("no vocabulary in __metadata__", remedy: .give([.tokenizer, .vocabularyFile]))
         }
         guard vocabulary.tokens.count == config.vocabSize else {
             throw fail("vocabulary has \(vocabulary.tokens.count) tokens but vocab_size is \(config.vocabSize)")

@@ -6,10 +6,10 @@ public enum VocabularyFile {
     /// Parses a vocabulary file: a JSON list of strings when the first non-blank character
     /// is `[`, otherwise one token per line (UTF-8; "\n" or "\r\n" line ends; a final line
     /// end is optional; empty lines are tokens only if not the last line).
-    /// - Throws: `ConfigError` (field "vocab-file") on invalid UTF-8 or JSON, an empty or
+    /// - Throws: `ConfigError` (field "vocabulary_file") on invalid UTF-8 or JSON, an empty or
     ///   duplicated token list.
     public static func parse(_ bytes: [UInt8], kind: TokenizerKind) throws -> Vocabulary {
-        func fail(_ message: String) -> ConfigError { ConfigError(field: "vocab-file", message: message) }
+        func fail(_ message: String) -> ConfigError { ConfigError(field: "vocabulary_file", message: message) }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw fail("not valid UTF-8") }
         var tokens: [String] = []
         if text.drop(while: { $0.isWhitespace }).first == "[" {

@@ -131,7 +131,7 @@ func decodeUTF8(_ bytes: [UInt8], source: String) throws -> [Unicode.Scalar] {
         case .emptyInput:
             return scalars
         case .error:
-            throw InputError(source, "is not valid UTF-8 (bad byte at offset \(offset)); use --tokenizer byte for binary data")
+            throw InputError(source, "is not valid UTF-8 (bad byte at offset \(offset))", remedy: .useByteTokenizer)
         }
     }
 }

@@ -49,7 +49,7 @@ public struct InitRequest: Sendable {
     public static let maxContext = 2048
 
     /// Resolves the vocabulary, data identity and config, and draws the initial weights.
-    /// - Throws: `InputError` naming the option or file at fault.
+    /// - Throws: `InputError` naming the setting or file at fault.
     public func makeCheckpoint() throws -> Checkpoint {
         let kind = tokenizer ?? preset.defaultTokenizer
         let vocabulary: Vocabulary
@@ -64,10 +64,11 @@ public struct InitRequest: Sendable {
             vocabulary = .tutorial
             data = TrainingData.tutorial().identity
         } else {
-            throw InputError("--data", "\(preset.rawValue) with the \(kind.rawValue) tokenizer builds its vocabulary from a corpus; give --data FILE")
+            throw InputError(setting: .corpus, "\(preset.rawValue) with the \(kind.rawValue) tokenizer builds its vocabulary from a corpus",
+                             remedy: .giveFile(.corpus))
         }
         if let v = overrides.vocabSize, v != vocabulary.tokens.count {
-            throw InputError("--vocab-size", "is \(v) but the \(kind.rawValue) vocabulary has \(vocabulary.tokens.count) tokens")
+            throw InputError(setting: .vocabSize, "is \(v) but the \(kind.rawValue) vocabulary has \(vocabulary.tokens.count) tokens")
         }
         var config = preset.config(vocabSize: vocabulary.tokens.count)
         if let v = overrides.arch { config.arch = v }
@@ -79,10 +80,11 @@ public struct InitRequest: Sendable {
         do {
             try config.validate()
         } catch let e as ConfigError {
-            throw InputError(Self.option(forField: e.field), e.message)
+            if let setting = Setting(configField: e.field) { throw InputError(setting: setting, e.message) }
+            throw InputError(e.field, e.message)
         }
         guard config.context <= Self.maxContext else {
-            throw InputError("--context", "must be at most \(Self.maxContext), got \(config.context)")
+            throw InputError(setting: .context, "must be at most \(Self.maxContext), got \(config.context)")
         }
         let parameters = ParameterLayout.parameterCount(config)
         guard parameters <= Self.maxParameters else {
@@ -93,18 +95,5 @@ public struct InitRequest: Sendable {
             throw InputError("config", "one sequence needs \(activations / (1 << 18)) MiB of activations, more than the limit \(TrainingLimits.maxActivationFloats / (1 << 18)) MiB")
         }
         return try TrainingSession.initialCheckpoint(config: config, vocabulary: vocabulary, seed: seed, data: data)
-    }
-
-    /// The command-line option that sets a `ModelConfig` field.
-    public static func option(forField field: String) -> String {
-        switch field {
-        case "vocab_size": return "--vocab-size"
-        case "d_model": return "--d-model"
-        case "n_heads": return "--heads"
-        case "d_ff": return "--d-ff"
-        case "n_layers": return "--layers"
-        case "context": return "--context"
-        default: return field
-        }
     }
 }

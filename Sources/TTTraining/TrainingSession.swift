@@ -141,7 +141,7 @@ public final class TrainingSession {
 extension TrainingSession {
     /// Refuses data other than what the checkpoint records (when it records any).
     /// - Parameters:
-    ///   - subject: what the message names for the offered data (its path, or `--data`).
+    ///   - subject: what the message names for the offered data (its path, or "built-in data").
     ///   - checkpointPath: the checkpoint, for the message.
     public func verifyData(_ data: TrainingData, subject: String, checkpointPath: String) throws {
         guard let recorded = state.data, !data.matches(recorded) else { return }
@@ -154,7 +154,7 @@ extension TrainingSession {
     /// The data to train on: the corpus at `path` encoded with this vocabulary, or, with no
     /// path, the built-in tutorial data when the checkpoint records it (or records nothing
     /// and has the tutorial vocabulary).
-    /// - Throws: `InputError("--data", ...)` when a corpus is needed and none was given.
+    /// - Throws: `InputError` for the `.corpus` setting when a corpus is needed and none was given.
     public func resolveData(path: String?, checkpointPath: String) throws -> TrainingData {
         if let path { return try TrainingData.load(corpusAt: path, vocabulary: vocabulary) }
         let recorded = state.data
@@ -162,9 +162,9 @@ extension TrainingSession {
             return TrainingData.tutorial()
         }
         if let recorded {
-            throw InputError("--data", "required: \(checkpointPath) was trained on \(recorded.name); give that file")
+            throw InputError(setting: .corpus, "required: \(checkpointPath) was trained on \(recorded.name); give that file")
         }
-        throw InputError("--data", "required: \(checkpointPath) has no built-in data; give a corpus to train on")
+        throw InputError(setting: .corpus, "required: \(checkpointPath) has no built-in data; give a corpus to train on")
     }
 }
 

@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func invalidUTF8NamesTheOffset() {
-        #expect(throws: InputError("c.txt", "is not valid UTF-8 (bad byte at offset 2); use --tokenizer byte for binary data")) {
+        #expect(throws: InputError("c.txt", "is not valid UTF-8 (bad byte at offset 2)", remedy: .useByteTokenizer)) {
             _ = try Vocabulary(building: .char, from: [0x61, 0x62, 0xFF, 0x63], source: "c.txt")
         }
     }

@@ -70,7 +70,6 @@ extension TTCkpt {
         var force = false
 
         func validate() throws {
-            try config.validateValues()
             if vocabFile != nil && tokenizer == nil {
                 throw InputError("--vocab-file", "needs --tokenizer to say how its tokens are used")
             }

@@ -57,7 +57,6 @@ extension TTCkpt {
 
         func validate() throws {
             guard !out.isEmpty else { throw InputError("out.ttc", "empty path") }
-            try config.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
         }
 

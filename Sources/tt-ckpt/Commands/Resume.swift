@@ -43,9 +43,6 @@ extension TTCkpt {
                 throw InputError(flag, "resume continues with the hyperparameters the checkpoint records; use train to change them")
             }
             try validateSteps(steps)
-            try save.validateValues()
-            try progress.validateValues()
-            try threading.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
         }
 

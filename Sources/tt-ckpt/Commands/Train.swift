@@ -61,9 +61,6 @@ extension TTCkpt {
 
         func validate() throws {
             try validateSteps(steps)
-            try save.validateValues()
-            try progress.validateValues()
-            try threading.validateValues()
             if let data, data.isEmpty { throw InputError("--data", "empty path") }
             // Values that are bad whatever the checkpoint records fail here, before any file is read.
             _ = try hyper.apply(to: AdamWConfig(), step: 0, steps: steps)

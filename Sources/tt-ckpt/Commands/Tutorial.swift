@@ -38,7 +38,6 @@ extension TTCkpt {
         var progress: ProgressOptions
 
         func validate() throws {
-            try progress.validateValues()
             guard (1...1_000_000).contains(steps) else {
                 throw ValidationError("--steps: must be in 1...1000000, got \(steps)")
             }

@@ -37,12 +37,12 @@ enum CommandLineErrors {
 
     /// The error as one line, without the `tt-ckpt: ` prefix.
     static func oneLine(_ error: Error, root: ParsableCommand.Type) -> String {
-        let text: String
+        var text: String
         switch error {
-        case let e as ConfigError: text = "--\(e.field): \(e.message)"
         case let e as CustomStringConvertible where !(error is ValidationError): text = e.description
         default: text = root.message(for: error)
         }
+        if let line = OptionNames.line(error) { text = line }  // the library's errors, with option names
         let first = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         return first.trimmingCharacters(in: .whitespaces)
     }

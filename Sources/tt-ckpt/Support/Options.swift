@@ -31,7 +31,7 @@ struct ConfigOptions: ParsableArguments {
     var context: Int?
 
     /// Refuses sizes below 1 (the config's own validation bounds the rest).
-    func validateValues() throws {
+    func validate() throws {
         for (name, value) in [("--vocab-size", vocabSize), ("--d-model", dModel), ("--heads", heads),
                               ("--d-ff", dFF), ("--layers", layers), ("--context", context)] {
             if let value, value < 1 { throw InputError(name, "must be at least 1, got \(value)") }
@@ -118,7 +118,7 @@ struct HyperparameterOptions: ParsableArguments {
         } else if c.schedule == .cosine {
             c.decaySteps = step + steps
         }
-        do { try c.validate() } catch let e as ConfigError { throw InputError("--" + e.field, e.message) }
+        do { try c.validate() } catch let e as ConfigError { throw InputError(OptionNames.option(forConfigField: e.field), e.message) }
         return c
     }
 }
@@ -133,7 +133,7 @@ struct SaveOptions: ParsableArguments {
     @Option(help: ArgumentHelp("With --save-every, keep the N newest step-numbered copies OUT-stem.stepNNNNNN.ttc (default: all; 0: none).", valueName: "n"))
     var keep: Int?
 
-    func validateValues() throws {
+    func validate() throws {
         guard saveEvery >= 0 else { throw InputError("--save-every", "must be ≥ 0, got \(saveEvery)") }
         if let keep, keep < 0 { throw InputError("--keep", "must be ≥ 0, got \(keep)") }
         if keep != nil && saveEvery == 0 { throw InputError("--keep", "only applies with --save-every K") }
@@ -146,7 +146,7 @@ struct ThreadOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Threads for training and compressing saves (default: TTCKPT_THREADS if set, else the CPU count). Results are identical for any count.", valueName: "n"))
     var threads: Int?
 
-    func validateValues() throws {
+    func validate() throws {
         if let threads, !(1...256).contains(threads) { throw InputError("--threads", "must be in 1...256, got \(threads)") }
     }
 
@@ -163,7 +163,7 @@ struct ProgressOptions: ParsableArguments {
     @Option(name: .customLong("log-every"), help: ArgumentHelp("Log every N steps (default: steps/10; a terminal gets a live line).", valueName: "n"))
     var logEvery: Int?
 
-    func validateValues() throws {
+    func validate() throws {
         if quiet && json { throw InputError("--quiet", "cannot be combined with --json") }
         if let logEvery, logEvery < 1 { throw InputError("--log-every", "must be at least 1, got \(logEvery)") }
     }

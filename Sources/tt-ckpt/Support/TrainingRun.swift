@@ -8,6 +8,10 @@ import TTInterop
 import TTTokenizer
 import TTTraining
 
+/// How a run trains: `Trainer.run`, or a stand-in in tests that check what it is given.
+typealias TrainerRun = (TrainingSession, TrainingData, TrainerOptions, StopFlag?,
+                        (TrainProgress) -> Void, (String) -> Void) throws -> TrainOutcome
+
 /// The part of `train` and `resume` after the session is ready: signals, the loop,
 /// progress output, the summary, and the exit status for an interruption.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
@@ -16,20 +20,26 @@ func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, out
                     progress: progress, threads: threads)
 }
 
-/// `threads`: training and compression threads (nil: the model's default).
+/// `threads`: training and compression threads (nil: the model's default). `stop`: nil
+/// routes SIGINT and SIGTERM to a new flag; tests pass their own.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
-                 saveEvery: Int, keep: Int?, progress: ProgressOptions, threads: Int? = nil) throws {
+                 saveEvery: Int, keep: Int?, progress: ProgressOptions, threads: Int? = nil,
+                 stop: StopFlag? = nil, trainer: TrainerRun = Trainer.run) throws {
     var options = TrainerOptions(steps: steps, outputPath: output)
+    options.writeOptions = try FaultInjection.writeOptions()
     if let threads { session.model.threadCount = threads }
-    options.writeOptions.threads = threads ?? session.model.threadCount
+    // The same count compresses the final and interrupted saves (background saves use one
+    // thread, see Trainer); set after the fault-injecting options, which replace the struct.
+    options.writeOptions.threads = session.model.threadCount
     options.saveEvery = saveEvery
     options.keep = keep
-    options.writeOptions = try FaultInjection.writeOptions()
-    let stop = StopFlag()
-    stop.installSignalHandlers()
+    let stop = stop ?? {
+        let flag = StopFlag()
+        flag.installSignalHandlers()
+        return flag
+    }()
     let printer = ProgressPrinter(options: progress, steps: steps)
-    let outcome = try Trainer.run(session, data: data, options: options, stop: stop,
-                                  onStep: { printer.step($0) }, onSave: { _ in })
+    let outcome = try trainer(session, data, options, stop, { printer.step($0) }, { _ in })
     printer.finish()
     let state = session.state
     if case .interrupted(let signal) = outcome {
