@@ -22,9 +22,7 @@ enum CLIRunner {
                 return candidate
             }
         }
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent()
-        return root.appendingPathComponent(".build/debug/tt-ckpt").path
+        return TestPaths.path(".build/debug/tt-ckpt")
     }()
 
     struct Result {

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+@testable import TTCore
+@testable import TTFormat
+@testable import TTTraining
+
+/// Parallel compression and loading (issue 5) give the same results as one thread.
+@Suite struct CheckpointParallelTests {
+    func checkpoint() throws -> Checkpoint {
+        let config = ModelConfig(arch: .gpt, vocabSize: 6, dModel: 32, nHeads: 2, dFF: 64, nLayers: 2, context: 16)
+        let vocabulary = Vocabulary(kind: .char, tokens: ["a", "b", "c", "d", "e", "f"])
+        let initial = try TrainingSession.initialCheckpoint(config: config, vocabulary: vocabulary, seed: 3, data: nil)
+        let session = try TrainingSession(checkpoint: initial, maxBatchSize: 2, source: "t")
+        var rng = PythonRandom(seed: 9)
+        let batch = EngineFixtures.randomBatch(&rng, config: config, batchSize: 2, seqLen: 16)
+        for t in 1...2 { session.state.lossHistory.append(session.model.trainStep(batch, optimizer: AdamWConfig(), step: t).loss) }
+        session.state.step = 2
+        session.state.tokensSeen = 2 * batch.targetCount
+        return session.snapshot()
+    }
+
+    @Test func threadsGiveTheSameBytesAndTheSameLoad() throws {
+        let c = try checkpoint()
+        var one = WriteOptions(), three = WriteOptions()
+        three.threads = 3
+        let bytes1 = try CheckpointWriter.encodedBytes(c, options: one)
+        let bytes3 = try CheckpointWriter.encodedBytes(c, options: three)
+        #expect(bytes1 == bytes3)
+        one.threads = 1
+        let reader = try CheckpointReader(bytes: bytes1, name: "m.ttc")
+        let serial = try reader.readCheckpoint()
+        #expect(serial == c)
+        #expect(try reader.readCheckpoint(threads: 3) == serial)
+    }
+
+    @Test func parallelLoadReportsTheFirstBadTensorInFileOrder() throws {
+        let c = try checkpoint()
+        var bytes = try CheckpointWriter.encodedBytes(c)
+        let reader = try CheckpointReader(bytes: bytes, name: "m.ttc")
+        // Corrupt the last byte of the second and of the last blob.
+        for e in [reader.entries[1], reader.entries[reader.entries.count - 1]] {
+            bytes[Int(e.offset + e.storedLength) - 1] ^= 0xff
+        }
+        let bad = try CheckpointReader(bytes: bytes, name: "m.ttc")
+        var serialError = "", parallelError = ""
+        do { _ = try bad.readCheckpoint() } catch { serialError = "\(error)" }
+        do { _ = try bad.readCheckpoint(threads: 4) } catch { parallelError = "\(error)" }
+        #expect(!serialError.isEmpty)
+        #expect(serialError.contains(reader.entries[1].name))
+        #expect(parallelError == serialError)
+    }
+}
