@@ -336,7 +336,7 @@ def test_train_ddp_refuses_what_resume_refuses(checkpoints, tmp_path):
 def test_gpt2_matches_transformers():
     transformers = pytest.importorskip("transformers", reason="transformers is not installed")
     cfg = transformers.GPT2Config(vocab_size=97, n_positions=24, n_embd=32, n_layer=2, n_head=4,
-                                  resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+                                  resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=1, eos_token_id=2)
     torch.manual_seed(0)
     hf = transformers.GPT2LMHeadModel(cfg).eval()
     with torch.no_grad():  # nonzero biases and LayerNorm parameters, so every term counts
