@@ -30,7 +30,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-import numpy as np  # noqa: E402
 
 import ttckpt  # noqa: E402
 from ttckpt import data as ttdata  # noqa: E402

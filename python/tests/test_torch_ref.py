@@ -23,7 +23,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed (kept out of
 import ttckpt  # noqa: E402
 from ttckpt import data as ttdata  # noqa: E402
 from ttckpt import torch_ref  # noqa: E402
-from conftest import REPO, assert_trouble, run, run_json  # noqa: E402
+from conftest import REPO, assert_trouble, run  # noqa: E402
 
 EXAMPLE = REPO / "python" / "examples" / "train_ddp.py"
 CASES = ["init", "trained", "gpt", "gpt_opts", "padded", "gpt-tiny.ttc"]

@@ -2,7 +2,6 @@
 reader, Python writer → Swift reader, bit for bit, with the generator state and data cursor;
 the batch sampler against tt-ckpt's draws; bad files raise FormatError only."""
 import hashlib
-import json
 import os
 import random
 import struct

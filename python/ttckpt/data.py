@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .format import DataIdentity
+from .format import DataIdentity, Vocabulary
 
 __all__ = ["DataError", "TrainingData", "Batch", "BatchSampler", "encode", "load_corpus", "tutorial_data",
            "check_data", "IGNORE", "TUTORIAL_NAME", "TUTORIAL_TEXT", "TUTORIAL_TOKENS"]
@@ -144,7 +144,6 @@ def load_corpus(path, vocab):
 def tutorial_data():
     """The built-in data: the series' sentence, [1, 3, 4, 5, 2]."""
     raw = TUTORIAL_TEXT.encode()
-    from .format import Vocabulary
     tokens = encode(raw, Vocabulary("word", TUTORIAL_TOKENS), TUTORIAL_NAME)
     return TrainingData(DataIdentity(TUTORIAL_NAME, len(raw), len(tokens), hashlib.sha256(raw).hexdigest()), tokens)
 

@@ -39,7 +39,6 @@ if its naming differs, and register it in ``ARCHS``. ``GPT2`` (transformers'
 GPT2LMHeadModel, tied head) is built that way; its canonical names are transformers' own
 for now (tt-ckpt has no gpt2 arch yet, so it is not in the .ttc reader's arch list).
 """
-import math
 
 import numpy as np
 import torch
