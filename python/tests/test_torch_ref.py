@@ -212,7 +212,7 @@ def compare_runs(mine, engine, label):
     a, b = flat(mine, "parameter"), flat(engine, "parameter")
     # Parameters after 20 steps, 2e-5 in max |Δ| and relative ℓ2. Both sides take the same
     # steps with float32 rounding differences: gradients agree to ~1e-6 relative (test above)
-    # and one AdamW step to ~1e-8. The bound allows every update to disagree by 1e-4 of lr
+    # and one AdamW step to ≤ 6e-8. The bound allows every update to disagree by 1e-4 of lr
     # (100× the gradient disagreement) for 20 steps at lr ≤ 1e-2: 20·1e-2·1e-4 = 2e-5. It
     # still fails on any change in what is computed: a per-rank mean instead of the W·Σ/N
     # weighting moves the loss by 4% (checked by hand), decay of an exempt γ by lr·wd·γ ≈ 3e-4
