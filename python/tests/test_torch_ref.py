@@ -214,7 +214,7 @@ def compare_runs(mine, engine, label):
     # steps with float32 rounding differences: gradients agree to ~1e-6 relative (test above)
     # and one AdamW step to ≤ 6e-8. The bound allows every update to disagree by 1e-4 of lr
     # (100× the gradient disagreement) for 20 steps at lr ≤ 1e-2: 20·1e-2·1e-4 = 2e-5. It
-    # still fails on any change in what is computed: a per-rank mean instead of the W·Σ/N
+    # still fails on changes in what is computed: a per-rank mean instead of the W·Σ/N
     # weighting moves the loss by 4% (checked by hand), decay of an exempt γ by lr·wd·γ ≈ 3e-4
     # in one step, a missing bias correction by ~lr. Measured: 3e-8 ... 3e-7.
     assert np.abs(a - b).max() <= 2e-5 and rel_l2(a, b) <= 2e-5
