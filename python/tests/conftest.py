@@ -83,4 +83,21 @@ def checkpoints(tool, tmp_path_factory):
     run("init", gpt, "--arch", "gpt", "--tokenizer", "char", "--data", corpus,
         "--d-model", 16, "--heads", 2, "--d-ff", 32, "--layers", 2, "--context", 16)
     run("train", gpt, "--data", corpus, "--steps", 5, "--quiet")
-    return {"dir": d, "init": init, "trained": trained, "resumed": resumed, "gpt": gpt, "corpus": corpus}
+    # A gpt run that uses every optimizer setting and B > 1 (random windows, so the
+    # generator and the data cursor move): word tokens, warmup + cosine, clipping,
+    # norm/bias exempt from decay.
+    words = d / "words.txt"
+    words.write_text(WORDS_TEXT)
+    gpt_opts = d / "gpt_opts.ttc"
+    run("init", gpt_opts, "--arch", "gpt", "--tokenizer", "word", "--data", words, "--d-model", 16, "--heads", 4,
+        "--d-ff", 24, "--layers", 2, "--context", 8, "--seed", 7)
+    run("train", gpt_opts, "--data", words, "--steps", 6, "--batch-size", 4, "--schedule", "cosine", "--warmup", 3,
+        "--decay-steps", 40, "--grad-clip", 0.5, "--no-decay-norm-bias", "--weight-decay", 0.1, "--lr", 3e-3, "--quiet")
+    return {"dir": d, "init": init, "trained": trained, "resumed": resumed, "gpt": gpt, "corpus": corpus,
+            "gpt_opts": gpt_opts, "words": words}
+
+
+# Words separated by several kinds of White_Space (tab, no-break space, ideographic space)
+# and a U+001F, which Python's str.split() would split on but White_Space does not.
+WORDS_TEXT = ("the cat sat on the mat .\tthe dog sat on the log .\u00a0a cat and a dog\u3000met on the mat . "
+              "un\u001fit <EOS> the end\n") * 12

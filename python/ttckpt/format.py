@@ -1,0 +1,1010 @@
+"""Read and write tt-ckpt ``.ttc`` checkpoints with numpy alone (spec/FORMAT.md, format 1.x).
+
+Written from the spec, independently of the Swift code. The reader checks every rule of the
+spec: preamble and header CRC-32s, section framing, the tensor directory (sizes, expansion
+cap, blob placement, no trailing bytes), the typed metadata and its value ranges, the set of
+tensors the config requires, and, per tensor, the stored CRC-32, an exact-length zlib
+inflate with nothing after the stream, and the raw CRC-32. The writer runs the same
+semantic checks before it writes anything and replaces the target atomically.
+
+    from ttckpt import format as ttc
+    ckpt = ttc.read("run.ttc")                    # everything, all CRCs verified
+    ckpt.config.d_model, ckpt.training.step, ckpt.tensor("tok_emb").shape
+    ttc.write(ckpt, "copy.ttc")                   # what `tt-ckpt inspect --verify` accepts
+
+    with ttc.TTCFile("run.ttc") as f:             # header and directory only
+        f.entries[0].name, f.load_tensor("lm_head")
+
+Every problem with a file raises ``FormatError`` (``path``, ``kind`` = the spec's error kind,
+§10, and a one-line ``message`` naming the field or tensor); ``str(e)`` is ``PATH: message``.
+
+Bytes written: metadata keys in byte order, tensors in the given order, each blob deflated
+with zlib level 1 and strategy Z_RLE (``deflateInit2(level, Z_DEFLATED, 15, 8, strategy)``)
+and the filter chosen by the spec's rule (§8). With the same zlib library as tt-ckpt links
+(both use the system zlib, 1.2.13 on the development machine) the output is byte-identical
+to tt-ckpt's for the same checkpoint; the tests check that on every file they read. Another
+zlib build may produce other (equally valid) deflate streams: a reader cannot tell.
+"""
+import dataclasses
+import math
+import os
+import random
+import secrets
+import stat
+import struct
+import zlib
+from collections import namedtuple
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+import numpy as np
+
+__all__ = ["FormatError", "TensorEntry", "TTCFile", "load", "read", "write", "encode", "canonical_tensors",
+           "is_norm_or_bias", "ModelConfig", "Vocabulary", "OptimizerSettings", "GeneratorState",
+           "DataIdentity", "TrainingState", "Tensor", "Checkpoint", "PYTHON_TOOL_VERSION"]
+
+MAGIC = b"\x89TTC\r\n\x1a\n"
+MAJOR = 1
+MINOR = 0
+PYTHON_TOOL_VERSION = "ttckpt-python 0.1.0"
+MAX_HEADER = 256 * 1024 * 1024
+MAX_META_ITEMS = 65536
+MAX_KEY = 256
+MAX_STRING = 1024 * 1024
+MAX_TENSORS = 1024 * 1024
+MAX_NAME = 1024
+MAX_RANK = 8
+MAX_EXPANSION = 1032
+U63 = 2 ** 63 - 1
+TAG_META = 0x4154454D
+TAG_TDIR = 0x52494454
+ROLES = {0: "parameter", 1: "adam_m", 2: "adam_v", 3: "other"}
+ROLE_CODES = {v: k for k, v in ROLES.items()}
+ROLE_PREFIX = {"parameter": "", "adam_m": "adam_m.", "adam_v": "adam_v.", "other": ""}
+DTYPES = {0: ("f32", 4)}
+FILTERS = {0: "none", 1: "shuffle"}
+FILTER_CODES = {v: k for k, v in FILTERS.items()}
+COMPRESSIONS = {1: "zlib"}
+# Value types (§3): code -> name; fixed sizes of the scalar ones.
+TYPE_NAMES = {0: "u32", 1: "i64", 2: "u64", 3: "f32", 4: "f64", 5: "bool", 6: "string", 7: "array"}
+TYPE_CODES = {v: k for k, v in TYPE_NAMES.items()}
+MIN_ELEMENT = {0: 4, 1: 8, 2: 8, 3: 4, 4: 8, 5: 1, 6: 4}
+NUMPY_ELEMENT = {0: "<u4", 1: "<i8", 2: "<u8", 3: "<f4", 4: "<f8"}
+SCALAR_FORMAT = {0: "<I", 1: "<q", 2: "<Q", 3: "<f", 4: "<d"}
+ARCHS = ("tutorial", "gpt")
+SCHEDULES = ("constant", "cosine")
+VOCAB_KINDS = ("word", "char", "byte")
+MODEL_LIMITS = {"model.vocab_size": 1 << 20, "model.d_model": 1 << 14, "model.n_heads": 1 << 10,
+                "model.d_ff": 1 << 16, "model.n_layers": 1 << 10, "model.context": 1 << 16}
+MAX_PARAMETERS = 1 << 31
+# Writer rules (§8).
+DEFAULT_LEVEL = 1
+DEFAULT_STRATEGY = zlib.Z_RLE
+EXACT_CHOICE_LIMIT = 16384
+SAMPLE_CHUNKS = 4
+SAMPLE_CHUNK_ELEMENTS = 1024
+
+TensorEntry = namedtuple("TensorEntry", "name role dtype compression filter shape offset "
+                                        "stored_length raw_length raw_crc32 stored_crc32")
+TensorEntry.__doc__ = "One directory entry (§4); role, dtype, compression, filter as labels."
+
+
+class FormatError(Exception):
+    """A file that breaks a rule of spec/FORMAT.md, or a checkpoint the writer will not
+    write. ``str(e)`` is ``PATH: message``; ``kind`` is the spec's error kind (§10)."""
+
+    def __init__(self, path, kind, message):
+        super().__init__(f"{path}: {message}")
+        self.path, self.kind, self.message = str(path), kind, message
+
+
+def _quote(name):
+    """A name from the file, quoted, with control characters escaped (one line)."""
+    out = []
+    for ch in name:
+        o = ord(ch)
+        out.append(f"\\u{{{o:x}}}" if o < 0x20 or 0x7F <= o <= 0x9F or 0x202A <= o <= 0x202E
+                   or 0x2066 <= o <= 0x2069 else ch)
+    return "'" + "".join(out) + "'"
+
+
+# ----------------------------------------------------------------------------------------
+# The values a checkpoint holds
+
+
+@dataclass
+class ModelConfig:
+    """The ``model.*`` keys. Letters of spec §5: V, D, H, F, L, T."""
+    arch: str
+    vocab_size: int
+    d_model: int
+    n_heads: int
+    d_ff: int
+    n_layers: int
+    context: int
+
+    @property
+    def head_dim(self):
+        return self.d_model // self.n_heads
+
+    def canonical_tensors(self):
+        return canonical_tensors(self.arch, self.vocab_size, self.d_model, self.n_heads, self.d_ff,
+                                 self.n_layers, self.context)
+
+    def parameter_count(self):
+        return sum(int(np.prod(s)) for _, s in self.canonical_tensors())
+
+
+@dataclass
+class Vocabulary:
+    """``vocab.kind`` (word, char, byte) and ``vocab.tokens`` (id = index)."""
+    kind: str
+    tokens: List[str]
+
+    @property
+    def pad_id(self):
+        return self.tokens.index("<PAD>") if "<PAD>" in self.tokens else None
+
+
+@dataclass
+class OptimizerSettings:
+    """The ``optim.*`` keys: AdamW and its learning-rate schedule."""
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    epsilon: float = 1e-8
+    weight_decay: float = 0.01
+    exempt_norm_and_bias: bool = False
+    grad_clip: float = 0.0
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    decay_steps: int = 0
+    min_lr_ratio: float = 0.1
+
+    def lr_at(self, t):
+        """The learning rate of optimizer step ``t`` (1-based), computed in double exactly as
+        tt-ckpt's ``AdamWConfig.learningRate(atStep:)``: linear warmup lr·t/warmup for
+        t ≤ warmup, then constant, or cosine from lr down to lr·min_lr_ratio at decay_steps."""
+        if self.warmup_steps > 0 and t <= self.warmup_steps:
+            return self.lr * float(t) / float(self.warmup_steps)
+        if self.schedule == "constant":
+            return self.lr
+        span = self.decay_steps - self.warmup_steps
+        if span <= 0:
+            return self.lr
+        progress = min(1.0, float(t - self.warmup_steps) / float(span))
+        floor = self.lr * self.min_lr_ratio
+        return floor + (self.lr - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+@dataclass
+class GeneratorState:
+    """CPython's ``random.getstate()`` = ``(3, tuple(words) + (index,), gauss_next)``:
+    ``rng.words`` (624 MT19937 words), ``rng.index`` and ``rng.gauss_next``."""
+    words: tuple
+    index: int
+    gauss_next: Optional[float] = None
+
+    def to_random(self):
+        """A ``random.Random`` that continues exactly where the checkpoint's generator stopped."""
+        r = random.Random()
+        r.setstate((3, tuple(int(w) for w in self.words) + (int(self.index),), self.gauss_next))
+        return r
+
+    @classmethod
+    def from_random(cls, r):
+        version, internal, gauss = r.getstate()
+        if version != 3:
+            raise ValueError(f"random state version {version}, expected 3")
+        return cls(words=tuple(internal[:624]), index=internal[624], gauss_next=gauss)
+
+    @classmethod
+    def from_seed(cls, seed):
+        return cls.from_random(random.Random(seed))
+
+
+@dataclass
+class DataIdentity:
+    """The ``data.*`` keys: what the run was trained on (spec/TRAINING.md "Data identity")."""
+    name: str
+    byte_count: int
+    token_count: int
+    sha256: str
+
+    def matches(self, other):
+        """Same data: byte count, token count and SHA-256 agree (the name is informational)."""
+        return (self.byte_count, self.token_count, self.sha256) == (other.byte_count, other.token_count, other.sha256)
+
+
+@dataclass
+class TrainingState:
+    """Everything a resume needs besides the tensors: the ``train.*`` keys, the optimizer
+    settings, the generator and the data."""
+    rng: GeneratorState
+    step: int = 0
+    tokens_seen: int = 0
+    seed: int = 42
+    batch_size: int = 1
+    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
+    data: Optional[DataIdentity] = None
+    windows_drawn: int = 0
+    loss_history: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
+    session_starts: List[int] = field(default_factory=list)
+
+
+@dataclass
+class Tensor:
+    """One tensor: canonical name (with its role's prefix), role, float32 values."""
+    name: str
+    role: str
+    values: np.ndarray
+
+    @property
+    def shape(self):
+        return tuple(self.values.shape)
+
+
+@dataclass
+class Checkpoint:
+    """A whole checkpoint in memory. Tensors in file order: tt-ckpt writes the parameters in
+    canonical order, then ``adam_m.*``, then ``adam_v.*``."""
+    config: ModelConfig
+    vocab: Vocabulary
+    training: TrainingState
+    tensors: List[Tensor]
+    tool_version: str = PYTHON_TOOL_VERSION
+    format_version: tuple = (MAJOR, MINOR)
+
+    def tensor(self, name):
+        for t in self.tensors:
+            if t.name == name:
+                return t.values
+        raise KeyError(name)
+
+    def by_role(self, role):
+        """{canonical name without prefix: values} of one role, in file order."""
+        prefix = ROLE_PREFIX[role]
+        return {t.name[len(prefix):]: t.values for t in self.tensors if t.role == role}
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+
+def canonical_tensors(arch, V, D, H, F, L, T):
+    """The canonical (name, shape) list of §5, in canonical order."""
+    dk = D // H
+    out = [("tok_emb", (V, D)), ("pos_emb", (T, D))]
+    for i in range(L):
+        p = f"layers.{i}."
+        if arch == "gpt":
+            out += [(p + "ln1.gamma", (D,)), (p + "ln1.beta", (D,))]
+        out += [(p + "attn.wq", (H, D, dk)), (p + "attn.wk", (H, D, dk)), (p + "attn.wv", (H, D, dk)),
+                (p + "attn.wo", (D, D))]
+        if arch == "gpt":
+            out += [(p + "ln2.gamma", (D,)), (p + "ln2.beta", (D,))]
+        out += [(p + "ffn.w1", (F, D)), (p + "ffn.b1", (F,)), (p + "ffn.w2", (D, F)), (p + "ffn.b2", (D,))]
+        if arch == "tutorial":
+            out += [(p + "ln.gamma", (D,)), (p + "ln.beta", (D,))]
+    if arch == "gpt":
+        out += [("ln_f.gamma", (D,)), ("ln_f.beta", (D,))]
+    out.append(("lm_head", (V, D)))
+    return out
+
+
+def is_norm_or_bias(name):
+    """True for the canonical tensors ``optim.exempt_norm_and_bias`` keeps out of weight
+    decay: FFN biases and LayerNorm γ/β (tt-ckpt's ``TensorSlot.isNormOrBias``)."""
+    return name.endswith((".b1", ".b2", ".gamma", ".beta"))
+
+
+# ----------------------------------------------------------------------------------------
+# Semantic checks, shared by the reader and the writer
+
+
+class _Cursor:
+    """Reads little-endian fields from a bytes payload; running past the end calls ``fail``."""
+
+    def __init__(self, data, fail):
+        self.data, self.pos, self.fail = data, 0, fail
+
+    @property
+    def left(self):
+        return len(self.data) - self.pos
+
+    def take(self, n, what):
+        if n > self.left:
+            self.fail(f"{what} runs past the end")
+        chunk = self.data[self.pos:self.pos + n]
+        self.pos += n
+        return chunk
+
+    def u8(self, what):
+        return self.take(1, what)[0]
+
+    def u32(self, what):
+        return struct.unpack("<I", self.take(4, what))[0]
+
+    def u64(self, what):
+        return struct.unpack("<Q", self.take(8, what))[0]
+
+    def string(self, what, max_len, min_len=0):
+        n = self.u32(what)
+        if n < min_len or n > max_len:
+            self.fail(f"{what}: length {n} is outside {min_len}...{max_len}")
+        raw = self.take(n, what)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            self.fail(f"{what}: not valid UTF-8")
+
+
+def _check_metadata(items, fail):
+    """Checks typed metadata {key: (type name, value)} against §3's key table and returns
+    (config, vocab, training, tool_version). ``fail(kind, message)`` raises."""
+
+    def get(key, vtype, required=True):
+        if key not in items:
+            if required:
+                fail("missingKey", f"metadata: missing required key '{key}'")
+            return None
+        have, value = items[key]
+        if have != vtype:
+            fail("wrongType", f"metadata key '{key}': type {have}, expected {vtype}")
+        return value
+
+    def invalid(key, message):
+        fail("invalidValue", f"metadata key '{key}': {message}")
+
+    def in_range(key, value, lo, hi):
+        if not lo <= value <= hi:
+            invalid(key, f"{value} is outside {lo}...{hi}")
+        return value
+
+    tool_version = get("format.tool_version", "string")
+    arch = get("model.arch", "string")
+    if arch not in ARCHS:
+        invalid("model.arch", f"unknown architecture {_quote(arch)}")
+    dims = {key: in_range(key, get(key, "u64"), 1, hi) for key, hi in MODEL_LIMITS.items()}
+    config = ModelConfig(arch, dims["model.vocab_size"], dims["model.d_model"], dims["model.n_heads"],
+                         dims["model.d_ff"], dims["model.n_layers"], dims["model.context"])
+    if config.d_model % config.n_heads:
+        invalid("model.n_heads", f"{config.n_heads} heads do not divide d_model {config.d_model}")
+    count = config.parameter_count()
+    if count > MAX_PARAMETERS:
+        invalid("model", f"{count} parameters is more than the limit {MAX_PARAMETERS}")
+
+    def real(key, lo, hi, lo_open=False, hi_open=False):
+        v = get(key, "f64")
+        ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+        if not ok:
+            invalid(key, f"{v!r} is outside {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}")
+        return v
+
+    o = OptimizerSettings()
+    o.beta1 = real("optim.beta1", 0, 1, hi_open=True)
+    o.beta2 = real("optim.beta2", 0, 1, hi_open=True)
+    o.decay_steps = in_range("optim.decay_steps", get("optim.decay_steps", "u64"), 0, U63)
+    o.epsilon = real("optim.epsilon", 0, 1, lo_open=True, hi_open=True)
+    o.exempt_norm_and_bias = get("optim.exempt_norm_and_bias", "bool")
+    o.grad_clip = real("optim.grad_clip", 0, math.inf, hi_open=True)
+    o.lr = real("optim.lr", 0, 10, lo_open=True)
+    o.min_lr_ratio = real("optim.min_lr_ratio", 0, 1)
+    o.schedule = get("optim.schedule", "string")
+    if o.schedule not in SCHEDULES:
+        invalid("optim.schedule", f"unknown schedule {_quote(o.schedule)}")
+    o.warmup_steps = in_range("optim.warmup_steps", get("optim.warmup_steps", "u64"), 0, U63)
+    o.weight_decay = real("optim.weight_decay", 0, math.inf, hi_open=True)
+    if not o.lr * o.weight_decay < 1:
+        invalid("optim.weight_decay", f"lr × weight_decay = {o.lr * o.weight_decay!r} must be below 1")
+
+    gauss = get("rng.gauss_next", "f64", required=False)
+    if gauss is not None and not math.isfinite(gauss):
+        invalid("rng.gauss_next", f"{gauss} is not finite")
+    index = in_range("rng.index", get("rng.index", "u64"), 0, 624)
+    words = get("rng.words", "array<u32>")
+    if len(words) != 624:
+        invalid("rng.words", f"{len(words)} words, expected 624")
+    if not np.any(words):
+        invalid("rng.words", "all words are zero")
+    t = TrainingState(rng=GeneratorState(tuple(int(w) for w in words), index, gauss), optimizer=o)
+    t.batch_size = in_range("train.batch_size", get("train.batch_size", "u64"), 1, U63)
+    t.seed = get("train.seed", "u64")
+    t.step = in_range("train.step", get("train.step", "u64"), 0, U63)
+    t.tokens_seen = in_range("train.tokens_seen", get("train.tokens_seen", "u64"), 0, U63)
+    t.windows_drawn = get("train.windows_drawn", "u64")
+    t.loss_history = np.asarray(get("train.loss_history", "array<f32>"), np.float32)
+    if len(t.loss_history) != t.step:
+        invalid("train.loss_history", f"{len(t.loss_history)} entries, but train.step is {t.step}")
+    starts = [int(s) for s in get("train.session_starts", "array<u64>")]
+    previous = 0
+    for i, s in enumerate(starts):
+        if not previous <= s <= t.step:
+            invalid("train.session_starts", f"element {i} ({s}) is not in order within 0...train.step")
+        previous = s
+    t.session_starts = starts
+    kind = get("vocab.kind", "string")
+    if kind not in VOCAB_KINDS:
+        invalid("vocab.kind", f"unknown tokenizer kind {_quote(kind)}")
+    tokens = get("vocab.tokens", "array<string>")
+    if len(tokens) != config.vocab_size:
+        invalid("vocab.tokens", f"{len(tokens)} tokens, but model.vocab_size is {config.vocab_size}")
+    data_keys = [("data.byte_count", "u64"), ("data.name", "string"), ("data.sha256", "string"),
+                 ("data.token_count", "u64")]
+    if any(k in items for k, _ in data_keys):
+        for key, _ in data_keys:
+            if key not in items:
+                fail("missingKey", f"metadata: missing key '{key}' (the data.* keys are all present or all absent)")
+        values = {key: get(key, vtype) for key, vtype in data_keys}
+        sha = values["data.sha256"]
+        if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
+            invalid("data.sha256", "not 64 lowercase hex digits")
+        t.data = DataIdentity(values["data.name"], in_range("data.byte_count", values["data.byte_count"], 0, U63),
+                              in_range("data.token_count", values["data.token_count"], 0, U63), sha)
+    return config, Vocabulary(kind, list(tokens)), t, tool_version
+
+
+def _check_tensor_set(config, entries, fail):
+    """entries: (name, role, shape) triples with unique names. Checks §4's semantic rule."""
+    expected = {}
+    for name, shape in config.canonical_tensors():
+        for role in ("parameter", "adam_m", "adam_v"):
+            expected[ROLE_PREFIX[role] + name] = (role, tuple(shape))
+    seen = set()
+    for name, role, shape in entries:
+        q = f"tensor {_quote(name)}"
+        if name in expected:
+            want_role, want_shape = expected[name]
+            if role != want_role:
+                fail("unexpectedTensor", f"{q}: role {role}, expected {want_role}")
+            if tuple(shape) != want_shape:
+                fail("tensorShape", f"{q}: shape {list(shape)}, expected {list(want_shape)} for this config")
+            seen.add(name)
+        else:
+            if role != "other":
+                fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this config")
+            if name.startswith(("adam_m.", "adam_v.")):
+                fail("unexpectedTensor", f"{q}: role other may not use a moment prefix")
+    for name in expected:
+        if name not in seen:
+            fail("missingTensor", f"tensor {_quote(name)}: missing ({expected[name][0]} of this config)")
+
+
+# ----------------------------------------------------------------------------------------
+# Reader
+
+
+class TTCFile:
+    """An open .ttc file: preamble, header, directory and metadata read and validated.
+    Tensors are inflated only by ``load_tensor`` / ``load_all``. ``data`` (bytes) reads from
+    memory instead of ``path`` (``path`` then only names the source in errors)."""
+
+    def __init__(self, path, data=None):
+        self.path = str(path)
+        self._file = None
+        self._data = data
+        if data is None:
+            self._open()
+        else:
+            self.file_size = len(data)
+        try:
+            self._read_structure()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self):
+        try:
+            # O_NONBLOCK: a FIFO must not block the open (it is refused below).
+            fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NONBLOCK", 0))
+        except OSError as e:
+            self._fail("io", f"cannot open: {e.strerror or e}")
+        try:
+            st = os.fstat(fd)
+            if stat.S_ISDIR(st.st_mode):
+                self._fail("io", "is a directory")
+            if not stat.S_ISREG(st.st_mode):
+                self._fail("io", "is not a regular file")
+        except BaseException:
+            os.close(fd)
+            raise
+        self._file = os.fdopen(fd, "rb")
+        self.file_size = st.st_size
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _fail(self, kind, message):
+        raise FormatError(self.path, kind, message)
+
+    def _read_at(self, offset, n):
+        if self._data is not None:
+            data = self._data[offset:offset + n]
+        else:
+            try:
+                self._file.seek(offset)
+                data = self._file.read(n)
+            except OSError as e:
+                self._fail("io", f"read failed at {offset}: {e.strerror or e}")
+        if len(data) != n:
+            self._fail("io", f"short read of {n} bytes at {offset} (the file changed while being read?)")
+        return bytes(data)
+
+    # §1 and §2 -------------------------------------------------------------------------
+    def _read_structure(self):
+        head = self._read_at(0, min(32, self.file_size))
+        if head[:8] != MAGIC[:len(head[:8])]:  # only the bytes present (§1)
+            self._fail("notTTC", "not a .ttc file (bad magic bytes)")
+        if len(head) < 32:
+            self._fail("truncated", f"{self.file_size} bytes, shorter than the 32-byte preamble")
+        major, minor, reserved, header_length, header_crc, preamble_crc = struct.unpack("<HHIQII", head[8:32])
+        if major != MAJOR:
+            self._fail("unsupportedVersion", f"format version {major}.{minor} is not supported "
+                                             f"(this reader reads major version {MAJOR} only)")
+        if zlib.crc32(head[:28]) != preamble_crc:
+            self._fail("preambleCRC", f"preamble CRC-32 mismatch (stored 0x{preamble_crc:08x}, "
+                                      f"computed 0x{zlib.crc32(head[:28]):08x})")
+        if reserved != 0:
+            self._fail("reservedField", f"reserved preamble field is {reserved}, not 0")
+        if header_length > MAX_HEADER:
+            self._fail("headerTooLarge", f"header length {header_length} is more than the cap {MAX_HEADER}")
+        if header_length > self.file_size - 32:
+            self._fail("headerOutOfFile", f"header length {header_length} runs past the end of the file "
+                                          f"({self.file_size} bytes)")
+        header = self._read_at(32, header_length)
+        if zlib.crc32(header) != header_crc:
+            self._fail("headerCRC", f"header CRC-32 mismatch (stored 0x{header_crc:08x}, "
+                                    f"computed 0x{zlib.crc32(header):08x})")
+        self.version = (major, minor)
+        self.header_length = header_length
+
+        sections, self.section_tags = {}, []
+        pos = 0
+        while pos < header_length:
+            if header_length - pos < 12:
+                self._fail("malformedSection", f"{header_length - pos} bytes left at header offset {pos}, "
+                                               f"too few for a section header")
+            tag, length = struct.unpack("<IQ", header[pos:pos + 12])
+            pos += 12
+            if length > header_length - pos:
+                self._fail("malformedSection", f"section at header offset {pos - 12} (length {length}) "
+                                               f"runs past the header")
+            self.section_tags.append(tag)
+            if tag in (TAG_META, TAG_TDIR):
+                if tag in sections:
+                    self._fail("duplicateSection", f"section {struct.pack('<I', tag).decode()} appears twice")
+                sections[tag] = header[pos:pos + length]
+            pos += length
+        for tag in (TAG_META, TAG_TDIR):
+            if tag not in sections:
+                self._fail("missingSection", f"no {struct.pack('<I', tag).decode()} section")
+
+        # The spec's check order: directory entries, META structure, metadata values, tensor set.
+        self.entries = self._read_directory(sections[TAG_TDIR])
+        self._by_name = {e.name: e for e in self.entries}
+        self.metadata = self._read_metadata(sections[TAG_META])
+        self.config, self.vocab, self.training, self.tool_version = _check_metadata(self.metadata, self._fail)
+        _check_tensor_set(self.config, [(e.name, e.role, e.shape) for e in self.entries], self._fail)
+
+    # §4 --------------------------------------------------------------------------------
+    def _read_directory(self, payload):
+        def bad(message):
+            self._fail("malformedDirectory", message)
+        c = _Cursor(payload, bad)
+        count = c.u64("tensor count")
+        if count > MAX_TENSORS:
+            self._fail("tooManyTensors", f"{count} tensors is more than the cap {MAX_TENSORS}")
+        if count > (len(payload) - 8) // 41:
+            bad(f"tensor count {count} does not fit the directory ({len(payload)} bytes)")
+        entries, names = [], set()
+        expected_offset = 32 + self.header_length
+        for index in range(count):
+            name_len = c.u32(f"entry {index} name")
+            if name_len < 1 or name_len > MAX_NAME:
+                self._fail("badName", f"entry {index}: name length {name_len} is outside 1...{MAX_NAME}")
+            try:
+                name = c.take(name_len, f"entry {index} name").decode("utf-8")
+            except UnicodeDecodeError:
+                self._fail("badName", f"entry {index}: name is not valid UTF-8")
+            q = f"tensor {_quote(name)}"
+            if name in names:
+                self._fail("duplicateName", f"{q} appears twice")
+            names.add(name)
+            role, dtype, compression, filt, rank = c.take(5, f"{q} fields")
+            if role not in ROLES:
+                self._fail("badRole", f"{q}: role {role} is not 0...3")
+            if dtype not in DTYPES:
+                self._fail("badDType", f"{q}: dtype {dtype} is unknown")
+            if compression not in COMPRESSIONS:
+                self._fail("badCompression", f"{q}: compression {compression} is unknown")
+            if filt not in FILTERS:
+                self._fail("badFilter", f"{q}: filter {filt} is unknown")
+            if rank > MAX_RANK:
+                self._fail("badRank", f"{q}: rank {rank} is more than {MAX_RANK}")
+            shape = tuple(c.u64(f"{q} shape") for _ in range(rank))
+            if any(d < 1 for d in shape):
+                self._fail("badDimension", f"{q}: shape {list(shape)} has a zero dimension")
+            offset, stored, raw = c.u64(f"{q} offset"), c.u64(f"{q} stored_length"), c.u64(f"{q} raw_length")
+            raw_crc, stored_crc = c.u32(f"{q} raw_crc32"), c.u32(f"{q} stored_crc32")
+            size = DTYPES[dtype][1]
+            for d in shape:
+                size *= d  # Python ints do not overflow; the spec's bound is 2^62.
+            if size >= 2 ** 62:
+                self._fail("sizeOverflow", f"{q}: shape {list(shape)} is too large")
+            if raw != size:
+                self._fail("rawLengthMismatch", f"{q}: raw_length {raw}, but shape {list(shape)} needs {size}")
+            if raw > MAX_EXPANSION * stored:
+                self._fail("expansionRatio", f"{q}: raw_length {raw} is more than {MAX_EXPANSION} × "
+                                             f"stored_length {stored}")
+            if offset + stored > self.file_size:
+                self._fail("blobOutOfFile", f"{q}: blob [{offset}, {offset + stored}) runs past the end of "
+                                            f"the file ({self.file_size} bytes)")
+            if offset != expected_offset:
+                self._fail("blobPlacement", f"{q}: blob at {offset}, expected {expected_offset}")
+            expected_offset = offset + stored
+            entries.append(TensorEntry(name, ROLES[role], DTYPES[dtype][0], COMPRESSIONS[compression],
+                                       FILTERS[filt], shape, offset, stored, raw, raw_crc, stored_crc))
+        if c.left != 0:
+            bad(f"{c.left} unused bytes after the last entry")
+        if expected_offset != self.file_size:
+            self._fail("trailingBytes", f"{self.file_size - expected_offset} bytes after the last blob")
+        return entries
+
+    # §3 --------------------------------------------------------------------------------
+    def _read_metadata(self, payload):
+        def bad(message):
+            self._fail("malformedMetadata", message)
+        c = _Cursor(payload, bad)
+        count = c.u64("metadata count")
+        if count > MAX_META_ITEMS or count > (len(payload) - 8) // 7:
+            bad(f"metadata count {count} is too large")
+        items, previous = {}, None
+        for _ in range(count):
+            key = c.string("metadata key", MAX_KEY, 1)
+            kb = key.encode("utf-8")
+            if previous is not None and not previous < kb:
+                bad(f"metadata key {_quote(key)} is not after {_quote(previous.decode())} in byte order")
+            previous = kb
+            vtype = c.u8(f"metadata key {_quote(key)} type")
+            if vtype not in TYPE_NAMES:
+                bad(f"metadata key {_quote(key)}: unknown type {vtype}")
+            items[key] = self._read_value(c, vtype, key, bad)
+        if c.left != 0:
+            bad(f"{c.left} unused bytes after the last metadata item")
+        return items
+
+    @staticmethod
+    def _read_scalar(c, vtype, what, bad):
+        if vtype in SCALAR_FORMAT:
+            fmt = SCALAR_FORMAT[vtype]
+            return struct.unpack(fmt, c.take(struct.calcsize(fmt), what))[0]
+        if vtype == 5:
+            b = c.u8(what)
+            if b > 1:
+                bad(f"{what}: bool byte {b} is not 0 or 1")
+            return bool(b)
+        return c.string(what, MAX_STRING)
+
+    def _read_value(self, c, vtype, key, bad):
+        """(type name, value): numeric arrays as numpy arrays, string and bool arrays as lists."""
+        what = f"metadata key {_quote(key)}"
+        if vtype != 7:
+            return TYPE_NAMES[vtype], self._read_scalar(c, vtype, what, bad)
+        etype = c.u8(what)
+        if etype == 7:
+            bad(f"{what}: nested arrays are not allowed")
+        if etype not in MIN_ELEMENT:
+            bad(f"{what}: array element type {etype} is not 0...6")
+        count = c.u64(what)
+        if count * MIN_ELEMENT[etype] > c.left:
+            bad(f"{what}: {count} elements do not fit the payload")
+        name = f"array<{TYPE_NAMES[etype]}>"
+        if etype in NUMPY_ELEMENT:
+            size = MIN_ELEMENT[etype]
+            return name, np.frombuffer(c.take(count * size, what), NUMPY_ELEMENT[etype]).copy()
+        return name, [self._read_scalar(c, etype, what, bad) for _ in range(count)]
+
+    # §6 --------------------------------------------------------------------------------
+    def load_tensor(self, name):
+        """One tensor as a float32 array of its shape (a 0-d array for rank 0), after the
+        stored CRC, exact inflate and raw CRC checks. An unknown name raises KeyError."""
+        e = self._by_name.get(name)
+        if e is None:
+            raise KeyError(name)
+        q = f"tensor {_quote(name)}"
+        blob = self._read_at(e.offset, e.stored_length)
+        if zlib.crc32(blob) != e.stored_crc32:
+            self._fail("storedCRC", f"{q}: stored CRC-32 mismatch (directory 0x{e.stored_crc32:08x}, "
+                                    f"computed 0x{zlib.crc32(blob):08x})")
+        d = zlib.decompressobj()
+        try:
+            filtered = d.decompress(blob, e.raw_length + 1)
+            if len(filtered) <= e.raw_length and not d.eof and d.unconsumed_tail:
+                filtered += d.decompress(d.unconsumed_tail, e.raw_length + 1 - len(filtered))
+        except zlib.error as err:
+            self._fail("corruptStream", f"{q}: zlib: {err}")
+        if len(filtered) > e.raw_length:
+            self._fail("inflateTooLong", f"{q}: inflates to more than raw_length {e.raw_length}")
+        if not d.eof:
+            self._fail("inflateTooShort", f"{q}: the zlib stream ends early ({len(filtered)} of {e.raw_length} bytes)")
+        if d.unused_data:
+            self._fail("corruptStream", f"{q}: {len(d.unused_data)} bytes after the end of the zlib stream")
+        if len(filtered) != e.raw_length:
+            self._fail("inflateTooShort", f"{q}: inflated {len(filtered)} of {e.raw_length} bytes")
+        n = e.raw_length // 4
+        if e.filter == "shuffle":
+            raw = np.frombuffer(filtered, np.uint8).reshape(4, n).T.tobytes()
+        else:
+            raw = filtered
+        if zlib.crc32(raw) != e.raw_crc32:
+            self._fail("rawCRC", f"{q}: raw CRC-32 mismatch (directory 0x{e.raw_crc32:08x}, "
+                                 f"computed 0x{zlib.crc32(raw):08x})")
+        return np.frombuffer(raw, "<f4").astype(np.float32).reshape(e.shape)
+
+    def load_all(self):
+        """Every tensor, in directory order, as {name: array}."""
+        return {e.name: self.load_tensor(e.name) for e in self.entries}
+
+    def values(self):
+        """The metadata without type tags: {key: value}."""
+        return {k: v for k, (_, v) in self.metadata.items()}
+
+    def checkpoint(self):
+        """The whole checkpoint (every tensor loaded and verified)."""
+        tensors = [Tensor(e.name, e.role, self.load_tensor(e.name)) for e in self.entries]
+        return Checkpoint(self.config, self.vocab, self.training, tensors, self.tool_version, self.version)
+
+
+def read(path, data=None):
+    """Reads a whole .ttc file into a ``Checkpoint``; every check of the spec runs, every
+    CRC is verified. A failure raises ``FormatError``."""
+    with TTCFile(path, data) as f:
+        return f.checkpoint()
+
+
+def load(path):
+    """Reads a whole .ttc file: returns (metadata, tensors), metadata as {key: value}
+    (numeric arrays as numpy arrays, string and bool arrays as lists), tensors as
+    {name: float32 array}. Every check of the spec runs; a failure raises FormatError."""
+    with TTCFile(path) as f:
+        return f.values(), f.load_all()
+
+
+# ----------------------------------------------------------------------------------------
+# Writer
+
+
+def _metadata_items(c):
+    """{key: (type name, value)} of a checkpoint, the keys tt-ckpt 1.0 writes."""
+    cfg, t, o = c.config, c.training, c.training.optimizer
+    items = {
+        "format.tool_version": ("string", c.tool_version),
+        "model.arch": ("string", cfg.arch),
+        "model.context": ("u64", cfg.context), "model.d_ff": ("u64", cfg.d_ff),
+        "model.d_model": ("u64", cfg.d_model), "model.n_heads": ("u64", cfg.n_heads),
+        "model.n_layers": ("u64", cfg.n_layers), "model.vocab_size": ("u64", cfg.vocab_size),
+        "optim.beta1": ("f64", o.beta1), "optim.beta2": ("f64", o.beta2),
+        "optim.decay_steps": ("u64", o.decay_steps), "optim.epsilon": ("f64", o.epsilon),
+        "optim.exempt_norm_and_bias": ("bool", o.exempt_norm_and_bias),
+        "optim.grad_clip": ("f64", o.grad_clip), "optim.lr": ("f64", o.lr),
+        "optim.min_lr_ratio": ("f64", o.min_lr_ratio), "optim.schedule": ("string", o.schedule),
+        "optim.warmup_steps": ("u64", o.warmup_steps), "optim.weight_decay": ("f64", o.weight_decay),
+        "rng.index": ("u64", t.rng.index), "rng.words": ("array<u32>", t.rng.words),
+        "train.batch_size": ("u64", t.batch_size), "train.loss_history": ("array<f32>", t.loss_history),
+        "train.seed": ("u64", t.seed), "train.session_starts": ("array<u64>", t.session_starts),
+        "train.step": ("u64", t.step), "train.tokens_seen": ("u64", t.tokens_seen),
+        "train.windows_drawn": ("u64", t.windows_drawn),
+        "vocab.kind": ("string", c.vocab.kind), "vocab.tokens": ("array<string>", c.vocab.tokens),
+    }
+    if t.rng.gauss_next is not None:
+        items["rng.gauss_next"] = ("f64", t.rng.gauss_next)
+    if t.data is not None:
+        d = t.data
+        items.update({"data.byte_count": ("u64", d.byte_count), "data.name": ("string", d.name),
+                      "data.sha256": ("string", d.sha256), "data.token_count": ("u64", d.token_count)})
+    return items
+
+
+def _encode_scalar(code, value, key, fail):
+    if code in (0, 1, 2):
+        lo, hi = {0: (0, 2 ** 32 - 1), 1: (-2 ** 63, 2 ** 63 - 1), 2: (0, 2 ** 64 - 1)}[code]
+        if isinstance(value, (bool, float)) or not lo <= int(value) <= hi:
+            fail(f"metadata key '{key}': {value!r} is not a {TYPE_NAMES[code]}")
+        return struct.pack(SCALAR_FORMAT[code], int(value))
+    if code == 3:
+        return np.asarray(value, np.float32).astype("<f4").tobytes()
+    if code == 4:
+        return np.asarray(value, np.float64).astype("<f8").tobytes()
+    if code == 5:
+        return bytes([1 if value else 0])
+    raw = str(value).encode("utf-8")
+    if len(raw) > MAX_STRING:
+        fail(f"metadata key '{key}': string of {len(raw)} bytes is longer than {MAX_STRING}")
+    return struct.pack("<I", len(raw)) + raw
+
+
+def _encode_metadata(items, fail):
+    out = [struct.pack("<Q", len(items))]
+    for key in sorted(items, key=lambda k: k.encode("utf-8")):
+        vtype, value = items[key]
+        kb = key.encode("utf-8")
+        out.append(struct.pack("<I", len(kb)) + kb)
+        if vtype.startswith("array<"):
+            code = TYPE_CODES[vtype[6:-1]]
+            values = list(value) if code >= 5 else value
+            out.append(bytes([7, code]) + struct.pack("<Q", len(values)))
+            if code in NUMPY_ELEMENT:
+                arr = np.asarray(value)
+                if code in (0, 1, 2) and arr.size and (arr.dtype.kind not in "ui" or arr.min() < 0
+                                                       or (code == 0 and arr.max() > 2 ** 32 - 1)):
+                    fail(f"metadata key '{key}': values do not fit {vtype}")
+                out.append(arr.astype(NUMPY_ELEMENT[code]).tobytes())
+            else:
+                out.extend(_encode_scalar(code, v, key, fail) for v in values)
+        else:
+            code = TYPE_CODES[vtype]
+            out.append(bytes([code]) + _encode_scalar(code, value, key, fail))
+    return b"".join(out)
+
+
+def _deflate(data, level, strategy):
+    c = zlib.compressobj(level, zlib.DEFLATED, 15, 8, strategy)
+    return c.compress(data) + c.flush()
+
+
+def _shuffle(raw):
+    """Byte shuffle of 4-byte elements (§6): output byte b·n + i = raw byte 4i + b."""
+    return np.frombuffer(raw, np.uint8).reshape(-1, 4).T.tobytes()
+
+
+def _compress_tensor(raw, n, level, strategy, forced):
+    """(stored bytes, filter name) by the spec's rule (§8), or with the forced filter."""
+    if forced is not None:
+        return _deflate(_shuffle(raw) if forced == "shuffle" else raw, level, strategy), forced
+    if n <= EXACT_CHOICE_LIMIT:
+        plain, shuffled = _deflate(raw, level, strategy), _deflate(_shuffle(raw), level, strategy)
+        return (shuffled, "shuffle") if len(shuffled) < len(plain) else (plain, "none")
+    m = SAMPLE_CHUNK_ELEMENTS
+    sample = b"".join(raw[4 * (k * (n - m) // (SAMPLE_CHUNKS - 1)):4 * (k * (n - m) // (SAMPLE_CHUNKS - 1) + m)]
+                      for k in range(SAMPLE_CHUNKS))
+    use_shuffle = len(_deflate(_shuffle(sample), level, strategy)) < len(_deflate(sample, level, strategy))
+    return (_deflate(_shuffle(raw), level, strategy), "shuffle") if use_shuffle else (_deflate(raw, level, strategy), "none")
+
+
+def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_STRATEGY, filter=None):
+    """The bytes of ``checkpoint`` as a .ttc file. Validates first, with the reader's own
+    checks: a checkpoint that would not read back raises ``FormatError`` (kind
+    ``invalidCheckpoint``) naming the field or tensor, and nothing is produced."""
+    def invalid(message):
+        raise FormatError(path, "invalidCheckpoint", f"cannot write: {message}")
+    if not (isinstance(level, int) and 0 <= level <= 9):
+        invalid(f"compression level {level!r} is not in 0...9")
+    if filter not in (None, "none", "shuffle"):
+        invalid(f"filter {filter!r} is not none or shuffle")
+    c = checkpoint
+    items = _metadata_items(c)
+    try:
+        _check_metadata(items, lambda kind, message: invalid(message))
+    except (TypeError, ValueError, AttributeError) as e:
+        invalid(f"metadata: {e}")
+    names = set()
+    arrays = []
+    for t in c.tensors:
+        q = f"tensor {_quote(t.name)}"
+        nb = len(t.name.encode("utf-8"))
+        if not 1 <= nb <= MAX_NAME:
+            invalid(f"{q}: name length {nb} is not in 1...{MAX_NAME}")
+        if t.name in names:
+            invalid(f"{q}: name appears twice")
+        names.add(t.name)
+        if t.role not in ROLE_CODES:
+            invalid(f"{q}: role {t.role!r} is not parameter, adam_m, adam_v or other")
+        values = np.asarray(t.values)
+        if values.dtype != np.float32:
+            invalid(f"{q}: dtype {values.dtype}, expected float32 (convert explicitly)")
+        if values.ndim > MAX_RANK or any(d < 1 for d in values.shape):
+            invalid(f"{q}: shape {list(values.shape)} needs rank ≤ {MAX_RANK} and dimensions ≥ 1")
+        arrays.append(np.ascontiguousarray(values).astype("<f4", copy=False))
+    if len(c.tensors) > MAX_TENSORS:
+        invalid(f"{len(c.tensors)} tensors exceeds the cap {MAX_TENSORS}")
+    _check_tensor_set(c.config, [(t.name, t.role, tuple(a.shape)) for t, a in zip(c.tensors, arrays)],
+                      lambda kind, message: invalid(message))
+
+    meta = _encode_metadata(items, invalid)
+    blobs, entries = [], []
+    for t, a in zip(c.tensors, arrays):
+        raw = a.tobytes()
+        stored, filt = _compress_tensor(raw, a.size, level, strategy, filter)
+        blobs.append(stored)
+        entries.append((t, a.shape, stored, filt, zlib.crc32(raw), len(raw)))
+
+    def directory(offsets):
+        out = [struct.pack("<Q", len(entries))]
+        for (t, shape, stored, filt, raw_crc, raw_len), off in zip(entries, offsets):
+            nb = t.name.encode("utf-8")
+            out.append(struct.pack("<I", len(nb)) + nb)
+            out.append(bytes([ROLE_CODES[t.role], 0, 1, FILTER_CODES[filt], len(shape)]))
+            out.append(b"".join(struct.pack("<Q", d) for d in shape))
+            out.append(struct.pack("<QQQII", off, len(stored), raw_len, raw_crc, zlib.crc32(stored)))
+        return b"".join(out)
+
+    # Entry sizes do not depend on offsets, so the header length is known before them.
+    header_length = 2 * 12 + len(meta) + len(directory([0] * len(entries)))
+    if header_length > MAX_HEADER:
+        invalid(f"header would be {header_length} bytes, more than the cap {MAX_HEADER}")
+    offsets, off = [], 32 + header_length
+    for b in blobs:
+        offsets.append(off)
+        off += len(b)
+    tdir = directory(offsets)
+    header = (struct.pack("<IQ", TAG_META, len(meta)) + meta + struct.pack("<IQ", TAG_TDIR, len(tdir)) + tdir)
+    assert len(header) == header_length
+    pre = MAGIC + struct.pack("<HHIQI", MAJOR, MINOR, 0, header_length, zlib.crc32(header))
+    pre += struct.pack("<I", zlib.crc32(pre))
+    return b"".join([pre, header] + blobs)
+
+
+def write(checkpoint, path, **options):
+    """Writes ``checkpoint`` to ``path`` atomically, as tt-ckpt does (§8): a temporary
+    ``.NAME.tmp-PID-HEX`` in the target's directory (O_EXCL, mode 0644 before umask),
+    fsync, rename over the target, fsync of the directory. On any failure before the rename
+    the temporary file is removed and an existing file is left untouched. A read-only target
+    is not replaced. Options as ``encode``. Raises ``FormatError`` (``invalidCheckpoint``
+    or ``writeFailed``)."""
+    path = os.fspath(path)
+    data = encode(checkpoint, path=path, **options)
+
+    def failed(message):
+        raise FormatError(path, "writeFailed", message)
+    directory, base = os.path.split(path)
+    if base in ("", ".", ".."):
+        failed("not a file path")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        failed(f"cannot stat: {e.strerror or e}")
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            failed("is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            failed("exists and is not a regular file")
+        if not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            failed("the existing file is read-only; not replacing it")
+    temp = os.path.join(directory, f".{base}.tmp-{os.getpid()}-{secrets.randbits(32):x}")
+    fd = -1
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.rename(temp, path)
+    except OSError as e:
+        if fd >= 0:
+            os.close(fd)
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        failed(f"save failed, previous file (if any) left unchanged: {e.strerror or e}")
+    try:
+        dfd = os.open(directory or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as e:
+        failed(f"saved, but the directory could not be synced, so the save may not survive a power loss: "
+               f"{e.strerror or e}")
