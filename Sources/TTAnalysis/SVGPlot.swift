@@ -102,8 +102,13 @@ public enum SVGPlot {
         public var normA: Double
         /// ‖a − b‖₂.
         public var normDiff: Double
-        /// ‖a − b‖ / ‖a‖, or nil when ‖a‖ = 0 (undefined).
-        public var relative: Double? { normA > 0 ? normDiff / normA : nil }
+        /// ‖a − b‖ / ‖a‖, or nil when it is undefined (‖a‖ = 0) or not finite (a tensor
+        /// holding NaN or ∞, or norms overflowing).
+        public var relative: Double? {
+            guard normA > 0, normA.isFinite, normDiff.isFinite else { return nil }
+            let r = normDiff / normA
+            return r.isFinite ? r : nil
+        }
         public init(name: String, normA: Double, normDiff: Double) {
             self.name = name
             self.normA = normA
@@ -116,28 +121,56 @@ public enum SVGPlot {
     /// - Throws: `ConfigError` (field "tensors") naming a parameter that is missing from `b`
     ///   or has another shape.
     public static func relativeChanges(from a: Checkpoint, to b: Checkpoint) throws -> [TensorChange] {
-        var changes: [TensorChange] = []
-        for ta in a.tensors where ta.role == .parameter {
-            guard let tb = b.tensors.first(where: { $0.name == ta.name && $0.role == .parameter }) else {
-                throw ConfigError(field: "tensors", message: "\(ta.name) is in the first checkpoint but not the second")
+        let pa = a.tensors.filter { $0.role == .parameter }, pb = b.tensors.filter { $0.role == .parameter }
+        return try relativeChanges(a: pa.map { ($0.name, $0.shape) }, b: pb.map { ($0.name, $0.shape) },
+                                   loadA: { pa[$0].values }, loadB: { pb[$0].values })
+    }
+
+    /// The same from two checkpoint files, one pair of tensors in memory at a time (each
+    /// loaded with every check, used, and released), so memory is bounded by the largest
+    /// tensor whatever the files claim; `other` tensors are never inflated.
+    public static func relativeChanges(from a: CheckpointSource, to b: CheckpointSource) throws -> [TensorChange] {
+        let ea = a.entries.filter { $0.role == .parameter }, eb = b.entries.filter { $0.role == .parameter }
+        return try relativeChanges(a: ea.map { ($0.name, $0.shape) }, b: eb.map { ($0.name, $0.shape) },
+                                   loadA: { try a.loadTensor(ea[$0]) }, loadB: { try b.loadTensor(eb[$0]) })
+    }
+
+    /// The rule of both: tensors by name and shape, values loaded by index when needed.
+    static func relativeChanges(a: [(name: String, shape: [Int])], b: [(name: String, shape: [Int])],
+                                loadA: (Int) throws -> [Float], loadB: (Int) throws -> [Float]) throws -> [TensorChange] {
+        var indexB: [String: Int] = [:]
+        for (i, t) in b.enumerated() where indexB[t.name] == nil { indexB[t.name] = i }
+        // Shapes and names first, so a mismatch costs no inflating.
+        let pairs = try a.indices.map { i -> (Int, Int) in
+            guard let j = indexB[a[i].name] else {
+                throw ConfigError(field: "tensors", message: "\(a[i].name) is in the first checkpoint but not the second")
             }
-            guard tb.shape == ta.shape, tb.values.count == ta.values.count else {
-                throw ConfigError(field: "tensors", message: "\(ta.name) has shape \(ta.shape) in the first checkpoint and \(tb.shape) in the second")
+            guard b[j].shape == a[i].shape else {
+                throw ConfigError(field: "tensors", message: "\(a[i].name) has shape \(a[i].shape) in the first checkpoint and \(b[j].shape) in the second")
+            }
+            return (i, j)
+        }
+        var changes: [TensorChange] = []
+        for (i, j) in pairs {
+            let va = try loadA(i), vb = try loadB(j)
+            guard va.count == vb.count else {
+                throw ConfigError(field: "tensors", message: "\(a[i].name) has \(va.count) values in the first checkpoint and \(vb.count) in the second")
             }
             var na = 0.0, nd = 0.0
-            for i in 0..<ta.values.count {
-                let x = Double(ta.values[i]), d = Double(ta.values[i]) - Double(tb.values[i])
+            for k in 0..<va.count {
+                let x = Double(va[k]), d = Double(va[k]) - Double(vb[k])
                 na += x * x
                 nd += d * d
             }
-            changes.append(TensorChange(name: ta.name, normA: na.squareRoot(), normDiff: nd.squareRoot()))
+            changes.append(TensorChange(name: a[i].name, normA: na.squareRoot(), normDiff: nd.squareRoot()))
         }
         return changes
     }
 
     /// A horizontal bar per tensor: its relative change ‖a−b‖/‖a‖ on a linear x axis from 0
     /// to a round number ≥ the largest. Tensors with ‖a‖ = 0 get no bar and a note with
-    /// ‖a−b‖ instead. Names are XML-escaped.
+    /// ‖a−b‖ instead; so do tensors whose change is not finite (NaN or ∞ values), with a
+    /// note saying so. Names are XML-escaped.
     public static func changeChart(_ changes: [TensorChange], title: String = "Relative change per tensor") -> String {
         let rowHeight = 18.0
         let longest = changes.map { $0.name.count }.max() ?? 0
@@ -150,10 +183,12 @@ public enum SVGPlot {
         let xMax = ticks.last!
         func px(_ v: Double) -> Double { x0 + v / xMax * (x1 - x0) }
 
-        let undefined = changes.filter { $0.relative == nil }.count
+        let undefined = changes.filter { $0.relative == nil && $0.normA == 0 }.count
+        let nonFinite = changes.filter { $0.relative == nil && $0.normA != 0 }.count
         var svg = header(title: title, description:
             "Relative change ‖a−b‖/‖a‖ of \(changes.count) tensors" +
-            (undefined > 0 ? "; \(undefined) with ‖a‖ = 0 shown without a bar" : "") + "; x axis linear.",
+            (undefined > 0 ? "; \(undefined) with ‖a‖ = 0 shown without a bar" : "") +
+            (nonFinite > 0 ? "; \(nonFinite) not finite (NaN or ∞ values) shown without a bar" : "") + "; x axis linear.",
             height: canvasHeight)
         // X axis along the bottom of the bars.
         svg += "<g id=\"x-axis\" data-min=\"0\" data-max=\"\(xMax)\" data-scale=\"linear\">\n"
@@ -175,8 +210,10 @@ public enum SVGPlot {
             if let r = c.relative {
                 svg += "<rect x=\"\(fixed(x0, 2))\" y=\"\(fixed(yTop + 3, 2))\" width=\"\(fixed(px(r) - x0, 2))\" height=\"\(fixed(rowHeight - 6, 2))\" fill=\"#1f77b4\"/>"
                 svg += "<text x=\"\(fixed(px(r) + 4, 2))\" y=\"\(textY)\">\(significant(r, 3))</text>"
-            } else {
+            } else if c.normA == 0 {
                 svg += "<text x=\"\(fixed(x0 + 4, 2))\" y=\"\(textY)\" fill=\"#777\">‖a‖ = 0, ‖a−b‖ = \(significant(c.normDiff, 3))</text>"
+            } else {
+                svg += "<text x=\"\(fixed(x0 + 4, 2))\" y=\"\(textY)\" fill=\"#777\">not finite: ‖a‖ = \(significant(c.normA, 3)), ‖a−b‖ = \(significant(c.normDiff, 3))</text>"
             }
             svg += "</g>\n"
         }
@@ -216,9 +253,11 @@ public enum SVGPlot {
         let shared = tickDecimals(ticks)
         for t in ticks {
             let y = fixed(position(t), 2)
-            let d = scale == "log" ? max(0, -Int(log10(t).rounded(.down))) : shared
+            // Log ticks are 1, 2 or 5 × 10^e: as decimals from 1e-4 to below 1e6, else "2e-19".
+            let label = scale != "log" ? fixed(t, shared)
+                : (t >= 1e-4 && t < 1e6 ? fixed(t, max(0, -Int(log10(t).rounded(.down)))) : significant(t, 1))
             s += "<g class=\"tick\" data-value=\"\(t)\"><line x1=\"\(fixed(left - 5, 2))\" y1=\"\(y)\" x2=\"\(fixed(right, 2))\" y2=\"\(y)\" stroke=\"#e5e5e5\"/>"
-            s += "<text x=\"\(fixed(left - 8, 2))\" y=\"\(fixed(position(t) + 4, 2))\" text-anchor=\"end\">\(fixed(t, d))</text></g>\n"
+            s += "<text x=\"\(fixed(left - 8, 2))\" y=\"\(fixed(position(t) + 4, 2))\" text-anchor=\"end\">\(label)</text></g>\n"
         }
         let cy = fixed((top + bottom) / 2, 2)
         s += "<text class=\"label\" x=\"20\" y=\"\(cy)\" text-anchor=\"middle\" transform=\"rotate(-90 20 \(cy))\">\(xmlEscape(label))</text>\n"
@@ -239,8 +278,12 @@ public enum SVGPlot {
         let magnitude = pow(10, (log10(raw)).rounded(.down))
         let step = max(minimumStep, [1.0, 2, 5, 10].map { $0 * magnitude }.first { $0 >= raw * (1 - 1e-12) }!)
         let first = (lo / step).rounded(.down), last = (hi / step).rounded(.up)
-        // Ticks as integer multiples of `step`, so labels are exact round numbers.
-        return stride(from: first, through: last, by: 1).map { tidy($0 * step, step) }
+        // Ticks as integer multiples of `step`, so labels are exact round numbers; at the
+        // very top of the Double range a multiple can overflow, and is held at the largest.
+        return stride(from: first, through: last, by: 1).map { k in
+            let t = tidy(k * step, step)
+            return t.isFinite ? t : (t > 0 ? .greatestFiniteMagnitude : -.greatestFiniteMagnitude)
+        }
     }
 
     /// Powers of ten enclosing [lower, upper] (both > 0); with at most two decades, also
@@ -277,10 +320,13 @@ public enum SVGPlot {
         return 12
     }
 
-    /// `value` with exactly `decimals` digits after the point, rounded half away from
-    /// zero, by integer arithmetic ("-0.00" prints as "0.00").
+    /// `value` with exactly `decimals` digits after the point (0...15; more are cut to 15),
+    /// rounded half away from zero, by integer arithmetic ("-0.00" prints as "0.00").
+    /// Values too large for that print in Swift's shortest form.
     public static func fixed(_ value: Double, _ decimals: Int) -> String {
         guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
+        // 10^15 and 9e15 both fit an Int64; 10^19 would not (the trap of issue 11 #8).
+        let decimals = min(max(decimals, 0), 15)
         let scale = pow(10, Double(decimals))
         let scaled = (abs(value) * scale).rounded()
         guard scaled < 9e15 else { return "\(value)" }

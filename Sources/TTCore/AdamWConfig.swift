@@ -48,14 +48,30 @@ public struct AdamWConfig: Equatable, Sendable {
     }
 
     /// Checks ranges; throws `ConfigError` naming the field as the spec's `optim.*` metadata
-    /// key does (`lr`, `weight_decay`, ...).
+    /// key does (`lr`, `weight_decay`, ...). The one validation of these values: the command
+    /// line calls it on what the user gives and the checkpoint reader on what a file records.
+    ///
+    /// The engine computes the update in float32 (`Kernels.AdamWStep`), so each value is
+    /// checked both as given (f64) and as the float32 the engine will use: a learning rate or
+    /// ε that rounds to 0 or to a subnormal in float32 (below 2^-126 ≈ 1.1754944e-38) is
+    /// refused, since ε = 0 makes the first update 0/0 and a subnormal one loses its
+    /// precision; 1 − β and 1 − lr·wd must stay above 0 in float32 too.
     public func validate() throws {
         func fail(_ field: String, _ message: String) -> ConfigError { ConfigError(field: field, message: message) }
+        /// A positive value that float32 rounds to 0 or a subnormal.
+        func float32Fails(_ field: String, _ value: Double) -> ConfigError? {
+            let f = Float(value)
+            guard !f.isNormal else { return nil }
+            let became = f == 0 ? "0" : "subnormal"
+            return fail(field, "\(value) is \(became) in float32 (the engine's type); must be at least \(Float.leastNormalMagnitude)")
+        }
         guard learningRate.isFinite, learningRate > 0, learningRate <= 10 else { throw fail("lr", "must be in (0, 10], got \(learningRate)") }
-        guard beta1.isFinite, (0..<1).contains(beta1) else { throw fail("beta1", "must be in [0, 1), got \(beta1)") }
-        guard beta2.isFinite, (0..<1).contains(beta2) else { throw fail("beta2", "must be in [0, 1), got \(beta2)") }
+        if let e = float32Fails("lr", learningRate) { throw e }
+        guard beta1.isFinite, (0..<1).contains(beta1), Float(1 - beta1) > 0 else { throw fail("beta1", "must be in [0, 1), got \(beta1)") }
+        guard beta2.isFinite, (0..<1).contains(beta2), Float(1 - beta2) > 0 else { throw fail("beta2", "must be in [0, 1), got \(beta2)") }
         guard epsilon.isFinite, epsilon > 0, epsilon < 1 else { throw fail("epsilon", "must be in (0, 1), got \(epsilon)") }
-        guard weightDecay.isFinite, weightDecay >= 0, learningRate * weightDecay < 1 else {
+        if let e = float32Fails("epsilon", epsilon) { throw e }
+        guard weightDecay.isFinite, weightDecay >= 0, learningRate * weightDecay < 1, Float(1 - learningRate * weightDecay) > 0 else {
             throw fail("weight_decay", "must be ≥ 0 with lr·wd < 1, got \(weightDecay)")
         }
         guard gradClip.isFinite, gradClip >= 0 else { throw fail("grad_clip", "must be ≥ 0 (0 = off), got \(gradClip)") }

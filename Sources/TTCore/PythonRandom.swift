@@ -61,6 +61,17 @@ public struct PythonRandom: Sendable, Equatable {
 
     public var state: State { State(words: mt, index: mti, gaussNext: gaussNext) }
 
+    /// Makes this generator continue exactly as `other` does, copying its words into this
+    /// generator's own storage: no allocation once that storage is uniquely referenced
+    /// (the training loop saves and restores the generator around every step this way).
+    public mutating func assign(from other: PythonRandom) {
+        mt.withUnsafeMutableBufferPointer { target in
+            other.mt.withUnsafeBufferPointer { source in _ = target.update(fromContentsOf: source) }
+        }
+        mti = other.mti
+        gaussNext = other.gaussNext
+    }
+
     private mutating func initGenrand(_ s: UInt32) {
         mt[0] = s
         for i in 1..<Self.n {

@@ -364,10 +364,18 @@ public final class Model {
     /// above it, every gradient is scaled by gradClip / norm before entering the moments
     /// (`gradients` itself is left unchanged).
     public func applyAdamW(_ optimizer: AdamWConfig, step t: Int) -> (learningRate: Double, gradNorm: Float) {
+        applyAdamW(optimizer, step: t, gradientSumOfSquares: gradientSumOfSquares())
+    }
+
+    /// `applyAdamW(_:step:)` with Σ g² already computed by `gradientSumOfSquares()`, for a
+    /// caller that checks the gradient before applying it (the training loop refuses a
+    /// non-finite one) without summing twice.
+    public func applyAdamW(_ optimizer: AdamWConfig, step t: Int, gradientSumOfSquares sumOfSquares: Double)
+        -> (learningRate: Double, gradNorm: Float) {
         precondition(t >= 1, "AdamW steps are 1-based")
         let n = layout.totalCount
         let g = gradients.baseAddress!
-        let norm = gradientSumOfSquares().squareRoot()
+        let norm = sumOfSquares.squareRoot()
         var scale = 1.0
         if optimizer.gradClip > 0 && norm > optimizer.gradClip {
             scale = optimizer.gradClip / norm
@@ -394,7 +402,9 @@ public final class Model {
     /// Σ g² over the whole gradient buffer, in Double: each block of `normBlock` floats is
     /// summed in four interleaved lanes combined as (s0 + s1) + (s2 + s3), then the block
     /// sums are added in block order. Blocks are fixed by the layout, not the threads.
-    func gradientSumOfSquares() -> Double {
+    /// Finite exactly when every gradient is: a float32 square is below 2^256, and 2^31 of
+    /// them cannot overflow a Double.
+    public func gradientSumOfSquares() -> Double {
         let n = layout.totalCount, block = Model.normBlock
         let g = gradients.baseAddress!, partials = normPartials
         let blocks = (n + block - 1) / block

@@ -27,11 +27,16 @@ public enum CheckpointWriter {
 
     /// Encodes (compresses) once and writes the same bytes to each path in turn, each
     /// atomically as `write(_:to:options:)` does. A failure stops at that path: the paths
-    /// before it hold the new file, it and the ones after keep their previous contents.
-    public static func write(_ checkpoint: Checkpoint, to paths: [String], options: WriteOptions = WriteOptions()) throws {
+    /// before it hold the new file (each was passed to `written` when it was in place),
+    /// it and the ones after keep their previous contents.
+    public static func write(_ checkpoint: Checkpoint, to paths: [String], options: WriteOptions = WriteOptions(),
+                             written: (String) -> Void = { _ in }) throws {
         guard let first = paths.first else { return }
         let image = try encode(checkpoint, path: first, options: options)
-        for path in paths { try AtomicWrite.write([image.head] + image.blobs, to: path, io: options.io) }
+        for path in paths {
+            try AtomicWrite.write([image.head] + image.blobs, to: path, io: options.io)
+            written(path)
+        }
     }
 
     /// The bytes `write` would store, in pieces (preamble + header, then each blob).

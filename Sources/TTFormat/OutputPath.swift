@@ -33,6 +33,15 @@ public enum OutputPath {
         guard access(parent, W_OK) == 0 else { throw InputError(path, "cannot write here: \(parent): \(systemReason(errno))") }
     }
 
+    /// True when `a` and `b` name the same file (same device and inode), or the same
+    /// path when neither exists yet.
+    public static func isSameFile(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        let ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0
+        if ea && eb { return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
+        return !ea && !eb && a == b
+    }
+
     /// Refuses to write `output` when it is the same file (device and inode) as one of
     /// `inputs`: the command would destroy what it reads.
     /// - Throws: `FormatError` naming `output` and the input.

@@ -68,11 +68,33 @@ public final class ReadableFile: @unchecked Sendable {
     }
 
     /// The whole file at `path`, refused before reading when it is larger than `limit` bytes.
+    /// A regular file that reports size 0 (procfs and sysfs files such as /proc/cpuinfo
+    /// do) is read to its end in chunks instead, still refused past `limit`.
     public static func readAll(_ path: String, limit: Int) throws -> [UInt8] {
         let file = try ReadableFile(path: path)
         guard file.size <= limit else {
             throw FormatError(path: path, kind: .io, message: "is larger than \(limit) bytes")
         }
+        if file.size == 0 { return try file.readToEnd(limit: limit) }
         return try file.read(at: 0, count: file.size)
+    }
+
+    /// Every byte read(2) gives until end of file, for files whose size fstat does not
+    /// know; refused once more than `limit` bytes have come.
+    private func readToEnd(limit: Int) throws -> [UInt8] {
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, off_t(out.count)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FormatError(path: path, kind: .io, message: "read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 { return out }
+            guard out.count + n <= limit else {
+                throw FormatError(path: path, kind: .io, message: "is larger than \(limit) bytes")
+            }
+            out.append(contentsOf: chunk[0..<n])
+        }
     }
 }

@@ -237,7 +237,22 @@ public enum SafetensorsWriter {
     /// keys and is omitted when `metadata` is nil. Deterministic: same input, same bytes.
     /// - Precondition: names are unique, not `__metadata__`, and values.count = product(shape).
     public static func serialize(_ tensors: [SafetensorsTensor], metadata: [String: String]?) -> [UInt8] {
-        let ordered = tensors.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        for t in tensors {
+            precondition(t.values.count == t.shape.reduce(1, *), "tensor \(t.name): shape does not match value count")
+        }
+        let (head, order) = header(tensors.map { ($0.name, $0.shape) }, metadata: metadata)
+        var out = head
+        out.reserveCapacity(head.count + 4 * tensors.reduce(0) { $0 + $1.values.count })
+        for i in order { appendLittleEndian(tensors[i].values, to: &out) }
+        return out
+    }
+
+    /// The 8-byte length and the JSON header for tensors of these names and shapes (F32),
+    /// and the order their data follows in (indices into `tensors`, by name as UTF-8 bytes).
+    /// The header is padded with spaces to a multiple of 8 bytes.
+    /// - Precondition: names are unique and not `__metadata__`.
+    public static func header(_ tensors: [(name: String, shape: [Int])], metadata: [String: String]?) -> (bytes: [UInt8], order: [Int]) {
+        let order = tensors.indices.sorted { Array(tensors[$0].name.utf8).lexicographicallyPrecedes(Array(tensors[$1].name.utf8)) }
         var members: [(String, JSONValue)] = []
         if let metadata {
             let pairs = metadata.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
@@ -245,10 +260,10 @@ public enum SafetensorsWriter {
             members.append(("__metadata__", .object(pairs)))
         }
         var offset = 0
-        for t in ordered {
-            precondition(t.values.count == t.shape.reduce(1, *), "tensor \(t.name): shape does not match value count")
+        for i in order {
+            let t = tensors[i]
             precondition(t.name != "__metadata__")
-            let end = offset + 4 * t.values.count
+            let end = offset + 4 * t.shape.reduce(1, *)
             members.append((t.name, .object([
                 ("dtype", .string("F32")),
                 ("shape", .array(t.shape.map { .int($0) })),
@@ -259,15 +274,16 @@ public enum SafetensorsWriter {
         var header = Array(JSONValue.object(members).serialized(pretty: false, escaping: .minimal).utf8)
         header += [UInt8](repeating: UInt8(ascii: " "), count: (8 - header.count % 8) % 8)
         var out: [UInt8] = []
-        out.reserveCapacity(8 + header.count + offset)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
         out += header
-        for t in ordered {
-            t.values.withUnsafeBufferPointer { values in
-                for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
-            }
+        return (out, order)
+    }
+
+    /// Float32 values as little-endian bytes, appended to `out`.
+    static func appendLittleEndian(_ values: [Float], to out: inout [UInt8]) {
+        values.withUnsafeBufferPointer { values in
+            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { out += $0 } }
         }
-        return out
     }
 
     /// Serializes and writes atomically through `io` (`AtomicWrite`: temporary file, fsync,
@@ -275,5 +291,26 @@ public enum SafetensorsWriter {
     public static func write(_ tensors: [SafetensorsTensor], metadata: [String: String]?, to path: String,
                              io: any FileSystemIO = POSIXFileSystem()) throws {
         try AtomicWrite.write([serialize(tensors, metadata: metadata)], to: path, io: io)
+    }
+
+    /// Writes the same file as `write` without holding all the data: `values(i)` gives
+    /// tensor i's values when its turn comes, and they are written and released before the
+    /// next is asked for, so memory is bounded by the largest tensor. Atomic like `write`;
+    /// an error from `values` leaves nothing at `path`.
+    /// - Precondition: `values(i).count` = product of `tensors[i].shape`.
+    public static func write(streaming tensors: [(name: String, shape: [Int])], metadata: [String: String]?, to path: String,
+                             io: any FileSystemIO = POSIXFileSystem(), values: (Int) throws -> [Float]) throws {
+        let (head, order) = header(tensors, metadata: metadata)
+        try AtomicWrite.write(to: path, io: io) { sink in
+            try sink.append(head)
+            for i in order {
+                let v = try values(i)
+                precondition(v.count == tensors[i].shape.reduce(1, *), "tensor \(tensors[i].name): shape does not match value count")
+                var bytes: [UInt8] = []
+                bytes.reserveCapacity(4 * v.count)
+                appendLittleEndian(v, to: &bytes)
+                try sink.append(bytes)
+            }
+        }
     }
 }

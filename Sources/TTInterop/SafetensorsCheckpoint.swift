@@ -26,12 +26,21 @@ import TTTokenizer
 public enum SafetensorsCheckpoint {
     /// The tensors and metadata `export` writes.
     public static func exportContents(_ checkpoint: Checkpoint, includeOptimizer: Bool) -> (tensors: [SafetensorsTensor], metadata: [String: String]) {
-        let roles: Set<TensorRole> = includeOptimizer ? [.parameter, .adamM, .adamV] : [.parameter]
-        let tensors = checkpoint.tensors.filter { roles.contains($0.role) }
+        let tensors = checkpoint.tensors.filter { exported($0.role, includeOptimizer: includeOptimizer) }
             .map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
-        let c = checkpoint.config
-        let vocabulary = JSONValue.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized(pretty: false, escaping: .minimal)
-        let metadata: [String: String] = [
+        return (tensors, exportMetadata(config: checkpoint.config, vocabulary: checkpoint.vocabulary, training: checkpoint.training))
+    }
+
+    /// Whether export writes a tensor of `role`: parameters, and the moments with the
+    /// optimizer; never `other` tensors.
+    public static func exported(_ role: TensorRole, includeOptimizer: Bool) -> Bool {
+        role == .parameter || (includeOptimizer && (role == .adamM || role == .adamV))
+    }
+
+    /// The `__metadata__` map `export` writes (see the type's table).
+    public static func exportMetadata(config c: ModelConfig, vocabulary: Vocabulary, training: TrainingState) -> [String: String] {
+        let tokens = JSONValue.array(vocabulary.tokens.map { .string($0) }).serialized(pretty: false, escaping: .minimal)
+        return [
             "format": "tt-ckpt",
             "tool_version": TTCkptVersion.string,
             "arch": c.arch.rawValue,
@@ -41,15 +50,14 @@ public enum SafetensorsCheckpoint {
             "d_ff": String(c.dFF),
             "n_layers": String(c.nLayers),
             "context": String(c.context),
-            "tokenizer": checkpoint.vocabulary.kind.rawValue,
-            "vocabulary": vocabulary,
-            "step": String(checkpoint.training.step),
-            "tokens_seen": String(checkpoint.training.tokensSeen),
-            "seed": String(checkpoint.training.seed),
-            "loss_history": JSONValue.array(checkpoint.training.lossHistory.map { .float($0) }).serialized(pretty: false, escaping: .minimal),
-            "session_starts": JSONValue.array(checkpoint.training.sessionStarts.map { .int($0) }).serialized(pretty: false, escaping: .minimal),
+            "tokenizer": vocabulary.kind.rawValue,
+            "vocabulary": tokens,
+            "step": String(training.step),
+            "tokens_seen": String(training.tokensSeen),
+            "seed": String(training.seed),
+            "loss_history": JSONValue.array(training.lossHistory.map { .float($0) }).serialized(pretty: false, escaping: .minimal),
+            "session_starts": JSONValue.array(training.sessionStarts.map { .int($0) }).serialized(pretty: false, escaping: .minimal),
         ]
-        return (tensors, metadata)
     }
 
     /// Writes `checkpoint` as safetensors at `path`, atomically through `io` (`AtomicWrite`).
@@ -57,6 +65,33 @@ public enum SafetensorsCheckpoint {
                               io: any FileSystemIO = POSIXFileSystem()) throws {
         let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path, io: io)
+    }
+
+    /// The same file as `export(_:to:includeOptimizer:io:)`, streamed from a checkpoint
+    /// file: after `CheckpointBounds` (checked from the header, before inflating anything),
+    /// each tensor is loaded (every CRC checked), written and released in turn, so memory is
+    /// bounded by the largest tensor. The tensors not exported are checked too (inflated
+    /// and released, every CRC), first, so a damaged file is refused rather than half
+    /// trusted. A parameter that is not finite stops the export (`FiniteValues`) and
+    /// nothing is written.
+    /// - Returns: the number of tensors written.
+    /// - Throws: the reader's `FormatError`, `InputError` naming the checkpoint, or the
+    ///   writer's `FormatError` naming `path`.
+    @discardableResult
+    public static func export(from reader: CheckpointReader, to path: String, includeOptimizer: Bool,
+                              io: any FileSystemIO = POSIXFileSystem()) throws -> Int {
+        try CheckpointBounds.check(reader)
+        let entries = reader.entries.filter { exported($0.role, includeOptimizer: includeOptimizer) }
+        for e in reader.entries where !exported(e.role, includeOptimizer: includeOptimizer) { _ = try reader.loadTensor(e) }
+        let metadata = exportMetadata(config: reader.config, vocabulary: reader.vocabulary, training: reader.training)
+        try SafetensorsWriter.write(streaming: entries.map { ($0.name, $0.shape) }, metadata: metadata, to: path, io: io) { i in
+            let values = try reader.loadTensor(entries[i])
+            if entries[i].role == .parameter {
+                try values.withUnsafeBufferPointer { try FiniteValues.require($0, tensor: entries[i].name, source: reader.path) }
+            }
+            return values
+        }
+        return entries.count
     }
 
     /// What the caller knows about a file that lacks tt-ckpt metadata. Every non-nil field

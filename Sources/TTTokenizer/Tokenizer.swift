@@ -32,22 +32,14 @@ extension Vocabulary {
 
     /// Builds the vocabulary of `kind` from corpus bytes (see the rule at the top of this file).
     /// - Parameter source: the file name used in error messages.
-    /// - Throws: `InputError` for an empty corpus or invalid UTF-8 (word, char).
+    /// - Throws: `InputError` for an empty corpus, invalid UTF-8 (word, char), or more
+    ///   distinct words or chars than `maxBuiltTokens` allows.
     public init(building kind: TokenizerKind, from corpus: [UInt8], source: String) throws {
         guard !corpus.isEmpty else { throw InputError(source, "is empty") }
         switch kind {
-        case .byte:
-            self = .bytes
-        case .char:
-            let scalars = try decodeUTF8(corpus, source: source)
-            let unique = Set(scalars.map(\.value)).sorted()
-            self.init(kind: .char, tokens: unique.map { String(UnicodeScalar($0)!) })
-        case .word:
-            let words = splitWords(try decodeUTF8(corpus, source: source))
-            guard !words.isEmpty else { throw InputError(source, "has no words (only whitespace)") }
-            let specials = Set(Self.wordSpecials.map { Array($0.utf8) })
-            let others = Set(words).subtracting(specials).sorted { $0.lexicographicallyPrecedes($1) }
-            self.init(kind: .word, tokens: Self.wordSpecials + others.map { String(decoding: $0, as: UTF8.self) })
+        case .byte: self = .bytes
+        case .char: self = try Self.buildChars(corpus, source: source)
+        case .word: self = try Self.buildWords(corpus, source: source)
         }
     }
 
@@ -56,43 +48,9 @@ extension Vocabulary {
     /// - Throws: `InputError` for invalid UTF-8, or for symbols the vocabulary lacks: the
     ///   message lists the first five distinct ones (quoted and escaped) and how many more.
     public func encode(_ text: [UInt8], source: String) throws -> [Int32] {
-        switch kind {
-        case .byte:
-            guard tokens.count == 256 else {
-                throw InputError(source, "byte vocabulary has \(tokens.count) tokens, not 256")
-            }
-            return text.map { Int32($0) }
-        case .char:
-            let scalars = try decodeUTF8(text, source: source)
-            var index: [UInt32: Int32] = [:]
-            for (id, token) in tokens.enumerated() {
-                let s = token.unicodeScalars
-                if s.count == 1 { index[s.first!.value] = index[s.first!.value] ?? Int32(id) }
-            }
-            var ids: [Int32] = []
-            ids.reserveCapacity(scalars.count)
-            var unknown = UnknownSymbols()
-            for s in scalars {
-                if let id = index[s.value] { ids.append(id) } else { unknown.add(String(s)) }
-            }
-            try unknown.check(source)
-            return ids
-        case .word:
-            let words = splitWords(try decodeUTF8(text, source: source))
-            var index: [[UInt8]: Int32] = [:]
-            for (id, token) in tokens.enumerated() {
-                let key = Array(token.utf8)
-                if index[key] == nil { index[key] = Int32(id) }
-            }
-            var ids: [Int32] = []
-            ids.reserveCapacity(words.count)
-            var unknown = UnknownSymbols()
-            for w in words {
-                if let id = index[w] { ids.append(id) } else { unknown.add(String(decoding: w, as: UTF8.self)) }
-            }
-            try unknown.check(source)
-            return ids
-        }
+        var ids: [Int32] = []
+        try encodeEach(text, source: source) { ids.append($0) }
+        return ids
     }
 
     /// Encodes a string (a prompt); see `encode(_:source:)`.
@@ -112,57 +70,5 @@ extension Vocabulary {
         case .byte:
             return String(decoding: ids.map { UInt8(truncatingIfNeeded: Int($0)) }, as: UTF8.self)
         }
-    }
-}
-
-/// Decodes strict UTF-8 into scalars.
-/// - Throws: `InputError` naming the byte offset of the first invalid sequence.
-func decodeUTF8(_ bytes: [UInt8], source: String) throws -> [Unicode.Scalar] {
-    var scalars: [Unicode.Scalar] = []
-    scalars.reserveCapacity(bytes.count)
-    var parser = Unicode.UTF8.ForwardParser()
-    var iterator = bytes.makeIterator()
-    var offset = 0
-    while true {
-        switch parser.parseScalar(from: &iterator) {
-        case .valid(let encoded):
-            scalars.append(Unicode.UTF8.decode(encoded))
-            offset += encoded.count
-        case .emptyInput:
-            return scalars
-        case .error:
-            throw InputError(source, "is not valid UTF-8 (bad byte at offset \(offset))", remedy: .useByteTokenizer)
-        }
-    }
-}
-
-/// Words: maximal runs of non-whitespace scalars, as UTF-8 bytes.
-func splitWords(_ scalars: [Unicode.Scalar]) -> [[UInt8]] {
-    var words: [[UInt8]] = []
-    var current: [UInt8] = []
-    for s in scalars {
-        if s.properties.isWhitespace {
-            if !current.isEmpty { words.append(current); current.removeAll(keepingCapacity: true) }
-        } else {
-            current.append(contentsOf: UTF8.encode(s)!)
-        }
-    }
-    if !current.isEmpty { words.append(current) }
-    return words
-}
-
-/// Collects distinct unknown symbols in order of first appearance.
-private struct UnknownSymbols {
-    var seen: Set<[UInt8]> = []
-    var firstFew: [String] = []
-    mutating func add(_ symbol: String) {
-        if seen.insert(Array(symbol.utf8)).inserted && firstFew.count < 5 { firstFew.append(symbol) }
-    }
-    func check(_ source: String) throws {
-        guard !seen.isEmpty else { return }
-        let listed = firstFew.map { TerminalText.quoted($0) }.joined(separator: ", ")
-        let more = seen.count > firstFew.count ? " and \(seen.count - firstFew.count) more" : ""
-        let noun = seen.count == 1 ? "symbol" : "symbols"
-        throw InputError(source, "\(seen.count) \(noun) not in the checkpoint's vocabulary: \(listed)\(more)")
     }
 }

@@ -17,18 +17,24 @@ import TTTokenizer
 /// - `windowsDrawn` grows by B per batch in both cases: it is the data cursor a checkpoint
 ///   records.
 public struct BatchSampler: Sendable {
-    public let tokens: [Int32]
+    public let tokens: TokenStream
     public let context: Int
     public let batchSize: Int
     public let padID: Int32?
 
     /// - Precondition: tokens.count ≥ 2, context ≥ 1, batchSize ≥ 1.
-    public init(tokens: [Int32], context: Int, batchSize: Int, padID: Int32?) {
+    public init(tokens: TokenStream, context: Int, batchSize: Int, padID: Int32?) {
         precondition(tokens.count >= 2 && context >= 1 && batchSize >= 1)
         self.tokens = tokens
         self.context = context
         self.batchSize = batchSize
         self.padID = padID
+    }
+
+    /// The same over plain ids (stored in the width their largest id needs).
+    public init(tokens: [Int32], context: Int, batchSize: Int, padID: Int32?) {
+        self.init(tokens: TokenStream(tokens, vocabularySize: Int(tokens.max() ?? 0) + 1), context: context,
+                  batchSize: batchSize, padID: padID)
     }
 
     /// True when the stream is too short for random windows and every sequence is the

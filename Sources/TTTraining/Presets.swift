@@ -45,7 +45,7 @@ public struct InitRequest: Sendable {
 
     /// Practical bounds for a model `init` will allocate (four parameter-sized buffers plus
     /// activations), far below the format's `ModelConfig.limits`.
-    public static let maxParameters = 1 << 27
+    public static let maxParameters = CheckpointBounds.maxParameters
     public static let maxContext = 2048
 
     /// Resolves the vocabulary, data identity and config, and draws the initial weights.
@@ -57,7 +57,7 @@ public struct InitRequest: Sendable {
         if let path = corpusPath {
             let bytes = try TrainingData.readCorpus(path)
             vocabulary = try Vocabulary(building: kind, from: bytes, source: path)
-            data = try TrainingData(corpus: bytes, path: path, vocabulary: vocabulary).identity
+            data = try TrainingData.identity(corpus: bytes, path: path, vocabulary: vocabulary)
         } else if kind == .byte {
             vocabulary = .bytes
         } else if preset == .tutorial && kind == .word {
@@ -77,14 +77,16 @@ public struct InitRequest: Sendable {
         if let v = overrides.dFF { config.dFF = v }
         if let v = overrides.nLayers { config.nLayers = v }
         if let v = overrides.context { config.context = v }
+        // init's own context limit first: it is the binding one (the format's is 65536), so
+        // every context too long for init gets the same message.
+        guard config.context <= Self.maxContext else {
+            throw InputError(setting: .context, "must be at most \(Self.maxContext), got \(config.context)")
+        }
         do {
             try config.validate()
         } catch let e as ConfigError {
             if let setting = Setting(configField: e.field) { throw InputError(setting: setting, e.message) }
             throw InputError(e.field, e.message)
-        }
-        guard config.context <= Self.maxContext else {
-            throw InputError(setting: .context, "must be at most \(Self.maxContext), got \(config.context)")
         }
         let parameters = ParameterLayout.parameterCount(config)
         guard parameters <= Self.maxParameters else {

@@ -24,10 +24,13 @@ public enum Sampler {
     /// Continues `prompt` by up to `options.maxTokens` tokens and returns only the new ones.
     /// Each step runs the model on the last min(n, T) tokens (the context window slides once
     /// the sequence is longer than T) and picks from the logits at the last position.
-    /// Deterministic for a given model, prompt and options.
+    /// Deterministic for a given model, prompt and options. `onToken` gets each token as
+    /// soon as it is picked; returning false stops generation there (a reader that went
+    /// away: `sample | head`).
     /// - Precondition: prompt non-empty, ids in 0..<V, model.maxBatchSize ≥ 1.
+    @discardableResult
     public static func generate(model: Model, vocabulary: Vocabulary, prompt: [Int32], options: GenerationOptions,
-                                onToken: (Int32) -> Void = { _ in }) -> [Int32] {
+                                onToken: (Int32) -> Bool = { _ in true }) -> [Int32] {
         precondition(!prompt.isEmpty)
         let T = model.config.context, V = model.config.vocabSize
         var rng = PythonRandom(seed: options.seed)
@@ -69,8 +72,7 @@ public enum Sampler {
             let id = Int32(next)
             sequence.append(id)
             generated.append(id)
-            onToken(id)
-            if id == eos { break }
+            if !onToken(id) || id == eos { break }
         }
         return generated
     }

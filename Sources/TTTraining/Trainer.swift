@@ -53,6 +53,71 @@ public enum TrainOutcome: Equatable, Sendable {
     case completed
     /// Stopped between steps by this signal; the state was saved.
     case interrupted(signal: Int32)
+    /// Stopped at a step whose loss or gradient was not finite; that step was not applied
+    /// and the state after the step before it was saved (see `Divergence`).
+    case diverged(Divergence)
+}
+
+/// A step whose loss or gradient norm was not finite: training stops there, does not apply
+/// it, and saves the last good state, so no finished step is lost and NaN never reaches a
+/// file (spec/TRAINING.md, "Divergence").
+public struct Divergence: Equatable, Sendable {
+    /// The step that was not applied (AdamW t).
+    public var step: Int
+    public var loss: Float
+    /// The global gradient norm (not finite when any gradient is not).
+    public var gradNorm: Double
+    public var learningRate: Double
+    /// The hyperparameters in use, for the likely cause.
+    public var optimizer: AdamWConfig
+    /// The step saved, the one before `step`; nil when no step of this run had finished, so
+    /// nothing was written (the output keeps what it had).
+    public var savedStep: Int?
+
+    /// What most likely made training diverge, from the hyperparameters alone, most likely
+    /// first, in words (the setting names the spec uses: learning rate, beta2, eps).
+    public var likelyCauses: [String] {
+        // The first step of a run computes its loss and gradient from the checkpoint's own
+        // weights: this run's hyperparameters have not acted yet.
+        guard savedStep != nil else {
+            return ["the checkpoint's own weights already give a non-finite loss or gradient "
+                    + "(values too large for float32); go back to an earlier checkpoint"]
+        }
+        let o = optimizer
+        let number = Divergence.number
+        var causes: [String] = []
+        if o.learningRate > 0.1 {
+            causes.append("the learning rate \(number(o.learningRate)) is too high (1e-4 to 1e-2 is usual)")
+        } else if o.learningRate > 0.01 {
+            causes.append("the learning rate \(number(o.learningRate)) may be too high (1e-4 to 1e-2 is usual)")
+        }
+        if o.beta2 < 0.9 {
+            causes.append("beta2 \(number(o.beta2)) is too low (0.95 to 0.999 is usual)")
+        }
+        if o.epsilon < 1e-12 {
+            causes.append("eps \(number(o.epsilon)) is tiny (1e-8 is usual)")
+        }
+        if causes.isEmpty {
+            causes.append(o.gradClip == 0 ? "the learning rate may be too high for this model; a lower one or gradient clipping (grad clip 1) may help"
+                                          : "the learning rate may be too high for this model")
+        }
+        return causes
+    }
+
+    /// A value as the message shows it: "nan", "inf", "10", "0.999", "1e-30".
+    static func number(_ x: Double) -> String {
+        if x.isNaN { return "nan" }
+        if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+        if x == x.rounded(), abs(x) < 1e15 { return String(Int64(x)) }
+        return "\(x)"
+    }
+
+    /// One line, without the file name: what happened, what was saved, the likely cause.
+    public var message: String {
+        let saved = savedStep.map { "saved step \($0)" } ?? "no step of this run had finished, so nothing was saved"
+        return "training diverged at step \(step): the loss is \(loss.isFinite ? "\(loss)" : Self.number(Double(loss))) and the gradient norm \(Self.number(gradNorm)), "
+            + "so that step was not applied; \(saved). Likely cause: " + likelyCauses.joined(separator: "; ")
+    }
 }
 
 /// The training loop.
@@ -60,21 +125,31 @@ public enum Trainer {
     /// Takes `options.steps` steps (or fewer, if `stop` is raised: it is checked between
     /// steps), saving through `CheckpointWriter` (atomic) every `saveEvery` steps and at the
     /// end. Saving never interrupts a step and a stop never interrupts a save.
-    /// Before the first step it removes temporary files a killed writer left beside the
-    /// output (`AtomicWrite.removeStaleTemporaryFiles`).
-    /// - Throws: the writer's error if a save fails (the previous file stays intact).
+    ///
+    /// Before the first step it checks every path the run will write (`checkOutputs`) and
+    /// removes temporary files a killed writer left beside the output
+    /// (`AtomicWrite.removeStaleTemporaryFiles`). A step whose loss or gradient is not
+    /// finite ends the run (`TrainOutcome.diverged`): it is not applied, and the state after
+    /// the last good step is saved (nothing is written when no step of the run finished).
+    /// With `keep`, step copies are pruned after every save that wrote one, also when
+    /// writing the output then failed.
+    /// - Throws: the writer's error if a save fails (the previous file stays intact), an
+    ///   error from `checkOutputs`, or `InputError(output, ...)` when a state to be saved
+    ///   holds a parameter that is not finite (it is not written).
     public static func run(_ session: TrainingSession, data: TrainingData, options: TrainerOptions,
                            stop: StopFlag? = nil,
                            onStep: (TrainProgress) -> Void = { _ in },
                            onSave: (String) -> Void = { _ in }) throws -> TrainOutcome {
+        let firstStep = session.state.step
+        let lastStep = firstStep + options.steps
+        try checkOutputs(options: options, firstStep: firstStep)
         let sampler = session.sampler(for: data)
         AtomicWrite.removeStaleTemporaryFiles(for: options.outputPath)
         StepFiles.removeStaleTemporaryFiles(output: options.outputPath)
         let start = ContinuousClock.now
-        let firstStep = session.state.step
-        let lastStep = firstStep + options.steps
         var runTokens = 0
         var stoppedBy: Int32? = nil
+        var diverged: SessionStepResult? = nil
         let background = options.backgroundSaves ? BackgroundSaver() : nil
         // A background save that fails is reported (thrown) at the next save or at the end;
         // the file it was replacing stays intact.
@@ -82,11 +157,12 @@ public enum Trainer {
         for _ in 0..<options.steps {
             if let signal = stop?.signal { stoppedBy = signal; break }
             let result = session.step(sampler)
+            guard result.applied else { diverged = result; break }
             runTokens += session.batch.batchSize * session.batch.seqLen
             let elapsed = start.duration(to: .now)
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             onStep(TrainProgress(step: session.state.step, lastStep: lastStep, stepsDone: session.state.step - firstStep,
-                                 loss: result.loss, learningRate: result.learningRate, gradNorm: result.gradNorm,
+                                 loss: result.loss, learningRate: result.learningRate, gradNorm: Float(result.gradNorm),
                                  tokensSeen: session.state.tokensSeen, runTokens: runTokens, elapsed: seconds))
             let step = session.state.step
             if options.saveEvery > 0 && step % options.saveEvery == 0 && step != lastStep {
@@ -103,12 +179,42 @@ public enum Trainer {
             }
         }
         if let background { for path in try background.wait() { onSave(path) } }
+        let step = session.state.step
+        let stepFile = options.saveEvery > 0 && step % options.saveEvery == 0 && step > firstStep
+        if let diverged {
+            // The session is at the last good step; save it unless this run made none.
+            let saved = step > firstStep
+            if saved { try save(session, options: options, stepFile: stepFile, onSave: onSave) }
+            return .diverged(Divergence(step: diverged.step, loss: diverged.loss, gradNorm: diverged.gradNorm,
+                                        learningRate: diverged.learningRate, optimizer: session.state.optimizer,
+                                        savedStep: saved ? step : nil))
+        }
         // A signal that arrived during the last step still reports as an interruption.
         if stoppedBy == nil { stoppedBy = stop?.signal }
-        let step = session.state.step
-        try save(session, options: options, stepFile: options.saveEvery > 0 && step % options.saveEvery == 0 && step > firstStep,
-                 onSave: onSave)
+        try save(session, options: options, stepFile: stepFile, onSave: onSave)
         return stoppedBy.map { .interrupted(signal: $0) } ?? .completed
+    }
+
+    /// Checks every path a run of `options` starting after `firstStep` will write, before
+    /// the first step (`AtomicWrite.probe`: the target, its name length, a temporary file
+    /// created and removed beside it): the output and, with `saveEvery` and copies kept, the
+    /// step copy with the longest name, so a name too long for the file system or an
+    /// unwritable directory fails now rather than after the training.
+    /// - Throws: `FormatError` of kind `.writeFailed` naming the path.
+    public static func checkOutputs(options: TrainerOptions, firstStep: Int) throws {
+        try AtomicWrite.probe(options.outputPath, io: options.writeOptions.io)
+        guard options.saveEvery > 0, options.keep != 0 else { return }
+        let lastStep = firstStep + options.steps
+        let lastCopy = lastStep - lastStep % options.saveEvery
+        guard lastCopy > firstStep else { return }
+        // Step numbers only grow, and so do their digits: the last copy's name is the longest.
+        let path = StepFiles.path(output: options.outputPath, step: lastCopy)
+        do {
+            try AtomicWrite.probe(path, io: options.writeOptions.io)
+        } catch let e as FormatError {
+            throw FormatError(path: options.outputPath, kind: e.kind,
+                              message: "cannot write its step copy \(AtomicWrite.splitPath(path).1): \(e.message)")
+        }
     }
 
     private static func save(_ session: TrainingSession, options: TrainerOptions, stepFile: Bool,
@@ -117,13 +223,29 @@ public enum Trainer {
     }
 
     /// Writes `checkpoint` (its step file first, when asked) and returns the paths written.
+    /// Refuses a state holding a non-finite parameter (a step whose finite gradient still
+    /// overflowed a weight): it is not written, and the files keep their previous contents.
     private static func write(_ checkpoint: Checkpoint, options: TrainerOptions, stepFile: Bool) throws -> [String] {
-        // The step file and the output hold the same bytes: compress once, write both.
         let step = checkpoint.training.step
+        do {
+            try FiniteValues.requireFiniteParameters(checkpoint.tensors, source: options.outputPath)
+        } catch let e as InputError {
+            throw InputError(options.outputPath, "not saved: after step \(step) " + e.message
+                             + "; the file keeps its previous contents")
+        }
+        // The step file and the output hold the same bytes: compress once, write both.
         let withStepFile = stepFile && options.keep != 0
-        let written = (withStepFile ? [StepFiles.path(output: options.outputPath, step: step)] : []) + [options.outputPath]
-        try CheckpointWriter.write(checkpoint, to: written, options: options.writeOptions)
-        if withStepFile, let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) }
+        let stepPath = StepFiles.path(output: options.outputPath, step: step)
+        let paths = (withStepFile ? [stepPath] : []) + [options.outputPath]
+        // Prune after any save that may have written a copy, even if the output then failed.
+        defer { if withStepFile, let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) } }
+        var written: [String] = []
+        do {
+            try CheckpointWriter.write(checkpoint, to: paths, options: options.writeOptions, written: { written.append($0) })
+        } catch let e as FormatError where written.contains(stepPath) {
+            throw FormatError(path: e.path, kind: e.kind,
+                              message: e.message + "; the state of step \(step) is in the step copy \(stepPath)")
+        }
         return written
     }
 }
@@ -210,10 +332,17 @@ public enum StepFiles {
         let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         var targets = Set<String>()
+        let copyPrefix = stemName + ".step"
         for n in names where n.hasPrefix(".") {
             guard let r = n.range(of: ".tmp-", options: .backwards) else { continue }
             let target = String(n[n.index(after: n.startIndex)..<r.lowerBound])
-            if step(of: target, stemName: stemName) != nil { targets.insert(prefixDir + target) }
+            // A long step copy's temporary carries only its name's first bytes
+            // (`AtomicWrite.keptName`): match those against the copies' common prefix.
+            let cut = target.utf8.count == AtomicWrite.keptNameBytes
+            if step(of: target, stemName: stemName) != nil
+                || (cut && (target.hasPrefix(copyPrefix) || copyPrefix.hasPrefix(target))) {
+                targets.insert(prefixDir + target)
+            }
         }
         return targets.sorted().flatMap { AtomicWrite.removeStaleTemporaryFiles(for: $0) }
     }

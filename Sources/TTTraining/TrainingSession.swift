@@ -6,7 +6,8 @@ import TTTokenizer
 /// on batches, and snapshotted back into a `Checkpoint`.
 ///
 /// Snapshot tensor order: the parameters in `ParameterLayout` order, then `adam_m.<name>`
-/// in the same order, then `adam_v.<name>`.
+/// in the same order, then `adam_v.<name>`, then the checkpoint's tensors of role `other`
+/// in their order (carried through unchanged).
 public final class TrainingSession {
     public let model: Model
     public let vocabulary: Vocabulary
@@ -16,6 +17,12 @@ public final class TrainingSession {
     public var rng: PythonRandom
     /// The last batch `step` trained on; its storage is reused by the next step.
     public private(set) var batch = Batch(tokens: [], targets: [], batchSize: 0, seqLen: 0)
+    /// The checkpoint's tensors of role `other`: not used by training, written back as they
+    /// were (spec §4: "carried through").
+    public let otherTensors: [NamedTensor]
+    /// The generator as it was before the current step's draws, so a step that is not
+    /// applied can put it back. Its own storage, reused by every step (no allocation).
+    private var rngBeforeStep: PythonRandom
 
     /// A freshly initialized checkpoint: `PythonRandom(seed)` draws the weights
     /// (`Model.initializeWeights`) and is then stored, so batch windows continue the same
@@ -42,14 +49,26 @@ public final class TrainingSession {
         self.vocabulary = vocabulary
         self.state = state
         self.rng = rng
+        self.otherTensors = []
+        self.rngBeforeStep = Self.spareGenerator(like: rng)
+    }
+
+    /// A generator with storage of its own (not shared with `rng`), so `assign(from:)`
+    /// never has to copy-on-write.
+    private static func spareGenerator(like rng: PythonRandom) -> PythonRandom {
+        var spare = PythonRandom(seed: 0)
+        spare.assign(from: rng)
+        return spare
     }
 
     /// Loads every parameter and both moments of `checkpoint` into a new `Model` sized for
     /// `maxBatchSize` sequences.
     /// - Parameter source: the file named in error messages.
     /// - Throws: `InputError(source, ...)` for a config that does not validate, a vocabulary
-    ///   of the wrong size, a missing tensor or one of the wrong shape, or an invalid
-    ///   generator state. Tensors of role `other` are ignored (and not written back).
+    ///   of the wrong size, a missing tensor or one of the wrong shape, an invalid generator
+    ///   state, or a parameter that is not finite (`FiniteValues`: a diverged model is
+    ///   refused by every command that uses one). Tensors of role `other` are kept as they
+    ///   are and written back by `snapshot()`.
     public init(checkpoint: Checkpoint, maxBatchSize: Int, source: String) throws {
         let config = checkpoint.config
         do { try config.validate() } catch let e as ConfigError {
@@ -61,8 +80,8 @@ public final class TrainingSession {
         guard checkpoint.training.rng.isValid else { throw InputError(source, "invalid generator state") }
         // Bounds before allocating: the same as init's, so any model init made loads.
         let parameters = ParameterLayout.parameterCount(config)
-        guard parameters <= InitRequest.maxParameters else {
-            throw InputError(source, "\(parameters) parameters is more than the limit \(InitRequest.maxParameters)")
+        guard parameters <= CheckpointBounds.maxParameters else {
+            throw InputError(source, "\(parameters) parameters is more than the limit \(CheckpointBounds.maxParameters)")
         }
         let activations = Model.activationCount(config: config, maxBatchSize: max(1, maxBatchSize))
         guard activations <= TrainingLimits.maxActivationFloats else {
@@ -83,10 +102,17 @@ public final class TrainingSession {
                 _ = view.initialize(from: tensor.values)
             }
         }
+        if FiniteValues.firstNonFinite(UnsafeBufferPointer(model.parameters)) != nil {
+            for slot in model.layout.slots {
+                try FiniteValues.require(UnsafeBufferPointer(model.view(model.parameters, slot)), tensor: slot.name, source: source)
+            }
+        }
         self.model = model
         self.vocabulary = checkpoint.vocabulary
         self.state = checkpoint.training
         self.rng = PythonRandom(state: checkpoint.training.rng)
+        self.otherTensors = checkpoint.tensors.filter { $0.role == .other }
+        self.rngBeforeStep = Self.spareGenerator(like: rng)
     }
 
     /// The whole state as a checkpoint (see the type's tensor order).
@@ -94,7 +120,7 @@ public final class TrainingSession {
         var training = state
         training.rng = rng.state
         var tensors: [NamedTensor] = []
-        tensors.reserveCapacity(3 * model.layout.slots.count)
+        tensors.reserveCapacity(3 * model.layout.slots.count + otherTensors.count)
         for role in [TensorRole.parameter, .adamM, .adamV] {
             let buffer = model.buffer(role)!
             for slot in model.layout.slots {
@@ -102,7 +128,22 @@ public final class TrainingSession {
                                            values: Array(model.view(buffer, slot))))
             }
         }
+        tensors.append(contentsOf: otherTensors)
         return Checkpoint(config: model.config, vocabulary: vocabulary, training: training, tensors: tensors)
+    }
+
+    /// Refuses AdamW moments holding a value that is not finite: training from them would
+    /// make every parameter NaN at the first step. (`init(checkpoint:)` has refused
+    /// non-finite parameters already; sampling does not use the moments.)
+    /// - Throws: `InputError(source, "tensor 'adam_m.NAME' holds K non-finite values …")`.
+    public func requireFiniteMoments(source: String) throws {
+        for role in [TensorRole.adamM, .adamV] {
+            let buffer = model.buffer(role)!
+            guard FiniteValues.firstNonFinite(UnsafeBufferPointer(buffer)) != nil else { continue }
+            for slot in model.layout.slots {
+                try FiniteValues.require(UnsafeBufferPointer(model.view(buffer, slot)), tensor: role.namePrefix + slot.name, source: source)
+            }
+        }
     }
 
     /// Starts a `train` run: records the hyperparameters, batch size and data, and appends
@@ -125,17 +166,50 @@ public final class TrainingSession {
 
     /// Draws the next batch (advancing `rng` and `state.windowsDrawn`) and takes one AdamW
     /// step t = state.step + 1; updates step, tokensSeen and lossHistory.
+    ///
+    /// A step whose loss or gradient is not finite (the global gradient norm, which AdamW
+    /// needs anyway, is finite exactly when every gradient is) is not applied: parameters,
+    /// moments and the training state stay as they were after the previous step, the
+    /// generator and data cursor included, and `applied` is false. The check costs two
+    /// comparisons and a copy of the generator's 2.5 KB state into storage the session
+    /// owns; nothing is allocated.
     /// - Precondition: sampler.batchSize ≤ model.maxBatchSize.
     @discardableResult
-    public func step(_ sampler: BatchSampler) -> StepResult {
+    public func step(_ sampler: BatchSampler) -> SessionStepResult {
+        rngBeforeStep.assign(from: rng)
+        let windowsBefore = state.windowsDrawn
         sampler.fill(&batch, rng: &rng, windowsDrawn: &state.windowsDrawn)
         let t = state.step + 1
-        let result = model.trainStep(batch, optimizer: state.optimizer, step: t)
+        let loss = model.forward(batch)
+        model.backward()
+        let sumOfSquares = model.gradientSumOfSquares()
+        guard loss.isFinite, sumOfSquares.isFinite else {
+            rng.assign(from: rngBeforeStep)
+            state.windowsDrawn = windowsBefore
+            return SessionStepResult(step: t, loss: loss, gradNorm: sumOfSquares.squareRoot(),
+                                     learningRate: state.optimizer.learningRate(atStep: t), applied: false)
+        }
+        let (lr, _) = model.applyAdamW(state.optimizer, step: t, gradientSumOfSquares: sumOfSquares)
         state.step = t
         state.tokensSeen += batch.targetCount
-        state.lossHistory.append(result.loss)
-        return result
+        state.lossHistory.append(loss)
+        return SessionStepResult(step: t, loss: loss, gradNorm: sumOfSquares.squareRoot(), learningRate: lr, applied: true)
     }
+}
+
+/// What `TrainingSession.step` did.
+public struct SessionStepResult: Equatable, Sendable {
+    /// The optimizer step (AdamW t) this was.
+    public var step: Int
+    /// Mean cross-entropy over the batch's targets, before the update.
+    public var loss: Float
+    /// Global ℓ2 norm of the gradient before clipping, in Double (it is finite exactly when
+    /// every gradient is).
+    public var gradNorm: Double
+    /// The learning rate the step used (or would have used).
+    public var learningRate: Double
+    /// False when the loss or the gradient was not finite and the step was not applied.
+    public var applied: Bool
 }
 
 extension TrainingSession {
@@ -169,20 +243,17 @@ extension TrainingSession {
 }
 
 extension TrainingSession {
-    /// Reads a checkpoint for `train`, `resume` or `sample`, refusing a model larger than
-    /// this tool makes before inflating anything: a small file of well-compressed zeros can
-    /// otherwise claim (and the reader would rightly inflate) gigabytes of tensors. Loads
-    /// only the tensors a session uses (parameters and both moments; `other` tensors are
-    /// skipped unread, as the session ignores them).
-    /// - Throws: the reader's `FormatError`, or `InputError(path, ...)` for a model above
-    ///   `InitRequest.maxParameters` parameters.
-    public static func loadCheckpoint(path: String) throws -> Checkpoint {
+    /// Reads a checkpoint for `train`, `resume`, `sample` or `eval`, refusing one beyond
+    /// `CheckpointBounds` before inflating anything: a small file of well-compressed zeros
+    /// can otherwise claim (and the reader would rightly inflate) gigabytes of tensors.
+    /// Loads the parameters and both moments, and with `includeOther` (training, which
+    /// carries them through) the tensors of role `other`; without it those are skipped unread.
+    /// - Throws: the reader's `FormatError`, or `InputError(path, ...)` for a checkpoint
+    ///   beyond the bounds.
+    public static func loadCheckpoint(path: String, includeOther: Bool = false) throws -> Checkpoint {
         let reader = try CheckpointReader(path: path)
-        let parameters = ParameterLayout.parameterCount(reader.config)
-        guard parameters <= InitRequest.maxParameters else {
-            throw InputError(path, "\(parameters) parameters is more than the limit \(InitRequest.maxParameters)")
-        }
-        let tensors = try reader.entries.filter { $0.role != .other }.map { e in
+        try CheckpointBounds.check(reader)
+        let tensors = try reader.entries.filter { includeOther || $0.role != .other }.map { e in
             NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try reader.loadTensor(e))
         }
         return Checkpoint(config: reader.config, vocabulary: reader.vocabulary, training: reader.training, tensors: tensors)

@@ -36,7 +36,7 @@ public struct TutorialNumbers: Equatable, Sendable {
         let tokEmb = model.layout.slot(named: "tok_emb")!.offset
         let initial = Double(model.parameters[tokEmb + 1 * D + 0])
 
-        let tokens = TrainingData.tutorial().tokens
+        let tokens = Array(TrainingData.tutorial().tokens)
         let batch = Batch(tokens: tokens, targets: Array(tokens.dropFirst()) + [Batch.ignore],
                           batchSize: 1, seqLen: tokens.count)
         let loss = model.forward(batch)

@@ -19,7 +19,10 @@ struct TTCkpt: ParsableCommand {
               tt-ckpt sample model.ttc --prompt "<BOS>" --temperature 0
 
             Exit status: 0 success; 1 differences (diff); 2 trouble, with one
-            line on stderr; 130/143 training stopped by SIGINT/SIGTERM, saved.
+            line on stderr (for training also a divergence, the last good
+            step saved); 130/143/129 training stopped by SIGINT/SIGTERM/SIGHUP,
+            saved. Commands that write a file refuse an existing one without
+            --force (training CKPT in place needs none).
             """,
         version: TTCkptVersion.string,
         subcommands: [Tutorial.self, Init.self, Train.self, Resume.self, Inspect.self, Diff.self, Sample.self, Export.self, Import.self, Plot.self]

@@ -21,9 +21,14 @@ extension TTCkpt {
                 n_layers, context), the tokenizer and vocabulary (a JSON list), step, tokens_seen \
                 and seed, and the loss history and session starts as JSON lists, so \
                 `tt-ckpt import` can rebuild the checkpoint. Tensors of role `other` are not \
-                exported.
+                exported (the line printed says how many were left out).
 
-                The output is written atomically: on any error nothing is left at OUT.
+                Tensors are read, checked and written one at a time, so memory stays bounded \
+                by the largest tensor; a model above init's parameter limit is refused before \
+                anything is inflated, and so is a model holding a NaN or infinite parameter \
+                (training diverged). An existing OUT is replaced only with --force, and never \
+                when it is the checkpoint itself. The output is written atomically: on any \
+                error nothing is left at OUT.
 
                 Example (the tutorial model):
                   $ tt-ckpt export run.ttc run.safetensors --include-optimizer
@@ -41,14 +46,18 @@ extension TTCkpt {
         @Flag(help: "Also write the AdamW moments (adam_m.<name>, adam_v.<name>).")
         var includeOptimizer = false
 
+        @Flag(help: "Replace OUT if it exists.")
+        var force = false
+
         func run() throws {
             try OutputPath.refuseOverwritingInput(output, inputs: [checkpoint])
-            try OutputPath.check(output, overwrite: true)
-            let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
-            try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer,
-                                             io: try FaultInjection.writeOptions().io)
-            let count = ckpt.tensors.filter { includeOptimizer || $0.role == .parameter }.count
-            print("wrote \(output): \(count) tensors (f32), step \(ckpt.training.step)")
+            try claimOutput(output, overwrite: force)
+            let reader = try CheckpointReader(path: checkpoint)
+            let count = try SafetensorsCheckpoint.export(from: reader, to: output, includeOptimizer: includeOptimizer,
+                                                         io: try FaultInjection.writeOptions().io)
+            let skipped = reader.entries.filter { $0.role == .other }.count
+            print("wrote \(TerminalText.escaped(output)): \(count) tensors (f32), step \(reader.training.step)"
+                  + (skipped > 0 ? "; \(skipped) tensor\(skipped == 1 ? "" : "s") of role other not exported" : ""))
         }
     }
 }

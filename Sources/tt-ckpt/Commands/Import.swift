@@ -80,7 +80,7 @@ extension TTCkpt {
 
         func run() throws {
             try OutputPath.refuseOverwritingInput(output, inputs: [input] + (vocabFile.map { [$0] } ?? []))
-            try OutputPath.check(output, overwrite: force)
+            try claimOutput(output, overwrite: force)
             var options = SafetensorsCheckpoint.ImportOptions()
             options.config = config.overrides
             options.seed = seed
@@ -93,7 +93,7 @@ extension TTCkpt {
             let ckpt = try SafetensorsCheckpoint.importCheckpoint(file, options: options)
             try CheckpointWriter.write(ckpt, to: output, options: try FaultInjection.writeOptions())
             let c = ckpt.config
-            print("created \(output): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), L \(c.nLayers), "
+            print("created \(TerminalText.escaped(output)): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), L \(c.nLayers), "
                   + "step \(ckpt.training.step), \(ckpt.tensors.count) tensors")
         }
     }

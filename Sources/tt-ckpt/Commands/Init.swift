@@ -61,7 +61,7 @@ extension TTCkpt {
         }
 
         func run() throws {
-            try OutputPath.check(out, overwrite: force)
+            try claimOutput(out, overwrite: force)
             var request = InitRequest()
             request.preset = preset
             request.overrides = config.overrides
@@ -73,7 +73,7 @@ extension TTCkpt {
             AtomicWrite.removeStaleTemporaryFiles(for: out)
             try CheckpointWriter.write(checkpoint, to: out, options: try FaultInjection.writeOptions())
             let c = checkpoint.config
-            print("created \(out): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), H \(c.nHeads), F \(c.dFF), "
+            print("created \(TerminalText.escaped(out)): arch \(c.arch.rawValue), V \(c.vocabSize), D \(c.dModel), H \(c.nHeads), F \(c.dFF), "
                   + "L \(c.nLayers), T \(c.context), \(ParameterLayout.parameterCount(c)) parameters, "
                   + "\(checkpoint.vocabulary.kind.rawValue) tokenizer, seed \(seed)")
         }

@@ -22,10 +22,14 @@ extension TTCkpt {
                 k-th step, k = ceil(steps / max-points), plus the last step.
 
                 With two checkpoints A B: a horizontal bar per parameter tensor showing its \
-                relative change ‖A−B‖₂ / ‖A‖₂ (tensors with ‖A‖ = 0 get a note with ‖A−B‖ \
-                instead of a bar). Both must have the same tensors and shapes.
+                relative change ‖A−B‖₂ / ‖A‖₂ (tensors with ‖A‖ = 0, or with NaN or infinite \
+                values, get a note instead of a bar). Both must have the same tensors and \
+                shapes. The tensors are read one pair at a time, so memory stays bounded by \
+                the largest; a model above init's parameter limit is refused before anything \
+                is inflated.
 
-                The SVG is written atomically and is byte-for-byte deterministic.
+                The SVG is written atomically and is byte-for-byte deterministic. An existing \
+                file at -o is replaced only with --force (never a checkpoint given as input).
 
                 Examples:
                   $ tt-ckpt init init.ttc
@@ -47,6 +51,9 @@ extension TTCkpt {
         @Option(help: "Most points drawn on the loss line before it is thinned.")
         var maxPoints: Int = SVGPlot.defaultMaxPoints
 
+        @Flag(help: "Replace the output file if it exists.")
+        var force = false
+
         func validate() throws {
             guard (1...2).contains(checkpoints.count) else {
                 throw ValidationError("give one checkpoint (loss chart) or two (change chart), not \(checkpoints.count)")
@@ -57,7 +64,7 @@ extension TTCkpt {
 
         func run() throws {
             try OutputPath.refuseOverwritingInput(output, inputs: checkpoints)
-            try OutputPath.check(output, overwrite: true)
+            try claimOutput(output, overwrite: force)
             let svg: String
             if checkpoints.count == 1 {
                 let reader = try CheckpointReader(path: checkpoints[0])
@@ -69,8 +76,10 @@ extension TTCkpt {
                                         logScale: logY, title: "Training loss: \((checkpoints[0] as NSString).lastPathComponent)",
                                         maxPoints: maxPoints)
             } else {
-                let a = try CheckpointReader(path: checkpoints[0]).readCheckpoint()
-                let b = try CheckpointReader(path: checkpoints[1]).readCheckpoint()
+                let a = try CheckpointReader(path: checkpoints[0])
+                let b = try CheckpointReader(path: checkpoints[1])
+                try CheckpointBounds.check(a)
+                try CheckpointBounds.check(b)
                 let changes: [SVGPlot.TensorChange]
                 do {
                     changes = try SVGPlot.relativeChanges(from: a, to: b)

@@ -17,7 +17,8 @@ extension TTCkpt {
                 `init; train --steps 20` and `init; train --steps 10;
                 resume --steps 10` write byte-identical files. Hyperparameter
                 flags are refused (train is for changing them), and so is data
-                other than the checkpoint records.
+                other than the checkpoint records. Saving, signals, divergence
+                and a closed stdout work as for train (see train --help).
 
                 Example:
                   tt-ckpt train small.ttc --data input.txt --steps 500 \\
@@ -47,17 +48,19 @@ extension TTCkpt {
         }
 
         func run() throws {
-            let output = save.output ?? checkpoint
-            try OutputPath.check(output, overwrite: true)
-            let stored = try loadCheckpoint(checkpoint)
+            let stop = StopFlag()
+            let output = try claimTrainingOutput(checkpoint: checkpoint, save: save, stop: stop)
+            let stored = try loadCheckpoint(checkpoint, includeOther: true)
             guard !stored.training.sessionStarts.isEmpty else {
                 throw InputError(checkpoint, "has never been trained, so there is nothing to resume; use train")
             }
             try TrainingLimits.checkBatchSize(stored.training.batchSize, config: stored.config, subject: checkpoint)
             let session = try TrainingSession(checkpoint: stored, maxBatchSize: stored.training.batchSize, source: checkpoint)
+            try session.requireFiniteMoments(source: checkpoint)
             let corpus = try session.resolveData(path: data, checkpointPath: checkpoint)
             try session.verifyData(corpus, subject: data ?? "built-in data", checkpointPath: checkpoint)
-            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress, threads: threading.count)
+            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress, threads: threading.count,
+                            stop: stop)
         }
     }
 }

@@ -21,6 +21,12 @@ extension TTCkpt {
                 from softmax(logits / temperature), among the --top-k most
                 likely if given, by a generator seeded with --seed.
 
+                The text is written as it is generated, token by token. If stdout
+                is closed (a pipe whose reader exited, `| head -c 50`),
+                generation stops quietly and the exit status is 0. A model
+                holding a NaN or infinite parameter (training diverged) is
+                refused.
+
                 Example:
                   tt-ckpt init model.ttc
                   tt-ckpt train model.ttc --steps 1000 --quiet
@@ -68,8 +74,18 @@ extension TTCkpt {
             options.temperature = temperature
             options.topK = topK
             options.seed = seed
-            let generated = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options)
-            print(vocabulary.decode(ids + generated))
+            // Streamed: the prompt, then each token as it is generated; a closed stdout
+            // (`| head -c 50`) stops generation quietly, with exit status 0.
+            StandardOutput.ignoreBrokenPipe()
+            var decoder = StreamingDecoder(vocabulary: vocabulary)
+            var open = StandardOutput.write(ids.map { decoder.append($0) }.joined())
+            if open {
+                Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options) { id in
+                    open = StandardOutput.write(decoder.append(id))
+                    return open
+                }
+            }
+            if open { _ = StandardOutput.write(decoder.finish() + "\n") }
         }
     }
 }

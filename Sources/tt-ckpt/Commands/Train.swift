@@ -28,10 +28,23 @@ extension TTCkpt {
 
                 Saving is atomic (temporary file, fsync, rename): at the end,
                 every K steps with --save-every (plus step-numbered copies such
-                as model.step000500.ttc, see --keep), and on SIGINT/SIGTERM,
-                which finish the current step, save, and exit 130/143.
-                Periodic saves are written in the background from a snapshot
-                while training continues; the final save is synchronous.
+                as model.step000500.ttc, see --keep), and on SIGINT, SIGTERM or
+                SIGHUP (the terminal closed), which finish the current step,
+                save, and exit 130, 143 or 129. Periodic saves are written in
+                the background from a snapshot while training continues; the
+                final save is synchronous.
+
+                Nothing finished is lost: every path the run will write is
+                checked before the first step; CKPT is replaced in place by
+                default, any other existing file at -o only with --force; a
+                second process writing the same file is refused at once,
+                naming this one (lock file .OUT.lock beside it). A step whose
+                loss or gradient is not finite (NaN, infinity: the run
+                diverged) is not applied: training stops, saves the step
+                before, and exits 2 with one line naming the step and the
+                likely cause. A closed stdout (a pipe whose reader exited,
+                `| head -1`) only stops the progress output: training goes on
+                to the end and saves.
 
                 Threads: --threads N for training and compression (default:
                 the TTCKPT_THREADS environment variable, else the CPU count).
@@ -68,20 +81,22 @@ extension TTCkpt {
         }
 
         func run() throws {
-            let output = save.output ?? checkpoint
-            try OutputPath.check(output, overwrite: true)
-            let stored = try loadCheckpoint(checkpoint)
+            let stop = StopFlag()
+            let output = try claimTrainingOutput(checkpoint: checkpoint, save: save, stop: stop)
+            let stored = try loadCheckpoint(checkpoint, includeOther: true)
             let optimizer = try hyper.apply(to: stored.training.optimizer, step: stored.training.step, steps: steps)
             let batchSize = hyper.batchSize ?? stored.training.batchSize
             try TrainingLimits.checkBatchSize(batchSize, config: stored.config,
                                               subject: hyper.batchSize != nil ? "--batch-size" : checkpoint)
             let session = try TrainingSession(checkpoint: stored, maxBatchSize: batchSize, source: checkpoint)
+            try session.requireFiniteMoments(source: checkpoint)
             let corpus = try session.resolveData(path: data, checkpointPath: checkpoint)
             if !newData {
                 try session.verifyData(corpus, subject: data ?? "built-in data", checkpointPath: checkpoint)
             }
             session.beginRun(optimizer: optimizer, batchSize: batchSize, data: corpus.identity)
-            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress, threads: threading.count)
+            try runTraining(session, data: corpus, steps: steps, output: output, save: save, progress: progress, threads: threading.count,
+                            stop: stop)
         }
     }
 }

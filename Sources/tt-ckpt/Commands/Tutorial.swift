@@ -44,7 +44,9 @@ extension TTCkpt {
         }
 
         func run() throws {
-            try OutputPath.check(output, overwrite: force)
+            let stop = StopFlag()
+            stop.installSignalHandlers()
+            try claimOutput(output, overwrite: force)
             let ours = TutorialNumbers.computed(), series = TutorialNumbers.published
             print("The series' model: V 6, D 16, H 2, F 64, L 1, T 5, 3456 parameters, seed 42.")
             print("Sentence: <BOS> I like transformers <EOS> = [1, 3, 4, 5, 2]\n")
@@ -62,11 +64,11 @@ extension TTCkpt {
             let data = TrainingData.tutorial()
             let initial = try TrainingSession.initialCheckpoint(config: .tutorial, vocabulary: .tutorial, seed: 42,
                                                                 data: data.identity)
-            try CheckpointWriter.write(initial, to: output)
+            try CheckpointWriter.write(initial, to: output, options: try FaultInjection.writeOptions())
             let session = try TrainingSession(checkpoint: initial, maxBatchSize: 1, source: output)
             session.beginRun(optimizer: AdamWConfig(), batchSize: 1, data: data.identity)
             try runTraining(session, data: data, steps: steps, output: output, saveEvery: 0, keep: nil,
-                            progress: progress)
+                            progress: progress, stop: stop)
 
             var options = GenerationOptions()
             options.temperature = 0
@@ -74,7 +76,7 @@ extension TTCkpt {
             let prompt: [Int32] = [1]
             let out = Sampler.generate(model: session.model, vocabulary: .tutorial, prompt: prompt, options: options)
             print("\nGreedy completion of <BOS>: \(Vocabulary.tutorial.decode(out))")
-            print("Next: tt-ckpt inspect \(output)   tt-ckpt sample \(output) --temperature 0")
+            print("Next: tt-ckpt inspect \(TerminalText.escaped(output))   tt-ckpt sample \(TerminalText.escaped(output)) --temperature 0")
         }
     }
 }

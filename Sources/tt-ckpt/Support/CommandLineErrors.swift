@@ -19,6 +19,7 @@ enum CommandLineErrors {
         do {
             var command = try root.parseAsRoot(nil)
             try command.run()
+            OutputLock.releaseAll()
             exit(0)
         } catch {
             fail(error, root: root)
@@ -26,6 +27,8 @@ enum CommandLineErrors {
     }
 
     static func fail(_ error: Error, root: ParsableCommand.Type) -> Never {
+        // Whatever happened, no write lock outlives the command (nor its lock file).
+        OutputLock.releaseAll()
         if let code = error as? ExitCode { exit(code.rawValue) }
         let code = root.exitCode(for: error)
         if code == .success { root.exit(withError: error) }  // help, version

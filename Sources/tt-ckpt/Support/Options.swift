@@ -132,6 +132,8 @@ struct SaveOptions: ParsableArguments {
     var saveEvery: Int = 0
     @Option(help: ArgumentHelp("With --save-every, keep the N newest step-numbered copies OUT-stem.stepNNNNNN.ttc (default: all; 0: none).", valueName: "n"))
     var keep: Int?
+    @Flag(help: "Replace an existing file at -o OUT. (Training CKPT in place needs no flag; step copies belong to OUT and are replaced.)")
+    var force = false
 
     func validate() throws {
         guard saveEvery >= 0 else { throw InputError("--save-every", "must be ≥ 0, got \(saveEvery)") }

@@ -15,9 +15,9 @@ typealias TrainerRun = (TrainingSession, TrainingData, TrainerOptions, StopFlag?
 /// The part of `train` and `resume` after the session is ready: signals, the loop,
 /// progress output, the summary, and the exit status for an interruption.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
-                 save: SaveOptions, progress: ProgressOptions, threads: Int? = nil) throws {
+                 save: SaveOptions, progress: ProgressOptions, threads: Int? = nil, stop: StopFlag? = nil) throws {
     try runTraining(session, data: data, steps: steps, output: output, saveEvery: save.saveEvery, keep: save.keep,
-                    progress: progress, threads: threads)
+                    progress: progress, threads: threads, stop: stop)
 }
 
 /// `threads`: training and compression threads (nil: the model's default). `stop`: nil
@@ -42,15 +42,40 @@ func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, out
     let outcome = try trainer(session, data, options, stop, { printer.step($0) }, { _ in })
     printer.finish()
     let state = session.state
-    if case .interrupted(let signal) = outcome {
-        let name = signal == SIGINT ? "SIGINT" : signal == SIGTERM ? "SIGTERM" : "signal \(signal)"
-        CommandLineErrors.writeError("\(output): interrupted by \(name); saved step \(state.step)")
+    switch outcome {
+    case .interrupted(let signal):
+        CommandLineErrors.writeError("\(output): interrupted by \(StopFlag.name(of: signal)); saved step \(state.step)")
         throw ExitCode(StopFlag.exitStatus(for: signal))
+    case .diverged(let divergence):
+        CommandLineErrors.writeError("\(output): " + divergence.message)
+        throw ExitCode(CommandLineErrors.troubleStatus)
+    case .completed:
+        break
     }
     if !progress.quiet && !progress.json {
         let loss = state.lossHistory.last.map { formatLoss($0) } ?? "-"
-        print("saved \(output): step \(state.step), loss \(loss)")
+        print("saved \(TerminalText.escaped(output)): step \(state.step), loss \(loss)")
     }
+}
+
+/// What every command does first with a path it will write, before any other work: the
+/// checks of `OutputPath.check` (an existing file is replaced only with `overwrite`: in-place
+/// training or --force), then the path's write lock (`OutputLock`), held until the process
+/// exits, so a second writer of the same file is refused naming this process.
+func claimOutput(_ path: String, overwrite: Bool) throws {
+    try OutputPath.check(path, overwrite: overwrite)
+    try OutputLock.acquire(path)
+}
+
+/// The output of `train`/`resume`: `-o OUT` or the checkpoint itself. Replacing the
+/// checkpoint in place is the default; any other existing file needs --force. Catches
+/// SIGINT, SIGTERM and SIGHUP from here on (`stop`), so a signal while the checkpoint is
+/// read still ends in an orderly exit that releases the lock.
+func claimTrainingOutput(checkpoint: String, save: SaveOptions, stop: StopFlag) throws -> String {
+    stop.installSignalHandlers()
+    let output = save.output ?? checkpoint
+    try claimOutput(output, overwrite: save.force || OutputPath.isSameFile(output, checkpoint))
+    return output
 }
 
 func formatLoss(_ loss: Float) -> String { String(format: "%.6f", Double(loss)) }
@@ -124,8 +149,9 @@ final class ProgressPrinter {
     }
 }
 
-/// Reads a checkpoint's header, refuses a model above init's bound before inflating
-/// anything, then loads the tensors a session uses; errors name the file.
-func loadCheckpoint(_ path: String) throws -> Checkpoint {
-    try TrainingSession.loadCheckpoint(path: path)
+/// Reads a checkpoint's header, refuses one beyond `CheckpointBounds` before inflating
+/// anything, then loads the tensors a session uses (with `includeOther`, training, also
+/// the `other` tensors it carries through); errors name the file.
+func loadCheckpoint(_ path: String, includeOther: Bool = false) throws -> Checkpoint {
+    try TrainingSession.loadCheckpoint(path: path, includeOther: includeOther)
 }

@@ -63,6 +63,17 @@ import Testing
         FormatFixtures.writeBytes(BadFiles.tensorOf2To60Elements(good), to: dir + "/huge-tensor.ttc")
         FormatFixtures.writeBytes(BadFiles.tensorClaiming2To40Elements(good), to: dir + "/huge-raw.ttc")
         precondition(mkdir(dir + "/folder.ttc", 0o755) == 0)
+        // Diverged models (issue 11 #1): a NaN parameter, an infinite AdamW moment, and
+        // weights so large that the first step's loss is not finite.
+        let trained = try! CheckpointReader(path: dir + "/m.ttc").readCheckpoint()
+        func changed(_ name: String, _ change: (inout NamedTensor) -> Void) {
+            var c = trained
+            for i in c.tensors.indices { change(&c.tensors[i]) }
+            try! CheckpointWriter.write(c, to: dir + "/" + name)
+        }
+        changed("nan.ttc") { if $0.name == "layers.0.attn.wq" { $0.values[5] = .nan } }
+        changed("inf-moment.ttc") { if $0.name == "adam_v.lm_head" { $0.values[0] = .infinity } }
+        changed("huge-weights.ttc") { if $0.role == .parameter { $0.values = $0.values.map { $0 * 1e36 } } }
         // safetensors inputs for import: a good one (export of m.ttc) and damaged ones.
         run(["export", "m.ttc", "m.safetensors"])
         let st = FormatFixtures.readBytes(dir + "/m.safetensors")
@@ -126,6 +137,18 @@ import Testing
         add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "bpe"])
         add("init-27", "--seed negative", ["init", "x.ttc", "--seed=-1"])
         add("init-28", "--seed not a number", ["init", "x.ttc", "--seed", "forty-two"])
+        // Issue 11 #13: init's own context limit, whatever the value; #10: vocabularies bounded.
+        add("init-29", "--context above init's limit, within the format's", ["init", "x.ttc", "--context", "65536"])
+        add("init-30", "corpus with more distinct characters than a char vocabulary holds",
+            ["init", "x.ttc", "--preset", "gpt-small", "--data", "many-chars.txt"], prepare: { dir in
+                // 65537 distinct scalars from U+10000 (4 UTF-8 bytes each, no surrogates).
+                let text = String(String.UnicodeScalarView((0...65536).map { Unicode.Scalar(0x10000 + $0)! }))
+                FormatFixtures.writeBytes(Array(text.utf8), to: dir + "/many-chars.txt")
+            })
+        add("init-31", "corpus with more distinct words than a word vocabulary holds",
+            ["init", "x.ttc", "--data", "many-words.txt"], prepare: { dir in
+                FormatFixtures.writeBytes(Array((0...65533).map { "w\($0)" }.joined(separator: " ").utf8), to: dir + "/many-words.txt")
+            })
         // train options.
         add("train-1", "missing --steps", ["train", "m.ttc"])
         add("train-2", "--steps 0", ["train", "m.ttc", "--steps", "0"])
@@ -161,11 +184,30 @@ import Testing
         add("train-32", "corpus with unknown symbols (--new-data)", ["train", "w.ttc", "--steps", "1", "--data", "unknown.txt", "--new-data"])
         add("train-33", "--data missing", ["train", "w.ttc", "--steps", "1", "--data", "missing.txt"])
         add("train-34", "--data a directory", ["train", "w.ttc", "--steps", "1", "--data", "folder.ttc"])
+        // Issue 11 #2: values checked as the float32 the engine uses.
+        add("train-35", "--eps that is 0 in float32", ["train", "m.ttc", "--steps", "1", "--eps", "1e-46"])
+        add("train-36", "--lr that is subnormal in float32", ["train", "m.ttc", "--steps", "1", "--lr", "1e-40"])
+        // Issue 11 #5: an existing file other than the checkpoint is replaced only with --force.
+        add("train-37", "-o an existing other file, no --force", ["train", "m.ttc", "--steps", "1", "-o", "g.ttc"])
+        // Issue 11 #6: every path the run writes is checked before the first step.
+        add("train-38", "-o a name of 256 bytes", ["train", "m.ttc", "--steps", "1", "-o", String(repeating: "n", count: 252) + ".ttc"])
+        add("train-39", "--save-every with step copies too long for the file system",
+            ["train", "m.ttc", "--steps", "2", "--save-every", "1", "-o", String(repeating: "s", count: 246) + ".ttc"])
+        // Issue 11 #4: a second writer of a file is refused at once, naming the first.
+        add("train-40", "another process is writing the output", ["train", "m.ttc", "--steps", "1"], prepare: { dir in
+            try BadInputTests.holdLock(dir + "/.m.ttc.lock")
+        })
+        // Issue 11 #1: a diverged model is refused, and a run that diverges at its first step saves nothing.
+        add("train-41", "a NaN parameter (diverged model)", ["train", "nan.ttc", "--steps", "1"])
+        add("train-42", "an infinite AdamW moment", ["train", "inf-moment.ttc", "--steps", "1"])
+        add("train-43", "weights whose first step is not finite", ["train", "huge-weights.ttc", "--steps", "5"])
         // resume.
         add("resume-1", "never-trained checkpoint", ["resume", "fresh.ttc", "--steps", "1"])
         add("resume-2", "hyperparameter override", ["resume", "m.ttc", "--steps", "1", "--lr", "0.1"])
         add("resume-3", "--steps 0", ["resume", "m.ttc", "--steps", "0"])
         add("resume-4", "corpus with unknown symbols", ["resume", "w.ttc", "--steps", "1", "--data", "unknown.txt"])
+        add("resume-5", "-o an existing other file, no --force", ["resume", "m.ttc", "--steps", "1", "-o", "g.ttc"])
+        add("resume-6", "a NaN parameter (diverged model)", ["resume", "nan.ttc", "--steps", "1"])
         // sample.
         add("sample-1", "--tokens 0", ["sample", "m.ttc", "--tokens", "0"])
         add("sample-2", "--tokens absurd", ["sample", "m.ttc", "--tokens", "1000000000"])
@@ -175,6 +217,7 @@ import Testing
         add("sample-6", "--seed not a number", ["sample", "m.ttc", "--seed", "x"])
         add("sample-7", "--prompt with unknown words", ["sample", "m.ttc", "--prompt", "I like zebras"])
         add("sample-8", "--prompt empty", ["sample", "m.ttc", "--prompt", ""])
+        add("sample-9", "a NaN parameter (diverged model)", ["sample", "nan.ttc"])
         // inspect and diff.
         add("inspect-1", "missing argument", ["inspect"])
         add("inspect-2", "--tensor unknown name", ["inspect", "m.ttc", "--tensor", "nosuch"])
@@ -203,10 +246,13 @@ import Testing
         add("import-13", "--vocab-file without --tokenizer", ["import", "m.safetensors", "x.ttc", "--vocab-file", "corpus.txt"])
         add("export-1", "output is the input", ["export", "m.ttc", "m.ttc"])
         add("export-2", "output in a missing directory", ["export", "m.ttc", "nowhere/m.safetensors"])
+        add("export-3", "output exists, no --force", ["export", "m.ttc", "m.safetensors"])
+        add("export-4", "a NaN parameter (diverged model)", ["export", "nan.ttc", "x.safetensors"])
         add("plot-1", "missing --output", ["plot", "m.ttc"])
         add("plot-2", "three checkpoints", ["plot", "m.ttc", "m.ttc", "m.ttc", "-o", "x.svg"])
         add("plot-3", "--max-points 0", ["plot", "m.ttc", "-o", "x.svg", "--max-points", "0"])
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
+        add("plot-5", "output exists, no --force", ["plot", "m.ttc", "-o", "corpus.txt"])
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
         // Bad checkpoint files, for every command that reads one.
@@ -313,7 +359,18 @@ import Testing
     static func normalized(_ line: String, dir: String) -> String {
         var s = line.replacingOccurrences(of: dir, with: "DIR")
         s = s.replacingOccurrences(of: #"\.tmp-[0-9]+-[0-9a-f]+"#, with: ".tmp-PID-HEX", options: .regularExpression)
+        s = s.replacingOccurrences(of: #"being written by process [0-9]+"#, with: "being written by process PID", options: .regularExpression)
         return s
+    }
+
+    /// Holds an exclusive flock on `path` (a writer's lock file, `OutputLock`) for two
+    /// minutes, with this process's PID in it, as a running `train` would.
+    static func holdLock(_ path: String) throws {
+        let fd = open(path, O_RDWR | O_CREAT, 0o644)
+        precondition(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+        let pid = Array("\(getpid())\n".utf8)
+        precondition(pid.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) } == pid.count)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { close(fd) }
     }
 
     struct Outcome {
@@ -384,8 +441,13 @@ import Testing
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`
             `tok_emb` shape (2^30, 2^30) (CRCs fixed); `huge-raw.ttc` `tok_emb` shape (2^20, 2^20)
             with a matching raw length of 4 TiB (CRCs fixed). The absurd sizes are rejected before
-            any allocation (`HostileAbsurdSizeTests` measures it). `DIR` stands for the working
-            directory and `PID-HEX` for the temporary file's run-specific suffix.
+            any allocation (`HostileAbsurdSizeTests` measures it). Diverged models (written with
+            the library from `m.ttc`): `nan.ttc` one parameter NaN; `inf-moment.ttc` one AdamW
+            moment infinite; `huge-weights.ttc` every parameter times 1e36. `many-chars.txt`
+            (65537 distinct characters), `many-words.txt` (65534 distinct words) and the lock held
+            by another process (train-40) are made for their row only. `DIR` stands for the working
+            directory, `PID-HEX` for the temporary file's run-specific suffix and `PID` for the
+            lock holder's process id.
 
             Not an error: `tt-ckpt diff` of two good checkpoints with different configs (for
             example `m.ttc` and `g.ttc`) reports the differing fields and tensors and exits 1,

@@ -265,4 +265,9 @@ let tinyCorpus = """
     @Test func sigtermFinishesTheStepSavesAndExits143() throws {
         try interrupt(with: SIGTERM, expecting: 143, name: "SIGTERM")
     }
+
+    /// Issue 11 #7: the terminal closing (SIGHUP) saves like SIGTERM.
+    @Test func sighupFinishesTheStepSavesAndExits129() throws {
+        try interrupt(with: SIGHUP, expecting: 129, name: "SIGHUP")
+    }
 }

@@ -47,7 +47,7 @@ import Testing
         // The stored weights themselves give a loss below 0.01 on the series' sequence
         // (the recorded loss was measured before the last update).
         let data = TrainingData.tutorial()
-        let batch = Batch(tokens: data.tokens, targets: Array(data.tokens.dropFirst()) + [Batch.ignore],
+        let batch = Batch(tokens: Array(data.tokens), targets: Array(data.tokens.dropFirst()) + [Batch.ignore],
                           batchSize: 1, seqLen: data.tokens.count)
         #expect(session.model.forward(batch) < 0.01)
         var options = GenerationOptions()

@@ -75,8 +75,20 @@ enum CLIRunner {
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: out)
         process.standardError = try FileHandle(forWritingTo: err)
-        try process.run()
+        try launch(process)
         return Running(process: process, stdoutURL: out, stderrURL: err, scratch: scratch)
+    }
+
+    /// Runs `process` with no signal blocked, as a shell would start it. (A child inherits
+    /// the signal mask of the thread that spawns it, and the test's threads are dispatch
+    /// workers, which block nearly every signal: a child started from one would never see
+    /// a SIGHUP or SIGTERM it does not catch itself, nor die of SIGPIPE.)
+    static func launch(_ process: Process) throws {
+        var none = sigset_t(), saved = sigset_t()
+        sigemptyset(&none)
+        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
+        try process.run()
     }
 }
 

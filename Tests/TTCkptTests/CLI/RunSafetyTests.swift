@@ -1,0 +1,381 @@
+import Foundation
+import Testing
+@testable import TTCore
+@testable import TTFormat
+@testable import TTInterop
+
+/// Issue 11, through the built binary: nothing a user trained is lost (divergence, two
+/// writers, overwrites, long names, signals, a closed stdout, a full disk), commands that
+/// read big or hostile files stay bounded, and `sample` streams. Each test fails on the
+/// tool before issue 11 (run with `TT_CKPT_BIN` pointing at an old build to see it).
+@Suite struct RunSafetyTests {
+    @discardableResult
+    func ok(_ args: [String], in dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIRunner.Result {
+        let result = try CLIRunner.run(args, in: dir.url)
+        #expect(result.status == 0, "\(args.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.isEmpty, "\(result.stderr)", sourceLocation: sourceLocation)
+        return result
+    }
+
+    func load(_ dir: TemporaryDirectory, _ name: String) throws -> Checkpoint {
+        try CheckpointReader(path: dir.path(name)).readCheckpoint()
+    }
+
+    /// A char-level model without <EOS> (so generation never stops early), tiny enough
+    /// to sample quickly in a debug build.
+    func charModel(_ dir: TemporaryDirectory, _ name: String = "c.ttc") throws {
+        try dir.write("corpus.txt", tinyCorpus)
+        try ok(["init", name, "--preset", "gpt-small", "--data", "corpus.txt", "--d-model", "16", "--heads", "2",
+                "--d-ff", "32", "--layers", "1", "--context", "8"], in: dir)
+    }
+
+    // MARK: #1 divergence
+
+    /// `train --lr 10 --beta2 0` diverges; the run stops at the first non-finite step
+    /// without applying it, saves the step before, and exits 2 naming the step and the
+    /// likely cause. The file saved is exactly what training to that step gives.
+    @Test func divergingRunStopsAtTheFirstNonFiniteStepAndSavesTheLastGoodState() throws {
+        let dir = try TemporaryDirectory("diverge")
+        try ok(["init", "m.ttc"], in: dir)
+        try ok(["train", "m.ttc", "--steps", "200", "--quiet"], in: dir)
+        try FileManager.default.copyItem(atPath: dir.path("m.ttc"), toPath: dir.path("copy.ttc"))
+        let r = try CLIRunner.run(["train", "m.ttc", "--steps", "300", "--lr", "10", "--beta2", "0", "--quiet"], in: dir.url)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderrLines.count == 1)
+        let line = r.stderrLines.first ?? ""
+        #expect(line.contains("training diverged at step "), "\(line)")
+        #expect(line.contains("so that step was not applied"))
+        #expect(line.contains("the learning rate 10 is too high"))
+        #expect(line.contains("beta2 0 is too low"))
+        let saved = try load(dir, "m.ttc")
+        let match = try #require(line.range(of: #"at step [0-9]+:"#, options: .regularExpression))
+        let diverged = Int(line[match].dropFirst("at step ".count).dropLast())!
+        #expect(diverged > 200)
+        #expect(saved.training.step == diverged - 1)
+        #expect(line.contains("saved step \(diverged - 1)"))
+        #expect(saved.training.lossHistory.count == saved.training.step)
+        for t in saved.tensors { #expect(t.values.allSatisfy { $0.isFinite }, "\(t.name)") }
+        // The same hyperparameters for exactly the good steps give the same bytes.
+        try ok(["train", "copy.ttc", "--steps", String(diverged - 1 - 200), "--lr", "10", "--beta2", "0", "--quiet"], in: dir)
+        #expect(try dir.read("m.ttc") == dir.read("copy.ttc"))
+        // The state saved is a usable model.
+        #expect(try CLIRunner.run(["sample", "m.ttc"], in: dir.url).status == 0)
+    }
+
+    // MARK: #3 `other` tensors
+
+    @Test func otherTensorsAreCarriedThroughTrainAndResumeAndCountedByExport() throws {
+        let dir = try TemporaryDirectory("other")
+        try ok(["init", "m.ttc"], in: dir)
+        var checkpoint = try load(dir, "m.ttc")
+        let notes = NamedTensor(name: "notes.embedding_norms", role: .other, shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
+        checkpoint.tensors.append(notes)
+        try CheckpointWriter.write(checkpoint, to: dir.path("m.ttc"))
+        try ok(["train", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        try ok(["resume", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        let trained = try load(dir, "m.ttc")
+        #expect(trained.training.step == 4)
+        #expect(trained.tensors.filter { $0.role == .other } == [notes])
+        let r = try ok(["export", "m.ttc", "m.safetensors"], in: dir)
+        let file = try SafetensorsFile(path: dir.path("m.safetensors"))
+        #expect(file.tensors.count == 13)
+        #expect(r.stdout == "wrote m.safetensors: 13 tensors (f32), step 4; 1 tensor of role other not exported\n")
+    }
+
+    // MARK: #4 two writers
+
+    /// A second `train` of a file being trained is refused at once, naming the first
+    /// process; once the first has finished (here: stopped by SIGTERM, saved) it goes ahead.
+    @Test func secondWriterIsRefusedWithTheHoldersPid() throws {
+        let dir = try TemporaryDirectory("lock")
+        try ok(["init", "m.ttc"], in: dir)
+        let first = try CLIRunner.start(["train", "m.ttc", "--steps", "100000000", "--quiet"], in: dir.url)
+        let pid = first.process.processIdentifier
+        let lockFile = dir.path(".m.ttc.lock")
+        let deadline = Date().addingTimeInterval(60)
+        while (try? String(contentsOfFile: lockFile, encoding: .utf8)) != "\(pid)\n" && Date() < deadline { usleep(10_000) }
+        #expect(try String(contentsOfFile: lockFile, encoding: .utf8) == "\(pid)\n")
+        let expected = "tt-ckpt: m.ttc: is being written by process \(pid) (lock file .m.ttc.lock); wait for it to finish or stop it"
+        for args in [["train", "m.ttc", "--steps", "10"], ["resume", "m.ttc", "--steps", "10"],
+                     ["train", "x.ttc", "--steps", "10", "-o", "m.ttc", "--force"], ["init", "m.ttc", "--force"]] {
+            if args[1] == "x.ttc" { try ok(["init", "x.ttc"], in: dir) }
+            let second = try CLIRunner.run(args, in: dir.url)
+            #expect(second.status == 2, "\(args)")
+            #expect(second.stderrLines == [expected], "\(args)")
+        }
+        kill(pid, SIGTERM)
+        first.process.waitUntilExit()
+        #expect(first.process.terminationStatus == 143)
+        let step = try load(dir, "m.ttc").training.step
+        #expect(step > 0)
+        try ok(["train", "m.ttc", "--steps", "10", "--quiet"], in: dir)
+        #expect(try load(dir, "m.ttc").training.step == step + 10)
+        #expect(try dir.listing() == ["m.ttc", "x.ttc"])  // no lock file left
+    }
+
+    // MARK: #5 overwrites
+
+    @Test func existingOutputsNeedForceButInPlaceTrainingDoesNot() throws {
+        let dir = try TemporaryDirectory("force")
+        try ok(["init", "m.ttc"], in: dir)
+        try ok(["train", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        try dir.write("other.ttc", "unrelated")
+        try dir.write("other.safetensors", "unrelated")
+        try dir.write("other.svg", "unrelated")
+        for (args, out) in [(["train", "m.ttc", "--steps", "1", "-o", "other.ttc"], "other.ttc"),
+                            (["resume", "m.ttc", "--steps", "1", "-o", "other.ttc"], "other.ttc"),
+                            (["export", "m.ttc", "other.safetensors"], "other.safetensors"),
+                            (["plot", "m.ttc", "-o", "other.svg"], "other.svg")] {
+            let r = try CLIRunner.run(args, in: dir.url)
+            expectUserError(r, subject: out, containing: "already exists (use --force to overwrite)")
+            #expect(try dir.read(out) == Data("unrelated".utf8), "\(args)")
+        }
+        // In place, under any spelling of the same file, needs no flag.
+        try ok(["train", "m.ttc", "--steps", "1", "--quiet"], in: dir)
+        try ok(["train", "m.ttc", "--steps", "1", "-o", "./m.ttc", "--quiet"], in: dir)
+        try ok(["resume", "m.ttc", "--steps", "1", "-o", "m.ttc", "--quiet"], in: dir)
+        #expect(try load(dir, "m.ttc").training.step == 5)
+        // --force replaces.
+        try ok(["train", "m.ttc", "--steps", "1", "-o", "other.ttc", "--force", "--quiet"], in: dir)
+        #expect(try load(dir, "other.ttc").training.step == 6)
+        try ok(["export", "m.ttc", "other.safetensors", "--force"], in: dir)
+        try ok(["plot", "m.ttc", "-o", "other.svg", "--force"], in: dir)
+        #expect(try String(decoding: dir.read("other.svg"), as: UTF8.self).hasPrefix("<?xml"))
+    }
+
+    // MARK: #6 long names
+
+    /// A valid 250-byte name saves (its temporary name is cut to fit NAME_MAX); a 230-byte
+    /// name with --save-every writes its step copies.
+    @Test func longOutputNamesSave() throws {
+        let dir = try TemporaryDirectory("long")
+        try ok(["init", "m.ttc"], in: dir)
+        let long = String(repeating: "n", count: 250) + ".ttc"
+        try ok(["train", "m.ttc", "--steps", "3", "-o", long, "--quiet"], in: dir)
+        #expect(try CheckpointReader(path: dir.path(long)).training.step == 3)
+        let medium = String(repeating: "m", count: 226) + ".ttc"
+        try ok(["train", "m.ttc", "--steps", "3", "-o", medium, "--save-every", "1", "--quiet"], in: dir)
+        let copies = try dir.listing().filter { $0.hasPrefix(String(repeating: "m", count: 226) + ".step") }
+        #expect(copies.count == 3)
+        #expect(try dir.listing().count == 3 + 3)  // m.ttc, the two outputs, the copies; no temporaries
+    }
+
+    // MARK: #7 SIGHUP, temporaries, --keep
+
+    /// SIGHUP storms during saves every step: the run saves, exits 129, and leaves no
+    /// temporary file, no lock file, and exactly --keep step copies.
+    @Test func sighupDuringSavesSavesExits129AndHonoursKeep() throws {
+        let dir = try TemporaryDirectory("hup")
+        try ok(["init", "m.ttc"], in: dir)
+        let running = try CLIRunner.start(["train", "m.ttc", "--steps", "100000000", "--save-every", "1", "--keep", "2",
+                                           "--json", "--log-every", "1"], in: dir.url)
+        let deadline = Date().addingTimeInterval(60)
+        while running.stdoutSoFar.split(separator: "\n").count < 5 && Date() < deadline { usleep(10_000) }
+        for _ in 0..<20 { kill(running.process.processIdentifier, SIGHUP); usleep(3_000) }
+        running.process.waitUntilExit()
+        let result = running.result()
+        #expect(result.status == 129)
+        #expect(result.stderrLines.count == 1)
+        #expect(result.stderrLines.first?.hasPrefix("tt-ckpt: m.ttc: interrupted by SIGHUP; saved step ") == true)
+        let step = try load(dir, "m.ttc").training.step
+        let names = try dir.listing()
+        let copies = names.filter { $0.hasPrefix("m.step") }
+        #expect(copies.count == 2, "\(names)")
+        #expect(copies.last == String(format: "m.step%06d.ttc", step))
+        #expect(names.count == 3, "\(names)")  // m.ttc and two copies: no temporary, no lock file
+    }
+
+    /// A full disk after the step copy: the error says where the state is, and the copies
+    /// are still pruned to --keep.
+    @Test func fullDiskAfterTheStepCopySaysWhereTheStateIsAndKeepsKeep() throws {
+        let dir = try TemporaryDirectory("enospc")
+        try ok(["init", "m.ttc"], in: dir)
+        try ok(["train", "m.ttc", "--steps", "2", "--save-every", "1", "--quiet"], in: dir)
+        #expect(try dir.listing() == ["m.step000001.ttc", "m.step000002.ttc", "m.ttc"])
+        let before = try dir.read("m.ttc")
+        let budget = before.count * 3 / 2  // the step copy fits, the output does not
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLIRunner.binaryPath)
+        process.arguments = ["train", "m.ttc", "--steps", "1", "--save-every", "1", "--keep", "2", "--quiet"]
+        process.currentDirectoryURL = dir.url
+        process.environment = ProcessInfo.processInfo.environment.merging(["TTCKPT_FAULT_INJECT": "enospc:\(budget)"]) { $1 }
+        let err = Pipe()
+        process.standardError = err
+        try CLIRunner.launch(process)
+        let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 2)
+        #expect(stderr.contains("No space left on device"), "\(stderr)")
+        #expect(stderr.hasSuffix("; the state of step 3 is in the step copy m.step000003.ttc\n"), "\(stderr)")
+        #expect(try dir.read("m.ttc") == before)
+        #expect(try dir.listing() == ["m.step000002.ttc", "m.step000003.ttc", "m.ttc"])
+        #expect(try CheckpointReader(path: dir.path("m.step000003.ttc")).readCheckpoint().training.step == 3)
+    }
+
+    // MARK: #8 plot
+
+    @Test func plotOfExtremeLossesAndNonFiniteTensorsDoesNotTrap() throws {
+        let dir = try TemporaryDirectory("plot")
+        try ok(["init", "a.ttc"], in: dir)
+        var c = try load(dir, "a.ttc")
+        c.training.lossHistory = [2.5, 1e-19, 3e-30, .nan, 1.2e-38, .infinity, 4e-45, 0.5]
+        c.training.step = c.training.lossHistory.count
+        c.training.sessionStarts = [0, 4]
+        try CheckpointWriter.write(c, to: dir.path("tiny-loss.ttc"))
+        try ok(["plot", "tiny-loss.ttc", "-o", "log.svg", "--log-y"], in: dir)
+        try ok(["plot", "tiny-loss.ttc", "-o", "linear.svg"], in: dir)
+        c.tensors[0].values[0] = .nan
+        try CheckpointWriter.write(c, to: dir.path("nan.ttc"))
+        try ok(["plot", "a.ttc", "nan.ttc", "-o", "change.svg"], in: dir)
+        for name in ["log.svg", "linear.svg", "change.svg"] {
+            let svg = String(decoding: try dir.read(name), as: UTF8.self)
+            #expect(!svg.contains("\"nan\"") && !svg.contains("\"inf\"") && !svg.contains("\"-inf\""), "\(name)")
+            #expect(svg.hasSuffix("</svg>\n"), "\(name)")
+        }
+        let change = String(decoding: try dir.read("change.svg"), as: UTF8.self)
+        #expect(change.contains("data-name=\"tok_emb\" data-value=\"undefined\""))
+        #expect(change.contains("not finite: ‖a‖ = "))
+    }
+
+    // MARK: #9 bounded memory
+
+    /// Runs `tt-ckpt args` with its address space limited to `limitMiB` (`ulimit -v`), so
+    /// an allocation beyond it fails (and the command with it). (The peak RSS of a child
+    /// cannot be read from wait4: Linux carries the parent's peak across exec.)
+    static func runLimited(_ args: [String], limitMiB: Int, in dir: TemporaryDirectory) throws -> CLIRunner.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "ulimit -v \(limitMiB << 10) && exec \"$0\" \"$@\"", CLIRunner.binaryPath] + args
+        process.currentDirectoryURL = dir.url
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try CLIRunner.launch(process)
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return CLIRunner.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                                stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A tutorial checkpoint carrying 12 `other` tensors of 64 MiB of zeros each (768 MiB
+    /// raw, under 1 MiB stored): export and plot A B read one tensor at a time and never
+    /// hold them all, so they run in 400 MiB of address space (before issue 11 both loaded
+    /// every tensor: export over 768 MiB, plot A B over 1.5 GiB).
+    @Test func exportAndPlotStayBoundedByTheLargestTensor() throws {
+        let dir = try TemporaryDirectory("bounded")
+        try ok(["init", "m.ttc"], in: dir)
+        var c = try load(dir, "m.ttc")
+        let zeros = [Float](repeating: 0, count: 1 << 24)
+        for i in 0..<12 { c.tensors.append(NamedTensor(name: "big.\(i)", role: .other, shape: [1 << 12, 1 << 12], values: zeros)) }
+        try CheckpointWriter.write(c, to: dir.path("big.ttc"))
+        let size = try FileManager.default.attributesOfItem(atPath: dir.path("big.ttc"))[.size] as! Int
+        #expect(size < 2 << 20)
+        // The limit itself is sane: the same commands on the bare model pass under it.
+        #expect(try Self.runLimited(["export", "m.ttc", "m.safetensors"], limitMiB: 400, in: dir).status == 0)
+        // Bound: one 64 MiB tensor as floats and as raw bytes, the stored blob, the runtime.
+        let export = try Self.runLimited(["export", "big.ttc", "big.safetensors"], limitMiB: 400, in: dir)
+        #expect(export.status == 0, "\(export.stderr)")
+        #expect(export.stdout == "wrote big.safetensors: 13 tensors (f32), step 0; 12 tensors of role other not exported\n")
+        let plot = try Self.runLimited(["plot", "big.ttc", "big.ttc", "-o", "change.svg"], limitMiB: 400, in: dir)
+        #expect(plot.status == 0, "\(plot.stderr)")
+        #expect(try SafetensorsFile(path: dir.path("big.safetensors")).tensors.count == 13)
+    }
+
+    // MARK: #11 sample streams
+
+    /// `sample --tokens 1000000 | head -c 50`: the first bytes arrive at once, and closing
+    /// the pipe ends the command quietly with status 0 long before a million tokens.
+    @Test func sampleStreamsAndStopsQuietlyOnAClosedPipe() throws {
+        let dir = try TemporaryDirectory("stream")
+        try charModel(dir)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLIRunner.binaryPath)
+        process.arguments = ["sample", "c.ttc", "--prompt", "the", "--tokens", "1000000"]
+        process.currentDirectoryURL = dir.url
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let start = Date()
+        try CLIRunner.launch(process)
+        // Read at most 50 bytes (like head -c 50), with a deadline so a command that buffers
+        // everything fails the test instead of hanging it.
+        nonisolated(unsafe) var received = Data()
+        let got50 = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            while received.count < 50 {
+                let chunk = out.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                received.append(chunk)
+            }
+            got50.signal()
+        }
+        let arrived = got50.wait(timeout: .now() + 30) == .success
+        #expect(arrived, "no 50 bytes within 30 s: output is not streamed")
+        let firstBytes = Date().timeIntervalSince(start)
+        try out.fileHandleForReading.close()
+        let exited = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { process.waitUntilExit(); exited.signal() }
+        if exited.wait(timeout: .now() + 30) == .timedOut { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        #expect(process.terminationStatus == 0)
+        #expect(process.terminationReason == .exit)
+        #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "")
+        #expect(String(decoding: received.prefix(3), as: UTF8.self) == "the")
+        print("sample: first 50 bytes after \(String(format: "%.2f", firstBytes)) s, exit after \(String(format: "%.2f", Date().timeIntervalSince(start))) s")
+    }
+
+    // MARK: #13 messages and a closed stdout
+
+    /// `train … | head -1`: the closed pipe does not stop training or its save; exit 0.
+    @Test func closedStdoutDoesNotStopTrainingOrItsSave() throws {
+        let dir = try TemporaryDirectory("head")
+        try ok(["init", "m.ttc"], in: dir)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLIRunner.binaryPath)
+        process.arguments = ["train", "m.ttc", "--steps", "3000", "--log-every", "1"]
+        process.currentDirectoryURL = dir.url
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try CLIRunner.launch(process)
+        var first = Data()
+        while !first.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            first.append(chunk)
+        }
+        try out.fileHandleForReading.close()
+        process.waitUntilExit()
+        #expect(String(decoding: first, as: UTF8.self).hasPrefix("step 1/3000  loss "))
+        #expect(process.terminationReason == .exit)
+        #expect(process.terminationStatus == 0)
+        #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "")
+        #expect(try load(dir, "m.ttc").training.step == 3000)
+    }
+
+    /// The `created`/`wrote`/`saved` lines escape control characters in names, as stderr does.
+    @Test func stdoutLinesEscapeControlCharacters() throws {
+        let dir = try TemporaryDirectory("escape")
+        let name = "a\u{1B}[31mb.ttc"
+        let shown = TerminalText.escaped(name)
+        #expect(shown == "a\\u{1b}[31mb.ttc")
+        let created = try ok(["init", name], in: dir)
+        #expect(created.stdout.hasPrefix("created \(shown): arch tutorial"), "\(created.stdout)")
+        let saved = try ok(["train", name, "--steps", "2", "--log-every", "2"], in: dir)
+        #expect(saved.stdoutLines.last?.hasPrefix("saved \(shown): step 2, loss ") == true, "\(saved.stdout)")
+        let wrote = try ok(["export", name, "x\u{7}.safetensors"], in: dir)
+        #expect(wrote.stdout.hasPrefix("wrote x\\u{7}.safetensors: 13 tensors"), "\(wrote.stdout)")
+        for r in [created, saved, wrote] { #expect(!r.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }) }
+    }
+
+    /// A corpus that reports size 0 (procfs) is read, not called empty.
+    @Test func corpusFromAProcFileIsRead() throws {
+        let dir = try TemporaryDirectory("proc")
+        let r = try ok(["init", "p.ttc", "--preset", "gpt-small", "--data", "/proc/version", "--d-model", "16", "--heads", "2",
+                        "--d-ff", "32", "--layers", "1", "--context", "8"], in: dir)
+        #expect(r.stdout.hasPrefix("created p.ttc: arch gpt"))
+        let bytes = Array(try String(contentsOfFile: "/proc/version", encoding: .utf8).utf8)
+        let data = try #require(try CheckpointReader(path: dir.path("p.ttc")).training.data)
+        #expect(data.byteCount == bytes.count)
+        #expect(data.sha256 == SHA256.hexDigest(bytes))
+    }
+}
