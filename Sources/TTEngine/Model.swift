@@ -204,7 +204,7 @@ public final class Model {
     /// - Precondition: batchSize ≤ maxBatchSize, seqLen ≤ T, tokens in 0..<V.
     public func forward(_ batch: Batch) -> Float {
         let B = batch.batchSize, T = batch.seqLen
-        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        let V = config.vocabSize
         precondition(B >= 1 && B <= maxBatchSize, "batch size \(B) outside 1...\(maxBatchSize)")
         precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
         let BT = B * T
