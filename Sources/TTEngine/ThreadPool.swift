@@ -1,5 +1,6 @@
 import TTCore
 import CKernels
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -28,6 +29,16 @@ import Darwin
 public final class ThreadPool: @unchecked Sendable {
     /// Total threads a loop runs on, the caller included.
     public let threadCount: Int
+
+    /// Who runs the chunks.
+    public enum Backend: Sendable, Equatable {
+        /// This pool's own persistent worker threads.
+        case workers
+        /// `DispatchQueue.concurrentPerform` with the same static chunks and no workers
+        /// of its own; for measuring the pool against it (tt-bench --sections pool).
+        case dispatch
+    }
+    public let backend: Backend
 
     private typealias Job = (Int) -> Void   // argument: chunk index
 
@@ -75,15 +86,17 @@ public final class ThreadPool: @unchecked Sendable {
         return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     }
 
-    /// Starts `threads - 1` workers (`threads` is clamped to 1...256).
-    public init(threads: Int) {
+    /// Starts `threads - 1` workers (`threads` is clamped to 1...256), or none with the
+    /// `.dispatch` backend.
+    public init(threads: Int, backend: Backend = .workers) {
         threadCount = min(max(threads, 1), 256)
+        self.backend = backend
         pthread_mutex_init(state, nil)
         pthread_mutex_init(busy, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
         counters.initialize(repeating: 0, count: 2)
-        for index in 1..<max(threadCount, 1) {
+        for index in 1..<(backend == .workers ? threadCount : 1) {
             let context = Unmanaged.passRetained(WorkerContext(pool: self, index: index)).toOpaque()
             #if canImport(Darwin)
             var thread: pthread_t? = nil
@@ -136,6 +149,10 @@ public final class ThreadPool: @unchecked Sendable {
     public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
         guard count > 0 else { return }
         let n = min(threadCount, count)
+        if backend == .dispatch && n > 1 {
+            DispatchQueue.concurrentPerform(iterations: n) { c in body(ThreadPool.chunk(c, of: n, count: count)) }
+            return
+        }
         if n == 1 || pthread_mutex_trylock(busy) != 0 {
             body(0..<count)
             return
