@@ -66,8 +66,7 @@ public final class Model {
     static let normBlock = 4096
 
     /// The kernels every op runs on, with the pool and threshold they split work by.
-    /// `threadCount` replaces the pool; tt-bench sets another kind of pool here.
-    public var kernels: Kernels
+    var kernels: Kernels
 
     /// Threads a step runs on (the caller's included), clamped to 1...256. Defaults to
     /// `ThreadPool.defaultThreadCount`: `TTCKPT_THREADS` when set (1...256), else the

@@ -12,7 +12,7 @@ struct TTBench: ParsableCommand {
         abstract: "Benchmarks tt-ckpt: matmul kernels, training throughput, checkpoint I/O, and PyTorch/JAX peers.",
         discussion: "Run in a release build: swift run -c release tt-bench")
 
-    @Option(help: "Sections to run, comma-separated: matmul, training, pool, checkpoint, stall, memory, identity.")
+    @Option(help: "Sections to run, comma-separated: matmul, training, checkpoint, stall, memory, identity.")
     var sections: String = "training,checkpoint,stall,memory,identity"
 
     @Flag(help: "A fast check: 0.5 s per training measurement, one stall repetition.")
@@ -73,11 +73,6 @@ struct TTBench: ParsableCommand {
             let chosen = BenchPreset.all.filter { names.contains($0.name) }
             let peers = noPeers ? nil : PeerRunner(directory: peersDir ?? PeerRunner.defaultDirectory())
             print(TrainingBench.run(presets: chosen, seconds: seconds, threadCounts: Array(Set([1, threads])).sorted(), peers: peers))
-        }
-        if wanted.contains("pool") {
-            let names = Set(presets.split(separator: ",").map(String.init))
-            let chosen = BenchPreset.all.filter { names.contains($0.name) }
-            print(TrainingBench.poolComparison(presets: chosen, threads: threads, seconds: seconds))
         }
         if wanted.contains("checkpoint") {
             print(CheckpointBench.run(seconds: quick ? 0.3 : 1, directory: tmp))

@@ -7,13 +7,11 @@ import TTTraining
 enum TrainingBench {
     /// Times `forward`, `backward` and `applyAdamW` separately over whole steps, after
     /// `warmup` untimed steps, for at least `seconds` in `trials` trials; reports the best trial.
-    /// `pool`: run the model's kernels on this pool instead of a new one of `threads` threads.
-    static func measure(_ preset: BenchPreset, threads: Int, seconds: Double, warmup: Int = 5, trials: Int = 3,
-                        pool: ThreadPool? = nil) -> Throughput {
+    static func measure(_ preset: BenchPreset, threads: Int, seconds: Double, warmup: Int = 5, trials: Int = 3) -> Throughput {
         let model = Model(config: preset.config, maxBatchSize: preset.batchSize)
         var rng = PythonRandom(seed: 42)
         model.initializeWeights(rng: &rng)
-        if let pool { model.kernels.pool = pool } else { model.threadCount = threads }
+        model.threadCount = threads
         let batch = preset.batch()
         let optimizer = AdamWConfig()
         var step = 0
@@ -98,31 +96,5 @@ enum TrainingBench {
         out += "\nPeers: " + peerNotes.joined(separator: "; ") + "\n"
         if let rss = peakRSSBytes() { out += "Peak RSS of tt-bench so far: \(fmt(Double(rss) / 1_048_576, 1)) MiB\n" }
         return out
-    }
-
-    /// The training step on the engine's own ThreadPool against the same static chunks run
-    /// by DispatchQueue.concurrentPerform: `rounds` alternating measurements of each (so a
-    /// change in the machine's load hits both), best steps/s of each kept. Both give the
-    /// same bits (same chunks; ModelThreadingTests).
-    static func poolComparison(presets: [BenchPreset], threads: Int, seconds: Double, rounds: Int = 3) -> String {
-        var table = Table("ThreadPool vs DispatchQueue.concurrentPerform on the training step, \(threads) threads, best of \(rounds) alternating rounds",
-                          headers: ["preset", "ThreadPool steps/s", "concurrentPerform steps/s", "pool / dispatch",
-                                    "pool fwd+bwd+opt ms", "dispatch fwd+bwd+opt ms"])
-        for preset in presets {
-            let workers = ThreadPool(threads: threads)
-            let dispatch = ThreadPool(threads: threads, backend: .dispatch)
-            var bestWorkers: Throughput?, bestDispatch: Throughput?
-            for _ in 0..<rounds {
-                let w = measure(preset, threads: threads, seconds: seconds, pool: workers)
-                let d = measure(preset, threads: threads, seconds: seconds, pool: dispatch)
-                if bestWorkers.map({ w.stepsPerSecond > $0.stepsPerSecond }) ?? true { bestWorkers = w }
-                if bestDispatch.map({ d.stepsPerSecond > $0.stepsPerSecond }) ?? true { bestDispatch = d }
-            }
-            let w = bestWorkers!, d = bestDispatch!
-            func ms(_ t: Throughput) -> String { fmt(t.forwardMs + t.backwardMs + t.optimizerMs, 3) }
-            table.add([preset.name, fmt(w.stepsPerSecond), fmt(d.stepsPerSecond),
-                       fmt(w.stepsPerSecond / d.stepsPerSecond, 3) + "x", ms(w), ms(d)])
-        }
-        return table.render()
     }
 }
