@@ -1,5 +1,4 @@
 import CKernels
-import TTCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,4 +1,3 @@
-import TTCore
 // Little-endian encoding and bounds-checked decoding of the .ttc header.
 
 /// Appends little-endian values to a byte array.

@@ -1,4 +1,3 @@
-import TTCore
 // Typed key/value metadata (the META section) and its mapping to the shared training types.
 
 /// The type byte of a metadata value. spec/FORMAT.md, "Value types".

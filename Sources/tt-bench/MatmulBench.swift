@@ -1,7 +1,4 @@
-import TTCore
 import TTEngine
-import TTFormat
-import TTTraining
 
 /// One matmul shape as the engine calls it.
 struct MatmulCase {
