@@ -1,10 +1,6 @@
 import ArgumentParser
 import Foundation
-import TTAnalysis
 import TTCore
-import TTEngine
-import TTFormat
-import TTInterop
 import TTTokenizer
 import TTTraining
 
@@ -72,17 +68,20 @@ extension TTCkpt {
             options.temperature = temperature
             options.topK = topK
             options.seed = seed
-            // The text as it is made: the pieces add up to vocabulary.decode(ids + generated).
+            // The text as it is made: the pieces add up to vocabulary.decode(ids + generated). The
+            // text's own line breaks stay; escape sequences and bidi controls in tokens do not
+            // reach the terminal (escaping is per scalar, and pieces end on whole scalars).
             func write(_ text: String) {
                 guard !text.isEmpty else { return }
-                print(text, terminator: "")
+                print(TerminalText.escaped(text, keepingLineBreaks: true), terminator: "")
                 fflush(stdout)
             }
             var stream = StreamingDecoder(vocabulary: vocabulary)
             write(ids.map { stream.push($0) }.joined())
             _ = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options,
                                  onToken: { write(stream.push($0)) })
-            print(stream.finish())
+            write(stream.finish())
+            print("")
         }
     }
 }

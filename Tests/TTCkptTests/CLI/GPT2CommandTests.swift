@@ -106,7 +106,8 @@ import Testing
         let ids = try Vocabulary.bytes.encode(prompt, source: "prompt")
         let generated = Sampler.generate(model: session.model, vocabulary: .bytes, prompt: ids, options: options)
         #expect(generated.count == 60)
-        #expect(result.stdout == Vocabulary.bytes.decode(ids + generated) + "\n")
+        // Printed escaped, line breaks kept (control bytes must not reach the terminal).
+        #expect(result.stdout == TerminalText.escaped(Vocabulary.bytes.decode(ids + generated), keepingLineBreaks: true) + "\n")
     }
 
     @Test func initHelpListsTheGPT2PresetsAndTrainHelpTheNanoGPTDecay() throws {
