@@ -144,13 +144,13 @@ public final class Model {
         normPartials.deallocate()
     }
 
-    /// The buffer holding tensors of `role` (.other has none).
+    /// The buffer holding tensors of `role` (.other and the trace roles have none).
     public func buffer(_ role: TensorRole) -> UnsafeMutableBufferPointer<Float>? {
         switch role {
         case .parameter: return parameters
         case .adamM: return adamM
         case .adamV: return adamV
-        case .other: return nil
+        case .other, .activation, .activationGrad, .gradient, .update: return nil
         }
     }
 
