@@ -2,7 +2,7 @@ import TTCore
 
 extension SafetensorsCheckpoint {
     /// A trace (`Checkpoint.trace` set) as safetensors, for numpy users: every tensor under
-    /// its trace name (spec/TRACE.md), F32, in the trace's order; `__metadata__` holds what
+    /// its trace name (spec/TRACE.md), F32; `__metadata__` holds what
     /// `export` writes (config, vocabulary, step, ...) plus `trace.step`, `trace.batch_size`,
     /// `trace.seq_len`, `trace.target_count`, `trace.loss`, `trace.grad_norm`,
     /// `trace.learning_rate` (decimal strings) and `trace.roles`, a JSON object mapping each
