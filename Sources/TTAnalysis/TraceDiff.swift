@@ -292,7 +292,7 @@ public struct TraceHints {
         return Self.geluText
     }
 
-    static let geluText = "GELU′: equals da·(0.5·(1 + tanh u) + z·φ(z)), the tanh-form CDF with the erf-form PDF (the series' gelu_derivative); the derivative of the tanh GELU is 0.5·(1 + tanh u) + 0.5·z·(1 − tanh²u)·√(2/π)·(1 + 0.134145·z²)"
+    static let geluText = "GELU′: equals da·(0.5·(1 + tanh u) + z·φ(z)), the series' gelu_derivative (tanh-form CDF with the erf-form PDF), not the derivative of the tanh GELU"
 
     /// (layer, "pre" | "b1" | "w1") for `grad.layers.N.ffn.pre`, `layers.N.ffn.b1`, `layers.N.ffn.w1`.
     static func ffnPart(_ name: String) -> (Int, String)? {

@@ -9,12 +9,14 @@ spec/TRACE.md, asks tt-ckpt for the same step (`tt-ckpt trace`) and compares the
 (`tt-ckpt diff mine.safetensors trace.ttc`): tensors are listed in the order of the step,
 so the first wrong stage is the first line, and the usual mistakes are named.
 
-    python3 backprop_tutorial.py                     # equal within tolerance
+    tt-ckpt init model.ttc && tt-ckpt trace model.ttc -o trace.ttc
+    python3 backprop_tutorial.py model.ttc --trace trace.ttc   # equal within tolerance
+    python3 backprop_tutorial.py                     # the same with a fresh model and trace
     python3 backprop_tutorial.py --mistake sum       # P - onehot without the /N
     python3 backprop_tutorial.py --mistake transpose # dWo stored transposed
     python3 backprop_tutorial.py --mistake gelu      # the notebook's GELU' (tanh CDF, erf PDF)
 
-Needs numpy and safetensors; the weights are read from the checkpoint with python/ttc.py.
+Needs numpy and safetensors; the weights are read from the checkpoint with python/ttckpt.
 The tool is $TTCKPT_BIN, else `tt-ckpt` on PATH. Exit status: the diff's (0 equal, 1 not).
 """
 import argparse
@@ -170,6 +172,8 @@ def main():
     p.add_argument("checkpoint", nargs="?", help="a tutorial checkpoint (default: a fresh `tt-ckpt init`)")
     p.add_argument("--mistake", choices=["none", "sum", "transpose", "gelu"], default="none")
     p.add_argument("--out", default=None, help="where to save your numbers (default: a temporary file)")
+    p.add_argument("--trace", default=None, help="a `tt-ckpt trace CHECKPOINT -o FILE` to compare with "
+                                                  "(default: made in a temporary directory)")
     args = p.parse_args()
     tool = os.environ.get("TTCKPT_BIN", "tt-ckpt")
     work = tempfile.mkdtemp(prefix="backprop-")
@@ -177,8 +181,10 @@ def main():
     if checkpoint is None:
         checkpoint = os.path.join(work, "model.ttc")
         subprocess.run([tool, "init", checkpoint], check=True, stdout=subprocess.DEVNULL)
-    trace = os.path.join(work, "trace.ttc")
-    subprocess.run([tool, "trace", checkpoint, "-o", trace], check=True, stdout=subprocess.DEVNULL)
+    trace = args.trace
+    if trace is None:
+        trace = os.path.join(work, "trace.ttc")
+        subprocess.run([tool, "trace", checkpoint, "-o", trace], check=True, stdout=subprocess.DEVNULL)
 
     metadata, tensors = ttckpt.load(checkpoint)
     if metadata["model.arch"] != "tutorial" or metadata["model.n_layers"] != 1:

@@ -126,8 +126,11 @@ extension TTCkpt {
             }
         }
 
+        /// A size in MiB, or KiB below 1 MiB.
         static func mib(_ bytes: Int) -> String {
-            bytes == Int.max ? "more than 8 EiB" : String(format: "%.1f MiB", Double(bytes) / 1048576)
+            if bytes == Int.max { return "more than 8 EiB" }
+            if bytes < 1 << 20 { return String(format: "%.1f KiB", Double(bytes) / 1024) }
+            return String(format: "%.1f MiB", Double(bytes) / 1048576)
         }
     }
 }
