@@ -36,7 +36,13 @@ public enum TraceCatalog {
     public static func entries(config: ModelConfig, batchSize B: Int, seqLen S: Int) -> [TraceEntry] {
         let (D, H, F, V, L) = (config.dModel, config.nHeads, config.dFF, config.vocabSize, config.nLayers)
         let dk = config.headDim
-        let gpt = config.arch == .gpt
+        // A switch, so a new arch does not compile until its trace is written (gpt2: the gpt
+        // stages, with wqkv/bqkv/bo gradients and the tied head's share in tok_emb).
+        let gpt: Bool
+        switch config.arch {
+        case .tutorial: gpt = false
+        case .gpt: gpt = true
+        }
         var forward: [TraceEntry] = []
         var backward: [TraceEntry] = []
         func act(_ stage: String, _ shape: [Int], _ formula: String, _ block: String) {

@@ -32,7 +32,13 @@ extension Model {
         let (C, V, H, L) = (config.dModel, config.vocabSize, config.nHeads, config.nLayers)
         let dk = C / H
         let a = actBuffer
-        let gpt = config.arch == .gpt
+        // A switch, so a new arch does not compile until its trace is written (gpt2: the gpt
+        // stages, with wqkv/bqkv/bo gradients and the tied head's share in tok_emb).
+        let gpt: Bool
+        switch config.arch {
+        case .tutorial: gpt = false
+        case .gpt: gpt = true
+        }
         var out: [String: [Float]] = [:]
         func copy(_ p: UnsafePointer<Float>, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: n)) }
         /// (B, S, width) rows, columns [offset, offset + H·dk) → (B, H, S, dk).
