@@ -32,17 +32,17 @@ public struct TraceEntry: Equatable, Sendable {
 ///
 /// Letters: B sequences, S positions (≤ T), D d_model, H heads, dk = D/H, F d_ff, V vocab.
 public enum TraceCatalog {
+    /// The archs whose stages are listed here. A new arch is added to the catalog, to
+    /// `Model.traceForwardBackward` and to this list together (gpt2: the gpt stages, with
+    /// wqkv/bqkv/bo gradients and the tied head's share in tok_emb's gradient).
+    public static func supports(_ arch: Architecture) -> Bool { arch == .tutorial || arch == .gpt }
+
     /// Every entry for `config` and a batch of B × S, in walk order.
     public static func entries(config: ModelConfig, batchSize B: Int, seqLen S: Int) -> [TraceEntry] {
         let (D, H, F, V, L) = (config.dModel, config.nHeads, config.dFF, config.vocabSize, config.nLayers)
         let dk = config.headDim
-        // A switch, so a new arch does not compile until its trace is written (gpt2: the gpt
-        // stages, with wqkv/bqkv/bo gradients and the tied head's share in tok_emb).
-        let gpt: Bool
-        switch config.arch {
-        case .tutorial: gpt = false
-        case .gpt: gpt = true
-        }
+        precondition(TraceCatalog.supports(config.arch), "no trace stages for arch \(config.arch)")
+        let gpt = config.arch == .gpt
         var forward: [TraceEntry] = []
         var backward: [TraceEntry] = []
         func act(_ stage: String, _ shape: [Int], _ formula: String, _ block: String) {

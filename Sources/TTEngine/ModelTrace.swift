@@ -32,13 +32,8 @@ extension Model {
         let (C, V, H, L) = (config.dModel, config.vocabSize, config.nHeads, config.nLayers)
         let dk = C / H
         let a = actBuffer
-        // A switch, so a new arch does not compile until its trace is written (gpt2: the gpt
-        // stages, with wqkv/bqkv/bo gradients and the tied head's share in tok_emb).
-        let gpt: Bool
-        switch config.arch {
-        case .tutorial: gpt = false
-        case .gpt: gpt = true
-        }
+        precondition(TraceCatalog.supports(config.arch), "no trace stages for arch \(config.arch)")
+        let gpt = config.arch == .gpt
         var out: [String: [Float]] = [:]
         func copy(_ p: UnsafePointer<Float>, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: n)) }
         /// (B, S, width) rows, columns [offset, offset + H·dk) → (B, H, S, dk).

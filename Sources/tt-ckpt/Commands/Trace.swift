@@ -91,6 +91,9 @@ extension TTCkpt {
                 try OutputPath.check(output, overwrite: force)
             }
             let stored = try loadCheckpoint(checkpoint)
+            guard TraceCatalog.supports(stored.config.arch) else {
+                throw InputError(checkpoint, "trace does not support arch \(stored.config.arch.rawValue) yet (tutorial and gpt only)")
+            }
             let batchSize = stored.training.batchSize
             try TrainingLimits.checkBatchSize(batchSize, config: stored.config, subject: checkpoint)
             let session = try TrainingSession(checkpoint: stored, maxBatchSize: batchSize, source: checkpoint)
