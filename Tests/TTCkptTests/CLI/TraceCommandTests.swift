@@ -106,6 +106,11 @@ import Testing
         #expect(diff.status == 0, "\(diff.stdout)")
         #expect(diff.stdout.contains("compared 63 of the trace's 63 tensors"))
         #expect(diff.stdout.hasSuffix("result: equal within tolerance\n"))
+        // export writes a trace's tensors as trace --format safetensors does.
+        let exported = try CLIRunner.run(["export", "trace.ttc", "exported.safetensors"], in: dir)
+        #expect(exported.stdout == "wrote exported.safetensors: 63 tensors (f32), step 0\n", "\(exported.stderr)")
+        #expect(try Data(contentsOf: dir.appendingPathComponent("exported.safetensors"))
+                == Data(contentsOf: dir.appendingPathComponent("trace.safetensors")))
         // inspect reads a trace like a checkpoint.
         let inspect = try CLIRunner.run(["inspect", "trace.ttc"], in: dir)
         #expect(inspect.status == 0, "\(inspect.stderr)")
