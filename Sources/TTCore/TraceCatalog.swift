@@ -32,17 +32,18 @@ public struct TraceEntry: Equatable, Sendable {
 ///
 /// Letters: B sequences, S positions (≤ T), D d_model, H heads, dk = D/H, F d_ff, V vocab.
 public enum TraceCatalog {
-    /// The archs whose stages are listed here. A new arch is added to the catalog, to
-    /// `Model.traceForwardBackward` and to this list together (gpt2: the gpt stages, with
-    /// wqkv/bqkv/bo gradients and the tied head's share in tok_emb's gradient).
-    public static func supports(_ arch: Architecture) -> Bool { arch == .tutorial || arch == .gpt }
+    /// The archs whose stages are listed here (all three). A new arch is added to the
+    /// catalog, to `Model.traceForwardBackward` and to this list together.
+    public static func supports(_ arch: Architecture) -> Bool { [.tutorial, .gpt, .gpt2].contains(arch) }
 
     /// Every entry for `config` and a batch of B × S, in walk order.
     public static func entries(config: ModelConfig, batchSize B: Int, seqLen S: Int) -> [TraceEntry] {
         let (D, H, F, V, L) = (config.dModel, config.nHeads, config.dFF, config.vocabSize, config.nLayers)
         let dk = config.headDim
         precondition(TraceCatalog.supports(config.arch), "no trace stages for arch \(config.arch)")
-        let gpt = config.arch == .gpt
+        // gpt2 has gpt's stages; its attention has fused QKV and output biases, its head is tok_emb.
+        let gpt = config.arch != .tutorial, gpt2 = config.arch == .gpt2
+        let head = gpt2 ? "tok_emb" : "lm_head"
         var forward: [TraceEntry] = []
         var backward: [TraceEntry] = []
         func act(_ stage: String, _ shape: [Int], _ formula: String, _ block: String) {
@@ -70,14 +71,20 @@ public enum TraceCatalog {
                 attnIn = "h"
             }
             let ab = n + " attention"
-            act(p + "attn.q", heads, "Q_h = \(attnIn)·Wq[h]", ab)
-            act(p + "attn.k", heads, "K_h = \(attnIn)·Wk[h]", ab)
-            act(p + "attn.v", heads, "V_h = \(attnIn)·Wv[h]", ab)
+            if gpt2 {
+                act(p + "attn.q", heads, "Q_h = (\(attnIn)·Wqkvᵀ + bqkv)[:, h·dk ..< (h+1)·dk]", ab)
+                act(p + "attn.k", heads, "K_h = (\(attnIn)·Wqkvᵀ + bqkv)[:, D + h·dk ..< D + (h+1)·dk]", ab)
+                act(p + "attn.v", heads, "V_h = (\(attnIn)·Wqkvᵀ + bqkv)[:, 2D + h·dk ..< 2D + (h+1)·dk]", ab)
+            } else {
+                act(p + "attn.q", heads, "Q_h = \(attnIn)·Wq[h]", ab)
+                act(p + "attn.k", heads, "K_h = \(attnIn)·Wk[h]", ab)
+                act(p + "attn.v", heads, "V_h = \(attnIn)·Wv[h]", ab)
+            }
             act(p + "attn.scores", square, "S_h = Q_h·K_hᵀ/√dk (before the causal mask)", ab)
             act(p + "attn.weights", square, "A_h = softmax(S_h + causal mask) by row (0 above the diagonal)", ab)
             act(p + "attn.heads", heads, "head_h = A_h·V_h", ab)
             act(p + "attn.concat", BSD, "concat = [head_0 | … | head_H−1]", ab)
-            act(p + "attn.out", BSD, "mh = concat·Woᵀ", ab)
+            act(p + "attn.out", BSD, gpt2 ? "mh = concat·Woᵀ + bo" : "mh = concat·Woᵀ", ab)
             var ffnIn = "mh"
             if gpt {
                 act(p + "attn.res", BSD, "r1 = \(x) + mh", ab)
@@ -108,16 +115,16 @@ public enum TraceCatalog {
             act("ln_f.out", BSD, "xf = (\(top) − μ)·rstd·γf + βf", "final LayerNorm")
             final = "xf"
         }
-        act("logits", [B, S, V], "logits = \(final)·lm_headᵀ", "output")
+        act("logits", [B, S, V], "logits = \(final)·\(head)ᵀ" + (gpt2 ? " (the head is tied to tok_emb)" : ""), "output")
         act("probs", [B, S, V], "P = softmax(logits) by row", "output")
         act("losses", BS, "loss_t = −log P[t, target_t] (0 where the target is ignored)", "output")
         act("loss", [], "L = Σ loss_t / N, N = targets counted", "output")
 
         // MARK: backward
         grad("logits", [B, S, V], "dlogits = (P − onehot(target))/N (0 on ignored rows)", "loss gradient")
-        param("lm_head", [V, D], "dlm_head = dlogitsᵀ·\(final)", "output layer")
+        if !gpt2 { param("lm_head", [V, D], "dlm_head = dlogitsᵀ·\(final)", "output layer") }
         if gpt {
-            grad("ln_f.out", BSD, "dxf = dlogits·lm_head", "output layer")
+            grad("ln_f.out", BSD, "dxf = dlogits·\(head)", "output layer")
             param("ln_f.gamma", [D], "dγf = Σ_rows dxf·x̂", "final LayerNorm")
             param("ln_f.beta", [D], "dβf = Σ_rows dxf", "final LayerNorm")
         }
@@ -160,6 +167,7 @@ public enum TraceCatalog {
             let attnIn = gpt ? "h" : x
             grad(p + "attn.out", BSD, gpt ? "dmh = dr1" : "dmh = dr + dz·W1 (residual + FFN path)", ab)
             param(p + "attn.wo", [D, D], "dWo = dmhᵀ·concat", ab)
+            if gpt2 { param(p + "attn.bo", [D], "dbo = Σ_rows dmh", ab) }
             grad(p + "attn.concat", BSD, "dconcat = dmh·Wo", ab)
             grad(p + "attn.heads", heads, "dhead_h = dconcat[:, h·dk ..< (h+1)·dk]", ab)
             grad(p + "attn.weights", square, "dA_h = dhead_h·V_hᵀ", ab)
@@ -167,10 +175,17 @@ public enum TraceCatalog {
             grad(p + "attn.q", heads, "dQ_h = dS_h·K_h/√dk", ab)
             grad(p + "attn.k", heads, "dK_h = dS_hᵀ·Q_h/√dk", ab)
             grad(p + "attn.v", heads, "dV_h = A_hᵀ·dhead_h", ab)
-            param(p + "attn.wq", [H, D, dk], "dWq[h] = \(attnIn)ᵀ·dQ_h", ab)
-            param(p + "attn.wk", [H, D, dk], "dWk[h] = \(attnIn)ᵀ·dK_h", ab)
-            param(p + "attn.wv", [H, D, dk], "dWv[h] = \(attnIn)ᵀ·dV_h", ab)
-            let dIn = "Σ_h dQ_h·Wq[h]ᵀ + dK_h·Wk[h]ᵀ + dV_h·Wv[h]ᵀ"
+            let dIn: String
+            if gpt2 {
+                param(p + "attn.wqkv", [3 * D, D], "dWqkv = [dQ | dK | dV]ᵀ·\(attnIn) (heads side by side in each block)", ab)
+                param(p + "attn.bqkv", [3 * D], "dbqkv = Σ_rows [dQ | dK | dV]", ab)
+                dIn = "[dQ | dK | dV]·Wqkv"
+            } else {
+                param(p + "attn.wq", [H, D, dk], "dWq[h] = \(attnIn)ᵀ·dQ_h", ab)
+                param(p + "attn.wk", [H, D, dk], "dWk[h] = \(attnIn)ᵀ·dK_h", ab)
+                param(p + "attn.wv", [H, D, dk], "dWv[h] = \(attnIn)ᵀ·dV_h", ab)
+                dIn = "Σ_h dQ_h·Wq[h]ᵀ + dK_h·Wk[h]ᵀ + dV_h·Wv[h]ᵀ"
+            }
             if gpt {
                 let l1 = n + " LayerNorm 1"
                 grad(p + "ln1.out", BSD, "dh = " + dIn, l1)
@@ -183,7 +198,8 @@ public enum TraceCatalog {
                 grad("emb", BSD, "dX = " + dIn, "embeddings")
             }
         }
-        param("tok_emb", [V, D], "dtok_emb[id] = Σ of dX over the positions holding token id", "embeddings")
+        param("tok_emb", [V, D], gpt2 ? "dtok_emb = dlogitsᵀ·xf (the tied head) + Σ of dX over the positions holding each id"
+                                      : "dtok_emb[id] = Σ of dX over the positions holding token id", "embeddings")
         param("pos_emb", [config.context, D], "dpos_emb[t] = Σ_b dX[b, t] (rows ≥ S are 0)", "embeddings")
 
         // MARK: updates

@@ -33,7 +33,7 @@ extension Model {
         let dk = C / H
         let a = actBuffer
         precondition(TraceCatalog.supports(config.arch), "no trace stages for arch \(config.arch)")
-        let gpt = config.arch == .gpt
+        let gpt = config.arch != .tutorial   // gpt2 saves the same buffers as gpt
         var out: [String: [Float]] = [:]
         func copy(_ p: UnsafePointer<Float>, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: p, count: n)) }
         /// (B, S, width) rows, columns [offset, offset + H·dk) → (B, H, S, dk).

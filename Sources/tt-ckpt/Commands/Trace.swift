@@ -92,7 +92,7 @@ extension TTCkpt {
             }
             let stored = try loadCheckpoint(checkpoint)
             guard TraceCatalog.supports(stored.config.arch) else {
-                throw InputError(checkpoint, "trace does not support arch \(stored.config.arch.rawValue) yet (tutorial and gpt only)")
+                throw InputError(checkpoint, "trace has no stages for arch \(stored.config.arch.rawValue)")
             }
             let batchSize = stored.training.batchSize
             try TrainingLimits.checkBatchSize(batchSize, config: stored.config, subject: checkpoint)

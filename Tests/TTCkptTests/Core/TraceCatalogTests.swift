@@ -25,7 +25,9 @@ import Testing
             + "### arch `tutorial` (L = 1; with more layers the `layers.i.` rows repeat, forward for i = 0…L−1, backward for i = L−1…0)\n\n"
             + table(.tutorial) + "\n\n"
             + "### arch `gpt` (L = 1, as above)\n\n"
-            + table(.gpt) + "\n"
+            + table(.gpt) + "\n\n"
+            + "### arch `gpt2` (L = 1, as above)\n\n"
+            + table(.gpt2) + "\n"
     }
 
     @Test func specTablesAreTheCatalog() throws {
@@ -44,7 +46,7 @@ import Testing
 
     /// Names are unique, every parameter has a gradient and an update, and every gradient
     /// of an activation has that activation with the same shape.
-    @Test(arguments: [Architecture.tutorial, .gpt])
+    @Test(arguments: [Architecture.tutorial, .gpt, .gpt2])
     func catalogIsConsistent(_ arch: Architecture) {
         let config = ModelConfig(arch: arch, vocabSize: 7, dModel: 8, nHeads: 2, dFF: 12, nLayers: 3, context: 6)
         let entries = TraceCatalog.entries(config: config, batchSize: 2, seqLen: 5)

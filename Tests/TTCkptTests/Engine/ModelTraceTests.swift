@@ -19,6 +19,8 @@ private struct TraceCase: CustomTestStringConvertible, Sendable {
                   batchSize: 2, seqLen: 5, seed: 11),
         TraceCase(config: ModelConfig(arch: .gpt, vocabSize: 7, dModel: 8, nHeads: 2, dFF: 12, nLayers: 2, context: 6),
                   batchSize: 2, seqLen: 5, seed: 12),
+        TraceCase(config: ModelConfig(arch: .gpt2, vocabSize: 7, dModel: 8, nHeads: 2, dFF: 12, nLayers: 2, context: 6),
+                  batchSize: 2, seqLen: 5, seed: 13),
     ]
 
     func model() -> (Model, Batch) {
@@ -140,8 +142,11 @@ private struct TraceCase: CustomTestStringConvertible, Sendable {
         let vocabulary = Vocabulary(kind: .char, tokens: chars)
         let corpus = try TrainingData(corpus: text, path: "corpus.txt", vocabulary: vocabulary)
         let gpt = ModelConfig(arch: .gpt, vocabSize: chars.count, dModel: 8, nHeads: 2, dFF: 16, nLayers: 2, context: 8)
+        var gpt2 = gpt
+        gpt2.arch = .gpt2
         return [try session(.tutorial, batchSize: 1, data: .tutorial(), vocabulary: .tutorial),
-                try session(gpt, batchSize: 3, data: corpus, vocabulary: vocabulary)]
+                try session(gpt, batchSize: 3, data: corpus, vocabulary: vocabulary),
+                try session(gpt2, batchSize: 2, data: corpus, vocabulary: vocabulary)]
     }
 
     /// The trace's gradients and updates are those of the real training step on the same
