@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTTokenizer
 /// Moving a `Checkpoint` to and from safetensors.
 ///
 /// Export writes the parameters under their canonical names (`tok_emb`, `layers.0.attn.wq`,
@@ -11,7 +10,7 @@ import TTTokenizer
 /// |---|---|
 /// | `format` | `tt-ckpt` |
 /// | `tool_version` | the exporting tool's version |
-/// | `arch` | `tutorial` or `gpt` |
+/// | `arch` | `tutorial`, `gpt` or `gpt2` |
 /// | `vocab_size`, `d_model`, `n_heads`, `d_ff`, `n_layers`, `context` | decimal integers |
 /// | `tokenizer` | `word`, `char` or `byte` |
 /// | `vocabulary` | the token strings as a JSON list, id = index |
@@ -63,7 +62,9 @@ public enum SafetensorsCheckpoint {
     /// Writes `checkpoint` as safetensors at `path`, atomically through `io` (`AtomicWrite`).
     public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool,
                               io: any FileSystemIO = POSIXFileSystem()) throws {
-        let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
+        // A trace (spec/TRACE.md) exports all its tensors, as `trace --format safetensors` writes them.
+        let (tensors, metadata) = checkpoint.trace == nil ? exportContents(checkpoint, includeOptimizer: includeOptimizer)
+                                                          : traceContents(checkpoint)
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path, io: io)
     }
 
@@ -73,7 +74,9 @@ public enum SafetensorsCheckpoint {
     /// bounded by the largest tensor. The tensors not exported are checked too (inflated
     /// and released, every CRC), first, so a damaged file is refused rather than half
     /// trusted. A parameter that is not finite stops the export (`FiniteValues`) and
-    /// nothing is written.
+    /// nothing is written. A trace (spec/TRACE.md) exports all its tensors with its trace
+    /// metadata, as `export(_:...)` does, and is not checked for finite values (a trace of a
+    /// diverging step is exactly what one exports to look at).
     /// - Returns: the number of tensors written.
     /// - Throws: the reader's `FormatError`, `InputError` naming the checkpoint, or the
     ///   writer's `FormatError` naming `path`.
@@ -81,12 +84,22 @@ public enum SafetensorsCheckpoint {
     public static func export(from reader: CheckpointReader, to path: String, includeOptimizer: Bool,
                               io: any FileSystemIO = POSIXFileSystem()) throws -> Int {
         try CheckpointBounds.check(reader)
-        let entries = reader.entries.filter { exported($0.role, includeOptimizer: includeOptimizer) }
-        for e in reader.entries where !exported(e.role, includeOptimizer: includeOptimizer) { _ = try reader.loadTensor(e) }
-        let metadata = exportMetadata(config: reader.config, vocabulary: reader.vocabulary, training: reader.training)
+        let isTrace = reader.trace != nil
+        let entries = reader.entries.filter { isTrace || exported($0.role, includeOptimizer: includeOptimizer) }
+        for e in reader.entries where !isTrace && !exported(e.role, includeOptimizer: includeOptimizer) { _ = try reader.loadTensor(e) }
+        let metadata: [String: String]
+        if isTrace {
+            // The trace metadata needs the tensors' names and roles only, not their values.
+            let header = Checkpoint(config: reader.config, vocabulary: reader.vocabulary, training: reader.training,
+                                    tensors: entries.map { NamedTensor(name: $0.name, role: $0.role, shape: $0.shape, values: []) },
+                                    trace: reader.trace)
+            metadata = traceContents(header).metadata
+        } else {
+            metadata = exportMetadata(config: reader.config, vocabulary: reader.vocabulary, training: reader.training)
+        }
         try SafetensorsWriter.write(streaming: entries.map { ($0.name, $0.shape) }, metadata: metadata, to: path, io: io) { i in
             let values = try reader.loadTensor(entries[i])
-            if entries[i].role == .parameter {
+            if !isTrace && entries[i].role == .parameter {
                 try values.withUnsafeBufferPointer { try FiniteValues.require($0, tensor: entries[i].name, source: reader.path) }
             }
             return values
@@ -145,8 +158,10 @@ public enum SafetensorsCheckpoint {
         if let a = options.config.arch {
             arch = a
         } else if let text = meta["arch"] {
-            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial or gpt") }
+            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial, gpt or gpt2") }
             arch = a
+        } else if byName["layers.0.attn.wqkv"] != nil {
+            arch = .gpt2
         } else if byName["ln_f.gamma"] != nil {
             arch = .gpt
         } else if byName["layers.0.ln.gamma"] != nil {

@@ -1,70 +1,76 @@
 import TTCore
 
-/// `Vocabulary.decode` one token at a time, for printing generated text as it is made: the
-/// pieces `append` returns, followed by `finish()`, concatenate to exactly
-/// `vocabulary.decode(allIDs)`.
+/// Turns token ids into text one token at a time, for printing a generation as it is made.
 ///
-/// Words get the separating space before every token but the first; chars are their
-/// token. Bytes are UTF-8 that may split a character across tokens: a trailing sequence
-/// that could still become a valid character is held back until it completes or proves
-/// invalid (at most 3 bytes), and everything before it is decoded at once, invalid
-/// sequences as U+FFFD exactly as `String(decoding:as: UTF8.self)` replaces them (a maximal
-/// ill-formed subpart never spans a lead byte, so decoding up to a lead byte and from it on
-/// gives the same characters as decoding the whole).
-public struct StreamingDecoder {
+/// The pieces `push` and `finish` return, concatenated, are exactly `vocabulary.decode` of
+/// all the ids pushed: words get their separating space; bytes that stop inside a UTF-8
+/// character are held back until the character is complete, and shown as U+FFFD (as
+/// `decode` shows them) once it can no longer be. Holding back only a *valid* unfinished
+/// prefix (the second-byte ranges of Unicode's table 3-7 included) keeps every replacement
+/// where whole-text decoding puts it: the text emitted so far always ends just before a
+/// lead byte or at the end of what was pushed.
+public struct StreamingDecoder: Sendable {
     public let vocabulary: Vocabulary
-    private var started = false
+    /// Bytes of an unfinished UTF-8 character (at most 3).
     private var pending: [UInt8] = []
+    private var first = true
 
-    public init(vocabulary: Vocabulary) { self.vocabulary = vocabulary }
+    public init(vocabulary: Vocabulary) {
+        self.vocabulary = vocabulary
+    }
 
-    /// The text token `id` adds.
-    /// - Precondition: `id` is in 0..<vocabulary.tokens.count.
-    public mutating func append(_ id: Int32) -> String {
-        defer { started = true }
+    /// The text `id` adds (possibly empty, while a character is unfinished).
+    /// - Precondition: id in 0..<vocabulary.tokens.count.
+    public mutating func push(_ id: Int32) -> String {
+        defer { first = false }
         switch vocabulary.kind {
         case .word:
-            return (started ? " " : "") + vocabulary.tokens[Int(id)]
+            return (first ? "" : " ") + vocabulary.tokens[Int(id)]
         case .char:
             return vocabulary.tokens[Int(id)]
         case .byte:
-            pending.append(UInt8(truncatingIfNeeded: id))
-            let cut = Self.completePrefixLength(pending)
-            guard cut > 0 else { return "" }
-            let text = String(decoding: pending[0..<cut], as: UTF8.self)
-            pending.removeFirst(cut)
-            return text
+            return pushBytes(CollectionOfOne(UInt8(truncatingIfNeeded: Int(id))))
         }
     }
 
-    /// The text held back (an incomplete character at the end, as U+FFFD).
+    /// The rest: an unfinished character, as U+FFFD.
     public mutating func finish() -> String {
         defer { pending.removeAll() }
         return pending.isEmpty ? "" : String(decoding: pending, as: UTF8.self)
     }
 
-    /// The length of the longest prefix of `bytes` that decodes the same whatever follows:
-    /// all of it, unless it ends in the valid beginning of a multi-byte character, which
-    /// is then left out.
-    static func completePrefixLength(_ bytes: [UInt8]) -> Int {
+    /// Appends `bytes` and returns everything before an unfinished character at the end.
+    mutating func pushBytes<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        pending.append(contentsOf: bytes)
+        let keep = Self.unfinishedSuffixLength(pending)
+        let ready = pending.count - keep
+        guard ready > 0 else { return "" }
+        let text = String(decoding: pending[..<ready], as: UTF8.self)
+        pending.removeFirst(ready)
+        return text
+    }
+
+    /// The length of the longest suffix of `bytes` that is a valid but unfinished UTF-8
+    /// sequence (a lead byte and fewer continuation bytes than it needs, each in its
+    /// allowed range); 0 if there is none.
+    static func unfinishedSuffixLength(_ bytes: [UInt8]) -> Int {
         let n = bytes.count
-        // The last lead byte (not a continuation 10xxxxxx) within the last 4 bytes.
-        var j = n - 1
-        while j >= 0 && j >= n - 4 && bytes[j] & 0xC0 == 0x80 { j -= 1 }
-        guard j >= 0 && j >= n - 4 else { return n }
-        let lead = bytes[j]
-        let length: Int
+        var i = n - 1
+        // The last byte that is not a continuation byte, within the last 3.
+        while i >= 0 && i >= n - 3 && (bytes[i] & 0xC0) == 0x80 { i -= 1 }
+        guard i >= 0 && i >= n - 3 else { return 0 }
+        let lead = bytes[i]
+        let need: Int
         switch lead {
-        case 0xC2...0xDF: length = 2
-        case 0xE0...0xEF: length = 3
-        case 0xF0...0xF4: length = 4
-        default: return n  // ASCII or a byte that never starts a character
+        case 0xC2...0xDF: need = 2
+        case 0xE0...0xEF: need = 3
+        case 0xF0...0xF4: need = 4
+        default: return 0
         }
-        let have = n - j
-        guard have < length else { return n }  // complete (or too long: decoded as it is)
-        // The second byte's allowed range depends on the lead (Unicode Table 3-7).
+        let have = n - i
+        guard have < need else { return 0 }
         if have >= 2 {
-            let second = bytes[j + 1]
+            let second = bytes[i + 1]
             let range: ClosedRange<UInt8>
             switch lead {
             case 0xE0: range = 0xA0...0xBF
@@ -73,8 +79,9 @@ public struct StreamingDecoder {
             case 0xF4: range = 0x80...0x8F
             default: range = 0x80...0xBF
             }
-            guard range.contains(second) else { return n }
+            guard range.contains(second) else { return 0 }
         }
-        return j
+        // A third byte (for 4-byte leads) is a continuation byte by the loop above.
+        return have
     }
 }

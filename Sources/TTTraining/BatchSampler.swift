@@ -1,6 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
 import TTTokenizer
 /// Cuts training batches out of a token stream.
 ///

@@ -1,7 +1,5 @@
 import TTCore
-import TTEngine
 import TTFormat
-import TTTokenizer
 import Foundation
 
 /// How a training run saves.
@@ -162,7 +160,7 @@ public enum Trainer {
             let elapsed = start.duration(to: .now)
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             onStep(TrainProgress(step: session.state.step, lastStep: lastStep, stepsDone: session.state.step - firstStep,
-                                 loss: result.loss, learningRate: result.learningRate, gradNorm: Float(result.gradNorm),
+                                 loss: result.loss, learningRate: result.learningRate, gradNorm: result.gradNorm,
                                  tokensSeen: session.state.tokensSeen, runTokens: runTokens, elapsed: seconds))
             let step = session.state.step
             if options.saveEvery > 0 && step % options.saveEvery == 0 && step != lastStep {
@@ -185,7 +183,7 @@ public enum Trainer {
             // The session is at the last good step; save it unless this run made none.
             let saved = step > firstStep
             if saved { try save(session, options: options, stepFile: stepFile, onSave: onSave) }
-            return .diverged(Divergence(step: diverged.step, loss: diverged.loss, gradNorm: diverged.gradNorm,
+            return .diverged(Divergence(step: diverged.step, loss: diverged.loss, gradNorm: Double(diverged.gradNorm),
                                         learningRate: diverged.learningRate, optimizer: session.state.optimizer,
                                         savedStep: saved ? step : nil))
         }
@@ -247,109 +245,5 @@ public enum Trainer {
                               message: e.message + "; the state of step \(step) is in the step copy \(stepPath)")
         }
         return written
-    }
-}
-
-/// Runs one save at a time on a background thread of its own, at the lowest scheduling
-/// priority (nice 19), so compression takes the cycles training leaves idle rather than
-/// sharing the cores with it. `wait()` before the next save or the end bounds how late it
-/// can finish.
-final class BackgroundSaver: @unchecked Sendable {
-    private let group = DispatchGroup()
-    // Written by the background job, read after `group.wait()`.
-    private var result: Result<[String], Error>? = nil
-
-    /// Starts `job`. The caller must `wait()` for the previous one first.
-    func start(_ job: @escaping @Sendable () throws -> [String]) {
-        precondition(result == nil, "BackgroundSaver: previous save not collected")
-        group.enter()
-        let thread = Thread {
-            #if os(Linux)
-            // On Linux nice is per thread and `who` 0 is the calling thread: this lowers
-            // only the saver's own thread.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
-            #endif
-            let r = Result { try job() }
-            self.result = r
-            self.group.leave()
-        }
-        thread.start()
-    }
-
-    /// Waits for the running save (if any); returns the paths it wrote or throws its error.
-    func wait() throws -> [String] {
-        group.wait()
-        defer { result = nil }
-        return try result?.get() ?? []
-    }
-}
-
-/// Step-numbered checkpoint copies written beside the output by `--save-every`.
-///
-/// Naming: the output path with a trailing `.ttc` removed, then `.step`, the global step
-/// zero-padded to at least 6 digits, and `.ttc`: `run/model.ttc` at step 100 gives
-/// `run/model.step000100.ttc`. Pruning to N keeps the N highest-numbered such files whose
-/// step is at most the current one; files numbered above it (from another run) are left alone.
-public enum StepFiles {
-    public static func path(output: String, step: Int) -> String {
-        let stem = output.hasSuffix(".ttc") ? String(output.dropLast(4)) : output
-        var digits = String(step)
-        if digits.count < 6 { digits = String(repeating: "0", count: 6 - digits.count) + digits }
-        return stem + ".step" + digits + ".ttc"
-    }
-
-    /// The step number of `fileName` if it is a step file of `output`'s stem.
-    static func step(of fileName: String, stemName: String) -> Int? {
-        let prefix = stemName + ".step", suffix = ".ttc"
-        guard fileName.hasPrefix(prefix), fileName.hasSuffix(suffix),
-              fileName.count > prefix.count + suffix.count else { return nil }
-        let digits = fileName.dropFirst(prefix.count).dropLast(suffix.count)
-        guard digits.count >= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(digits)
-    }
-
-    /// Existing step files of `output`, sorted by step.
-    public static func list(output: String) -> [(step: Int, path: String)] {
-        let url = URL(fileURLWithPath: output)
-        let directory = url.deletingLastPathComponent().path
-        let name = url.lastPathComponent
-        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
-        return names.compactMap { n in step(of: n, stemName: stemName).map { ($0, prefixDir + n) } }
-            .sorted { $0.step < $1.step }
-    }
-
-    /// Removes the temporary files a killed writer left for step files of `output`
-    /// (`.STEM.stepNNNNNN.ttc.tmp-PID-HEX` whose PID no longer exists; see
-    /// `AtomicWrite.removeStaleTemporaryFiles`). Returns the paths removed.
-    @discardableResult
-    public static func removeStaleTemporaryFiles(output: String) -> [String] {
-        let url = URL(fileURLWithPath: output)
-        let directory = url.deletingLastPathComponent().path
-        let name = url.lastPathComponent
-        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
-        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var targets = Set<String>()
-        let copyPrefix = stemName + ".step"
-        for n in names where n.hasPrefix(".") {
-            guard let r = n.range(of: ".tmp-", options: .backwards) else { continue }
-            let target = String(n[n.index(after: n.startIndex)..<r.lowerBound])
-            // A long step copy's temporary carries only its name's first bytes
-            // (`AtomicWrite.keptName`): match those against the copies' common prefix.
-            let cut = target.utf8.count == AtomicWrite.keptNameBytes
-            if step(of: target, stemName: stemName) != nil
-                || (cut && (target.hasPrefix(copyPrefix) || copyPrefix.hasPrefix(target))) {
-                targets.insert(prefixDir + target)
-            }
-        }
-        return targets.sorted().flatMap { AtomicWrite.removeStaleTemporaryFiles(for: $0) }
-    }
-
-    /// Removes all but the `keep` newest step files numbered ≤ `upTo`.
-    public static func prune(output: String, keep: Int, upTo: Int) {
-        let candidates = list(output: output).filter { $0.step <= upTo }
-        for file in candidates.dropLast(max(0, keep)) { unlink(file.path) }
     }
 }

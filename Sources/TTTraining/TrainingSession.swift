@@ -1,7 +1,6 @@
 import TTCore
 import TTEngine
 import TTFormat
-import TTTokenizer
 /// A model with its training state: built fresh from a seed or from a checkpoint, stepped
 /// on batches, and snapshotted back into a `Checkpoint`.
 ///
@@ -186,14 +185,14 @@ public final class TrainingSession {
         guard loss.isFinite, sumOfSquares.isFinite else {
             rng.assign(from: rngBeforeStep)
             state.windowsDrawn = windowsBefore
-            return SessionStepResult(step: t, loss: loss, gradNorm: sumOfSquares.squareRoot(),
+            return SessionStepResult(step: t, loss: loss, gradNorm: Float(sumOfSquares.squareRoot()),
                                      learningRate: state.optimizer.learningRate(atStep: t), applied: false)
         }
-        let (lr, _) = model.applyAdamW(state.optimizer, step: t, gradientSumOfSquares: sumOfSquares)
+        let (lr, norm) = model.applyAdamW(state.optimizer, step: t, gradientSumOfSquares: sumOfSquares)
         state.step = t
         state.tokensSeen += batch.targetCount
         state.lossHistory.append(loss)
-        return SessionStepResult(step: t, loss: loss, gradNorm: sumOfSquares.squareRoot(), learningRate: lr, applied: true)
+        return SessionStepResult(step: t, loss: loss, gradNorm: norm, learningRate: lr, applied: true)
     }
 }
 
@@ -203,9 +202,8 @@ public struct SessionStepResult: Equatable, Sendable {
     public var step: Int
     /// Mean cross-entropy over the batch's targets, before the update.
     public var loss: Float
-    /// Global ℓ2 norm of the gradient before clipping, in Double (it is finite exactly when
-    /// every gradient is).
-    public var gradNorm: Double
+    /// Global ℓ2 norm of the gradient before clipping (the engine's `StepResult.gradNorm`).
+    public var gradNorm: Float
     /// The learning rate the step used (or would have used).
     public var learningRate: Double
     /// False when the loss or the gradient was not finite and the step was not applied.

@@ -1,12 +1,8 @@
 import ArgumentParser
 import Foundation
-import TTAnalysis
 import TTCore
-import TTEngine
 import TTFormat
 import TTInterop
-import TTTokenizer
-import TTTraining
 
 extension TTCkpt {
     struct Export: ParsableCommand {
@@ -55,7 +51,7 @@ extension TTCkpt {
             let reader = try CheckpointReader(path: checkpoint)
             let count = try SafetensorsCheckpoint.export(from: reader, to: output, includeOptimizer: includeOptimizer,
                                                          io: try FaultInjection.writeOptions().io)
-            let skipped = reader.entries.filter { $0.role == .other }.count
+            let skipped = reader.trace != nil ? 0 : reader.entries.filter { $0.role == .other }.count
             print("wrote \(TerminalText.escaped(output)): \(count) tensors (f32), step \(reader.training.step)"
                   + (skipped > 0 ? "; \(skipped) tensor\(skipped == 1 ? "" : "s") of role other not exported" : ""))
         }

@@ -1,9 +1,6 @@
 import ArgumentParser
-import TTAnalysis
+import Foundation
 import TTCore
-import TTEngine
-import TTFormat
-import TTInterop
 import TTTokenizer
 import TTTraining
 
@@ -16,16 +13,18 @@ extension TTCkpt {
                 a word vocabulary "<BOS>" is a token); without --prompt it is
                 <BOS> when the vocabulary has one. Prints the prompt and its
                 continuation, which stops after <EOS> (if the vocabulary has
-                it) or after --tokens tokens. Past T tokens the model sees the
-                last T. --temperature 0 is greedy; otherwise tokens are drawn
+                it) or after --tokens tokens; each token is written as soon as
+                it is chosen. Up to T tokens the model keeps the keys and
+                values of earlier positions (a KV cache) and runs one new
+                position per token; past T it sees the last T, recomputed for
+                each token. --temperature 0 is greedy; otherwise tokens are drawn
                 from softmax(logits / temperature), among the --top-k most
                 likely if given, by a generator seeded with --seed.
 
-                The text is written as it is generated, token by token. If stdout
-                is closed (a pipe whose reader exited, `| head -c 50`),
-                generation stops quietly and the exit status is 0. A model
-                holding a NaN or infinite parameter (training diverged) is
-                refused.
+                If stdout is closed (a pipe whose reader exited, `| head -c
+                50`), generation stops at once, quietly, and the exit status is
+                0. A model holding a NaN or infinite parameter (training
+                diverged) is refused.
 
                 Example:
                   tt-ckpt init model.ttc
@@ -74,18 +73,22 @@ extension TTCkpt {
             options.temperature = temperature
             options.topK = topK
             options.seed = seed
-            // Streamed: the prompt, then each token as it is generated; a closed stdout
-            // (`| head -c 50`) stops generation quietly, with exit status 0.
+            // The text as it is made: the pieces add up to vocabulary.decode(ids + generated). The
+            // text's own line breaks stay; escape sequences and bidi controls in tokens do not
+            // reach the terminal (escaping is per scalar, and pieces end on whole scalars).
+            // A closed stdout (`| head -c 50`) stops generation quietly, with exit status 0.
             StandardOutput.ignoreBrokenPipe()
-            var decoder = StreamingDecoder(vocabulary: vocabulary)
-            var open = StandardOutput.write(ids.map { decoder.append($0) }.joined())
-            if open {
-                Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options) { id in
-                    open = StandardOutput.write(decoder.append(id))
-                    return open
-                }
+            var open = true
+            func write(_ text: String) -> Bool {
+                if open && !text.isEmpty { open = StandardOutput.write(TerminalText.escaped(text, keepingLineBreaks: true)) }
+                return open
             }
-            if open { _ = StandardOutput.write(decoder.finish() + "\n") }
+            var stream = StreamingDecoder(vocabulary: vocabulary)
+            if write(ids.map { stream.push($0) }.joined()) {
+                Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options,
+                                 onToken: { write(stream.push($0)) })
+            }
+            _ = write(stream.finish() + "\n")
         }
     }
 }

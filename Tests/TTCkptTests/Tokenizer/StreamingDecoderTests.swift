@@ -2,41 +2,43 @@ import Testing
 @testable import TTCore
 @testable import TTTokenizer
 
-/// Issue 11 #11: `sample` prints each token as it comes; the pieces must add up to exactly
-/// the text `decode` gives for the whole sequence.
 @Suite struct StreamingDecoderTests {
-    func streamed(_ v: Vocabulary, _ ids: [Int32]) -> (String, [String]) {
-        var d = StreamingDecoder(vocabulary: v)
-        let pieces = ids.map { d.append($0) } + [d.finish()]
-        return (pieces.joined(), pieces)
+    static func streamed(_ vocabulary: Vocabulary, _ ids: [Int32]) -> [String] {
+        var decoder = StreamingDecoder(vocabulary: vocabulary)
+        return ids.map { decoder.push($0) } + [decoder.finish()]
     }
 
-    @Test func wordsAndCharsStreamAsTheyDecode() {
-        let ids: [Int32] = [1, 3, 4, 5, 2]
-        #expect(streamed(.tutorial, ids).1 == ["<BOS>", " I", " like", " transformers", " <EOS>", ""])
-        let chars = Vocabulary(kind: .char, tokens: ["a", "é", "\n"])
-        #expect(streamed(chars, [0, 1, 2, 0]).0 == chars.decode([0, 1, 2, 0] as [Int32]))
+    /// A character split over byte tokens appears once it is complete, not before.
+    @Test func holdsBackAnUnfinishedCharacter() {
+        let pieces = Self.streamed(.bytes, Array("aé€😀".utf8).map { Int32($0) })
+        // a | C3 A9 | E2 82 AC | F0 9F 98 80
+        #expect(pieces == ["a", "", "é", "", "", "€", "", "", "", "😀", ""])
     }
 
-    /// Random byte sequences, rich in UTF-8 lead and continuation bytes and in invalid
-    /// ones: the streamed text is always the whole decode, and complete characters come out
-    /// with the byte that completes them.
-    @Test func bytesStreamExactlyAsTheWholeDecodes() {
-        var rng = PythonRandom(seed: 2026)
-        let interesting: [UInt8] = [0x41, 0x0A, 0x7F, 0x80, 0x8F, 0x90, 0x9F, 0xA0, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xE1,
-                                    0xEC, 0xED, 0xEE, 0xEF, 0xF0, 0xF1, 0xF3, 0xF4, 0xF5, 0xFF]
-        for _ in 0..<5000 {
-            let n = Int(rng.randbelow(12))
-            let bytes = (0..<n).map { _ in rng.randbelow(3) == 0 ? UInt8(rng.randbelow(256)) : interesting[Int(rng.randbelow(UInt64(interesting.count)))] }
+    /// Byte streams with every kind of damage — truncated characters, stray continuation
+    /// bytes, overlong and surrogate encodings, bytes never valid in UTF-8, a character cut by
+    /// the end — concatenate to exactly `decode` of the whole (U+FFFD where decode puts it).
+    @Test func pieceConcatenationEqualsWholeDecodeForAnyBytes() {
+        var rng = PythonRandom(seed: 3)
+        let fragments: [[UInt8]] = [
+            Array("a".utf8), Array("é".utf8), Array("€".utf8), Array("😀".utf8), [0xC3], [0xE2, 0x82], [0xF0, 0x9F, 0x98],
+            [0x80], [0xBF], [0xC0, 0xAF], [0xE0, 0x80, 0x80], [0xED, 0xA0, 0x80], [0xF4, 0x90, 0x80, 0x80], [0xFF], [0xF5],
+            [0xE0, 0xA0], [0xF0, 0x90],
+        ]
+        for trial in 0..<300 {
+            var bytes: [UInt8] = []
+            for _ in 0..<Int(rng.randbelow(12)) { bytes += fragments[Int(rng.randbelow(UInt64(fragments.count)))] }
+            if trial % 3 == 0 { bytes += (0..<4).map { _ in UInt8(rng.randbelow(256)) } }
             let ids = bytes.map { Int32($0) }
-            let (text, _) = streamed(.bytes, ids)
-            #expect(text == Vocabulary.bytes.decode(ids), "\(bytes)")
+            #expect(Self.streamed(.bytes, ids).joined() == Vocabulary.bytes.decode(ids), "\(bytes)")
         }
-        // "é" (C3 A9) and "😀" (F0 9F 98 80) arrive whole, with their last byte.
-        #expect(streamed(.bytes, [0x61, 0xC3, 0xA9, 0xF0, 0x9F, 0x98, 0x80]).1 == ["a", "", "é", "", "", "", "😀", ""])
-        // A lead byte followed by something else is replaced at once, not held.
-        #expect(streamed(.bytes, [0xE0, 0x41]).1 == ["", "\u{FFFD}A", ""])
-        // An incomplete character at the end comes out at finish.
-        #expect(streamed(.bytes, [0x61, 0xE2, 0x82]).1 == ["a", "", "", "\u{FFFD}"])
+    }
+
+    @Test func wordsGetTheirSeparatingSpaceAndCharsConcatenate() {
+        let words = Vocabulary.tutorial
+        #expect(Self.streamed(words, [1, 3, 4, 5, 2]) == ["<BOS>", " I", " like", " transformers", " <EOS>", ""])
+        #expect(Self.streamed(words, [1, 3, 4, 5, 2]).joined() == words.decode([1, 3, 4, 5, 2]))
+        let chars = Vocabulary(kind: .char, tokens: ["h", "é", "😀"])
+        #expect(Self.streamed(chars, [0, 1, 2, 1]).joined() == "hé😀é")
     }
 }
