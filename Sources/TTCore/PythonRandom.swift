@@ -35,6 +35,20 @@ public struct PythonRandom: Sendable, Equatable {
     private var mti: Int
     private var gaussNext: Double?
 
+    // Undo (`mark()` / `rollBack()`): the position and cached Gaussian at the mark, and the
+    // words, copied only when a twist is about to replace them (once per 624 words drawn),
+    // into storage allocated by the first mark. Not part of the generator's state.
+    private var markedIndex = -1
+    private var markedGaussNext: Double? = nil
+    private var wordsAtMark: [UInt32] = []
+    private var wordsSaved = false
+
+    /// Generators are equal when they will produce the same sequence (an undo mark is not
+    /// part of that).
+    public static func == (a: PythonRandom, b: PythonRandom) -> Bool {
+        a.mt == b.mt && a.mti == b.mti && a.gaussNext == b.gaussNext
+    }
+
     /// Seeds like CPython's `random.seed(seed)` for an int: the key is |seed| split into
     /// 32-bit words, least significant first (`[0]` for zero).
     public init(seed: UInt64) {
@@ -61,15 +75,31 @@ public struct PythonRandom: Sendable, Equatable {
 
     public var state: State { State(words: mt, index: mti, gaussNext: gaussNext) }
 
-    /// Makes this generator continue exactly as `other` does, copying its words into this
-    /// generator's own storage: no allocation once that storage is uniquely referenced
-    /// (the training loop saves and restores the generator around every step this way).
-    public mutating func assign(from other: PythonRandom) {
-        mt.withUnsafeMutableBufferPointer { target in
-            other.mt.withUnsafeBufferPointer { source in _ = target.update(fromContentsOf: source) }
+    /// Remembers the current state, so `rollBack()` can return to it. Costs three stores
+    /// (and, at the first mark only, the allocation of a 2.5 KB buffer): the words are
+    /// copied only if a twist is about to replace them, which happens once every 624 draws.
+    /// The training loop marks before every step's draws and rolls back a step it does not
+    /// apply; nothing is allocated per step.
+    public mutating func mark() {
+        if wordsAtMark.count != Self.n { wordsAtMark = [UInt32](repeating: 0, count: Self.n) }
+        markedIndex = mti
+        markedGaussNext = gaussNext
+        wordsSaved = false
+    }
+
+    /// Returns to the state at the last `mark()`, exactly: the draws since continue as if
+    /// they had not been made.
+    /// - Precondition: `mark()` was called.
+    public mutating func rollBack() {
+        precondition(markedIndex >= 0, "PythonRandom.rollBack without mark")
+        if wordsSaved {
+            mt.withUnsafeMutableBufferPointer { target in
+                wordsAtMark.withUnsafeBufferPointer { source in _ = target.update(fromContentsOf: source) }
+            }
+            wordsSaved = false
         }
-        mti = other.mti
-        gaussNext = other.gaussNext
+        mti = markedIndex
+        gaussNext = markedGaussNext
     }
 
     private mutating func initGenrand(_ s: UInt32) {
@@ -98,6 +128,12 @@ public struct PythonRandom: Sendable, Equatable {
     }
 
     private mutating func twist() {
+        if markedIndex >= 0 && !wordsSaved {
+            wordsAtMark.withUnsafeMutableBufferPointer { target in
+                mt.withUnsafeBufferPointer { source in _ = target.update(fromContentsOf: source) }
+            }
+            wordsSaved = true
+        }
         let upper: UInt32 = 0x8000_0000, lower: UInt32 = 0x7fff_ffff, matrixA: UInt32 = 0x9908_b0df
         for k in 0..<Self.n {
             let y = (mt[k] & upper) | (mt[(k + 1) % Self.n] & lower)

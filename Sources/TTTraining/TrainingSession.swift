@@ -19,9 +19,6 @@ public final class TrainingSession {
     /// The checkpoint's tensors of role `other`: not used by training, written back as they
     /// were (spec §4: "carried through").
     public let otherTensors: [NamedTensor]
-    /// The generator as it was before the current step's draws, so a step that is not
-    /// applied can put it back. Its own storage, reused by every step (no allocation).
-    private var rngBeforeStep: PythonRandom
 
     /// A freshly initialized checkpoint: `PythonRandom(seed)` draws the weights
     /// (`Model.initializeWeights`) and is then stored, so batch windows continue the same
@@ -49,15 +46,6 @@ public final class TrainingSession {
         self.state = state
         self.rng = rng
         self.otherTensors = []
-        self.rngBeforeStep = Self.spareGenerator(like: rng)
-    }
-
-    /// A generator with storage of its own (not shared with `rng`), so `assign(from:)`
-    /// never has to copy-on-write.
-    private static func spareGenerator(like rng: PythonRandom) -> PythonRandom {
-        var spare = PythonRandom(seed: 0)
-        spare.assign(from: rng)
-        return spare
     }
 
     /// Loads every parameter and both moments of `checkpoint` into a new `Model` sized for
@@ -111,7 +99,7 @@ public final class TrainingSession {
         self.state = checkpoint.training
         self.rng = PythonRandom(state: checkpoint.training.rng)
         self.otherTensors = checkpoint.tensors.filter { $0.role == .other }
-        self.rngBeforeStep = Self.spareGenerator(like: rng)
+        rng.mark()  // allocates the undo storage now, not in the first step
     }
 
     /// The whole state as a checkpoint (see the type's tensor order).
@@ -170,12 +158,12 @@ public final class TrainingSession {
     /// needs anyway, is finite exactly when every gradient is) is not applied: parameters,
     /// moments and the training state stay as they were after the previous step, the
     /// generator and data cursor included, and `applied` is false. The check costs two
-    /// comparisons and a copy of the generator's 2.5 KB state into storage the session
-    /// owns; nothing is allocated.
+    /// comparisons, and being able to undo the draws a few stores per step
+    /// (`PythonRandom.mark`); nothing is allocated in the step.
     /// - Precondition: sampler.batchSize ≤ model.maxBatchSize.
     @discardableResult
     public func step(_ sampler: BatchSampler) -> SessionStepResult {
-        rngBeforeStep.assign(from: rng)
+        rng.mark()
         let windowsBefore = state.windowsDrawn
         sampler.fill(&batch, rng: &rng, windowsDrawn: &state.windowsDrawn)
         let t = state.step + 1
@@ -183,7 +171,7 @@ public final class TrainingSession {
         model.backward()
         let sumOfSquares = model.gradientSumOfSquares()
         guard loss.isFinite, sumOfSquares.isFinite else {
-            rng.assign(from: rngBeforeStep)
+            rng.rollBack()
             state.windowsDrawn = windowsBefore
             return SessionStepResult(step: t, loss: loss, gradNorm: Float(sumOfSquares.squareRoot()),
                                      learningRate: state.optimizer.learningRate(atStep: t), applied: false)
