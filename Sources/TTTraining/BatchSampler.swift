@@ -55,7 +55,19 @@ public struct BatchSampler: Sendable {
 
     /// `nextBatch`, reusing `batch`'s storage (no allocation once it has the right size).
     public func fill(_ batch: inout Batch, rng: inout PythonRandom, windowsDrawn: inout UInt64) {
-        let S = sequenceLength
+        // One switch on the stream's width per batch, not one per token.
+        switch tokens.storage {
+        case .u8(let ids): fill(&batch, ids, rng: &rng, windowsDrawn: &windowsDrawn)
+        case .u16(let ids): fill(&batch, ids, rng: &rng, windowsDrawn: &windowsDrawn)
+        case .u32(let ids): fill(&batch, ids, rng: &rng, windowsDrawn: &windowsDrawn)
+        }
+    }
+
+    private func fill<T: FixedWidthInteger>(_ batch: inout Batch, _ tokens: [T], rng: inout PythonRandom,
+                                            windowsDrawn: inout UInt64) {
+        let n = tokens.count
+        let whole = n < context + 1
+        let S = whole ? (padID == nil ? n : context) : context
         let count = batchSize * S
         if batch.tokens.count != count {
             batch.tokens = [Int32](repeating: 0, count: count)
@@ -63,20 +75,19 @@ public struct BatchSampler: Sendable {
         }
         batch.batchSize = batchSize
         batch.seqLen = S
-        let n = tokens.count
         let pad = padID ?? 0
         for b in 0..<batchSize {
             let row = b * S
-            if usesWholeStream {
+            if whole {
                 for i in 0..<S {
-                    batch.tokens[row + i] = i < n ? tokens[i] : pad
-                    batch.targets[row + i] = i + 1 < n ? tokens[i + 1] : Batch.ignore
+                    batch.tokens[row + i] = i < n ? Int32(truncatingIfNeeded: tokens[i]) : pad
+                    batch.targets[row + i] = i + 1 < n ? Int32(truncatingIfNeeded: tokens[i + 1]) : Batch.ignore
                 }
             } else {
                 let offset = Int(rng.randbelow(UInt64(n - context)))
                 for i in 0..<context {
-                    batch.tokens[row + i] = tokens[offset + i]
-                    batch.targets[row + i] = tokens[offset + i + 1]
+                    batch.tokens[row + i] = Int32(truncatingIfNeeded: tokens[offset + i])
+                    batch.targets[row + i] = Int32(truncatingIfNeeded: tokens[offset + i + 1])
                 }
             }
         }

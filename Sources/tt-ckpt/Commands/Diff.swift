@@ -110,6 +110,8 @@ extension TTCkpt {
             }
             let readerA = try AnalysisIO.open(a)
             let readerB = try AnalysisIO.open(b)
+            try CheckpointBounds.check(readerA)
+            try CheckpointBounds.check(readerB)
             let diff: CheckpointDiff
             do {
                 diff = try CheckpointDiff.compare(readerA, readerB, tolerance: Tolerance(absolute: atol, relative: rtol), roles: roleFilter)

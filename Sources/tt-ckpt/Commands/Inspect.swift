@@ -74,6 +74,9 @@ extension TTCkpt {
 
         func run() throws {
             let reader = try AnalysisIO.open(checkpoint)
+            // Inflating anything: the bounds every command applies (a small file of compressed
+            // zeros can describe gigabytes). The header alone needs none.
+            if tensorName != nil || stats || verify { try CheckpointBounds.check(reader) }
             if let name = tensorName {
                 guard let entry = reader.entry(named: name) else {
                     throw AnalysisIO.fail(checkpoint, "no tensor named \(TerminalText.quoted(name)) (tensors: see inspect --tensors)")

@@ -281,6 +281,30 @@ import Testing
         #expect(try SafetensorsFile(path: dir.path("big.safetensors")).tensors.count == 13)
     }
 
+    /// Every command that inflates tensors applies the same bounds, from the header, before
+    /// inflating anything: here `other` tensors of 1088 MiB in all (the limit is 1 GiB),
+    /// from a file of about 1 MiB.
+    @Test func everyCommandThatInflatesRefusesTheSameOversizedFile() throws {
+        let dir = try TemporaryDirectory("oversized")
+        try ok(["init", "m.ttc"], in: dir)
+        var c = try load(dir, "m.ttc")
+        let zeros = [Float](repeating: 0, count: 1 << 24)
+        for i in 0..<17 { c.tensors.append(NamedTensor(name: "big.\(i)", role: .other, shape: [1 << 24], values: zeros)) }
+        try CheckpointWriter.write(c, to: dir.path("big.ttc"))
+        let line = "tt-ckpt: big.ttc: its tensors of role other hold 1140850688 bytes, more than the limit 1073741824"
+        for args in [["train", "big.ttc", "--steps", "1"], ["resume", "big.ttc", "--steps", "1"], ["sample", "big.ttc"],
+                     ["export", "big.ttc", "x.safetensors"], ["plot", "big.ttc", "m.ttc", "-o", "x.svg"],
+                     ["inspect", "big.ttc", "--stats"], ["inspect", "big.ttc", "--verify"], ["inspect", "big.ttc", "--tensor", "big.0"],
+                     ["diff", "m.ttc", "big.ttc"]] {
+            let r = try Self.runLimited(args, limitMiB: 400, in: dir)
+            #expect(r.status == 2, "\(args): \(r.stderr)")
+            #expect(r.stderrLines == [line], "\(args)")
+        }
+        // The header alone is fine to show.
+        #expect(try CLIRunner.run(["inspect", "big.ttc"], in: dir.url).status == 0)
+        #expect(try dir.listing() == ["big.ttc", "m.ttc"])
+    }
+
     // MARK: #11 sample streams
 
     /// `sample --tokens 1000000 | head -c 50`: the first bytes arrive at once, and closing
