@@ -51,9 +51,11 @@ public enum Evaluator {
         return ranges
     }
 
+    /// `tokens`: plain ids, or a corpus's compact `TokenStream`.
     /// - Precondition: tokens.count ≥ 2, ids in 0..<V, 1 ≤ batchSize ≤ model.maxBatchSize.
-    public static func evaluate(model: Model, tokens: [Int32], padID: Int32?, batchSize: Int,
-                                onProgress: (EvaluationProgress) -> Void = { _ in }) -> EvaluationResult {
+    public static func evaluate<Tokens: RandomAccessCollection>(model: Model, tokens: Tokens, padID: Int32?, batchSize: Int,
+                                onProgress: (EvaluationProgress) -> Void = { _ in }) -> EvaluationResult
+        where Tokens.Element == Int32, Tokens.Index == Int {
         precondition(tokens.count >= 2, "evaluation needs at least 2 tokens")
         precondition(batchSize >= 1 && batchSize <= model.maxBatchSize)
         let T = model.config.context

@@ -90,7 +90,7 @@ public struct TrainingData: Equatable, Sendable {
     /// above `maxTokenBytes`, or that with the corpus would take more than three quarters
     /// of the machine's physical memory.
     /// - Throws: `InputError(path, ...)` giving the sizes.
-    static func checkTokenMemory(tokens: Int, bytes: Int, corpusBytes: Int, path: String, maxTokenBytes: Int) throws {
+    public static func checkTokenMemory(tokens: Int, bytes: Int, corpusBytes: Int, path: String, maxTokenBytes: Int) throws {
         guard bytes <= maxTokenBytes else {
             throw InputError(path, "its \(tokens) tokens need \(bytes) bytes of memory, more than the limit \(maxTokenBytes); use a smaller corpus")
         }

@@ -56,7 +56,11 @@ extension TTCkpt {
             let stored = try loadCheckpoint(checkpoint)
             let config = stored.config
             let bytes = try TrainingData.readCorpus(data)
-            let tokens = try stored.vocabulary.encode(bytes, source: data)
+            // Held compactly and bounded like training data (spec/TRAINING.md, "Bounds").
+            let tokens = try stored.vocabulary.encodeStream(bytes, source: data) { count, tokenBytes in
+                try TrainingData.checkTokenMemory(tokens: count, bytes: tokenBytes, corpusBytes: bytes.count, path: data,
+                                                  maxTokenBytes: TrainingData.maxTokenBytes)
+            }
             guard tokens.count >= 2 else {
                 throw InputError(data, "has \(tokens.count) token\(tokens.count == 1 ? "" : "s"); eval needs at least 2")
             }
