@@ -33,14 +33,17 @@ public enum TensorScan {
 
     /// Statistics of each named tensor of `file` (which must be decodable), in order: the
     /// stats, or the error reading it (a damaged .ttc blob, an I/O error).
-    public static func stats(_ file: ModelFile, tensors names: [String], threads: Int = defaultThreads) -> [Result<TensorStats, Error>] {
+    /// `chunkSize` (a multiple of `StatsAccumulator.blockSize`) is the unit of work and of
+    /// merging; results depend on it (not on `threads`), so keep the default but in tests.
+    public static func stats(_ file: ModelFile, tensors names: [String], threads: Int = defaultThreads,
+                             chunkSize: Int = StatsAccumulator.chunkSize) -> [Result<TensorStats, Error>] {
         let entries = names.map { name in file.tensor(named: name) }
         let counts = entries.map { Int($0?.elementCount ?? 0) }
         let whole = file.format == .ttc
-        let partials = run(counts: counts, whole: { _ in whole }, threads: threads) { j, chunks, out in
+        let partials = run(counts: counts, chunkSize: chunkSize, whole: { _ in whole }, threads: threads) { j, chunks, out in
             let reader = try file.reader(for: names[j])
             for k in chunks {
-                let (start, n) = range(k, of: counts[j])
+                let (start, n) = range(k, of: counts[j], chunkSize: chunkSize)
                 var acc = StatsAccumulator()
                 try reader.read(start: start, count: n) { acc.add($0) }
                 out(k, acc)
@@ -58,10 +61,10 @@ public enum TensorScan {
     /// Compares each pair (A's tensor against B's, same element count; with `transposed`,
     /// both 2-D and B's shape A's reversed), in order.
     public static func compare(_ a: ModelFile, _ b: ModelFile, pairs: [Pair], tolerance: Tolerance,
-                               threads: Int = defaultThreads) -> [Result<TensorComparison, Error>] {
+                               threads: Int = defaultThreads, chunkSize: Int = StatsAccumulator.chunkSize) -> [Result<TensorComparison, Error>] {
         let counts = pairs.map { Int(a.tensor(named: $0.a)?.elementCount ?? 0) }
         let whole: (Int) -> Bool = { j in a.format == .ttc || b.format == .ttc || pairs[j].transposed }
-        let partials = run(counts: counts, whole: whole, threads: threads) { j, chunks, out in
+        let partials = run(counts: counts, chunkSize: chunkSize, whole: whole, threads: threads) { j, chunks, out in
             let p = pairs[j]
             let ra = try a.reader(for: p.a)
             if p.transposed {
@@ -71,7 +74,7 @@ public enum TensorScan {
                 }
                 let bt = try transposedValues(b, p.b, rows: shape[1], columns: shape[0])
                 for k in chunks {
-                    let (start, n) = range(k, of: counts[j])
+                    let (start, n) = range(k, of: counts[j], chunkSize: chunkSize)
                     var acc = ComparisonAccumulator(tolerance: tolerance, start: start)
                     try ra.read(start: start, count: n) { ca in
                         try bt.withChunk(start, n) { cb in acc.add(ca, cb) }
@@ -82,7 +85,7 @@ public enum TensorScan {
             }
             let rb = try b.reader(for: p.b)
             for k in chunks {
-                let (start, n) = range(k, of: counts[j])
+                let (start, n) = range(k, of: counts[j], chunkSize: chunkSize)
                 var acc = ComparisonAccumulator(tolerance: tolerance, start: start)
                 try ra.read(start: start, count: n) { ca in
                     try rb.read(start: start, count: n) { cb in acc.add(ca, cb) }
@@ -100,29 +103,30 @@ public enum TensorScan {
     }
 
     /// Chunk k of a tensor of `count` elements: (start, length).
-    static func range(_ k: Int, of count: Int) -> (Int, Int) {
-        let start = k * StatsAccumulator.chunkSize
-        return (start, min(StatsAccumulator.chunkSize, count - start))
+    static func range(_ k: Int, of count: Int, chunkSize: Int) -> (Int, Int) {
+        let start = k * chunkSize
+        return (start, min(chunkSize, count - start))
     }
 
     /// Runs the work items of tensors with `counts` elements (one item per chunk, or per
     /// tensor where `whole(j)`), each calling `work(j, chunks, out)` that reports the partial
     /// of every chunk it covers through `out`; returns each tensor's partials in chunk order,
     /// or the first error of its items.
-    static func run<P>(counts: [Int], whole: (Int) -> Bool, threads: Int,
+    static func run<P>(counts: [Int], chunkSize: Int, whole: (Int) -> Bool, threads: Int,
                        _ work: (Int, Range<Int>, (Int, P) -> Void) throws -> Void) -> [Result<[P], Error>] {
+        precondition(chunkSize > 0 && chunkSize % StatsAccumulator.blockSize == 0, "chunks are whole blocks")
         var items: [(tensor: Int, chunks: Range<Int>)] = []
         var firstItem: [Int] = []
         for (j, n) in counts.enumerated() {
             firstItem.append(items.count)
-            let chunks = (n + StatsAccumulator.chunkSize - 1) / StatsAccumulator.chunkSize
+            let chunks = (n + chunkSize - 1) / chunkSize
             if whole(j) || chunks <= 1 {
                 items.append((j, 0..<chunks))
             } else {
                 for k in 0..<chunks { items.append((j, k..<(k + 1))) }
             }
         }
-        let offsets = counts.reduce(into: [0]) { $0.append($0.last! + ($1 + StatsAccumulator.chunkSize - 1) / StatsAccumulator.chunkSize) }
+        let offsets = counts.reduce(into: [0]) { $0.append($0.last! + ($1 + chunkSize - 1) / chunkSize) }
         let slots = UnsafeMutableBufferPointer<P?>.allocate(capacity: offsets.last!)
         slots.initialize(repeating: nil)
         let errors = UnsafeMutableBufferPointer<Error?>.allocate(capacity: items.count)
@@ -134,7 +138,7 @@ public enum TensorScan {
             errors.deallocate()
         }
         nonisolated(unsafe) let slotsOut = slots, errorsOut = errors
-        let sizes = items.map { min(counts[$0.tensor], $0.chunks.count * StatsAccumulator.chunkSize) + 1 }
+        let sizes = items.map { min(counts[$0.tensor], $0.chunks.count * chunkSize) + 1 }
         forEachLargestFirst(sizes: sizes, threads: threads) { i in
             let item = items[i]
             do {

@@ -158,10 +158,10 @@ public struct StatsAccumulator: Sendable {
 
     /// `values` (a whole tensor, or a run starting at a chunk boundary) chunk by chunk,
     /// merged in order: the same result as the parallel scan gives.
-    public mutating func addChunked(_ values: UnsafeBufferPointer<Float>) {
+    public mutating func addChunked(_ values: UnsafeBufferPointer<Float>, chunkSize: Int = chunkSize) {
         var start = 0
         while start < values.count {
-            let n = Swift.min(Self.chunkSize, values.count - start)
+            let n = Swift.min(chunkSize, values.count - start)
             var chunk = StatsAccumulator()
             chunk.add(UnsafeBufferPointer(rebasing: values[start..<(start + n)]))
             merge(chunk)

@@ -4,7 +4,7 @@ import TTFormat
 /// Bytes that can be read at any offset: the only way the model-file readers (GGUF,
 /// safetensors, sharded sets) touch their input. `FileSource` is the project's one file
 /// layer (`ReadableFile`: open without blocking on FIFOs, fstat, regular-file check,
-/// bounded pread, and bounded mmap for tensor data); `MemorySource` holds bytes in memory
+/// bounded pread, and bounded mmap for tensor data); `InMemorySource` holds bytes in memory
 /// (tests, fuzzing). Readers never trust a size from the file: every read is checked
 /// against `size` first and fails with `.truncated`, naming what it was for.
 public protocol RandomAccessSource: AnyObject {
@@ -82,7 +82,7 @@ public final class FileSource: RandomAccessSource, @unchecked Sendable {
 }
 
 /// Bytes in memory (tests, fuzzing, files already read).
-public final class MemorySource: RandomAccessSource, @unchecked Sendable {
+public final class InMemorySource: RandomAccessSource, @unchecked Sendable {
     public let path: String
     public let bytes: [UInt8]
     public var size: UInt64 { UInt64(bytes.count) }

@@ -309,11 +309,11 @@ public enum ModelFileOpener {
     /// The format at `path` and the file to open for it (for a directory, its index file or
     /// its `model.safetensors`). Reads at most 16 bytes.
     ///
-    /// By content: "GGUF" → GGUF; .ttc's 8-byte magic → .ttc; an 8-byte little-endian N with
-    /// 2 ≤ N ≤ size − 8 followed by '{' → safetensors; a file whose first non-blank byte is
-    /// '{' → a safetensors index (a JSON text's first 8 bytes, read as N, exceed any file
-    /// size, so the two cannot be confused); a directory → its index, else its
-    /// `model.safetensors`.
+    /// By content: "GGUF" → GGUF; .ttc's 8-byte magic (or a prefix of it: a cut .ttc) →
+    /// .ttc; 8 bytes of header length followed by '{' → safetensors (unless byte 0 is '{'
+    /// too and the length, read from JSON text, exceeds the file: an index); a file whose
+    /// first non-blank byte is '{' → a safetensors index; a directory → its index, else its
+    /// `model.safetensors`. An empty file is `.emptyFile`.
     /// - Throws: `ModelFileError` (`.unknownFormat`, `.emptyFile`, `.shardNoIndex`, file errors).
     public static func detect(path: String) throws -> (format: ModelFileFormat, path: String) {
         var isDirectory: ObjCBool = false
@@ -331,9 +331,12 @@ public enum ModelFileOpener {
         if head.starts(with: TTCFormat.magic) || (head.count < TTCFormat.magic.count && TTCFormat.magic.starts(with: head)) {
             return (.ttc, path)
         }
-        if head.count >= 9 {
+        if head.count >= 9, head[8] == UInt8(ascii: "{") {
+            // A header length then '{': safetensors, even when the length is absurd or runs
+            // past the end (the reader says which). A JSON text read as a length exceeds any
+            // file size, so a '{' at byte 0 too means an index unless the length fits.
             let n = head.withUnsafeBytes { $0.le64(0) }
-            if n >= 2, n <= source.size - 8, head[8] == UInt8(ascii: "{") { return (.safetensors, path) }
+            if head[0] != UInt8(ascii: "{") || n <= source.size - 8 { return (.safetensors, path) }
         }
         if let first = head.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }), first == UInt8(ascii: "{") {
             return (.shardedSafetensors, path)

@@ -13,7 +13,7 @@ import TTFormat
 public enum ModelFileFuzzing {
     @discardableResult
     public static func gguf(_ data: UnsafeRawBufferPointer) -> Bool {
-        let source = MemorySource(Array(data), path: "fuzz.gguf")
+        let source = InMemorySource(Array(data), path: "fuzz.gguf")
         do {
             return try exercise(ModelFileOpener.view(try GGUFFile(source: source)))
         } catch is ModelFileError {
@@ -25,7 +25,7 @@ public enum ModelFileFuzzing {
 
     @discardableResult
     public static func safetensors(_ data: UnsafeRawBufferPointer) -> Bool {
-        let source = MemorySource(Array(data), path: "fuzz.safetensors")
+        let source = InMemorySource(Array(data), path: "fuzz.safetensors")
         do {
             return try exercise(ModelFileOpener.view(try SafetensorsFile(source: source)))
         } catch is ModelFileError {

@@ -83,6 +83,8 @@ import Testing
                                   to: dir + "/huge-shape.safetensors")
         FormatFixtures.writeBytes(withHeader(String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)),
                                   to: dir + "/nested.safetensors")
+        // GGUF, safetensors and sharded-set inputs for inspect and diff.
+        BadModelFiles.write(into: dir)
         return dir
     }()
 
@@ -207,6 +209,8 @@ import Testing
         add("plot-2", "three checkpoints", ["plot", "m.ttc", "m.ttc", "m.ttc", "-o", "x.svg"])
         add("plot-3", "--max-points 0", ["plot", "m.ttc", "-o", "x.svg", "--max-points", "0"])
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
+        // GGUF, safetensors and sharded sets (inspect and diff read every format).
+        BadModelFiles.rows { add($0, $1, $2, prepare: $3) }
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
         // Bad checkpoint files, for every command that reads one.
@@ -312,6 +316,11 @@ import Testing
     /// random suffix, and the row's directory.
     static func normalized(_ line: String, dir: String) -> String {
         var s = line.replacingOccurrences(of: dir, with: "DIR")
+        // Paths resolved through symlinks (a shard's real path) spell the directory canonically.
+        if let real = realpath(dir, nil) {
+            s = s.replacingOccurrences(of: String(cString: real), with: "DIR")
+            free(real)
+        }
         s = s.replacingOccurrences(of: #"\.tmp-[0-9]+-[0-9a-f]+"#, with: ".tmp-PID-HEX", options: .regularExpression)
         return s
     }
@@ -386,6 +395,15 @@ import Testing
             with a matching raw length of 4 TiB (CRCs fixed). The absurd sizes are rejected before
             any allocation (`HostileAbsurdSizeTests` measures it). `DIR` stands for the working
             directory and `PID-HEX` for the temporary file's run-specific suffix.
+
+            GGUF, safetensors and sharded-set rows (`gguf-*`, `st-*`, `shard-*`, `detect-*`): the
+            files are crafted by `Tests/TTCkptTests/CLI/BadInputModelFiles.swift` from the fixtures
+            numpy, safetensors and gguf wrote (`Tests/Fixtures/modelfiles`: `model.gguf` is
+            `model-v3.gguf`, `m.safetensors` the export of `m.ttc`) or field by field. Each
+            sharded-set row's directory is a copy of `Tests/Fixtures/modelfiles/sharded` (two
+            shards and `model.safetensors.index.json`) with the one fault the row names. The
+            same line comes from `inspect`, `inspect --stats`, `inspect --verify` and `diff` (on
+            either side): the readers validate everything they rely on when a file is opened.
 
             Not an error: `tt-ckpt diff` of two good checkpoints with different configs (for
             example `m.ttc` and `g.ttc`) reports the differing fields and tensors and exits 1,
