@@ -56,6 +56,12 @@ let package = Package(
             name: "ttc-fuzz",
             dependencies: ["TTCore", "TTFormat"]
         ),
+        // libFuzzer target for the GGUF and safetensors readers; Tests/Fuzz/run-interop.sh builds
+        // it with the fuzzer. A plain build gives a replay tool (`interop-fuzz gguf FILE...`).
+        .executableTarget(
+            name: "interop-fuzz",
+            dependencies: ["TTCore", "TTInterop"]
+        ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(
             name: "tt-bench",
