@@ -96,7 +96,7 @@ public enum ModelFileJSON {
                     ("metadata", shard.file.metadataPairs.map { pairs in .object(pairs.map { ($0.key, .string($0.value)) }) } ?? .null),
                 ])
             })))
-            m.append(("metadata", .object(set.metadata.map { ($0.key, .string($0.value)) })))
+            m.append(("metadata", .object(set.metadataValues.map { ($0.key, $0.value.jsonValue) })))
         }
         m.append(("parameter_count", .uint(parameterCount(file))))
         return m

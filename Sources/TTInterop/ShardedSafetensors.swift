@@ -32,6 +32,8 @@ public final class ShardedSafetensors {
     public let directory: String
     /// The index's `metadata` members in file order, values as JSON text (strings unquoted).
     public let metadata: [(key: String, value: String)]
+    /// The same members with their JSON values.
+    public let metadataValues: [(key: String, value: HeaderJSON)]
     public let totalSize: UInt64?
     /// Shards by file name, sorted by name.
     public let shards: [(name: String, file: SafetensorsFile)]
@@ -56,11 +58,13 @@ public final class ShardedSafetensors {
         guard case let .object(weightMap)? = json["weight_map"] else { throw fail(.shardIndexNoWeightMap) }
 
         var metadata: [(key: String, value: String)] = []
+        var metadataValues: [(key: String, value: HeaderJSON)] = []
         var totalSize: UInt64? = nil
         if let m = json["metadata"], m != .null {
             guard case let .object(members) = m else { throw fail(.shardIndexMetadataNotObject) }
             for (k, v) in members {
                 metadata.append((k, v.stringValue ?? v.jsonValue.serialized(pretty: false, escaping: .minimal)))
+                metadataValues.append((k, v))
                 if k == "total_size" {
                     // transformers writes an integer; some tools write it as a float with no
                     // fraction. Anything else is refused.
@@ -70,6 +74,7 @@ public final class ShardedSafetensors {
             }
         }
         self.metadata = metadata
+        self.metadataValues = metadataValues
         self.totalSize = totalSize
 
         let directory = (path as NSString).deletingLastPathComponent

@@ -94,11 +94,15 @@ struct ForeignInspect {
                 rows.append((i == 0 ? "shards" : "", "\(TerminalText.escaped(shard.name))  \(shard.file.fileSize) bytes, \(held.count) tensors"))
             }
             rows.append(("metadata", set.metadata.isEmpty ? "none" : "\(set.metadata.count) key\(set.metadata.count == 1 ? "" : "s") (index)"))
-            metadataRows = metadataLines(set.metadata)
+            let width = min(40, set.metadataValues.map { TerminalText.escaped($0.key).count }.max() ?? 0)
+            metadataRows = set.metadataValues.map {
+                ("", DisplayText.padRight(TerminalText.escaped($0.key), width) + "  "
+                     + TerminalText.escaped($0.value.jsonValue.serialized(pretty: false), limit: 160))
+            }
         }
         rows += metadataRows
         rows.append(("tensors", "\(file.tensors.count), \(ModelFileJSON.parameterCount(file)) parameters"))
-        rows.append(("dtypes", dtypeSummary()))
+        rows += dtypeRows()
         let width = rows.map(\.0.count).max() ?? 0
         return rows.map { DisplayText.padRight($0.0, width) + "  " + $0.1 } + [""]
     }
@@ -109,8 +113,9 @@ struct ForeignInspect {
                                 + TerminalText.quoted($0.value, limit: 160)) }
     }
 
-    /// "F32 ×12 (4992 parameters), Q4_K ×1 (values not decoded)", in order of first use.
-    func dtypeSummary() -> String {
+    /// One row per dtype, in order of first use: tensors, parameters, and whether values
+    /// are decoded.
+    func dtypeRows() -> [(String, String)] {
         var order: [String] = []
         var counts: [String: (tensors: Int, elements: UInt64, decodable: Bool)] = [:]
         for t in file.tensors {
@@ -118,10 +123,12 @@ struct ForeignInspect {
             let c = counts[t.dtype] ?? (0, 0, t.decodable)
             counts[t.dtype] = (c.tensors + 1, c.elements &+ t.elementCount, t.decodable)
         }
-        return order.map { d in
+        let cells = order.map { d -> [String] in
             let c = counts[d]!
-            return "\(d) ×\(c.tensors) (\(c.elements) parameters\(c.decodable ? "" : ", values not decoded"))"
-        }.joined(separator: ", ")
+            return [d, "\(c.tensors)", c.tensors == 1 ? "tensor, " : "tensors,", "\(c.elements)",
+                    "parameters" + (c.decodable ? "" : " (values not decoded)")]
+        }
+        return DisplayText.table(cells, rightAligned: [false, true, false, true, false]).enumerated().map { ($0.offset == 0 ? "dtypes" : "", $0.element) }
     }
 
     func table(_ findings: VerifyFindings?) -> [String] {
