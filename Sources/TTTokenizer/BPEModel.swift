@@ -105,31 +105,37 @@ public struct BPETokenizer: Sendable {
     ///   an id out of range, repeats an earlier pair, or its concatenation is not a token;
     ///   there are more than `maxMerges` merges; an added token's id is out of range or
     ///   repeated, or its content is not that id's token.
+    ///
+    /// With `metadataKeys`, each message starts with the checkpoint metadata key at fault
+    /// (`vocab.tokens: `, `vocab.merges: `, `vocab.bpe.added_ids: `).
     public init(tokens: [[UInt8]], merges: [BPEMerge], addedTokens: [AddedToken] = [],
-                options: BPEOptions = BPEOptions(), source: String) throws {
-        func fail(_ message: String) -> InputError { InputError(source, message) }
-        guard !tokens.isEmpty else { throw fail("the vocabulary is empty") }
+                options: BPEOptions = BPEOptions(), source: String, metadataKeys: Bool = false) throws {
+        enum Part: String { case tokens = "vocab.tokens", merges = "vocab.merges", added = "vocab.bpe.added_ids" }
+        func fail(_ part: Part, _ message: String) -> InputError {
+            InputError(source, metadataKeys ? part.rawValue + ": " + message : message)
+        }
+        guard !tokens.isEmpty else { throw fail(.tokens, "the vocabulary is empty") }
         guard tokens.count <= BPELimits.maxVocabularySize else {
-            throw fail("\(tokens.count) tokens is more than the limit \(BPELimits.maxVocabularySize)")
+            throw fail(.tokens, "\(tokens.count) tokens is more than the limit \(BPELimits.maxVocabularySize)")
         }
         guard merges.count <= BPELimits.maxMerges else {
-            throw fail("\(merges.count) merges is more than the limit \(BPELimits.maxMerges)")
+            throw fail(.merges, "\(merges.count) merges is more than the limit \(BPELimits.maxMerges)")
         }
         var tokenIDs: [[UInt8]: Int32] = [:]
         tokenIDs.reserveCapacity(tokens.count)
         for (id, token) in tokens.enumerated() {
-            guard !token.isEmpty else { throw fail("token \(id) is empty") }
+            guard !token.isEmpty else { throw fail(.tokens, "token \(id) is empty") }
             guard token.count <= BPELimits.maxTokenBytes else {
-                throw fail("token \(id) is \(token.count) bytes, more than the limit \(BPELimits.maxTokenBytes)")
+                throw fail(.tokens, "token \(id) is \(token.count) bytes, more than the limit \(BPELimits.maxTokenBytes)")
             }
             if let other = tokenIDs.updateValue(Int32(id), forKey: token) {
-                throw fail("tokens \(other) and \(id) are the same bytes \(quotedToken(token))")
+                throw fail(.tokens, "tokens \(other) and \(id) are the same bytes \(quotedToken(token))")
             }
         }
         var byteTokenIDs = [Int32](repeating: -1, count: 256)
         for b in ByteLevel.alphabet {
             guard let id = tokenIDs[[b]] else {
-                throw fail("the vocabulary lacks the one-byte token for byte 0x\(hex2(b)) (\(TerminalText.quoted(String(ByteLevel.scalarForByte[Int(b)]))))")
+                throw fail(.tokens, "the vocabulary lacks the one-byte token for byte 0x\(hex2(b)) (\(TerminalText.quoted(String(ByteLevel.scalarForByte[Int(b)]))))")
             }
             byteTokenIDs[Int(b)] = id
         }
@@ -137,27 +143,27 @@ public struct BPETokenizer: Sendable {
         mergeTable.reserveCapacity(merges.count)
         for (rank, merge) in merges.enumerated() {
             for id in [merge.left, merge.right] where id < 0 || Int(id) >= tokens.count {
-                throw fail("merge \(rank): id \(id) is out of range (\(tokens.count) tokens)")
+                throw fail(.merges, "merge \(rank): id \(id) is out of range (\(tokens.count) tokens)")
             }
             let joined = tokens[Int(merge.left)] + tokens[Int(merge.right)]
             guard let result = tokenIDs[joined] else {
-                throw fail("merge \(rank) (\(quotedToken(tokens[Int(merge.left)])) \(quotedToken(tokens[Int(merge.right)]))): the merged token \(quotedToken(joined)) is not in the vocabulary")
+                throw fail(.merges, "merge \(rank) (\(quotedToken(tokens[Int(merge.left)])) \(quotedToken(tokens[Int(merge.right)]))): the merged token \(quotedToken(joined)) is not in the vocabulary")
             }
             let key = pairKey(merge.left, merge.right)
             if let earlier = mergeTable.updateValue(UInt64(rank) << 32 | UInt64(UInt32(result)), forKey: key) {
-                throw fail("merge \(rank) (\(quotedToken(tokens[Int(merge.left)])) \(quotedToken(tokens[Int(merge.right)]))) repeats merge \(earlier >> 32)")
+                throw fail(.merges, "merge \(rank) (\(quotedToken(tokens[Int(merge.left)])) \(quotedToken(tokens[Int(merge.right)]))) repeats merge \(earlier >> 32)")
             }
         }
         var seenAdded = Set<Int32>()
         var passes: [[UInt8: [([UInt8], Int32)]]] = [[:], [:]]
         for token in addedTokens {
             guard token.id >= 0, Int(token.id) < tokens.count else {
-                throw fail("added token \(TerminalText.quoted(token.content)): id \(token.id) is out of range (\(tokens.count) tokens)")
+                throw fail(.added, "added token \(TerminalText.quoted(token.content)): id \(token.id) is out of range (\(tokens.count) tokens)")
             }
-            guard seenAdded.insert(token.id).inserted else { throw fail("added token id \(token.id) appears twice") }
+            guard seenAdded.insert(token.id).inserted else { throw fail(.added, "added token id \(token.id) appears twice") }
             let bytes = Array(token.content.utf8)
             guard bytes == tokens[Int(token.id)] else {
-                throw fail("added token \(TerminalText.quoted(token.content)) (id \(token.id)) is not that id's token \(quotedToken(tokens[Int(token.id)]))")
+                throw fail(.added, "added token \(TerminalText.quoted(token.content)) (id \(token.id)) is not that id's token \(quotedToken(tokens[Int(token.id)]))")
             }
             passes[token.normalized ? 1 : 0][bytes[0], default: []].append((bytes, token.id))
         }

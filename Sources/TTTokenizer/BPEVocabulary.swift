@@ -73,6 +73,7 @@ extension BPETokenizer {
             pairs.append(BPEMerge(Int32(l), Int32(rt)))
         }
         try self.init(tokens: tokens, merges: pairs, addedTokens: added,
-                      options: BPEOptions(addPrefixSpace: s.addPrefixSpace, ignoreMerges: s.ignoreMerges), source: source)
+                      options: BPEOptions(addPrefixSpace: s.addPrefixSpace, ignoreMerges: s.ignoreMerges), source: source,
+                      metadataKeys: true)
     }
 }
