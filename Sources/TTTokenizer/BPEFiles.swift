@@ -70,7 +70,7 @@ public enum BPEFiles {
         func fail(_ message: String) -> InputError { InputError(file, message) }
         guard root.objectMembers != nil else { throw fail("the top level is \(root.typeName), not an object") }
         guard let model = root[member: "model"], model.objectMembers != nil else {
-            throw fail("no \"model\" object")
+            throw fail("no \"model\" object: not a tokenizer.json (a vocab.json goes with its merges.txt)")
         }
         if let type = model[member: "type"] {
             guard let name = type.stringValue else { throw fail("model.type is \(type.typeName), not a string") }

@@ -64,27 +64,42 @@ extension TTCkpt {
         var tokenizer: TokenizerKind?
         @Option(help: "Token list: one token per line, or a JSON list of strings; id = index.", completion: .file())
         var vocabFile: String?
+        @Option(help: ArgumentHelp("A BPE tokenizer: tokenizer.json, or vocab.json with --merges-file.", valueName: "file"))
+        var tokenizerFile: String?
+        @Option(help: ArgumentHelp("The merges.txt that goes with a vocab.json given as --tokenizer-file.", valueName: "merges.txt"))
+        var mergesFile: String?
         @Option(help: "Seed of the fresh training state's generator.")
         var seed: UInt64?
         @Flag(help: "Replace OUT if it exists.")
         var force = false
 
         func validate() throws {
+            if mergesFile != nil && tokenizerFile == nil {
+                throw InputError("--merges-file", "goes with --tokenizer-file vocab.json")
+            }
+            if tokenizerFile != nil && (vocabFile != nil || (tokenizer != nil && tokenizer != .bpe)) {
+                throw InputError("--tokenizer-file", "gives a bpe tokenizer; it cannot be used with --vocab-file or another --tokenizer")
+            }
+            if tokenizer == .bpe && tokenizerFile == nil {
+                throw InputError("--tokenizer", "bpe is read from tokenizer files: give --tokenizer-file")
+            }
             if vocabFile != nil && tokenizer == nil {
                 throw InputError("--vocab-file", "needs --tokenizer to say how its tokens are used")
             }
-            if let tokenizer, tokenizer != .byte, vocabFile == nil {
+            if let tokenizer, tokenizer != .byte, tokenizer != .bpe, vocabFile == nil {
                 throw InputError("--tokenizer", "\(tokenizer.rawValue) needs --vocab-file with its tokens")
             }
         }
 
         func run() throws {
-            try OutputPath.refuseOverwritingInput(output, inputs: [input] + (vocabFile.map { [$0] } ?? []))
+            try OutputPath.refuseOverwritingInput(output, inputs: [input] + [vocabFile, tokenizerFile, mergesFile].compactMap { $0 })
             try OutputPath.check(output, overwrite: force)
             var options = SafetensorsCheckpoint.ImportOptions()
             options.config = config.overrides
             options.seed = seed
-            if tokenizer == .byte && vocabFile == nil {
+            if let tokenizerFile {
+                options.vocabulary = Vocabulary(try TokenizerFiles.read(tokenizerFile: tokenizerFile, merges: mergesFile))
+            } else if tokenizer == .byte && vocabFile == nil {
                 options.vocabulary = .bytes
             } else if let vocabFile, let kind = tokenizer {
                 options.vocabulary = try VocabularyFile.read(path: vocabFile, kind: kind)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TTCore
 @testable import TTFormat
+@testable import TTTokenizer
 
 /// Every bad input of spec/BAD-INPUT.md, run through the real binary: exactly one stderr
 /// line, exactly the line the table shows, exit status 2, nothing on stdout, and no file
@@ -83,6 +84,13 @@ import Testing
                                   to: dir + "/huge-shape.safetensors")
         FormatFixtures.writeBytes(withHeader(String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)),
                                   to: dir + "/nested.safetensors")
+        // Tokenizer files: a WordPiece tokenizer.json, and a vocab.json (the 256 byte tokens)
+        // with a merges.txt whose merge makes a token the vocabulary lacks.
+        FormatFixtures.writeBytes(Array(#"{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": null}"#.utf8),
+                                  to: dir + "/wordpiece.json")
+        let byteVocab = JSONValue.object(ByteLevel.alphabet.enumerated().map { (String(ByteLevel.scalarForByte[Int($0.element)]), .int($0.offset)) })
+        FormatFixtures.writeBytes(Array(byteVocab.serialized(pretty: false, escaping: .minimal).utf8), to: dir + "/vocab.json")
+        FormatFixtures.writeBytes(Array("#version: 0.2\nh e\n".utf8), to: dir + "/merges.txt")
         return dir
     }()
 
@@ -123,7 +131,7 @@ import Testing
         add("init-23", "--data an empty file", ["init", "x.ttc", "--data", "empty.txt"])
         add("init-24", "--data not UTF-8, char tokens", ["init", "x.ttc", "--preset", "gpt-small", "--data", "binary.txt"])
         add("init-25", "gpt-small without --data", ["init", "x.ttc", "--preset", "gpt-small"])
-        add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "bpe"])
+        add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "sentencepiece"])
         add("init-27", "--seed negative", ["init", "x.ttc", "--seed=-1"])
         add("init-28", "--seed not a number", ["init", "x.ttc", "--seed", "forty-two"])
         // train options.
@@ -197,10 +205,23 @@ import Testing
         add("import-7", "JSON nested 5000 deep", ["import", "nested.safetensors", "x.ttc"])
         add("import-8", "a directory", ["import", "folder.ttc", "x.ttc"])
         add("import-9", "output exists, no --force", ["import", "m.safetensors", "m.ttc"])
-        add("import-10", "--tokenizer unknown", ["import", "m.safetensors", "x.ttc", "--tokenizer", "bpe"])
+        add("import-10", "--tokenizer unknown", ["import", "m.safetensors", "x.ttc", "--tokenizer", "sentencepiece"])
         add("import-11", "--vocab-file missing", ["import", "m.safetensors", "x.ttc", "--tokenizer", "word", "--vocab-file", "missing.txt"])
         add("import-12", "--heads not dividing D", ["import", "m.safetensors", "x.ttc", "--heads", "3"])
         add("import-13", "--vocab-file without --tokenizer", ["import", "m.safetensors", "x.ttc", "--vocab-file", "corpus.txt"])
+        add("import-14", "--tokenizer bpe without --tokenizer-file", ["import", "m.safetensors", "x.ttc", "--tokenizer", "bpe"])
+        // Byte-level BPE: learned by init, or loaded from tokenizer files.
+        add("bpe-1", "--tokenizer bpe without --vocab-size", ["init", "x.ttc", "--data", "corpus.txt", "--tokenizer", "bpe"])
+        add("bpe-2", "--vocab-size below the 257 fixed tokens", ["init", "x.ttc", "--data", "corpus.txt", "--tokenizer", "bpe", "--vocab-size", "100"])
+        add("bpe-3", "--tokenizer bpe without --data", ["init", "x.ttc", "--tokenizer", "bpe", "--vocab-size", "300"])
+        add("bpe-4", "--merges-file without --tokenizer-file", ["init", "x.ttc", "--merges-file", "merges.txt"])
+        add("bpe-5", "--tokenizer-file with another --tokenizer", ["init", "x.ttc", "--tokenizer", "word", "--tokenizer-file", "vocab.json"])
+        add("bpe-6", "--tokenizer-file missing", ["init", "x.ttc", "--tokenizer-file", "missing.json"])
+        add("bpe-7", "tokenizer.json is not JSON", ["init", "x.ttc", "--tokenizer-file", "corpus.txt"])
+        add("bpe-8", "tokenizer.json of a WordPiece model", ["init", "x.ttc", "--tokenizer-file", "wordpiece.json"])
+        add("bpe-9", "merges.txt makes a token vocab.json lacks", ["init", "x.ttc", "--tokenizer-file", "vocab.json", "--merges-file", "merges.txt"])
+        add("bpe-10", "vocab.json without merges.txt", ["init", "x.ttc", "--tokenizer-file", "vocab.json"])
+        add("bpe-11", "--vocab-size ≠ the loaded tokenizer", ["init", "x.ttc", "--tokenizer-file", "vocab.json", "--merges-file", "empty.txt", "--vocab-size", "300"])
         add("export-1", "output is the input", ["export", "m.ttc", "m.ttc"])
         add("export-2", "output in a missing directory", ["export", "m.ttc", "nowhere/m.safetensors"])
         add("plot-1", "missing --output", ["plot", "m.ttc"])
@@ -241,6 +262,7 @@ import Testing
         add("fifo-import", "safetensors input is a FIFO", ["import", "pipe.ttc", "x.ttc"], prepare: fifo)
         add("fifo-vocab", "--vocab-file is a FIFO", ["import", "m.safetensors", "x.ttc", "--tokenizer", "word", "--vocab-file", "pipe.ttc"],
             prepare: fifo)
+        add("fifo-tokenizer", "--tokenizer-file is a FIFO", ["init", "x.ttc", "--tokenizer-file", "pipe.ttc"], prepare: fifo)
         add("fifo-export", "checkpoint is a FIFO", ["export", "pipe.ttc", "x.safetensors"], prepare: fifo)
         add("fifo-plot", "checkpoint is a FIFO", ["plot", "pipe.ttc", "-o", "x.svg"], prepare: fifo)
         add("fifo-output", "output is a FIFO", ["train", "m.ttc", "--steps", "1", "-o", "pipe.ttc"], prepare: fifo)
