@@ -339,10 +339,12 @@ func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int]
 }
 
 /// The number of tensors in `ParameterLayout(config:)`, without building it (spec §5):
-/// tok_emb, pos_emb, lm_head, and per layer 10 (tutorial) or 12 (gpt), plus ln_f (gpt).
+/// tok_emb, pos_emb, lm_head (not gpt2), and per layer 10 (tutorial) or 12 (gpt, gpt2),
+/// plus ln_f (gpt, gpt2).
 func canonicalTensorCount(_ config: ModelConfig) -> Int {
     switch config.arch {
     case .tutorial: return 3 + 10 * config.nLayers
     case .gpt: return 5 + 12 * config.nLayers
+    case .gpt2: return 4 + 12 * config.nLayers
     }
 }

@@ -1,5 +1,6 @@
 import TTCore
 import TTFormat
+import TTTokenizer
 /// Moving a `Checkpoint` to and from safetensors.
 ///
 /// Export writes the parameters under their canonical names (`tok_emb`, `layers.0.attn.wq`,
@@ -10,7 +11,7 @@ import TTFormat
 /// |---|---|
 /// | `format` | `tt-ckpt` |
 /// | `tool_version` | the exporting tool's version |
-/// | `arch` | `tutorial` or `gpt` |
+/// | `arch` | `tutorial`, `gpt` or `gpt2` |
 /// | `vocab_size`, `d_model`, `n_heads`, `d_ff`, `n_layers`, `context` | decimal integers |
 /// | `tokenizer` | `word`, `char`, `byte` or `bpe` |
 /// | `vocabulary` | the token strings as a JSON list, id = index |
@@ -140,8 +141,10 @@ public enum SafetensorsCheckpoint {
         if let a = options.config.arch {
             arch = a
         } else if let text = meta["arch"] {
-            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial or gpt") }
+            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial, gpt or gpt2") }
             arch = a
+        } else if byName["layers.0.attn.wqkv"] != nil {
+            arch = .gpt2
         } else if byName["ln_f.gamma"] != nil {
             arch = .gpt
         } else if byName["layers.0.ln.gamma"] != nil {

@@ -43,6 +43,23 @@ import Testing
         run(["train", "w.ttc", "--data", "corpus.txt", "--steps", "1", "--quiet"])
         run(["init", "g.ttc", "--arch", "gpt"])
         run(["train", "g.ttc", "--steps", "1", "--quiet"])
+        // gpt2 files the writer would refuse, crafted: one tensor missing, and an untied head.
+        run(["init", "g2.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32",
+             "--layers", "1", "--context", "8"])
+        let g2 = try! CheckpointReader(path: dir + "/g2.ttc").readCheckpoint()
+        var noBias = CraftedFile(g2)
+        let bo = noBias.entries.firstIndex { $0.name == "layers.0.attn.bo" }!
+        noBias.entries.remove(at: bo)
+        noBias.blobs.remove(at: bo)
+        FormatFixtures.writeBytes(noBias.bytes(), to: dir + "/gpt2-no-bias.ttc")
+        var untied = CraftedFile(g2)
+        let wte = untied.entries.firstIndex { $0.name == "tok_emb" }!
+        var head = untied.entries[wte]
+        head.name = "lm_head"
+        untied.entries.insert(head, at: wte + 1)
+        untied.blobs.insert(untied.blobs[wte], at: wte + 1)
+        FormatFixtures.writeBytes(untied.bytes(), to: dir + "/gpt2-lm-head.ttc")
+        FormatFixtures.writeBytes(Array("the\n".utf8), to: dir + "/one-word.txt")
         FormatFixtures.writeBytes(Array("the zebra sat on the sofa\n".utf8), to: dir + "/unknown.txt")
         FormatFixtures.writeBytes(Array("the dog sat on the cat\n".utf8), to: dir + "/other.txt")
         FormatFixtures.writeBytes([], to: dir + "/empty.txt")
@@ -183,6 +200,20 @@ import Testing
         add("sample-6", "--seed not a number", ["sample", "m.ttc", "--seed", "x"])
         add("sample-7", "--prompt with unknown words", ["sample", "m.ttc", "--prompt", "I like zebras"])
         add("sample-8", "--prompt empty", ["sample", "m.ttc", "--prompt", ""])
+        // eval.
+        add("eval-1", "missing --data", ["eval", "m.ttc"])
+        add("eval-2", "--data missing", ["eval", "w.ttc", "--data", "missing.txt"])
+        add("eval-3", "--data an empty file", ["eval", "w.ttc", "--data", "empty.txt"])
+        add("eval-4", "--data a directory", ["eval", "w.ttc", "--data", "folder.ttc"])
+        add("eval-5", "--data with unknown words", ["eval", "w.ttc", "--data", "unknown.txt"])
+        add("eval-6", "--data of one token", ["eval", "w.ttc", "--data", "one-word.txt"])
+        add("eval-7", "--batch-size 0", ["eval", "w.ttc", "--data", "corpus.txt", "--batch-size", "0"])
+        add("eval-8", "--progress with --quiet", ["eval", "w.ttc", "--data", "corpus.txt", "--progress", "--quiet"])
+        // gpt2 files.
+        add("gpt2-1", "gpt2 file without layers.0.attn.bo", ["sample", "gpt2-no-bias.ttc"])
+        add("gpt2-2", "gpt2 file without layers.0.attn.bo", ["eval", "gpt2-no-bias.ttc", "--data", "corpus.txt"])
+        add("gpt2-3", "gpt2 file with an lm_head parameter (the head is tied)", ["inspect", "gpt2-lm-head.ttc"])
+        add("gpt2-4", "gpt2 file with an lm_head parameter (the head is tied)", ["train", "gpt2-lm-head.ttc", "--steps", "1"])
         // inspect and diff.
         add("inspect-1", "missing argument", ["inspect"])
         add("inspect-2", "--tensor unknown name", ["inspect", "m.ttc", "--tensor", "nosuch"])
@@ -242,6 +273,7 @@ import Testing
             add("file-\(i + 1)-train", what, ["train", file, "--steps", "1"])
             add("file-\(i + 1)-resume", what, ["resume", file, "--steps", "1"])
             add("file-\(i + 1)-sample", what, ["sample", file])
+            add("file-\(i + 1)-eval", what, ["eval", file, "--data", "corpus.txt"])
             // inspect reads the header only (spec §2): a damaged tensor is inspect-4's business.
             if file != "flipped.ttc" { add("file-\(i + 1)-inspect", what, ["inspect", file]) }
             add("file-\(i + 1)-diff", what, ["diff", "m.ttc", file])
@@ -255,6 +287,7 @@ import Testing
         add("fifo-train", "checkpoint is a FIFO", ["train", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
         add("fifo-resume", "checkpoint is a FIFO", ["resume", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
         add("fifo-sample", "checkpoint is a FIFO", ["sample", "pipe.ttc"], prepare: fifo)
+        add("fifo-eval-data", "eval text is a FIFO", ["eval", "w.ttc", "--data", "pipe.ttc"], prepare: fifo)
         add("fifo-inspect", "checkpoint is a FIFO", ["inspect", "pipe.ttc"], prepare: fifo)
         add("fifo-diff", "checkpoint is a FIFO", ["diff", "m.ttc", "pipe.ttc"], prepare: fifo)
         add("fifo-init-data", "corpus is a FIFO", ["init", "x.ttc", "--data", "pipe.ttc"], prepare: fifo)
@@ -400,7 +433,8 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`

@@ -2,14 +2,17 @@ import Foundation
 @testable import TTCore
 @testable import TTEngine
 
-/// A plain, obviously-correct Double implementation of both archs, written with loops in
-/// the style of the tutorial series: one sequence at a time, every sum spelled out, its
+/// A plain, obviously-correct Double implementation of the three archs, written with loops
+/// in the style of the tutorial series: one sequence at a time, every sum spelled out, its
 /// own hand-written backward. The engine is checked against it; it is checked against
 /// central finite differences and the series' published numbers.
 ///
 /// Parameters are stored by canonical name, flat row-major, with the engine's shapes:
 /// wq/wk/wv (H, D, dk) used as q_h = x·Wq[h]; wo (D, D) used as concat·Woᵀ;
 /// w1 (F, D), w2 (D, F) used as z·W1ᵀ; lm_head (V, D).
+/// gpt2: wqkv (3D, D) and bqkv (3D) used as qkv = x·Wqkvᵀ + bqkv with q_h = qkv[h·dk ..< (h+1)·dk],
+/// k_h and v_h the same D and 2D further; wo with bias bo; the head is tok_emb (tied), so
+/// tok_emb's gradient is the sum of its two uses.
 final class ReferenceModel {
     let config: ModelConfig
     var params: [String: [Double]]
@@ -150,17 +153,26 @@ final class ReferenceModel {
     /// Causal multi-head attention of one sequence x (S, D); returns concat·Woᵀ.
     func attention(_ x: [[Double]], layer l: Int, cache: inout AttentionCache) -> [[Double]] {
         let S = x.count
-        let Wq = params["layers.\(l).attn.wq"]!, Wk = params["layers.\(l).attn.wk"]!
-        let Wv = params["layers.\(l).attn.wv"]!, Wo = params["layers.\(l).attn.wo"]!
+        let p = "layers.\(l).attn."
+        let Wo = params[p + "wo"]!
+        let Wq = params[p + "wq"] ?? [], Wk = params[p + "wk"] ?? [], Wv = params[p + "wv"] ?? []   // not gpt2
         let zero = [[Double]](repeating: [Double](repeating: 0, count: dk), count: S)
         cache.q = Array(repeating: zero, count: H)
         cache.k = cache.q
         cache.v = cache.q
         cache.att = Array(repeating: Array(repeating: Array(repeating: 0, count: S), count: S), count: H)
         cache.concat = Array(repeating: Array(repeating: 0, count: D), count: S)
+        // gpt2: one fused projection with bias, split into q | k | v, heads in order
+        let qkv = config.arch == .gpt2 ? linear(x, params[p + "wqkv"]!, params[p + "bqkv"]!, out: 3 * D) : []
         for h in 0..<H {
             for t in 0..<S {
                 for j in 0..<dk {
+                    if config.arch == .gpt2 {
+                        cache.q[h][t][j] = qkv[t][h * dk + j]
+                        cache.k[h][t][j] = qkv[t][D + h * dk + j]
+                        cache.v[h][t][j] = qkv[t][2 * D + h * dk + j]
+                        continue
+                    }
                     for d in 0..<D {
                         let w = (h * D + d) * dk + j
                         cache.q[h][t][j] += x[t][d] * Wq[w]
@@ -187,17 +199,22 @@ final class ReferenceModel {
                 }
             }
         }
-        return linear(cache.concat, Wo, nil, out: D)
+        return linear(cache.concat, Wo, config.arch == .gpt2 ? params[p + "bo"]! : nil, out: D)
     }
 
     func attentionBackward(_ dout: [[Double]], _ x: [[Double]], layer l: Int, cache: AttentionCache,
                            grads: inout [String: [Double]]) -> [[Double]] {
         let S = x.count
         let p = "layers.\(l).attn."
-        let Wq = params[p + "wq"]!, Wk = params[p + "wk"]!, Wv = params[p + "wv"]!, Wo = params[p + "wo"]!
-        var none: [Double]? = nil
-        let dconcat = linearBackward(dout, cache.concat, Wo, &grads[p + "wo"]!, &none)
+        let gpt2 = config.arch == .gpt2
+        let Wo = params[p + "wo"]!
+        let Wq = params[p + "wq"] ?? [], Wk = params[p + "wk"] ?? [], Wv = params[p + "wv"] ?? []   // not gpt2
+        var dbo: [Double]? = gpt2 ? grads[p + "bo"]! : nil
+        let dconcat = linearBackward(dout, cache.concat, Wo, &grads[p + "wo"]!, &dbo)
+        if gpt2 { grads[p + "bo"] = dbo! }
         var dx = [[Double]](repeating: [Double](repeating: 0, count: D), count: S)
+        // gpt2: d(qkv) gathered from every head, then one linear backward
+        var dqkv = [[Double]](repeating: [Double](repeating: 0, count: 3 * D), count: S)
         for h in 0..<H {
             var dq = [[Double]](repeating: [Double](repeating: 0, count: dk), count: S)
             var dkk = dq, dv = dq
@@ -226,6 +243,12 @@ final class ReferenceModel {
             }
             for t in 0..<S {
                 for j in 0..<dk {
+                    if gpt2 {
+                        dqkv[t][h * dk + j] = dq[t][j]
+                        dqkv[t][D + h * dk + j] = dkk[t][j]
+                        dqkv[t][2 * D + h * dk + j] = dv[t][j]
+                        continue
+                    }
                     for d in 0..<D {
                         let w = (h * D + d) * dk + j
                         grads[p + "wq"]![w] += x[t][d] * dq[t][j]
@@ -235,6 +258,11 @@ final class ReferenceModel {
                     }
                 }
             }
+        }
+        if gpt2 {
+            var dbqkv: [Double]? = grads[p + "bqkv"]!
+            dx = linearBackward(dqkv, x, params[p + "wqkv"]!, &grads[p + "wqkv"]!, &dbqkv)
+            grads[p + "bqkv"] = dbqkv!
         }
         return dx
     }
@@ -249,7 +277,7 @@ final class ReferenceModel {
 
     struct LayerCache {
         var input: [[Double]] = []
-        var attnIn: [[Double]] = []       // gpt: LN1(x); tutorial: x
+        var attnIn: [[Double]] = []       // gpt, gpt2: LN1(x); tutorial: x
         var attn = AttentionCache()
         var mh: [[Double]] = []           // attention output
         var ffnIn: [[Double]] = []        // gpt: LN2(x + mh); tutorial: mh
@@ -285,7 +313,7 @@ final class ReferenceModel {
                     c.attnIn = x
                     c.mh = attention(x, layer: l, cache: &c.attn)
                     c.ffnIn = c.mh
-                case .gpt:
+                case .gpt, .gpt2:
                     c.attnIn = layerNorm(x, params[p + "ln1.gamma"]!, params[p + "ln1.beta"]!)
                     c.mh = attention(c.attnIn, layer: l, cache: &c.attn)
                     c.r = add(x, c.mh)
@@ -298,15 +326,16 @@ final class ReferenceModel {
                 case .tutorial:
                     c.r = add(c.mh, ffn)
                     c.output = layerNorm(c.r, params[p + "ln.gamma"]!, params[p + "ln.beta"]!)
-                case .gpt:
+                case .gpt, .gpt2:
                     c.output = add(c.r, ffn)
                 }
                 x = c.output
                 caches.append(c)
             }
             let top = x
-            if config.arch == .gpt { x = layerNorm(top, params["ln_f.gamma"]!, params["ln_f.beta"]!) }
-            let logits = linear(x, params["lm_head"]!, nil, out: V)
+            if config.arch != .tutorial { x = layerNorm(top, params["ln_f.gamma"]!, params["ln_f.beta"]!) }
+            let head = config.arch == .gpt2 ? "tok_emb" : "lm_head"   // gpt2: tied
+            let logits = linear(x, params[head]!, nil, out: V)
             out.logits.append(logits)
             var losses = [Double](repeating: 0, count: S)
             var dlogits = [[Double]](repeating: [Double](repeating: 0, count: V), count: S)
@@ -327,8 +356,8 @@ final class ReferenceModel {
             guard gradients else { continue }
 
             var none: [Double]? = nil
-            var dx = linearBackward(dlogits, x, params["lm_head"]!, &grads["lm_head"]!, &none)
-            if config.arch == .gpt {
+            var dx = linearBackward(dlogits, x, params[head]!, &grads[head]!, &none)
+            if config.arch != .tutorial {
                 dx = layerNormBackward(dx, top, "ln_f", grads: &grads)
             }
             for l in stride(from: config.nLayers - 1, through: 0, by: -1) {
@@ -345,7 +374,7 @@ final class ReferenceModel {
                     let dmhFFN = linearBackward(dz, c.mh, params[p + "ffn.w1"]!, &grads[p + "ffn.w1"]!, &db1)
                     let dmh = add(dr, dmhFFN)
                     dx = attentionBackward(dmh, c.input, layer: l, cache: c.attn, grads: &grads)
-                case .gpt:
+                case .gpt, .gpt2:
                     let da = linearBackward(dx, c.a, params[p + "ffn.w2"]!, &grads[p + "ffn.w2"]!, &db2)
                     var dz = da
                     for t in 0..<S { for f in 0..<F { dz[t][f] = da[t][f] * geluPrime(c.z[t][f]) } }
