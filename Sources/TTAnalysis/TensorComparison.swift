@@ -1,5 +1,4 @@
 import TTCore
-import TTFormat
 import TTInterop
 
 /// The closeness rule of `numpy.allclose(a, b, rtol, atol, equal_nan=False)`, evaluated in

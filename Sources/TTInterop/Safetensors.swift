@@ -80,7 +80,7 @@ public enum SafetensorsDType: String, CaseIterable, Sendable {
 
 /// One tensor's entry in a safetensors header, validated.
 public struct SafetensorsTensorInfo: Equatable, Sendable {
-    public let name: String
+    public var name: String
     public let dtype: SafetensorsDType
     public let shape: [Int]
     /// [begin, end) relative to the start of the data buffer (inside the file: validated).
