@@ -1,4 +1,3 @@
-import TTCore
 import CZlib
 
 // zlib through CZlib: CRC-32, one RFC 1950 stream per blob, and the byte-shuffle filter.

@@ -1,7 +1,6 @@
 import CZlib
 import Foundation
 import TTCore
-import TTEngine
 import TTFormat
 import TTTraining
 
