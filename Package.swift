@@ -32,7 +32,10 @@ let package = Package(
         ),
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
-        .target(name: "TTCore"),
+        // SHA-256 blocks with the x86 SHA extensions when the CPU has them (TTCore's SHA256
+        // falls back to its portable Swift code otherwise).
+        .target(name: "CDigest"),
+        .target(name: "TTCore", dependencies: ["CDigest"]),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
         .target(name: "TTFormat", dependencies: ["TTCore", "CZlib"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
