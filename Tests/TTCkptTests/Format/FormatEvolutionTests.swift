@@ -97,4 +97,17 @@ import Testing
             (e as? FormatError)?.kind == .invalidCheckpoint && (e as? FormatError)!.description.contains("filter 5")
         }
     }
+
+    /// Through the binary: `inspect` reads a file holding a tensor with an unknown code and
+    /// shows the code; reading that tensor's values fails with one line naming it
+    /// (BAD-INPUT rule-9 has `sample`).
+    @Test func inspectShowsAnUnknownCodeAndLoadsFailNamingTheTensor() throws {
+        let dir = try TemporaryDirectory("evolution")
+        try dir.write("f.ttc", Data(Self.withFutureTensor(dtype: 9)))
+        let r = try CLIRunner.run(["inspect", dir.path("f.ttc")])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("future.x") && r.stdout.contains("dtype 9"), "\(r.stdout)")
+        let e = try CLIRunner.run(["inspect", dir.path("f.ttc"), "--tensor", "future.x"])
+        expectUserError(e, subject: dir.path("f.ttc"), containing: "tensor 'future.x': dtype 9 is not known to this reader")
+    }
 }
