@@ -60,6 +60,12 @@ let package = Package(
             name: "ttc-fuzz",
             dependencies: ["TTCore", "TTFormat"]
         ),
+        // libFuzzer target for the safetensors reader and importer (Tests/Fuzz/run.sh
+        // safetensors); a plain build gives a replay tool (`safetensors-fuzz FILE...`).
+        .executableTarget(
+            name: "safetensors-fuzz",
+            dependencies: ["TTCore", "TTFormat", "TTInterop"]
+        ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(
             name: "tt-bench",

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import TTCore
 @testable import TTFormat
+@testable import TTInterop
 
 /// Every bad input of spec/BAD-INPUT.md, run through the real binary: exactly one stderr
 /// line, exactly the line the table shows, exit status 2, nothing on stdout, and no file
@@ -84,6 +85,15 @@ import Testing
         }
         crafted("sessions-down.ttc") { $0.setMeta(MetaKey.sessionStarts, .u64Array([1, 0])) }
         crafted("critical.ttc") { $0.extraSections = [(0x4B4E_5546, [1, 2, 3])] }  // "FUNK"
+        // safetensors exports of m.ttc (with its moments) whose __metadata__ breaks a content rule.
+        func exportEdited(_ name: String, _ edit: (inout [String: String]) -> Void) {
+            var (tensors, metadata) = SafetensorsCheckpoint.exportContents(mCheckpoint, includeOptimizer: true)
+            edit(&metadata)
+            try! SafetensorsWriter.write(tensors, metadata: metadata, to: dir + "/" + name)
+        }
+        exportEdited("loss-1e999.safetensors") { $0["loss_history"] = "[1.5,1e999]" }
+        exportEdited("sessions-down.safetensors") { $0["session_starts"] = "[2,1]" }
+        exportEdited("char-ab.safetensors") { $0["tokenizer"] = "char"; $0["vocabulary"] = #"["a","b","ab","c","d","e"]"# }
         crafted("future-dtype.ttc") { f in
             let i = f.entries.firstIndex { $0.name == "lm_head" }!
             f.entries[i].dtype = DType(rawValue: 9)
@@ -245,6 +255,9 @@ import Testing
         add("rule-7", "session starts going down", ["plot", "sessions-down.ttc", "-o", "x.svg"])
         add("rule-8", "unknown critical section", ["inspect", "critical.ttc"])
         add("rule-9", "parameter with an unknown dtype (code 9)", ["sample", "future-dtype.ttc"])
+        add("rule-10", "import: a loss of 1e999", ["import", "loss-1e999.safetensors", "x.ttc"])
+        add("rule-11", "import: session starts going down", ["import", "sessions-down.safetensors", "x.ttc"])
+        add("rule-12", "import: char token of two characters", ["import", "char-ab.safetensors", "x.ttc"])
         // Bad checkpoint files, for every command that reads one.
         let files: [(String, String)] = [
             ("missing.ttc", "missing file"), ("empty.ttc", "empty file"), ("folder.ttc", "a directory"),
@@ -417,7 +430,9 @@ import Testing
             `g.ttc` gpt arch; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `dup-vocab.ttc`, `empty-token.ttc`, `space-token.ttc`, `char-ab.ttc`, `byte-6.ttc`, `tokens-0-steps.ttc`,
             `sessions-down.ttc` `m.ttc` with one content rule of spec/FORMAT.md §3.3 broken; `critical.ttc` `m.ttc` plus an
-            unknown critical section `FUNK`; `future-dtype.ttc` `m.ttc` with `lm_head`'s dtype code set to 9 (checksums right in all);
+            unknown critical section `FUNK`; `loss-1e999.safetensors`, `sessions-down.safetensors`, `char-ab.safetensors`
+            `export --include-optimizer` of `m.ttc` with a loss of 1e999, session starts [2, 1], a char vocabulary with "ab";
+            `future-dtype.ttc` `m.ttc` with `lm_head`'s dtype code set to 9 (checksums right in all);
             `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`
