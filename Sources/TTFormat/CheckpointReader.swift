@@ -18,6 +18,8 @@ public final class CheckpointReader {
     public let config: ModelConfig
     public let vocabulary: Vocabulary
     public let training: TrainingState
+    /// Set for a trace file (META has `trace.step`): the step it traced.
+    public let trace: TraceInfo?
     public let entries: [TensorEntry]
     /// Length of the header (all sections); blobs start at 32 + headerLength.
     public let headerLength: UInt64
@@ -118,7 +120,9 @@ public final class CheckpointReader {
             let digests = try digestRange.map { try decodeDigests(header, from: $0.lowerBound, to: $0.upperBound, tensorCount: entries.count) }
             let items = try decodeMetadata(header, from: metaRange.lowerBound, to: metaRange.upperBound)
             let (config, vocabulary, training, toolVersion) = try decodeCheckpointMetadata(items)
-            try validateTensorSet(entries.map { ($0.name, $0.role, $0.shape) }, config: config)
+            let trace = try decodeTraceMetadata(items, config: config, training: training)
+            try validateTensorSet(entries.map { ($0.name, $0.role, $0.shape) }, config: config, trace: trace)
+            self.trace = trace
             self.formatVersion = (major, minor)
             self.headerLength = headerLength
             self.entries = entries
@@ -234,7 +238,7 @@ public final class CheckpointReader {
         for (i, e) in entries.enumerated() {
             tensors.append(NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try results[i]!.get()))
         }
-        return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
+        return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors, trace: trace)
     }
 }
 

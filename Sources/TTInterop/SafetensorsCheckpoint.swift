@@ -10,7 +10,7 @@ import TTFormat
 /// |---|---|
 /// | `format` | `tt-ckpt` |
 /// | `tool_version` | the exporting tool's version |
-/// | `arch` | `tutorial` or `gpt` |
+/// | `arch` | `tutorial`, `gpt` or `gpt2` |
 /// | `vocab_size`, `d_model`, `n_heads`, `d_ff`, `n_layers`, `context` | decimal integers |
 /// | `tokenizer` | `word`, `char` or `byte` |
 /// | `vocabulary` | the token strings as a JSON list, id = index |
@@ -54,7 +54,9 @@ public enum SafetensorsCheckpoint {
     /// Writes `checkpoint` as safetensors at `path`, atomically through `io` (`AtomicWrite`).
     public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool,
                               io: any FileSystemIO = POSIXFileSystem()) throws {
-        let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
+        // A trace (spec/TRACE.md) exports all its tensors, as `trace --format safetensors` writes them.
+        let (tensors, metadata) = checkpoint.trace == nil ? exportContents(checkpoint, includeOptimizer: includeOptimizer)
+                                                          : traceContents(checkpoint)
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path, io: io)
     }
 
@@ -112,8 +114,10 @@ public enum SafetensorsCheckpoint {
         if let a = options.config.arch {
             arch = a
         } else if let text = meta["arch"] {
-            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial or gpt") }
+            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial, gpt or gpt2") }
             arch = a
+        } else if byName["layers.0.attn.wqkv"] != nil {
+            arch = .gpt2
         } else if byName["ln_f.gamma"] != nil {
             arch = .gpt
         } else if byName["layers.0.ln.gamma"] != nil {

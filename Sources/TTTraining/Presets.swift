@@ -10,12 +10,18 @@ public enum Preset: String, CaseIterable, Sendable {
     /// GPT: D 256, H 8, F 1024, L 6, T 128; 256 byte tokens, or the corpus's own vocabulary
     /// with `--tokenizer char|word`.
     case gptMedium = "gpt-medium"
+    /// GPT-2 (arch gpt2) for tests: D 64, H 4, F 256, L 2, T 64; 256 byte tokens, or the
+    /// corpus's own vocabulary.
+    case gpt2Tiny = "gpt2-tiny"
+    /// GPT-2 124M (arch gpt2): D 768, H 12, F 3072, L 12, T 1024; V 50257 with GPT-2's own
+    /// tokenizer (124 439 808 parameters), else the vocabulary's size.
+    case gpt2Small124M = "gpt2-124m"
 
     public var defaultTokenizer: TokenizerKind {
         switch self {
         case .tutorial: return .word
         case .gptSmall: return .char
-        case .gptMedium: return .byte
+        case .gptMedium, .gpt2Tiny, .gpt2Small124M: return .byte
         }
     }
 
@@ -27,6 +33,8 @@ public enum Preset: String, CaseIterable, Sendable {
             return c
         case .gptSmall: return .gptSmall(vocabSize: vocabSize)
         case .gptMedium: return .gptMedium(vocabSize: vocabSize)
+        case .gpt2Tiny: return .gpt2Tiny(vocabSize: vocabSize)
+        case .gpt2Small124M: return .gpt2Small124M(vocabSize: vocabSize)
         }
     }
 }

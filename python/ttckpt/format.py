@@ -734,7 +734,8 @@ def _check_tensor_set(config, entries, fail, trace=None):
                 fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this trace")
         else:
             if role != "other":
-                fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this config")
+                fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this config"
+                     + (" (trace roles need a trace file: no trace.step)" if role in TRACE_ROLES else ""))
             if name.startswith(("adam_m.", "adam_v.")):
                 fail("unexpectedTensor", f"{q}: role other may not use a moment prefix")
     for name in order:

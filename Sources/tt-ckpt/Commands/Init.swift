@@ -18,6 +18,16 @@ extension TTCkpt {
                   gpt-medium  GPT: D 256, H 8, F 1024, L 6, T 128; 256 byte
                               tokens, or the corpus's own vocabulary with
                               --data and --tokenizer char|word.
+                  gpt2-tiny   GPT-2 (arch gpt2) for tests: D 64, H 4, F 256,
+                              L 2, T 64; 256 byte tokens, or the corpus's
+                              own vocabulary.
+                  gpt2-124m   GPT-2 124M (arch gpt2): D 768, H 12, F 3072,
+                              L 12, T 1024; V 50257 with GPT-2's tokenizer
+                              (124,439,808 parameters), else the
+                              vocabulary's size. About 2 GB to train (B 1).
+                Arch gpt2 is GPT-2 as transformers computes it: fused QKV and
+                output projections with biases, the LM head tied to tok_emb,
+                weights N(0, 0.02) and attn.wo, ffn.w2 N(0, 0.02/sqrt(2L)).
                 --arch --vocab-size --d-model --heads --d-ff --layers --context
                 override the preset's values.
 
@@ -33,18 +43,19 @@ extension TTCkpt {
                   tt-ckpt init small.ttc --preset gpt-small --data input.txt
                   tt-ckpt init tiny.ttc --preset gpt-small --data input.txt \\
                       --d-model 32 --layers 1 --context 16
+                  tt-ckpt init g.ttc --preset gpt2-tiny
                 """
         )
 
         @Argument(help: ArgumentHelp("The checkpoint to create.", valueName: "out.ttc"))
         var out: String
-        @Option(help: "tutorial, gpt-small or gpt-medium.")
+        @Option(help: "tutorial, gpt-small, gpt-medium, gpt2-tiny or gpt2-124m.")
         var preset: Preset = .tutorial
         @OptionGroup(title: "Config (each overrides the preset's)")
         var config: ConfigOptions
         @Option(help: ArgumentHelp("Corpus to build the vocabulary from.", valueName: "corpus.txt"))
         var data: String?
-        @Option(help: "char, word or byte (default: the preset's: word, char, byte).")
+        @Option(help: "char, word or byte (default: the preset's: word for tutorial, char for gpt-small, else byte).")
         var tokenizer: TokenizerKind?
         @Option(help: "Seed of the CPython-compatible generator that draws the weights and later the batches.")
         var seed: UInt64 = 42

@@ -43,6 +43,25 @@ import Testing
         run(["train", "w.ttc", "--data", "corpus.txt", "--steps", "1", "--quiet"])
         run(["init", "g.ttc", "--arch", "gpt"])
         run(["train", "g.ttc", "--steps", "1", "--quiet"])
+        // gpt2 files the writer would refuse, crafted: one tensor missing, and an untied head.
+        run(["init", "g2.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32",
+             "--layers", "1", "--context", "8"])
+        let g2 = try! CheckpointReader(path: dir + "/g2.ttc").readCheckpoint()
+        var noBias = CraftedFile(g2)
+        let bo = noBias.entries.firstIndex { $0.name == "layers.0.attn.bo" }!
+        noBias.entries.remove(at: bo)
+        noBias.blobs.remove(at: bo)
+        noBias.digests?.remove(at: bo)  // the hash section lists one digest per entry
+        FormatFixtures.writeBytes(noBias.bytes(), to: dir + "/gpt2-no-bias.ttc")
+        var untied = CraftedFile(g2)
+        let wte = untied.entries.firstIndex { $0.name == "tok_emb" }!
+        var head = untied.entries[wte]
+        head.name = "lm_head"
+        untied.entries.insert(head, at: wte + 1)
+        untied.blobs.insert(untied.blobs[wte], at: wte + 1)
+        if let d = untied.digests?[wte] { untied.digests?.insert(d, at: wte + 1) }
+        FormatFixtures.writeBytes(untied.bytes(), to: dir + "/gpt2-lm-head.ttc")
+        FormatFixtures.writeBytes(Array("the\n".utf8), to: dir + "/one-word.txt")
         FormatFixtures.writeBytes(Array("the zebra sat on the sofa\n".utf8), to: dir + "/unknown.txt")
         FormatFixtures.writeBytes(Array("the dog sat on the cat\n".utf8), to: dir + "/other.txt")
         FormatFixtures.writeBytes([], to: dir + "/empty.txt")
@@ -210,6 +229,20 @@ import Testing
         add("sample-6", "--seed not a number", ["sample", "m.ttc", "--seed", "x"])
         add("sample-7", "--prompt with unknown words", ["sample", "m.ttc", "--prompt", "I like zebras"])
         add("sample-8", "--prompt empty", ["sample", "m.ttc", "--prompt", ""])
+        // eval.
+        add("eval-1", "missing --data", ["eval", "m.ttc"])
+        add("eval-2", "--data missing", ["eval", "w.ttc", "--data", "missing.txt"])
+        add("eval-3", "--data an empty file", ["eval", "w.ttc", "--data", "empty.txt"])
+        add("eval-4", "--data a directory", ["eval", "w.ttc", "--data", "folder.ttc"])
+        add("eval-5", "--data with unknown words", ["eval", "w.ttc", "--data", "unknown.txt"])
+        add("eval-6", "--data of one token", ["eval", "w.ttc", "--data", "one-word.txt"])
+        add("eval-7", "--batch-size 0", ["eval", "w.ttc", "--data", "corpus.txt", "--batch-size", "0"])
+        add("eval-8", "--progress with --quiet", ["eval", "w.ttc", "--data", "corpus.txt", "--progress", "--quiet"])
+        // gpt2 files.
+        add("gpt2-1", "gpt2 file without layers.0.attn.bo", ["sample", "gpt2-no-bias.ttc"])
+        add("gpt2-2", "gpt2 file without layers.0.attn.bo", ["eval", "gpt2-no-bias.ttc", "--data", "corpus.txt"])
+        add("gpt2-3", "gpt2 file with an lm_head parameter (the head is tied)", ["inspect", "gpt2-lm-head.ttc"])
+        add("gpt2-4", "gpt2 file with an lm_head parameter (the head is tied)", ["train", "gpt2-lm-head.ttc", "--steps", "1"])
         // inspect and diff.
         add("inspect-1", "missing argument", ["inspect"])
         add("inspect-2", "--tensor unknown name", ["inspect", "m.ttc", "--tensor", "nosuch"])
@@ -258,6 +291,13 @@ import Testing
         add("rule-10", "import: a loss of 1e999", ["import", "loss-1e999.safetensors", "x.ttc"])
         add("rule-11", "import: session starts going down", ["import", "sessions-down.safetensors", "x.ttc"])
         add("rule-12", "import: char token of two characters", ["import", "char-ab.safetensors", "x.ttc"])
+        add("trace-1", "nothing to do (no -o, --print or --json)", ["trace", "m.ttc"])
+        add("trace-2", "--format unknown", ["trace", "m.ttc", "-o", "x.ttc", "--format", "npz"])
+        add("trace-3", "--position past the batch", ["trace", "m.ttc", "--print", "--position", "9"])
+        add("trace-4", "output exists, no --force", ["trace", "m.ttc", "-o", "g.ttc"])
+        add("trace-5", "output is the input", ["trace", "m.ttc", "-o", "m.ttc", "--force"])
+        add("trace-6", "--max-size-mib 0", ["trace", "m.ttc", "-o", "x.ttc", "--max-size-mib", "0"])
+        add("trace-7", "disk full", ["trace", "m.ttc", "-o", "x.ttc"], env: ["TTCKPT_FAULT_INJECT": "enospc:100"])
         // Bad checkpoint files, for every command that reads one.
         let files: [(String, String)] = [
             ("missing.ttc", "missing file"), ("empty.ttc", "empty file"), ("folder.ttc", "a directory"),
@@ -270,12 +310,14 @@ import Testing
             add("file-\(i + 1)-train", what, ["train", file, "--steps", "1"])
             add("file-\(i + 1)-resume", what, ["resume", file, "--steps", "1"])
             add("file-\(i + 1)-sample", what, ["sample", file])
+            add("file-\(i + 1)-eval", what, ["eval", file, "--data", "corpus.txt"])
             // inspect reads the header only (spec §2): a damaged tensor is inspect-4's business.
             if file != "flipped.ttc" { add("file-\(i + 1)-inspect", what, ["inspect", file]) }
             add("file-\(i + 1)-diff", what, ["diff", "m.ttc", file])
             add("file-\(i + 1)-export", what, ["export", file, "x.safetensors"])
             // A loss chart needs only the header, like inspect.
             if file != "flipped.ttc" { add("file-\(i + 1)-plot", what, ["plot", file, "-o", "x.svg"]) }
+            add("file-\(i + 1)-trace", what, ["trace", file, "--print"])
         }
         // A FIFO (named pipe): opening one for reading waits for a writer, so a reader that
         // opened before checking would hang (regression: every command did).
@@ -283,6 +325,7 @@ import Testing
         add("fifo-train", "checkpoint is a FIFO", ["train", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
         add("fifo-resume", "checkpoint is a FIFO", ["resume", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
         add("fifo-sample", "checkpoint is a FIFO", ["sample", "pipe.ttc"], prepare: fifo)
+        add("fifo-eval-data", "eval text is a FIFO", ["eval", "w.ttc", "--data", "pipe.ttc"], prepare: fifo)
         add("fifo-inspect", "checkpoint is a FIFO", ["inspect", "pipe.ttc"], prepare: fifo)
         add("fifo-diff", "checkpoint is a FIFO", ["diff", "m.ttc", "pipe.ttc"], prepare: fifo)
         add("fifo-init-data", "corpus is a FIFO", ["init", "x.ttc", "--data", "pipe.ttc"], prepare: fifo)
@@ -292,6 +335,7 @@ import Testing
             prepare: fifo)
         add("fifo-export", "checkpoint is a FIFO", ["export", "pipe.ttc", "x.safetensors"], prepare: fifo)
         add("fifo-plot", "checkpoint is a FIFO", ["plot", "pipe.ttc", "-o", "x.svg"], prepare: fifo)
+        add("fifo-trace", "checkpoint is a FIFO", ["trace", "pipe.ttc", "--print"], prepare: fifo)
         add("fifo-output", "output is a FIFO", ["train", "m.ttc", "--steps", "1", "-o", "pipe.ttc"], prepare: fifo)
         // Write faults (debug builds: TTCKPT_FAULT_INJECT, see Sources/tt-ckpt/Support/FaultInjection.swift).
         add("save-1", "disk full (ENOSPC after 4 KiB)", ["train", "m.ttc", "--steps", "1", "--quiet"], env: ["TTCKPT_FAULT_INJECT": "enospc:4096"])
@@ -427,7 +471,8 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `dup-vocab.ttc`, `empty-token.ttc`, `space-token.ttc`, `char-ab.ttc`, `byte-6.ttc`, `tokens-0-steps.ttc`,
             `sessions-down.ttc` `m.ttc` with one content rule of spec/FORMAT.md §3.3 broken; `critical.ttc` `m.ttc` plus an
             unknown critical section `FUNK`; `loss-1e999.safetensors`, `sessions-down.safetensors`, `char-ab.safetensors`

@@ -43,7 +43,7 @@ import Testing
         try expectRefused(["init", "m.ttc", "--d-model", "8192", "--d-ff", "32768", "--layers", "64"],
                           subject: "config", containing: "parameters")
         try expectRefused(["init", "m.ttc", "--context", "2048", "--d-model", "64", "--heads", "64", "--layers", "8"],
-                          subject: "config", containing: "MiB of activations, more than the limit 1024 MiB")
+                          subject: "config", containing: "MiB of activations, more than the limit 4096 MiB")
     }
 
     @Test func initRefusesAVocabSizeThatDisagreesWithTheVocabulary() throws {

@@ -21,7 +21,7 @@ enum FormatFixtures {
                     switch role {
                     case .parameter: return g
                     case .adamM: return 0.1 * g
-                    case .adamV, .other: return 0.001 * g * g
+                    default: return 0.001 * g * g
                     }
                 }
                 tensors.append(NamedTensor(name: role.namePrefix + slot.name, role: role, shape: slot.shape, values: values))
@@ -123,7 +123,8 @@ struct CraftedFile {
     /// Raw payload overrides for the two known sections.
     var metaBytes: [UInt8]? = nil
     var dirBytes: [UInt8]? = nil
-    /// The `hash` section's digests (the writer's by default); nil: no `hash` section.
+    /// The `hash` section's digests (the writer's by default), one per entry in entry order:
+    /// a test that adds or removes entries adds or removes digests too. nil: no `hash` section.
     var digests: [[UInt8]]?
     /// Raw payload override for the `hash` section.
     var digestBytes: [UInt8]? = nil
