@@ -202,3 +202,24 @@ def test_inflate_in_the_spec_is_the_readers():
     assert kind(good + b"\x00") == "corruptStream"
     assert kind(longer) == "inflateTooLong"
     assert kind(longer[:-1] + bytes([longer[-1] ^ 1])) == "corruptStream"  # raw + 1 bytes, then a bad Adler-32
+
+
+def test_gpt2_and_trace_files_read_and_rewrite_byte_for_byte(checkpoints, tmp_path):
+    """A gpt2 checkpoint (§5's gpt2 table) and a trace of it (§4.1: roles 4–7, trace.* keys):
+    Python reads them with every check and writes back the same bytes as tt-ckpt."""
+    g2, tr = tmp_path / "g2.ttc", tmp_path / "trace.ttc"
+    run("init", g2, "--arch", "gpt2")
+    run("train", g2, "--steps", 2, "--quiet")
+    run("trace", g2, "-o", tr)
+    for path in (g2, tr):
+        ckpt = ttckpt.read(path)
+        with ttckpt.TTCFile(path) as f:
+            f.verify()
+        assert ttckpt.encode(ckpt) == path.read_bytes(), path.name
+    g = ttckpt.read(g2)
+    assert [t.name for t in g.tensors if t.role == "parameter"] == [n for n, _ in g.config.canonical_tensors()]
+    assert "lm_head" not in {t.name for t in g.tensors} and g.config.parameter_count() == sum(
+        t.values.size for t in g.tensors if t.role == "parameter")
+    t = ttckpt.read(tr)
+    assert t.trace is not None and t.trace.step == g.training.step + 1
+    assert {x.role for x in t.tensors} == {"activation", "activation_grad", "gradient", "update", "other"}

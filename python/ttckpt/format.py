@@ -1295,7 +1295,8 @@ def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_ST
             invalid(f"{q}: dtype {values.dtype}, expected float32 (convert explicitly)")
         if values.ndim > MAX_RANK or any(d < 1 for d in values.shape):
             invalid(f"{q}: shape {list(values.shape)} needs rank ≤ {MAX_RANK} and dimensions ≥ 1")
-        arrays.append(np.ascontiguousarray(values).astype("<f4", copy=False))
+        # np.ascontiguousarray would turn a rank-0 tensor into shape (1,): keep the rank.
+        arrays.append(np.asarray(values, order="C").astype("<f4", copy=False))
     if len(c.tensors) > MAX_TENSORS:
         invalid(f"{len(c.tensors)} tensors exceeds the cap {MAX_TENSORS}")
     _check_tensor_set(c.config, [(t.name, t.role, tuple(a.shape)) for t, a in zip(c.tensors, arrays)],
