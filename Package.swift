@@ -7,7 +7,7 @@ import PackageDescription
 //
 //   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
 //   TTEngine     ops, model, kernels                       (TTCore, CKernels)
-//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib)
+//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, TTTokenizer: a bpe vocabulary is checked by its tokenizer)
 //   TTTokenizer  text <-> token ids                        (TTCore)
 //   TTTraining   data, sessions, the training loop, generation (TTCore, TTEngine, TTFormat, TTTokenizer)
 //   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "CDigest"),
         .target(name: "TTCore", dependencies: ["CDigest"]),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
-        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib"]),
+        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "TTTokenizer"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
         .target(name: "TTTraining", dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer"]),
         .target(name: "TTInterop", dependencies: ["TTCore", "TTFormat", "TTTokenizer"]),

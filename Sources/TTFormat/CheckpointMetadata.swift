@@ -96,7 +96,7 @@ func metadataItems(config c: ModelConfig, vocabulary: Vocabulary, training t: Tr
         MetaItem(MetaKey.windowsDrawn, .u64(t.windowsDrawn)),
         MetaItem(MetaKey.vocabKind, .string(vocabulary.kind.rawValue)),
         MetaItem(MetaKey.vocabTokens, .stringArray(vocabulary.tokens)),
-    ]
+    ] + bpeMetadataItems(vocabulary)
     if let g = t.rng.gaussNext { items.append(MetaItem(MetaKey.rngGaussNext, .f64(g))) }
     if let d = t.data {
         items.append(MetaItem(MetaKey.dataByteCount, .u64(UInt64(d.byteCount))))
@@ -209,7 +209,8 @@ func decodeCheckpointMetadata(_ items: [MetaItem]) throws -> (ModelConfig, Vocab
     guard let kind = TokenizerKind(rawValue: kindName) else {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabKind)': unknown tokenizer kind \(quotedName(kindName))")
     }
-    let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens))
+    let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens),
+                                bpe: try decodeBPEMetadata(m, kind: kind))
 
     var o = AdamWConfig()
     o.learningRate = try m.f64(MetaKey.learningRate)
@@ -295,6 +296,7 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
     do { try ContentRules.checkVocabulary(vocabulary, vocabSize: config.vocabSize) } catch let e as ContentRuleError {
         throw ContentError(.invalidValue, "metadata key '\(e.field)': \(e.message)")
     }
+    try validateBPEVocabulary(vocabulary)
     do { try t.optimizer.validate() } catch let e as ConfigError {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.forConfigField(e.field))': \(e.message)")
     }

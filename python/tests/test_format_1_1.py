@@ -223,3 +223,25 @@ def test_gpt2_and_trace_files_read_and_rewrite_byte_for_byte(checkpoints, tmp_pa
     t = ttckpt.read(tr)
     assert t.trace is not None and t.trace.step == g.training.step + 1
     assert {x.role for x in t.tensors} == {"activation", "activation_grad", "gradient", "update", "other"}
+
+
+def test_bpe_vocabulary_reads_checks_and_rewrites(tmp_path):
+    """A byte-level BPE vocabulary (§3.4) learned by tt-ckpt: Python reads its merges and
+    added tokens, checks §3.4's rules, and writes the same bytes; a merge whose result is no
+    token is refused by both."""
+    path = tmp_path / "bpe.ttc"
+    run("init", path, "--arch", "gpt2", "--tokenizer", "bpe", "--vocab-size", 300, "--data", REPO / "samples" / "corpus.txt")
+    ckpt = ttckpt.read(path)
+    b = ckpt.vocab.bpe
+    assert ckpt.vocab.kind == "bpe" and b is not None and b.pre_tokenizer == "gpt2" and b.merges
+    assert ttckpt.encode(ckpt) == path.read_bytes()
+    # Merge 0 joins two tokens; point its right id at a token that makes no vocabulary entry.
+    merges = list(b.merges)
+    single = [i for i, t in enumerate(ckpt.vocab.tokens) if len(t) == 1 and i not in b.added_ids]
+    merges[1] = next(i for i in single if
+                     (ckpt.vocab.tokens[merges[0]] + ckpt.vocab.tokens[i]) not in ckpt.vocab.tokens)
+    bad = tmp_path / "bad-merge.ttc"
+    bad.write_bytes(rebuilt(path, edit_items=lambda m: m.__setitem__("vocab.merges", ("array<u32>", np.asarray(merges, np.uint32)))))
+    err = python_error(bad.read_bytes())
+    assert err.kind == "invalidValue" and "'vocab.merges'" in err.message
+    assert_trouble(run("inspect", bad, check=False), "metadata key 'vocab.merges'")

@@ -555,6 +555,20 @@ def _check_metadata(items, fail):
     if kind not in VOCAB_KINDS:
         invalid("vocab.kind", f"unknown tokenizer kind {_quote(kind)}")
     tokens = list(get("vocab.tokens", "array<string>"))
+    bpe = None
+    if kind == "bpe":
+        bpe = BPEData(merges=[int(m) for m in get("vocab.merges", "array<u32>")],
+                      added_ids=[int(i) for i in (get("vocab.bpe.added_ids", "array<u32>", False) if
+                                                  "vocab.bpe.added_ids" in items else [])],
+                      added_flags=[int(i) for i in (get("vocab.bpe.added_flags", "array<u32>", False) if
+                                                    "vocab.bpe.added_flags" in items else [])],
+                      pre_tokenizer=get("vocab.bpe.pre_tokenizer", "string"),
+                      add_prefix_space=bool(get("vocab.bpe.add_prefix_space", "bool", False) or False),
+                      ignore_merges=bool(get("vocab.bpe.ignore_merges", "bool", False) or False))
+    else:
+        for key in BPE_KEYS:
+            if key in items:
+                fail("invalidValue", f"metadata key '{key}' is only allowed with vocab.kind 'bpe'")
     o = OptimizerSettings()
     o.lr = get("optim.lr", "f64")
     o.beta1 = get("optim.beta1", "f64")
@@ -611,6 +625,10 @@ def _check_metadata(items, fail):
     problem = check_vocabulary(kind, tokens, config.vocab_size)
     if problem:
         invalid("vocab.tokens", problem)
+    if bpe is not None:
+        problem = check_bpe(tokens, bpe, config.vocab_size)
+        if problem:
+            invalid(*problem)
 
     # The optimizer, each value also as the float32 the engine uses (§3.2 footnote 2).
     def normal_f32(key, v):
@@ -659,24 +677,7 @@ def _check_metadata(items, fail):
             invalid("data.sha256", "not 64 lowercase hex digits")
         t.data = DataIdentity(data["name"], data["byte_count"], data["token_count"], sha)
 
-    # BPE keys (§3.4), then trace keys (§4.1).
-    bpe = None
-    if kind == "bpe":
-        bpe = BPEData(merges=[int(m) for m in get("vocab.merges", "array<u32>")],
-                      added_ids=[int(i) for i in (get("vocab.bpe.added_ids", "array<u32>", False) if
-                                                  "vocab.bpe.added_ids" in items else [])],
-                      added_flags=[int(i) for i in (get("vocab.bpe.added_flags", "array<u32>", False) if
-                                                    "vocab.bpe.added_flags" in items else [])],
-                      pre_tokenizer=get("vocab.bpe.pre_tokenizer", "string"),
-                      add_prefix_space=bool(get("vocab.bpe.add_prefix_space", "bool", False) or False),
-                      ignore_merges=bool(get("vocab.bpe.ignore_merges", "bool", False) or False))
-        problem = check_bpe(tokens, bpe, config.vocab_size)
-        if problem:
-            invalid(*problem)
-    else:
-        for key in BPE_KEYS:
-            if key in items:
-                fail("invalidValue", f"metadata key '{key}' is only allowed with vocab.kind 'bpe'")
+    # Trace keys (§4.1).
     trace = None
     if "trace.step" in items:
         v = {k: (count(k) if vtype == "u64" else get(k, vtype)) for k, vtype in TRACE_KEYS.items()}
