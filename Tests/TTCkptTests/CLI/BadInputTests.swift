@@ -529,7 +529,7 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch (byte tokens) and `hf/` its `export --to hf` directory; `g2w.ttc` gpt2 with a word vocabulary; `wordpiece.json` a WordPiece tokenizer.json; `vocab.json` the 256 byte-level tokens and `merges.txt` a merge making a token it lacks; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
             `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
