@@ -87,6 +87,10 @@ public final class Model {
         set { kernels.threshold = max(0, newValue) }
     }
 
+    /// Called by `backward()` at each `BackwardPoint` (ModelTrace.swift); nil except while
+    /// `traceForwardBackward` runs.
+    var backwardObserver: ((BackwardPoint) -> Void)?
+
     /// Shape of the last forward (0 before any) and its count of non-ignored targets.
     var lastBatchSize = 0
     var lastSeqLen = 0
@@ -151,13 +155,13 @@ public final class Model {
         normPartials.deallocate()
     }
 
-    /// The buffer holding tensors of `role` (.other has none).
+    /// The buffer holding tensors of `role` (.other and the trace roles have none).
     public func buffer(_ role: TensorRole) -> UnsafeMutableBufferPointer<Float>? {
         switch role {
         case .parameter: return parameters
         case .adamM: return adamM
         case .adamV: return adamV
-        case .other: return nil
+        case .other, .activation, .activationGrad, .gradient, .update: return nil
         }
     }
 
@@ -204,7 +208,7 @@ public final class Model {
     /// - Precondition: batchSize ≤ maxBatchSize, seqLen ≤ T, tokens in 0..<V.
     public func forward(_ batch: Batch) -> Float {
         let B = batch.batchSize, T = batch.seqLen
-        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        let V = config.vocabSize
         precondition(B >= 1 && B <= maxBatchSize, "batch size \(B) outside 1...\(maxBatchSize)")
         precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
         let BT = B * T
@@ -422,6 +426,7 @@ public final class Model {
                               p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, kernels)
         }
         // dres now holds the gradient of the last block's output.
+        backwardObserver?(.top)
         for l in stride(from: L - 1, through: 0, by: -1) {
             let w = o.layers[l]
             let la = a + l * acts.layerStride
@@ -468,6 +473,7 @@ public final class Model {
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
                                   p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, kernels)
+                backwardObserver?(.afterFFN(l))
                 // res2 = x + Attn(LN1(x))
                 let gpt2 = config.arch == .gpt2
                 datty.update(repeating: 0, count: BT * C)
@@ -485,6 +491,7 @@ public final class Model {
                 layernormBackward(dres, g + w.ln1Gamma, g + w.ln1Beta, dln, xin,
                                   p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C, kernels)
             }
+            backwardObserver?(.afterLayer(l))
         }
         encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C, kernels)
     }

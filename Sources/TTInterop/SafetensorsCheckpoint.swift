@@ -86,7 +86,9 @@ public enum SafetensorsCheckpoint {
     /// Writes `checkpoint` as safetensors at `path`, atomically through `io` (`AtomicWrite`).
     public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool,
                               io: any FileSystemIO = POSIXFileSystem()) throws {
-        let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
+        // A trace (spec/TRACE.md) exports all its tensors, as `trace --format safetensors` writes them.
+        let (tensors, metadata) = checkpoint.trace == nil ? exportContents(checkpoint, includeOptimizer: includeOptimizer)
+                                                          : traceContents(checkpoint)
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path, io: io)
     }
 

@@ -83,7 +83,7 @@ extension TTCkpt {
             let ckpt = try CheckpointReader(path: checkpoint).readCheckpoint()
             try SafetensorsCheckpoint.export(ckpt, to: output, includeOptimizer: includeOptimizer,
                                              io: try FaultInjection.writeOptions().io)
-            let count = ckpt.tensors.filter { includeOptimizer || $0.role == .parameter }.count
+            let count = ckpt.trace != nil ? ckpt.tensors.count : ckpt.tensors.filter { includeOptimizer || $0.role == .parameter }.count
             print("wrote \(output): \(count) tensors (f32), step \(ckpt.training.step)")
         }
     }

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import TTAnalysis
 import TTCore
 import TTTokenizer
 import TTTraining
@@ -69,10 +68,11 @@ extension TTCkpt {
             options.temperature = temperature
             options.topK = topK
             options.seed = seed
-            // The text as it is made: the pieces add up to vocabulary.decode(ids + generated).
+            // The text as it is made: the pieces add up to vocabulary.decode(ids + generated). The
+            // text's own line breaks stay; escape sequences and bidi controls in tokens do not
+            // reach the terminal (escaping is per scalar, and pieces end on whole scalars).
             func write(_ text: String) {
                 guard !text.isEmpty else { return }
-                // The text's own line breaks stay; escape sequences and bidi controls in tokens do not reach the terminal.
                 print(TerminalText.escaped(text, keepingLineBreaks: true), terminator: "")
                 fflush(stdout)
             }
@@ -80,7 +80,8 @@ extension TTCkpt {
             write(ids.map { stream.push($0) }.joined())
             _ = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options,
                                  onToken: { write(stream.push($0)) })
-            print(TerminalText.escaped(stream.finish(), keepingLineBreaks: true))
+            write(stream.finish())
+            print("")
         }
     }
 }

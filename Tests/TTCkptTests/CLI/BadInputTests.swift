@@ -357,6 +357,13 @@ import Testing
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
+        add("trace-1", "nothing to do (no -o, --print or --json)", ["trace", "m.ttc"])
+        add("trace-2", "--format unknown", ["trace", "m.ttc", "-o", "x.ttc", "--format", "npz"])
+        add("trace-3", "--position past the batch", ["trace", "m.ttc", "--print", "--position", "9"])
+        add("trace-4", "output exists, no --force", ["trace", "m.ttc", "-o", "g.ttc"])
+        add("trace-5", "output is the input", ["trace", "m.ttc", "-o", "m.ttc", "--force"])
+        add("trace-6", "--max-size-mib 0", ["trace", "m.ttc", "-o", "x.ttc", "--max-size-mib", "0"])
+        add("trace-7", "disk full", ["trace", "m.ttc", "-o", "x.ttc"], env: ["TTCKPT_FAULT_INJECT": "enospc:100"])
         // Bad checkpoint files, for every command that reads one.
         let files: [(String, String)] = [
             ("missing.ttc", "missing file"), ("empty.ttc", "empty file"), ("folder.ttc", "a directory"),
@@ -376,6 +383,7 @@ import Testing
             add("file-\(i + 1)-export", what, ["export", file, "x.safetensors"])
             // A loss chart needs only the header, like inspect.
             if file != "flipped.ttc" { add("file-\(i + 1)-plot", what, ["plot", file, "-o", "x.svg"]) }
+            add("file-\(i + 1)-trace", what, ["trace", file, "--print"])
         }
         // A FIFO (named pipe): opening one for reading waits for a writer, so a reader that
         // opened before checking would hang (regression: every command did).
@@ -394,6 +402,7 @@ import Testing
         add("fifo-tokenizer", "--tokenizer-file is a FIFO", ["init", "x.ttc", "--tokenizer-file", "pipe.ttc"], prepare: fifo)
         add("fifo-export", "checkpoint is a FIFO", ["export", "pipe.ttc", "x.safetensors"], prepare: fifo)
         add("fifo-plot", "checkpoint is a FIFO", ["plot", "pipe.ttc", "-o", "x.svg"], prepare: fifo)
+        add("fifo-trace", "checkpoint is a FIFO", ["trace", "pipe.ttc", "--print"], prepare: fifo)
         add("fifo-output", "output is a FIFO", ["train", "m.ttc", "--steps", "1", "-o", "pipe.ttc"], prepare: fifo)
         // Write faults (debug builds: TTCKPT_FAULT_INJECT, see Sources/tt-ckpt/Support/FaultInjection.swift).
         add("save-1", "disk full (ENOSPC after 4 KiB)", ["train", "m.ttc", "--steps", "1", "--quiet"], env: ["TTCKPT_FAULT_INJECT": "enospc:4096"])

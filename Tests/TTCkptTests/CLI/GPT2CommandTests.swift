@@ -88,6 +88,23 @@ import Testing
         #expect(plain.stdout.contains("(\(n - 1) tokens in \((n - 1 + 7) / 8) windows of up to 8)"))
     }
 
+    /// Progress: nothing on stderr when it is not a terminal, unless --progress, which writes
+    /// a line at every tenth of the windows and at the end; stdout is the same either way.
+    @Test func evalProgressOnlyWhenAsked() throws {
+        let dir = try TemporaryDirectory("gpt2-eval-progress")
+        try dir.write("text.txt", String(repeating: tinyCorpus, count: 2))
+        try ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1",
+                "--context", "8"], in: dir)
+        let quiet = try ok(["eval", "m.ttc", "--data", "text.txt", "--batch-size", "2"], in: dir)
+        let loud = try CLIRunner.run(["eval", "m.ttc", "--data", "text.txt", "--batch-size", "2", "--progress"], in: dir.url)
+        #expect(loud.status == 0 && loud.stdout == quiet.stdout)
+        let windows = (String(repeating: tinyCorpus, count: 2).utf8.count - 1 + 7) / 8
+        let lines = loud.stderrLines
+        #expect(lines.count >= 10 && lines.count <= 11, "\(loud.stderr)")
+        #expect(lines.allSatisfy { $0.hasPrefix("eval: window ") })
+        #expect(lines.last?.hasPrefix("eval: window \(windows)/\(windows)  loss ") == true)
+    }
+
     /// `sample` writes the text token by token; what it writes is exactly the decoded prompt
     /// and continuation (here bytes that are often not valid UTF-8, and a prompt ending in a
     /// two-byte character), as the library generates it with the same options.
@@ -106,7 +123,8 @@ import Testing
         let ids = try Vocabulary.bytes.encode(prompt, source: "prompt")
         let generated = Sampler.generate(model: session.model, vocabulary: .bytes, prompt: ids, options: options)
         #expect(generated.count == 60)
-        #expect(result.stdout == Vocabulary.bytes.decode(ids + generated) + "\n")
+        // Printed escaped, line breaks kept (control bytes must not reach the terminal).
+        #expect(result.stdout == TerminalText.escaped(Vocabulary.bytes.decode(ids + generated), keepingLineBreaks: true) + "\n")
     }
 
     @Test func initHelpListsTheGPT2PresetsAndTrainHelpTheNanoGPTDecay() throws {

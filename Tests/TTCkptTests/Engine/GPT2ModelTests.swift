@@ -100,7 +100,7 @@ import Testing
         var rng = PythonRandom(seed: 11)
         cached.initializeWeights(rng: &rng)
         EngineFixtures.randomizeParameters(cached, &rng)
-        full.parameters.update(from: cached.parameters)
+        _ = full.parameters.update(from: cached.parameters)
         let tokens = (0..<T).map { _ in Int32(rng.randbelow(UInt64(c.config.vocabSize))) }
         func forward(_ m: Model, _ n: Int) -> [Float] {
             let batch = Batch(tokens: Array(tokens[0..<n]), targets: [Int32](repeating: Batch.ignore, count: n),
