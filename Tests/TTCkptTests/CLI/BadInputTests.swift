@@ -597,7 +597,7 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch (byte tokens) and `hf/` its `export --to hf` directory; `g2w.ttc` gpt2 with a word vocabulary; `wordpiece.json` a WordPiece tokenizer.json; `vocab.json` the 256 byte-level tokens and `merges.txt` a merge making a token it lacks; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
             `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `dup-vocab.ttc`, `empty-token.ttc`, `space-token.ttc`, `char-ab.ttc`, `byte-6.ttc`, `tokens-0-steps.ttc`,
             `sessions-down.ttc` `m.ttc` with one content rule of spec/FORMAT.md §3.3 broken; `critical.ttc` `m.ttc` plus an
