@@ -7,7 +7,7 @@ import PackageDescription
 //
 //   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
 //   TTEngine     ops, model, kernels                       (TTCore, CKernels)
-//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib)
+//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, TTTokenizer: a bpe vocabulary is checked by its tokenizer)
 //   TTTokenizer  text <-> token ids                        (TTCore)
 //   TTTraining   data, sessions, the training loop, generation (TTCore, TTEngine, TTFormat, TTTokenizer)
 //   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
@@ -32,9 +32,12 @@ let package = Package(
         ),
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
-        .target(name: "TTCore"),
+        // SHA-256 blocks with the x86 SHA extensions when the CPU has them (TTCore's SHA256
+        // falls back to its portable Swift code otherwise).
+        .target(name: "CDigest"),
+        .target(name: "TTCore", dependencies: ["CDigest"]),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
-        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib"]),
+        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "TTTokenizer"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
         .target(name: "TTTraining", dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer"]),
         .target(name: "TTInterop", dependencies: ["TTCore", "TTFormat", "TTTokenizer"]),
@@ -56,6 +59,18 @@ let package = Package(
         .executableTarget(
             name: "ttc-fuzz",
             dependencies: ["TTCore", "TTFormat"]
+        ),
+        // libFuzzer target for the GGUF and safetensors readers; Tests/Fuzz/run-interop.sh builds
+        // it with the fuzzer. A plain build gives a replay tool (`interop-fuzz gguf FILE...`).
+        .executableTarget(
+            name: "interop-fuzz",
+            dependencies: ["TTCore", "TTInterop"]
+        ),
+        // libFuzzer target for the safetensors reader and importer (Tests/Fuzz/run.sh
+        // safetensors); a plain build gives a replay tool (`safetensors-fuzz FILE...`).
+        .executableTarget(
+            name: "safetensors-fuzz",
+            dependencies: ["TTCore", "TTFormat", "TTInterop"]
         ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(

@@ -84,25 +84,61 @@ public enum TokenizerKind: String, CaseIterable, Sendable {
     case char
     /// One token per byte; the token list holds 256 printable labels.
     case byte
+    /// GPT-2's byte-level BPE: tokens are byte strings (spelled as in vocab.json, `Ġthe`),
+    /// merged by rank; `Vocabulary.bpe` holds the merges and added tokens.
+    case bpe
+}
+
+/// What a byte-level BPE vocabulary holds besides its token strings: the metadata keys
+/// `vocab.merges` and `vocab.bpe.*` of spec/FORMAT.md. TTTokenizer's `BPETokenizer` validates
+/// and uses it.
+public struct BPEData: Equatable, Sendable {
+    /// The merges in rank order, two token ids each: merge r joins `merges[2r]` and `merges[2r+1]`.
+    public var merges: [UInt32]
+    /// Ids of the added tokens (matched whole before pre-tokenization, `<|endoftext|>`),
+    /// strictly increasing.
+    public var addedIDs: [UInt32]
+    /// Per added id: bit 0 special, bit 1 normalized.
+    public var addedFlags: [UInt32]
+    /// The pre-tokenizer: "gpt2" (GPT-2's pattern), the only one.
+    public var preTokenizer: String
+    /// Hugging Face tokenizers' ByteLevel `add_prefix_space` (false for GPT-2).
+    public var addPrefixSpace: Bool
+    /// Hugging Face tokenizers' BPE `ignore_merges` (false for GPT-2).
+    public var ignoreMerges: Bool
+
+    public init(merges: [UInt32], addedIDs: [UInt32] = [], addedFlags: [UInt32] = [], preTokenizer: String = "gpt2",
+                addPrefixSpace: Bool = false, ignoreMerges: Bool = false) {
+        self.merges = merges
+        self.addedIDs = addedIDs
+        self.addedFlags = addedFlags
+        self.preTokenizer = preTokenizer
+        self.addPrefixSpace = addPrefixSpace
+        self.ignoreMerges = ignoreMerges
+    }
 }
 
 /// The tokenizer and its token strings, id = index.
 public struct Vocabulary: Equatable, Sendable {
     public var kind: TokenizerKind
     public var tokens: [String]
+    /// The merges and added tokens of a `bpe` vocabulary; nil for the other kinds.
+    public var bpe: BPEData?
 
-    public init(kind: TokenizerKind, tokens: [String]) {
+    public init(kind: TokenizerKind, tokens: [String], bpe: BPEData? = nil) {
         self.kind = kind
         self.tokens = tokens
+        self.bpe = bpe
     }
 
     /// The series' vocabulary: `<PAD> <BOS> <EOS> I like transformers`.
     public static let tutorial = Vocabulary(kind: .word, tokens: ["<PAD>", "<BOS>", "<EOS>", "I", "like", "transformers"])
 
-    /// Id of `<PAD>`, whose targets the loss ignores, if the vocabulary has one.
-    public var padID: Int? { tokens.firstIndex(of: "<PAD>") }
-    public var bosID: Int? { tokens.firstIndex(of: "<BOS>") }
-    public var eosID: Int? { tokens.firstIndex(of: "<EOS>") }
+    /// Id of `<PAD>`, whose targets the loss ignores, if the vocabulary has one. Only word
+    /// vocabularies have these specials (a BPE token may be spelled `<PAD>` and is text).
+    public var padID: Int? { kind == .word ? tokens.firstIndex(of: "<PAD>") : nil }
+    public var bosID: Int? { kind == .word ? tokens.firstIndex(of: "<BOS>") : nil }
+    public var eosID: Int? { kind == .word ? tokens.firstIndex(of: "<EOS>") : nil }
 }
 
 /// Identity of the training data, so a resume on other data is caught.

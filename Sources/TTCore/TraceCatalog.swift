@@ -1,4 +1,3 @@
-import TTCore
 
 /// One tensor of a traced training step: its canonical name, role, shape and formula.
 /// spec/TRACE.md lists them all; `TraceCatalog.entries` is the one source of that list.

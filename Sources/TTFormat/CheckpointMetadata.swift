@@ -96,7 +96,7 @@ func metadataItems(config c: ModelConfig, vocabulary: Vocabulary, training t: Tr
         MetaItem(MetaKey.windowsDrawn, .u64(t.windowsDrawn)),
         MetaItem(MetaKey.vocabKind, .string(vocabulary.kind.rawValue)),
         MetaItem(MetaKey.vocabTokens, .stringArray(vocabulary.tokens)),
-    ]
+    ] + bpeMetadataItems(vocabulary)
     if let g = t.rng.gaussNext { items.append(MetaItem(MetaKey.rngGaussNext, .f64(g))) }
     if let d = t.data {
         items.append(MetaItem(MetaKey.dataByteCount, .u64(UInt64(d.byteCount))))
@@ -209,7 +209,8 @@ func decodeCheckpointMetadata(_ items: [MetaItem]) throws -> (ModelConfig, Vocab
     guard let kind = TokenizerKind(rawValue: kindName) else {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabKind)': unknown tokenizer kind \(quotedName(kindName))")
     }
-    let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens))
+    let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens),
+                                bpe: try decodeBPEMetadata(m, kind: kind))
 
     var o = AdamWConfig()
     o.learningRate = try m.f64(MetaKey.learningRate)
@@ -292,12 +293,10 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
     do { try config.validate() } catch let e as ConfigError {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.forConfigField(e.field))': \(e.message)")
     }
-    guard vocabulary.tokens.count == config.vocabSize else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabTokens)': \(vocabulary.tokens.count) tokens, but model.vocab_size is \(config.vocabSize)")
+    do { try ContentRules.checkVocabulary(vocabulary, vocabSize: config.vocabSize) } catch let e as ContentRuleError {
+        throw ContentError(.invalidValue, "metadata key '\(e.field)': \(e.message)")
     }
-    for (i, token) in vocabulary.tokens.enumerated() where token.utf8.count > FormatLimits.maxStringLength {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabTokens)': token \(i) is longer than \(FormatLimits.maxStringLength) bytes")
-    }
+    try validateBPEVocabulary(vocabulary)
     do { try t.optimizer.validate() } catch let e as ConfigError {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.forConfigField(e.field))': \(e.message)")
     }
@@ -315,23 +314,14 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.rngGaussNext)': \(g) is not finite")
     }
     precondition(rng.isValid)
+    do {
+        try ContentRules.checkProgress(step: t.step, tokensSeen: t.tokensSeen, lossCount: t.lossHistory.count,
+                                       sessionStarts: t.sessionStarts, batchSize: t.batchSize, context: config.context)
+    } catch let e as ContentRuleError {
+        throw ContentError(.invalidValue, "metadata key '\(e.field)': \(e.message)")
+    }
     func nonNegative(_ key: String, _ v: Int) throws {
         guard v >= 0 else { throw ContentError(.invalidValue, "metadata key '\(key)': \(v) is negative") }
-    }
-    try nonNegative(MetaKey.step, t.step)
-    try nonNegative(MetaKey.tokensSeen, t.tokensSeen)
-    guard t.batchSize >= 1 else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.batchSize)': must be at least 1, got \(t.batchSize)")
-    }
-    guard t.lossHistory.count == t.step else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.lossHistory)': \(t.lossHistory.count) entries, but train.step is \(t.step)")
-    }
-    var previous = 0
-    for (i, s) in t.sessionStarts.enumerated() {
-        guard s >= previous, s <= t.step else {
-            throw ContentError(.invalidValue, "metadata key '\(MetaKey.sessionStarts)': element \(i) (\(s)) is not in order within 0...train.step")
-        }
-        previous = s
     }
     if let d = t.data {
         try nonNegative(MetaKey.dataByteCount, d.byteCount)

@@ -63,7 +63,12 @@ public final class OutputLock: @unchecked Sendable {
         for _ in 0..<100 {
             let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
             guard fd >= 0 else {
-                throw InputError(path, "cannot create the lock file \(lockName): \(String(cString: strerror(errno)))")
+                // Said as `OutputPath.check` says it: the directory is what is wrong.
+                let code = errno
+                let directory = AtomicWrite.splitPath(path).0
+                let reason = String(cString: strerror(code))
+                throw InputError(path, "cannot write here: \(directory.isEmpty ? "." : directory): "
+                                 + reason.prefix(1).lowercased() + reason.dropFirst())
             }
             if flock(fd, LOCK_EX | LOCK_NB) != 0 {
                 let code = errno

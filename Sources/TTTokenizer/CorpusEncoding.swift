@@ -128,6 +128,12 @@ extension Vocabulary {
             try allocationCheck(text.count, 0)
             return TokenStream(storage: .u8(text))
         }
+        if kind == .bpe {
+            // Byte-pair merging is too costly to run twice: encode once, then narrow.
+            let ids = try encode(text, source: source)
+            try allocationCheck(ids.count, ids.count * TokenStream.bytesPerToken(vocabularySize: tokens.count))
+            return TokenStream(ids, vocabularySize: tokens.count)
+        }
         let count = try countTokens(text, source: source)
         let width = TokenStream.bytesPerToken(vocabularySize: tokens.count)
         try allocationCheck(count, count * width)
@@ -153,6 +159,8 @@ extension Vocabulary {
     func encodeEach(_ text: [UInt8], source: String, _ body: (Int32) throws -> Void) throws {
         var unknown = UnknownSymbols()
         switch kind {
+        case .bpe:
+            for id in try BPETokenizer(vocabulary: self, source: "vocabulary").encode(text) { try body(id) }
         case .byte:
             try checkByteVocabulary(source)
             for b in text { try body(Int32(b)) }

@@ -30,6 +30,8 @@ public struct StreamingDecoder: Sendable {
             return vocabulary.tokens[Int(id)]
         case .byte:
             return pushBytes(CollectionOfOne(UInt8(truncatingIfNeeded: Int(id))))
+        case .bpe:
+            return pushBytes(vocabulary.decodeBytes(CollectionOfOne(id)))
         }
     }
 

@@ -48,6 +48,9 @@ public struct InitRequest: Sendable {
     public var corpusPath: String?
     /// nil: the preset's default.
     public var tokenizer: TokenizerKind?
+    /// A vocabulary given whole (a BPE loaded from tokenizer files); the corpus, if any, is
+    /// then only recorded and checked to encode.
+    public var vocabulary: Vocabulary?
     public var seed: UInt64 = 42
     public init() {}
 
@@ -59,12 +62,19 @@ public struct InitRequest: Sendable {
     /// Resolves the vocabulary, data identity and config, and draws the initial weights.
     /// - Throws: `InputError` naming the setting or file at fault.
     public func makeCheckpoint() throws -> Checkpoint {
-        let kind = tokenizer ?? preset.defaultTokenizer
+        let kind = self.vocabulary?.kind ?? tokenizer ?? preset.defaultTokenizer
         let vocabulary: Vocabulary
         var data: DataIdentity? = nil
-        if let path = corpusPath {
+        // A learned BPE has up to vocab_size tokens (fewer when the corpus runs out of pairs).
+        let learnsBPE = self.vocabulary == nil && kind == .bpe
+        if let given = self.vocabulary {
+            vocabulary = given
+            if let path = corpusPath {
+                data = try TrainingData.identity(corpus: try TrainingData.readCorpus(path), path: path, vocabulary: vocabulary)
+            }
+        } else if let path = corpusPath {
             let bytes = try TrainingData.readCorpus(path)
-            vocabulary = try Vocabulary(building: kind, from: bytes, source: path)
+            vocabulary = try Vocabulary(building: kind, from: bytes, source: path, vocabularySize: learnsBPE ? overrides.vocabSize : nil)
             data = try TrainingData.identity(corpus: bytes, path: path, vocabulary: vocabulary)
         } else if kind == .byte {
             vocabulary = .bytes
@@ -75,7 +85,7 @@ public struct InitRequest: Sendable {
             throw InputError(setting: .corpus, "\(preset.rawValue) with the \(kind.rawValue) tokenizer builds its vocabulary from a corpus",
                              remedy: .giveFile(.corpus))
         }
-        if let v = overrides.vocabSize, v != vocabulary.tokens.count {
+        if let v = overrides.vocabSize, v != vocabulary.tokens.count, !learnsBPE {
             throw InputError(setting: .vocabSize, "is \(v) but the \(kind.rawValue) vocabulary has \(vocabulary.tokens.count) tokens")
         }
         var config = preset.config(vocabSize: vocabulary.tokens.count)

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import TTCore
 @testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
 
 /// Every bad input of spec/BAD-INPUT.md, run through the real binary: exactly one stderr
 /// line, exactly the line the table shows, exit status 2, nothing on stdout, and no file
@@ -50,6 +52,7 @@ import Testing
         let bo = noBias.entries.firstIndex { $0.name == "layers.0.attn.bo" }!
         noBias.entries.remove(at: bo)
         noBias.blobs.remove(at: bo)
+        noBias.digests?.remove(at: bo)  // the hash section lists one digest per entry
         FormatFixtures.writeBytes(noBias.bytes(), to: dir + "/gpt2-no-bias.ttc")
         var untied = CraftedFile(g2)
         let wte = untied.entries.firstIndex { $0.name == "tok_emb" }!
@@ -57,6 +60,7 @@ import Testing
         head.name = "lm_head"
         untied.entries.insert(head, at: wte + 1)
         untied.blobs.insert(untied.blobs[wte], at: wte + 1)
+        if let d = untied.digests?[wte] { untied.digests?.insert(d, at: wte + 1) }
         FormatFixtures.writeBytes(untied.bytes(), to: dir + "/gpt2-lm-head.ttc")
         FormatFixtures.writeBytes(Array("the\n".utf8), to: dir + "/one-word.txt")
         FormatFixtures.writeBytes(Array("<BOS> I like transformers <EOS>\n".utf8), to: dir + "/sentence.txt")
@@ -92,6 +96,40 @@ import Testing
         changed("nan.ttc") { if $0.name == "layers.0.attn.wq" { $0.values[5] = .nan } }
         changed("inf-moment.ttc") { if $0.name == "adam_v.lm_head" { $0.values[0] = .infinity } }
         changed("huge-weights.ttc") { if $0.role == .parameter { $0.values = $0.values.map { $0 * 1e36 } } }
+        // Files that break a rule of format 1.1 (spec/FORMAT.md §2, §3.3, §4), made from m.ttc
+        // with every checksum right, so the rule is what rejects them.
+        let mCheckpoint = try! CheckpointReader(path: dir + "/m.ttc").readCheckpoint()
+        func crafted(_ name: String, _ change: (inout CraftedFile) -> Void) {
+            var f = CraftedFile(mCheckpoint)
+            change(&f)
+            FormatFixtures.writeBytes(f.bytes(), to: dir + "/" + name)
+        }
+        func tokens(_ kind: String, _ list: [String]) -> (inout CraftedFile) -> Void {
+            { f in f.setMeta(MetaKey.vocabKind, .string(kind)); f.setMeta(MetaKey.vocabTokens, .stringArray(list)) }
+        }
+        crafted("dup-vocab.ttc", tokens("word", ["<PAD>", "<BOS>", "<EOS>", "I", "like", "I"]))
+        crafted("empty-token.ttc", tokens("word", ["<PAD>", "<BOS>", "<EOS>", "", "like", "transformers"]))
+        crafted("space-token.ttc", tokens("word", ["<PAD>", "<BOS>", "<EOS>", "I like", "like", "transformers"]))
+        crafted("char-ab.ttc", tokens("char", ["a", "b", "ab", "c", "d", "e"]))
+        crafted("byte-6.ttc", tokens("byte", ["a", "b", "c", "d", "e", "f"]))
+        crafted("tokens-0-steps.ttc") { f in
+            f.setMeta(MetaKey.step, .u64(0)); f.setMeta(MetaKey.lossHistory, .f32Array([])); f.setMeta(MetaKey.sessionStarts, .u64Array([]))
+        }
+        crafted("sessions-down.ttc") { $0.setMeta(MetaKey.sessionStarts, .u64Array([1, 0])) }
+        crafted("critical.ttc") { $0.extraSections = [(0x4B4E_5546, [1, 2, 3])] }  // "FUNK"
+        // safetensors exports of m.ttc (with its moments) whose __metadata__ breaks a content rule.
+        func exportEdited(_ name: String, _ edit: (inout [String: String]) -> Void) {
+            var (tensors, metadata) = SafetensorsCheckpoint.exportContents(mCheckpoint, includeOptimizer: true)
+            edit(&metadata)
+            try! SafetensorsWriter.write(tensors, metadata: metadata, to: dir + "/" + name)
+        }
+        exportEdited("loss-1e999.safetensors") { $0["loss_history"] = "[1.5,1e999]" }
+        exportEdited("sessions-down.safetensors") { $0["session_starts"] = "[2,1]" }
+        exportEdited("char-ab.safetensors") { $0["tokenizer"] = "char"; $0["vocabulary"] = #"["a","b","ab","c","d","e"]"# }
+        crafted("future-dtype.ttc") { f in
+            let i = f.entries.firstIndex { $0.name == "lm_head" }!
+            f.entries[i].dtype = DType(rawValue: 9)
+        }
         // safetensors inputs for import: a good one (export of m.ttc) and damaged ones.
         run(["export", "m.ttc", "m.safetensors"])
         let st = FormatFixtures.readBytes(dir + "/m.safetensors")
@@ -112,6 +150,20 @@ import Testing
                                   to: dir + "/huge-shape.safetensors")
         FormatFixtures.writeBytes(withHeader(String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)),
                                   to: dir + "/nested.safetensors")
+        // Tokenizer files: a WordPiece tokenizer.json, and a vocab.json (the 256 byte tokens)
+        // with a merges.txt whose merge makes a token the vocabulary lacks.
+        FormatFixtures.writeBytes(Array(#"{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": null}"#.utf8),
+                                  to: dir + "/wordpiece.json")
+        let byteVocab = JSONValue.object(ByteLevel.alphabet.enumerated().map { (String(ByteLevel.scalarForByte[Int($0.element)]), .int($0.offset)) })
+        FormatFixtures.writeBytes(Array(byteVocab.serialized(pretty: false, escaping: .minimal).utf8), to: dir + "/vocab.json")
+        FormatFixtures.writeBytes(Array("#version: 0.2\nh e\n".utf8), to: dir + "/merges.txt")
+        // gpt2 interop: g2.ttc's transformers directory hf/, and a gpt2 with a word
+        // vocabulary (no Hugging Face tokenizer form).
+        run(["export", "g2.ttc", "hf", "--to", "hf"])
+        run(["init", "g2w.ttc", "--arch", "gpt2", "--data", "corpus.txt", "--d-model", "8", "--heads", "2", "--layers", "1",
+             "--context", "4"])
+        // GGUF, safetensors and sharded-set inputs for inspect and diff.
+        BadModelFiles.write(into: dir)
         return dir
     }()
 
@@ -152,7 +204,7 @@ import Testing
         add("init-23", "--data an empty file", ["init", "x.ttc", "--data", "empty.txt"])
         add("init-24", "--data not UTF-8, char tokens", ["init", "x.ttc", "--preset", "gpt-small", "--data", "binary.txt"])
         add("init-25", "gpt-small without --data", ["init", "x.ttc", "--preset", "gpt-small"])
-        add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "bpe"])
+        add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "sentencepiece"])
         add("init-27", "--seed negative", ["init", "x.ttc", "--seed=-1"])
         add("init-28", "--seed not a number", ["init", "x.ttc", "--seed", "forty-two"])
         // Issue 11 #13: init's own context limit, whatever the value; #10: vocabularies bounded.
@@ -273,10 +325,113 @@ import Testing
         add("import-7", "JSON nested 5000 deep", ["import", "nested.safetensors", "x.ttc"])
         add("import-8", "a directory", ["import", "folder.ttc", "x.ttc"])
         add("import-9", "output exists, no --force", ["import", "m.safetensors", "m.ttc"])
-        add("import-10", "--tokenizer unknown", ["import", "m.safetensors", "x.ttc", "--tokenizer", "bpe"])
+        add("import-10", "--tokenizer unknown", ["import", "m.safetensors", "x.ttc", "--tokenizer", "sentencepiece"])
         add("import-11", "--vocab-file missing", ["import", "m.safetensors", "x.ttc", "--tokenizer", "word", "--vocab-file", "missing.txt"])
         add("import-12", "--heads not dividing D", ["import", "m.safetensors", "x.ttc", "--heads", "3"])
         add("import-13", "--vocab-file without --tokenizer", ["import", "m.safetensors", "x.ttc", "--vocab-file", "corpus.txt"])
+        add("import-14", "--tokenizer bpe without --tokenizer-file", ["import", "m.safetensors", "x.ttc", "--tokenizer", "bpe"])
+        // Byte-level BPE: learned by init, or loaded from tokenizer files.
+        add("bpe-1", "--tokenizer bpe without --vocab-size", ["init", "x.ttc", "--data", "corpus.txt", "--tokenizer", "bpe"])
+        add("bpe-2", "--vocab-size below the 257 fixed tokens", ["init", "x.ttc", "--data", "corpus.txt", "--tokenizer", "bpe", "--vocab-size", "100"])
+        add("bpe-3", "--tokenizer bpe without --data", ["init", "x.ttc", "--tokenizer", "bpe", "--vocab-size", "300"])
+        add("bpe-4", "--merges-file without --tokenizer-file", ["init", "x.ttc", "--merges-file", "merges.txt"])
+        add("bpe-5", "--tokenizer-file with another --tokenizer", ["init", "x.ttc", "--tokenizer", "word", "--tokenizer-file", "vocab.json"])
+        add("bpe-6", "--tokenizer-file missing", ["init", "x.ttc", "--tokenizer-file", "missing.json"])
+        add("bpe-7", "tokenizer.json is not JSON", ["init", "x.ttc", "--tokenizer-file", "corpus.txt"])
+        add("bpe-8", "tokenizer.json of a WordPiece model", ["init", "x.ttc", "--tokenizer-file", "wordpiece.json"])
+        add("bpe-9", "merges.txt makes a token vocab.json lacks", ["init", "x.ttc", "--tokenizer-file", "vocab.json", "--merges-file", "merges.txt"])
+        add("bpe-10", "vocab.json without merges.txt", ["init", "x.ttc", "--tokenizer-file", "vocab.json"])
+        add("bpe-11", "--vocab-size ≠ the loaded tokenizer", ["init", "x.ttc", "--tokenizer-file", "vocab.json", "--merges-file", "empty.txt", "--vocab-size", "300"])
+        // import --from hf / nanogpt, export --to hf (hf/ is a good transformers directory; each
+        // row breaks its own copy).
+        let hfConfig: @Sendable (String, String, String) -> (@Sendable (String) throws -> Void) = { old, new, _ in
+            { dir in
+                let path = dir + "/hf/config.json"
+                let text = String(decoding: FormatFixtures.readBytes(path), as: UTF8.self)
+                precondition(text.contains(old))
+                FormatFixtures.writeBytes(Array(text.replacingOccurrences(of: old, with: new).utf8), to: path)
+            }
+        }
+        /// Rewrites hf/model.safetensors with `change` applied to its tensors.
+        let hfWeights: @Sendable (@escaping @Sendable (inout [SafetensorsTensor]) -> Void) -> (@Sendable (String) throws -> Void) = { change in
+            { dir in
+                let file = try SafetensorsFile(path: dir + "/hf/model.safetensors")
+                var tensors = try file.tensors.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: try file.loadFloats($0)) }
+                change(&tensors)
+                FormatFixtures.writeBytes(SafetensorsWriter.serialize(tensors, metadata: ["format": "pt"]), to: dir + "/hf/model.safetensors")
+            }
+        }
+        let hfIndex: @Sendable (String) -> (@Sendable (String) throws -> Void) = { shard in
+            { dir in
+                precondition(rename(dir + "/hf/model.safetensors", dir + "/hf/model-00001-of-00001.safetensors") == 0)
+                let file = try SafetensorsFile(path: dir + "/hf/model-00001-of-00001.safetensors")
+                let map = JSONValue.object(file.tensors.map { ($0.name, .string($0.name == "transformer.wte.weight" ? shard : "model-00001-of-00001.safetensors")) })
+                FormatFixtures.writeBytes(Array(JSONValue.object([("metadata", .object([])), ("weight_map", map)]).serialized().utf8),
+                                          to: dir + "/hf/model.safetensors.index.json")
+            }
+        }
+        add("hf-1", "--from hf: not a directory", ["import", "picture.png", "x.ttc", "--from", "hf"])
+        add("hf-2", "no config.json", ["import", "hf", "x.ttc"], prepare: { dir in precondition(unlink(dir + "/hf/config.json") == 0) })
+        add("hf-3", "config.json lacks n_head", ["import", "hf", "x.ttc"], prepare: hfConfig("\"n_head\": 2,", "", ""))
+        add("hf-4", "config.json is not JSON", ["import", "hf", "x.ttc"], prepare: { dir in
+            FormatFixtures.writeBytes(Array("{\"n_embd\": 8,".utf8), to: dir + "/hf/config.json")
+        })
+        add("hf-5", "model_type llama", ["import", "hf", "x.ttc"], prepare: hfConfig("\"gpt2\"", "\"llama\"", ""))
+        add("hf-6", "activation_function relu", ["import", "hf", "x.ttc"], prepare: hfConfig("\"gelu_new\"", "\"relu\"", ""))
+        add("hf-7", "untied head (tie_word_embeddings false)", ["import", "hf", "x.ttc"],
+            prepare: hfConfig("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false", ""))
+        add("hf-8", "n_positions disagrees with wpe's shape", ["import", "hf", "x.ttc"],
+            prepare: hfConfig("\"n_positions\": 8", "\"n_positions\": 16", ""))
+        add("hf-9", "a tensor GPT-2 does not have", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            t.append(SafetensorsTensor(name: "transformer.h.0.attn.rotary_emb.inv_freq", shape: [2], values: [1, 2]))
+        })
+        add("hf-10", "a layer beyond n_layer", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            t.append(SafetensorsTensor(name: "transformer.h.1.ln_1.weight", shape: [16], values: [Float](repeating: 1, count: 16)))
+        })
+        add("hf-11", "a parameter missing", ["import", "hf", "x.ttc"], prepare: hfWeights { t in t.removeAll { $0.name == "transformer.ln_f.bias" } })
+        add("hf-12", "the same parameter twice (with and without transformer.)", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            var copy = t.first { $0.name == "transformer.wpe.weight" }!
+            copy.name = "wpe.weight"
+            t.append(copy)
+        })
+        add("hf-13", "lm_head.weight differs from wte (untied)", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            var head = t.first { $0.name == "transformer.wte.weight" }!
+            head.name = "lm_head.weight"
+            head.values[5] += 1
+            t.append(head)
+        })
+        add("hf-14", "a non-finite weight", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            let i = t.firstIndex { $0.name == "transformer.h.0.mlp.c_fc.bias" }!
+            t[i].values[3] = .nan
+        })
+        add("hf-15", "no tokenizer files", ["import", "hf", "x.ttc"], prepare: { dir in
+            for name in ["tokenizer.json", "vocab.json", "merges.txt"] { precondition(unlink(dir + "/hf/" + name) == 0) }
+        })
+        add("hf-16", "only pytorch_model.bin", ["import", "hf", "x.ttc"], prepare: { dir in
+            precondition(rename(dir + "/hf/model.safetensors", dir + "/hf/pytorch_model.bin") == 0)
+        })
+        add("hf-17", "shard name escaping the directory", ["import", "hf", "x.ttc"], prepare: hfIndex("../m.safetensors"))
+        add("hf-18", "shard symlink resolving outside the directory", ["import", "hf", "x.ttc"], prepare: { dir in
+            try hfIndex("outside.safetensors")(dir)
+            precondition(symlink("../m.safetensors", dir + "/hf/outside.safetensors") == 0)
+        })
+        add("hf-19", "index puts a tensor in a shard that lacks it", ["import", "hf", "x.ttc"], prepare: { dir in
+            try hfIndex("model-00002-of-00002.safetensors")(dir)
+            precondition(link(dir + "/m.safetensors", dir + "/hf/model-00002-of-00002.safetensors") == 0)
+        })
+        add("hf-20", "--d-model with --from hf", ["import", "hf", "x.ttc", "--from", "hf", "--d-model", "16"])
+        add("nanogpt-1", "no --heads and no --model-args", ["import", "hf/model.safetensors", "x.ttc", "--from", "nanogpt", "--tokenizer", "byte"])
+        add("nanogpt-2", "--model-args n_embd disagrees with the state dict", ["import", "hf/model.safetensors", "x.ttc", "--from", "nanogpt",
+                                                                            "--tokenizer", "byte", "--model-args", "args.json"],
+            prepare: { dir in FormatFixtures.writeBytes(Array(#"{"n_head": 2, "n_embd": 32}"#.utf8), to: dir + "/args.json") })
+        add("nanogpt-3", "--model-args without --from nanogpt", ["import", "hf", "x.ttc", "--model-args", "corpus.txt"])
+        add("export-hf-1", "--to hf of a gpt checkpoint", ["export", "g.ttc", "out", "--to", "hf"])
+        add("export-hf-2", "--to hf of a word vocabulary", ["export", "g2w.ttc", "out", "--to", "hf"])
+        add("export-hf-3", "--to hf with --include-optimizer", ["export", "g2.ttc", "out", "--to", "hf", "--include-optimizer"])
+        add("export-hf-4", "--to hf into a directory holding the files, no --force", ["export", "g2.ttc", "hf", "--to", "hf"])
+        add("export-hf-5", "--to hf onto a file", ["export", "g2.ttc", "corpus.txt", "--to", "hf"])
+        add("export-hf-6", "--to hf in a missing directory", ["export", "g2.ttc", "nowhere/out", "--to", "hf"])
+        add("export-hf-7", "--to hf, disk full", ["export", "g2.ttc", "out", "--to", "hf"], env: ["TTCKPT_FAULT_INJECT": "enospc:1000"])
         add("export-1", "output is the input", ["export", "m.ttc", "m.ttc"])
         add("export-2", "output in a missing directory", ["export", "m.ttc", "nowhere/m.safetensors"])
         add("export-3", "output exists, no --force", ["export", "m.ttc", "m.safetensors"])
@@ -286,8 +441,24 @@ import Testing
         add("plot-3", "--max-points 0", ["plot", "m.ttc", "-o", "x.svg", "--max-points", "0"])
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
         add("plot-5", "output exists, no --force", ["plot", "m.ttc", "-o", "corpus.txt"])
+        // GGUF, safetensors and sharded sets (inspect and diff read every format).
+        BadModelFiles.rows { add($0, $1, $2, prepare: $3) }
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
+        // Format 1.1 rules (spec/FORMAT.md §3.3 content rules, §2 critical sections, §4
+        // unknown tensor codes): every reader refuses these files.
+        add("rule-1", "vocabulary with a duplicate token", ["train", "dup-vocab.ttc", "--steps", "1"])
+        add("rule-2", "vocabulary with an empty token", ["sample", "empty-token.ttc"])
+        add("rule-3", "word token holding a space", ["export", "space-token.ttc", "x.safetensors"])
+        add("rule-4", "char token of two characters", ["inspect", "char-ab.ttc"])
+        add("rule-5", "byte vocabulary of 6 tokens", ["train", "byte-6.ttc", "--steps", "1"])
+        add("rule-6", "tokens seen at step 0", ["resume", "tokens-0-steps.ttc", "--steps", "1"])
+        add("rule-7", "session starts going down", ["plot", "sessions-down.ttc", "-o", "x.svg"])
+        add("rule-8", "unknown critical section", ["inspect", "critical.ttc"])
+        add("rule-9", "parameter with an unknown dtype (code 9)", ["sample", "future-dtype.ttc"])
+        add("rule-10", "import: a loss of 1e999", ["import", "loss-1e999.safetensors", "x.ttc"])
+        add("rule-11", "import: session starts going down", ["import", "sessions-down.safetensors", "x.ttc"])
+        add("rule-12", "import: char token of two characters", ["import", "char-ab.safetensors", "x.ttc"])
         add("trace-1", "nothing to do (no -o, --print or --json)", ["trace", "m.ttc"])
         add("trace-2", "--format unknown", ["trace", "m.ttc", "-o", "x.ttc", "--format", "npz"])
         add("trace-3", "--position past the batch", ["trace", "m.ttc", "--print", "--position", "9"])
@@ -330,6 +501,7 @@ import Testing
         add("fifo-import", "safetensors input is a FIFO", ["import", "pipe.ttc", "x.ttc"], prepare: fifo)
         add("fifo-vocab", "--vocab-file is a FIFO", ["import", "m.safetensors", "x.ttc", "--tokenizer", "word", "--vocab-file", "pipe.ttc"],
             prepare: fifo)
+        add("fifo-tokenizer", "--tokenizer-file is a FIFO", ["init", "x.ttc", "--tokenizer-file", "pipe.ttc"], prepare: fifo)
         add("fifo-export", "checkpoint is a FIFO", ["export", "pipe.ttc", "x.safetensors"], prepare: fifo)
         add("fifo-plot", "checkpoint is a FIFO", ["plot", "pipe.ttc", "-o", "x.svg"], prepare: fifo)
         add("fifo-trace", "checkpoint is a FIFO", ["trace", "pipe.ttc", "--print"], prepare: fifo)
@@ -402,6 +574,11 @@ import Testing
     /// random suffix, and the row's directory.
     static func normalized(_ line: String, dir: String) -> String {
         var s = line.replacingOccurrences(of: dir, with: "DIR")
+        // Paths resolved through symlinks (a shard's real path) spell the directory canonically.
+        if let real = realpath(dir, nil) {
+            s = s.replacingOccurrences(of: String(cString: real), with: "DIR")
+            free(real)
+        }
         s = s.replacingOccurrences(of: #"\.tmp-[0-9]+-[0-9a-f]+"#, with: ".tmp-PID-HEX", options: .regularExpression)
         s = s.replacingOccurrences(of: #"being written by process [0-9]+"#, with: "being written by process PID", options: .regularExpression)
         return s
@@ -479,8 +656,13 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch (byte tokens) and `hf/` its `export --to hf` directory; `g2w.ttc` gpt2 with a word vocabulary; `wordpiece.json` a WordPiece tokenizer.json; `vocab.json` the 256 byte-level tokens and `merges.txt` a merge making a token it lacks; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
             `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
+            `dup-vocab.ttc`, `empty-token.ttc`, `space-token.ttc`, `char-ab.ttc`, `byte-6.ttc`, `tokens-0-steps.ttc`,
+            `sessions-down.ttc` `m.ttc` with one content rule of spec/FORMAT.md §3.3 broken; `critical.ttc` `m.ttc` plus an
+            unknown critical section `FUNK`; `loss-1e999.safetensors`, `sessions-down.safetensors`, `char-ab.safetensors`
+            `export --include-optimizer` of `m.ttc` with a loss of 1e999, session starts [2, 1], a char vocabulary with "ab";
+            `future-dtype.ttc` `m.ttc` with `lm_head`'s dtype code set to 9 (checksums right in all);
             `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`
@@ -493,6 +675,15 @@ import Testing
             by another process (train-40) are made for their row only. `DIR` stands for the working
             directory, `PID-HEX` for the temporary file's run-specific suffix and `PID` for the
             lock holder's process id.
+
+            GGUF, safetensors and sharded-set rows (`gguf-*`, `st-*`, `shard-*`, `detect-*`): the
+            files are crafted by `Tests/TTCkptTests/CLI/BadInputModelFiles.swift` from the fixtures
+            numpy, safetensors and gguf wrote (`Tests/Fixtures/modelfiles`: `model.gguf` is
+            `model-v3.gguf`, `m.safetensors` the export of `m.ttc`) or field by field. Each
+            sharded-set row's directory is a copy of `Tests/Fixtures/modelfiles/sharded` (two
+            shards and `model.safetensors.index.json`) with the one fault the row names. The
+            same line comes from `inspect`, `inspect --stats`, `inspect --verify` and `diff` (on
+            either side): the readers validate everything they rely on when a file is opened.
 
             Not an error: `tt-ckpt diff` of two good checkpoints with different configs (for
             example `m.ttc` and `g.ttc`) reports the differing fields and tensors and exits 1,

@@ -74,7 +74,7 @@ import Testing
 
     @Test func badEnumValuesAndUnknownOptions() throws {
         try expectRefused(["init", "m.ttc", "--preset", "huge"], subject: "The value 'huge' is invalid for '--preset")
-        try expectRefused(["init", "m.ttc", "--tokenizer", "bpe"], subject: "The value 'bpe' is invalid for '--tokenizer")
+        try expectRefused(["init", "m.ttc", "--tokenizer", "sentencepiece"], subject: "The value 'sentencepiece' is invalid for '--tokenizer")
         try expectRefused(["init", "m.ttc", "--frobnicate"], subject: "Unknown option '--frobnicate'")
         try expectRefused(["init"], subject: "Missing expected argument")
         try expectRefused(["launch"], subject: "Unexpected argument 'launch'")
