@@ -60,6 +60,12 @@ let package = Package(
             name: "ttc-fuzz",
             dependencies: ["TTCore", "TTFormat"]
         ),
+        // libFuzzer target for the GGUF and safetensors readers; Tests/Fuzz/run-interop.sh builds
+        // it with the fuzzer. A plain build gives a replay tool (`interop-fuzz gguf FILE...`).
+        .executableTarget(
+            name: "interop-fuzz",
+            dependencies: ["TTCore", "TTInterop"]
+        ),
         // libFuzzer target for the safetensors reader and importer (Tests/Fuzz/run.sh
         // safetensors); a plain build gives a replay tool (`safetensors-fuzz FILE...`).
         .executableTarget(

@@ -150,6 +150,8 @@ import Testing
         run(["export", "g2.ttc", "hf", "--to", "hf"])
         run(["init", "g2w.ttc", "--arch", "gpt2", "--data", "corpus.txt", "--d-model", "8", "--heads", "2", "--layers", "1",
              "--context", "4"])
+        // GGUF, safetensors and sharded-set inputs for inspect and diff.
+        BadModelFiles.write(into: dir)
         return dir
     }()
 
@@ -391,6 +393,8 @@ import Testing
         add("plot-2", "three checkpoints", ["plot", "m.ttc", "m.ttc", "m.ttc", "-o", "x.svg"])
         add("plot-3", "--max-points 0", ["plot", "m.ttc", "-o", "x.svg", "--max-points", "0"])
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
+        // GGUF, safetensors and sharded sets (inspect and diff read every format).
+        BadModelFiles.rows { add($0, $1, $2, prepare: $3) }
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
         // Format 1.1 rules (spec/FORMAT.md §3.3 content rules, §2 critical sections, §4
@@ -522,6 +526,11 @@ import Testing
     /// random suffix, and the row's directory.
     static func normalized(_ line: String, dir: String) -> String {
         var s = line.replacingOccurrences(of: dir, with: "DIR")
+        // Paths resolved through symlinks (a shard's real path) spell the directory canonically.
+        if let real = realpath(dir, nil) {
+            s = s.replacingOccurrences(of: String(cString: real), with: "DIR")
+            free(real)
+        }
         s = s.replacingOccurrences(of: #"\.tmp-[0-9]+-[0-9a-f]+"#, with: ".tmp-PID-HEX", options: .regularExpression)
         return s
     }
@@ -588,7 +597,7 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch (byte tokens) and `hf/` its `export --to hf` directory; `g2w.ttc` gpt2 with a word vocabulary; `wordpiece.json` a WordPiece tokenizer.json; `vocab.json` the 256 byte-level tokens and `merges.txt` a merge making a token it lacks; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
             `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `dup-vocab.ttc`, `empty-token.ttc`, `space-token.ttc`, `char-ab.ttc`, `byte-6.ttc`, `tokens-0-steps.ttc`,
             `sessions-down.ttc` `m.ttc` with one content rule of spec/FORMAT.md §3.3 broken; `critical.ttc` `m.ttc` plus an
@@ -602,6 +611,15 @@ import Testing
             with a matching raw length of 4 TiB (CRCs fixed). The absurd sizes are rejected before
             any allocation (`HostileAbsurdSizeTests` measures it). `DIR` stands for the working
             directory and `PID-HEX` for the temporary file's run-specific suffix.
+
+            GGUF, safetensors and sharded-set rows (`gguf-*`, `st-*`, `shard-*`, `detect-*`): the
+            files are crafted by `Tests/TTCkptTests/CLI/BadInputModelFiles.swift` from the fixtures
+            numpy, safetensors and gguf wrote (`Tests/Fixtures/modelfiles`: `model.gguf` is
+            `model-v3.gguf`, `m.safetensors` the export of `m.ttc`) or field by field. Each
+            sharded-set row's directory is a copy of `Tests/Fixtures/modelfiles/sharded` (two
+            shards and `model.safetensors.index.json`) with the one fault the row names. The
+            same line comes from `inspect`, `inspect --stats`, `inspect --verify` and `diff` (on
+            either side): the readers validate everything they rely on when a file is opened.
 
             Not an error: `tt-ckpt diff` of two good checkpoints with different configs (for
             example `m.ttc` and `g.ttc`) reports the differing fields and tensors and exits 1,

@@ -15,7 +15,7 @@ import Testing
     static func file(_ header: String, data: [UInt8]) -> [UInt8] {
         var h = Array(header.utf8)
         h += [UInt8](repeating: 0x20, count: (8 - h.count % 8) % 8)
-        var out: [UInt8] = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(h.count) >> (8 * UInt64($0))) }
+        let out: [UInt8] = (0..<8).map { UInt8(truncatingIfNeeded: UInt64(h.count) >> (8 * UInt64($0))) }
         return out + h + data
     }
 
