@@ -429,17 +429,21 @@ enum InspectText {
         raw == 0 ? "-" : String(format: "%.3f", Double(stored) / Double(raw))
     }
 
-    /// One row per tensor: its stats, "(unreadable)", or why its values are not decoded.
+    /// One row per tensor with stats; tensors without (unreadable, or values not decoded)
+    /// are listed after the table with the reason, so they do not widen its columns.
     static func statsTable(_ names: [String], _ stats: [String: TensorStats], notDecoded: [String: String]) -> [String] {
         var rows: [[String]] = [["name", "min", "max", "mean", "std", "rms", "l2 norm", "zero", "nan", "inf"]]
+        var without: [String] = []
         for name in names {
             if let s = stats[name] {
                 rows.append([TerminalText.escaped(name)] + statsCells(s))
             } else {
-                rows.append([TerminalText.escaped(name), notDecoded[name].map { "(\($0))" } ?? "(unreadable)"])
+                without.append("  " + TerminalText.escaped(name) + ": " + (notDecoded[name] ?? "unreadable"))
             }
         }
-        return DisplayText.table(rows, rightAligned: [false] + [Bool](repeating: true, count: 9))
+        var lines = DisplayText.table(rows, rightAligned: [false] + [Bool](repeating: true, count: 9))
+        if !without.isEmpty { lines += ["no stats (\(without.count) tensor\(without.count == 1 ? "" : "s")):"] + without }
+        return lines
     }
 
     static func statsCells(_ s: TensorStats) -> [String] {
