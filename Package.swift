@@ -32,7 +32,10 @@ let package = Package(
         ),
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
-        .target(name: "TTCore"),
+        // SHA-256 blocks with the x86 SHA extensions when the CPU has them (TTCore's SHA256
+        // falls back to its portable Swift code otherwise).
+        .target(name: "CDigest"),
+        .target(name: "TTCore", dependencies: ["CDigest"]),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
         .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "TTTokenizer"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
@@ -62,6 +65,12 @@ let package = Package(
         .executableTarget(
             name: "interop-fuzz",
             dependencies: ["TTCore", "TTInterop"]
+        ),
+        // libFuzzer target for the safetensors reader and importer (Tests/Fuzz/run.sh
+        // safetensors); a plain build gives a replay tool (`safetensors-fuzz FILE...`).
+        .executableTarget(
+            name: "safetensors-fuzz",
+            dependencies: ["TTCore", "TTFormat", "TTInterop"]
         ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(

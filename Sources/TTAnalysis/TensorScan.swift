@@ -77,7 +77,7 @@ public enum TensorScan {
                     let (start, n) = range(k, of: counts[j], chunkSize: chunkSize)
                     var acc = ComparisonAccumulator(tolerance: tolerance, start: start)
                     try ra.read(start: start, count: n) { ca in
-                        try bt.withChunk(start, n) { cb in acc.add(ca, cb) }
+                        bt.withChunk(start, n) { cb in acc.add(ca, cb) }
                     }
                     out(k, acc)
                 }

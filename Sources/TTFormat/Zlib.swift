@@ -25,6 +25,10 @@ package func crc32Of(_ bytes: ArraySlice<UInt8>) -> UInt32 {
     bytes.withUnsafeBytes { crc32Of($0) }
 }
 
+/// The version of the zlib library linked at run time (`zlibVersion()`), e.g. "1.2.13". The
+/// writer's deflate bytes depend on it (spec/FORMAT.md §8); readers do not.
+public let zlibRuntimeVersion: String = String(cString: zlibVersion())
+
 /// What went wrong inflating a blob.
 enum InflateFailure: Error, Equatable {
     /// zlib reported corrupt data (bad header, bad block, Adler-32 mismatch); zlib's message.
@@ -128,6 +132,14 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
             let availInBefore = stream.pointee.avail_in
             let r = inflate(stream, Z_NO_FLUSH)
             produced += outChunk - Int(stream.pointee.avail_out)
+            // An error zlib reports is checked before the length: zlib keeps reading what
+            // needs no output space (the end of a block, the Adler-32 trailer) after the
+            // spare byte is filled, so "raw + 1 bytes, then a bad Adler-32" is corrupt, the
+            // same answer as Python's `decompressobj().decompress(blob, raw + 1)` (spec §6).
+            if r != Z_STREAM_END && r != Z_OK && r != Z_BUF_ERROR && r != Z_MEM_ERROR {
+                let msg = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(r)"
+                throw InflateFailure.corrupt(r == Z_NEED_DICT ? "stream needs a preset dictionary" : msg)
+            }
             if produced > rawLength { throw InflateFailure.tooLong }
             switch r {
             case Z_STREAM_END:

@@ -149,7 +149,9 @@ extension TTCkpt {
             var statistics: [String: TensorStats] = [:]
             var problems: [String: String] = [:]
             if stats || verify {
-                let results = TensorScan.stats(file, tensors: reader.entries.map(\.name), threads: threadCount)
+                // --verify also checks every tensor's SHA-256 against the hash section (1.1).
+                let scanned = verify ? TTCModelFile(reader, checkingDigests: true) : file
+                let results = TensorScan.stats(scanned, tensors: reader.entries.map(\.name), threads: threadCount)
                 for (entry, result) in zip(reader.entries, results) {
                     switch result {
                     case .success(let s): statistics[entry.name] = s
@@ -160,15 +162,21 @@ extension TTCkpt {
                 }
             }
             let findings = verify ? VerifyFindings(names: reader.entries.map(\.name), problems: problems, stats: statistics) : nil
+            // The model digest: stored (1.1), or computed by --verify for a 1.0 file.
+            var digest = reader.storedModelDigest.map { ($0, "stored") }
+            if digest == nil, verify, problems.isEmpty, let computed = try? reader.computedModelDigest() { digest = (computed, "computed") }
 
             if json {
-                AnalysisIO.printJSON(InspectDocument.json(reader, stats: stats ? statistics : nil, verify: findings))
+                AnalysisIO.printJSON(InspectDocument.json(reader, stats: stats ? statistics : nil, verify: findings, digest: digest?.0))
             } else {
                 var lines: [String] = []
-                if !tensors { lines += InspectText.header(reader) }
+                if !tensors { lines += InspectText.header(reader, digest: digest) }
                 lines += InspectText.tensorTable(reader, verify: findings)
                 if stats { lines += [""] + InspectText.statsTable(reader.entries.map(\.name), statistics, notDecoded: [:]) }
-                if let findings { lines += [""] + findings.summary(what: "CRCs and lengths checked") }
+                if let findings {
+                    lines += [""] + findings.summary(what: reader.storedTensorDigests == nil ? "CRCs and lengths checked"
+                                                                                          : "CRCs, lengths and SHA-256 checked")
+                }
                 print(lines.joined(separator: "\n"))
             }
             try findings?.exit(path: checkpoint)
@@ -322,7 +330,7 @@ enum AnalysisIO {
 
 /// The `inspect --json` document.
 enum InspectDocument {
-    static func json(_ reader: CheckpointReader, stats: [String: TensorStats]?, verify: VerifyFindings?) -> JSONValue {
+    static func json(_ reader: CheckpointReader, stats: [String: TensorStats]?, verify: VerifyFindings?, digest: String?) -> JSONValue {
         var tensors: [JSONValue] = []
         for e in reader.entries {
             var members = CheckpointJSON.entry(e)
@@ -334,6 +342,7 @@ enum InspectDocument {
             ("file", .string(reader.path)),
             ("file_size", .uint(reader.fileSize)),
             ("format_version", .string(CheckpointJSON.formatVersion(reader))),
+            ("model_digest", digest.map { .string($0) } ?? .null),
             ("tool_version", .string(reader.toolVersion)),
             ("config", CheckpointJSON.config(reader.config)),
             ("parameter_count", .int(ParameterLayout.parameterCount(reader.config))),
@@ -351,11 +360,16 @@ enum InspectText {
     static let vocabularyShown = 64
     static let sparklineWidth = 60
 
-    static func header(_ r: CheckpointReader) -> [String] {
+    static func header(_ r: CheckpointReader, digest: (String, String)?) -> [String] {
         let c = r.config, t = r.training, o = t.optimizer
         var rows: [(String, String)] = []
         rows.append(("file", "\(TerminalText.escaped(r.path)) (\(r.fileSize) bytes)"))
         rows.append(("format", ".ttc \(CheckpointJSON.formatVersion(r)), written by tt-ckpt \(TerminalText.escaped(r.toolVersion))"))
+        if let (value, how) = digest {
+            rows.append(("digest", "\(value) (model digest: SHA-256 of the weights; \(how))"))
+        } else {
+            rows.append(("digest", "not stored (format \(CheckpointJSON.formatVersion(r))); inspect --verify computes it"))
+        }
         rows.append(("model", "\(c.arch.rawValue): vocab_size \(c.vocabSize), d_model \(c.dModel), n_heads \(c.nHeads), d_ff \(c.dFF), n_layers \(c.nLayers), context \(c.context)"))
         rows.append(("parameters", "\(ParameterLayout.parameterCount(c))"))
         let v = r.vocabulary
