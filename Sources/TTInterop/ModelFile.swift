@@ -422,19 +422,32 @@ extension ModelFile {
 
 extension ModelFile {
     /// The model digest (spec/FORMAT.md §4.3) of a safetensors file or sharded set: the
-    /// value a .ttc holding the same weights stores, so the two can be matched. Defined when
-    /// every tensor but the `adam_m.`/`adam_v.` moments is F32; nil otherwise, and for GGUF
-    /// (a .ttc gives its own through `CheckpointReader`). Reads every weight tensor once.
-    public func safetensorsModelDigest() throws -> String? {
+    /// value a .ttc holding the same weights stores, so the two can be matched (the same as
+    /// `SafetensorsFile.modelDigest()` for one file). Defined when every tensor but the
+    /// `adam_m.`/`adam_v.` moments is F32; nil otherwise, and for GGUF (a .ttc gives its own
+    /// through `CheckpointReader`). Reads every weight tensor once, mapped, hashing tensors
+    /// on up to `threads` threads (the digest does not depend on how many).
+    public func safetensorsModelDigest(threads: Int = 1) throws -> String? {
         let weights = tensors.filter { !$0.name.hasPrefix(TensorRole.adamM.namePrefix) && !$0.name.hasPrefix(TensorRole.adamV.namePrefix) }
         guard format == .safetensors || format == .shardedSafetensors, weights.allSatisfy({ $0.dtype == "F32" }) else { return nil }
-        if let file = safetensors { return try file.modelDigest() }
-        guard let set = sharded else { return nil }
-        var items: [ModelDigest.Item] = []
+        var located: [(info: SafetensorsTensorInfo, file: SafetensorsFile)] = []
         for t in weights {
-            guard let (info, file) = set.tensor(named: t.name) else { continue }
-            items.append(ModelDigest.Item(name: info.name, dtypeCode: DType.f32.rawValue, shape: info.shape,
-                                          sha256: SHA256.digest(try file.loadBytes(info))))
+            if let file = safetensors, let info = file.tensor(named: t.name) { located.append((info, file)) }
+            if let set = sharded, let pair = set.tensor(named: t.name) { located.append(pair) }
+        }
+        let results = UnsafeMutableBufferPointer<Result<[UInt8], Error>?>.allocate(capacity: located.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        nonisolated(unsafe) let out = results
+        forEachLargestFirst(sizes: located.map(\.info.byteCount), threads: threads) { i in
+            let (info, file) = located[i]
+            out[i] = Result {
+                try file.source.withBytes(offset: UInt64(file.dataStart + info.begin), count: info.byteCount) { SHA256.digest($0) }
+            }
+        }
+        var items: [ModelDigest.Item] = []
+        for (i, (info, _)) in located.enumerated() {
+            items.append(ModelDigest.Item(name: info.name, dtypeCode: DType.f32.rawValue, shape: info.shape, sha256: try results[i]!.get()))
         }
         return ModelDigest.compute(items)
     }

@@ -15,7 +15,10 @@ extension TTCkpt {
                 the directory holding it), or GGUF (versions 2 and 3).
 
                 The default view reads only headers (a multi-GB file in milliseconds). For a
-                .ttc: the format version, model config and parameter count, the vocabulary
+                .ttc: the format version, the model digest (SHA-256 over the weights' canonical
+                content, stored by format 1.1: equal for the same weights whatever the
+                compression, and equal to the digest --verify computes for a safetensors
+                export of them), model config and parameter count, the vocabulary
                 (control characters escaped, first 64 tokens), the training state (step,
                 tokens seen, every optimizer setting, data identity, data cursor, generator
                 state), the loss history (first, last, min and a sparkline) and the tensor
@@ -33,11 +36,13 @@ extension TTCkpt {
                             NaN/Inf counts per tensor; moments are over finite values only.
                             Streams tensor by tensor on all cores (--threads); the numbers do
                             not depend on the thread count.
-                --verify    .ttc: inflates every blob and checks its CRCs and length;
-                            safetensors and GGUF: the full structural validation of the
-                            format's reference reader (done on every open) and, for a sharded
-                            set, the index against every shard. Then a scan of every decoded
-                            value for NaN and Inf. Prints ok or the problem per tensor.
+                --verify    .ttc: inflates every blob and checks its CRCs, length and
+                            (format 1.1) SHA-256; safetensors and GGUF: the full structural
+                            validation of the format's reference reader (done on every open)
+                            and, for a sharded set, the index against every shard. Then a
+                            scan of every decoded value for NaN and Inf. Prints ok or the
+                            problem per tensor, and the model digest (computed for a 1.0
+                            .ttc, and for safetensors whose weights are all F32).
                 --tensor    prints one tensor's values (shortest decimals that read back as
                             the exact Float32, or Float64 for F64 and 32/64-bit integers;
                             integers exactly), with token labels on the rows of tok_emb,

@@ -37,7 +37,7 @@ struct ForeignInspect {
         // The model digest of safetensors weights (all F32): what a .ttc of the same weights stores.
         var digest: String? = nil
         if command.verify, problems.isEmpty {
-            do { digest = try file.safetensorsModelDigest() } catch { throw AnalysisIO.fail(error, path: path) }
+            do { digest = try file.safetensorsModelDigest(threads: command.threadCount) } catch { throw AnalysisIO.fail(error, path: path) }
         }
 
         if command.json {
