@@ -188,52 +188,77 @@ public struct ComparisonAccumulator: Sendable {
 
     // MARK: blocks
 
-    /// One block of Float pairs; blocks with no NaN or Inf on either side (nearly all) skip
-    /// the per-element classification.
+    /// One block of Float pairs, vectorized: eight Double lanes per sum, added lane-wise
+    /// and then in a fixed order (the same result on every run). A NaN or ±Inf on either
+    /// side makes a sum non-finite; such a block is done again value by value
+    /// (`genericBlock`), which classifies the non-finite positions.
     private mutating func floatBlock(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-        var special = 0
-        a.withMemoryRebound(to: UInt32.self, capacity: n) { ab in
-            b.withMemoryRebound(to: UInt32.self, capacity: n) { bb in
-                for i in 0..<n {
-                    special &+= ((ab[i] & 0x7F80_0000) == 0x7F80_0000 || (bb[i] & 0x7F80_0000) == 0x7F80_0000) ? 1 : 0
-                }
-                for i in 0..<n { bits &+= ab[i] != bb[i] ? 1 : 0 }
-            }
-        }
-        if special != 0 {
-            genericBlock(n, { Double(a[$0]) }, { Double(b[$0]) }, countBits: false)
-            return
-        }
-        let base = position
-        var sAbs = 0.0, sDiff = 0.0, sA = 0.0, sB = 0.0, sAB = 0.0
-        var blockMax = 0.0, blockMaxIndex = -1
-        let atol = tolerance.absolute, rtol = tolerance.relative
-        var out = 0, firstOut = -1
-        for i in 0..<n {
-            let x = Double(a[i]), y = Double(b[i])
+        let ra = UnsafeRawPointer(a), rb = UnsafeRawPointer(b)
+        var sAbs = SIMD8<Double>(), sDiff = SIMD8<Double>(), sA = SIMD8<Double>(), sB = SIMD8<Double>(), sAB = SIMD8<Double>()
+        var vmax = SIMD8<Double>()
+        var out = SIMD8<Int64>(), differ = SIMD8<Int32>()
+        let atol = SIMD8<Double>(repeating: tolerance.absolute), rtol = SIMD8<Double>(repeating: tolerance.relative)
+        var i = 0
+        while i + 8 <= n {
+            let ua = ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<UInt32>.self)
+            let ub = rb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<UInt32>.self)
+            differ.replace(with: differ &+ 1, where: ua .!= ub)
+            let x = SIMD8<Double>(ra.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
+            let y = SIMD8<Double>(rb.loadUnaligned(fromByteOffset: i &* 4, as: SIMD8<Float>.self))
             let d = x - y
-            let ad = abs(d)
+            let ad = d.replacing(with: -d, where: d .< 0)
+            let ay = y.replacing(with: -y, where: y .< 0)
             sAbs += ad
             sDiff += d * d
             sA += x * x
             sB += y * y
             sAB += x * y
-            if ad > blockMax { blockMax = ad; blockMaxIndex = i }
-            if ad > atol + rtol * abs(y) {
-                out += 1
-                if firstOut < 0 { firstOut = i }
-            }
+            vmax.replace(with: ad, where: ad .> vmax)
+            out.replace(with: out &+ 1, where: ad .> atol + rtol * ay)
+            i += 8
+        }
+        var tAbs = lanes(sAbs), tDiff = lanes(sDiff), tA = lanes(sA), tB = lanes(sB), tAB = lanes(sAB)
+        var blockMax = lanes(vmax, Swift.max)
+        var outside = Int(lanes(out, &+)), bitsDiffer = Int(lanes(differ, &+))
+        while i < n {
+            let x = Double(a[i]), y = Double(b[i])
+            if a[i].bitPattern != b[i].bitPattern { bitsDiffer += 1 }
+            let d = x - y, ad = abs(d)
+            tAbs += ad
+            tDiff += d * d
+            tA += x * x
+            tB += y * y
+            tAB += x * y
+            blockMax = Swift.max(blockMax, ad)
+            if ad > tolerance.absolute + tolerance.relative * abs(y) { outside += 1 }
+            i += 1
+        }
+        // Finite Floats widened to Double cannot overflow these sums (|x| < 2^128, at most
+        // 1024 terms): a non-finite sum means a NaN or ±Inf somewhere in the block.
+        guard tDiff.isFinite, tA.isFinite, tB.isFinite, tAB.isFinite else {
+            genericBlock(n, { Double(a[$0]) }, { Double(b[$0]) }, countBits: true)
+            return
+        }
+        let base = position
+        let atolScalar = tolerance.absolute, rtolScalar = tolerance.relative
+        if blockMax > maxDiff {
+            maxDiff = blockMax
+            maxIndex = base + (0..<n).first { abs(Double(a[$0]) - Double(b[$0])) == blockMax }!
+        }
+        if firstOutside == nil, outside > 0 {
+            firstOutside = base + (0..<n).first {
+                abs(Double(a[$0]) - Double(b[$0])) > atolScalar + rtolScalar * abs(Double(b[$0]))
+            }!
         }
         count += n
         finitePairs += n
-        outside += out
-        if firstOutside == nil, firstOut >= 0 { firstOutside = base + firstOut }
-        if blockMax > maxDiff { maxDiff = blockMax; maxIndex = base + blockMaxIndex }
-        sumAbs += sAbs
-        sumSquaredDiff += sDiff
-        sumSquaredA += sA
-        sumSquaredB += sB
-        sumProduct += sAB
+        self.outside += outside
+        bits += bitsDiffer
+        sumAbs += tAbs
+        sumSquaredDiff += tDiff
+        sumSquaredA += tA
+        sumSquaredB += tB
+        sumProduct += tAB
         position += n
     }
 

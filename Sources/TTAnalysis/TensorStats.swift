@@ -221,15 +221,11 @@ public struct StatsAccumulator: Sendable {
 
     // MARK: blocks
 
-    /// A block of Float32 values. Blocks without NaN or Inf (nearly all) take a vectorized
-    /// path: eight Double lanes for Σx and Σx², added lane-wise and then in a fixed order,
-    /// so the result is the same on every run.
+    /// A block of Float32 values, vectorized: eight Double lanes for Σx and Σx², added
+    /// lane-wise and then in a fixed order (so the result is the same on every run). A NaN
+    /// or ±Inf makes Σx or Σx² non-finite; such a block goes again through `slowBlock`,
+    /// value by value.
     static func floatBlock(_ p: UnsafePointer<Float>, _ count: Int) -> Block {
-        var nonFinite = 0
-        p.withMemoryRebound(to: UInt32.self, capacity: count) { bits in
-            for i in 0..<count { nonFinite &+= (bits[i] & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0 }
-        }
-        if nonFinite != 0 { return slowBlock(count) { Double(p[$0]) } }
         var b = Block()
         b.count = count
         b.n = count
@@ -243,8 +239,8 @@ public struct StatsAccumulator: Sendable {
             let d = SIMD8<Double>(v)
             sum += d
             squares += d * d
-            lo = pointwiseMin(lo, v)
-            hi = pointwiseMax(hi, v)
+            lo.replace(with: v, where: v .< lo)  // (pointwiseMin's generic call is slower)
+            hi.replace(with: v, where: v .> hi)
             zeros.replace(with: zeros &+ 1, where: v .== 0)
             i += 8
         }
@@ -259,6 +255,11 @@ public struct StatsAccumulator: Sendable {
             h = Swift.max(h, x)
             if x == 0 { z += 1 }
             i += 1
+        }
+        // Σx, Σx², min and max are all finite exactly when no value is NaN or ±Inf (a sum of
+        // finite Float values widened to Double cannot overflow: |x| < 2^128, 1024 of them).
+        if !s.isFinite || !q.isFinite {
+            return slowBlock(count) { Double(p[$0]) }
         }
         b.sumSquares = q
         b.lo = l

@@ -185,9 +185,11 @@ public final class TTCModelFile: ModelFile {
     public let checkpointReader: CheckpointReader?
     private let load: (TensorEntry) throws -> [Float]
 
-    public convenience init(_ reader: CheckpointReader) {
+    /// A view of a .ttc file; with `checkingDigests`, every load also checks the tensor's
+    /// SHA-256 against the `hash` section (format 1.1), as `--verify` does.
+    public convenience init(_ reader: CheckpointReader, checkingDigests: Bool = false) {
         self.init(path: reader.path, formatVersion: reader.formatVersion, entries: reader.entries, reader: reader,
-                  load: reader.loadTensor)
+                  load: { try reader.loadTensor($0, checkingDigest: checkingDigests) })
     }
 
     /// A view of any source of .ttc tensors (tests use in-memory ones). `load` must be safe
@@ -413,5 +415,40 @@ extension ModelFile {
         if let s = safetensors, let t = s.tensor(named: name) { return UInt64(s.dataStart + t.begin) }
         if let set = sharded, let (t, file) = set.tensor(named: name) { return UInt64(file.dataStart + t.begin) }
         return nil
+    }
+}
+
+// MARK: - The model digest
+
+extension ModelFile {
+    /// The model digest (spec/FORMAT.md §4.3) of a safetensors file or sharded set: the
+    /// value a .ttc holding the same weights stores, so the two can be matched (the same as
+    /// `SafetensorsFile.modelDigest()` for one file). Defined when every tensor but the
+    /// `adam_m.`/`adam_v.` moments is F32; nil otherwise, and for GGUF (a .ttc gives its own
+    /// through `CheckpointReader`). Reads every weight tensor once, mapped, hashing tensors
+    /// on up to `threads` threads (the digest does not depend on how many).
+    public func safetensorsModelDigest(threads: Int = 1) throws -> String? {
+        let weights = tensors.filter { !$0.name.hasPrefix(TensorRole.adamM.namePrefix) && !$0.name.hasPrefix(TensorRole.adamV.namePrefix) }
+        guard format == .safetensors || format == .shardedSafetensors, weights.allSatisfy({ $0.dtype == "F32" }) else { return nil }
+        var located: [(info: SafetensorsTensorInfo, file: SafetensorsFile)] = []
+        for t in weights {
+            if let file = safetensors, let info = file.tensor(named: t.name) { located.append((info, file)) }
+            if let set = sharded, let pair = set.tensor(named: t.name) { located.append(pair) }
+        }
+        let results = UnsafeMutableBufferPointer<Result<[UInt8], Error>?>.allocate(capacity: located.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        nonisolated(unsafe) let out = results
+        forEachLargestFirst(sizes: located.map(\.info.byteCount), threads: threads) { i in
+            let (info, file) = located[i]
+            out[i] = Result {
+                try file.source.withBytes(offset: UInt64(file.dataStart + info.begin), count: info.byteCount) { SHA256.digest($0) }
+            }
+        }
+        var items: [ModelDigest.Item] = []
+        for (i, (info, _)) in located.enumerated() {
+            items.append(ModelDigest.Item(name: info.name, dtypeCode: DType.f32.rawValue, shape: info.shape, sha256: try results[i]!.get()))
+        }
+        return ModelDigest.compute(items)
     }
 }

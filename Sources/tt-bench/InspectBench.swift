@@ -20,24 +20,40 @@ enum InspectBench {
         var status: Int32
     }
 
-    /// Runs `argv` with stdout and stderr to /dev/null; wall seconds, ru_maxrss, exit status.
+    /// GNU time, when installed: it forks the command from its own small process, so the
+    /// child's ru_maxrss starts near 0 instead of at this process's peak.
+    static let gnuTime: String? = FileManager.default.isExecutableFile(atPath: "/usr/bin/time") ? "/usr/bin/time" : nil
+
+    /// Runs `argv` with stdout and stderr to /dev/null; wall seconds, peak RSS (ru_maxrss of
+    /// the command, through GNU time when installed), exit status.
     static func spawn(_ argv: [String]) -> Measure? {
+        let report = NSTemporaryDirectory() + "/tt-bench-rss-\(getpid())"
+        defer { unlink(report) }
+        let command = gnuTime.map { [$0, "-f", "%M", "-o", report] + argv } ?? argv
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
-        var cargs = argv.map { strdup($0) } + [nil]
+        var cargs = command.map { strdup($0) } + [nil]
         defer { for p in cargs { free(p) } }
         var pid: pid_t = 0
         let start = monotonicSeconds()
-        guard posix_spawnp(&pid, argv[0], &actions, nil, &cargs, environ) == 0 else { return nil }
+        guard posix_spawnp(&pid, command[0], &actions, nil, &cargs, environ) == 0 else { return nil }
         var status: Int32 = 0
         var usage = rusage()
         while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
         let seconds = monotonicSeconds() - start
         let exit = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-        return Measure(seconds: seconds, peakRSS: usage.ru_maxrss * 1024, status: exit)
+        var peak = usage.ru_maxrss * 1024
+        if gnuTime != nil {
+            // GNU time writes "Command exited with non-zero status N" first for exit ≠ 0;
+            // the last line is %M, in KiB.
+            guard let text = try? String(contentsOfFile: report, encoding: .utf8),
+                  let kib = text.split(separator: "\n").last.flatMap({ Int($0.trimmingCharacters(in: .whitespaces)) }) else { return nil }
+            peak = kib * 1024
+        }
+        return Measure(seconds: seconds, peakRSS: peak, status: exit)
     }
 
     static func monotonicSeconds() -> Double {
@@ -128,7 +144,7 @@ enum InspectBench {
         let a = dir + "/a.safetensors", b = dir + "/b.safetensors"
         do { try writeFiles(a, b) } catch { return "inspect: \(error)\n" }
         let size = (try? FileManager.default.attributesOfItem(atPath: a)[.size] as? NSNumber)?.doubleValue ?? 0
-        let floor = spawn(["/bin/true"])?.peakRSS ?? 0
+        let floor = spawn(["true"])?.peakRSS ?? 0
 
         let sft = which("sft"), ckptkit = which("ckptkit")
         struct Row { var operation: String; var ours: [String]; var peers: [(String, [String])] }
@@ -136,9 +152,9 @@ enum InspectBench {
             Row(operation: "header view", ours: [tt, "inspect", a],
                 peers: [("sft info", ["sft", "info", a]), ("ckptkit info", ["ckptkit", "info", a])]),
             Row(operation: "per-tensor stats", ours: [tt, "inspect", a, "--stats"],
-                peers: [("sft stat", ["sft", "stat", a]), ("ckptkit stats", ["ckptkit", "stats", a])]),
+                peers: [("sft stat", ["sft", "stat", a]), ("ckptkit stats (header only: counts, sizes)", ["ckptkit", "stats", a])]),
             Row(operation: "validate + NaN/Inf scan", ours: [tt, "inspect", a, "--verify"],
-                peers: [("sft check", ["sft", "check", a]), ("ckptkit validate", ["ckptkit", "validate", a])]),
+                peers: [("sft check", ["sft", "check", a]), ("ckptkit validate (header only)", ["ckptkit", "validate", a])]),
             Row(operation: "diff with value metrics", ours: [tt, "diff", a, b],
                 peers: [("sft diff --delta", ["sft", "diff", a, b, "--delta"]), ("ckptkit diff (names/shapes only)", ["ckptkit", "diff", a, b])]),
         ]
@@ -162,8 +178,9 @@ enum InspectBench {
         }
         var out = table.render()
         out += "\nBest of \(trials) runs after a warm-up (files in the page cache), \(ProcessInfo.processInfo.activeProcessorCount) cores, "
-        out += "load average \(fmt(loadAverage(), 2)) after the section. Peak RSS is the child's ru_maxrss; a spawned child starts "
-        out += "from this process's peak, \(mib(floor)) MiB (/bin/true measured the same way).\n"
+        out += "load average \(fmt(loadAverage(), 2)) after the section. Peak RSS is the command's ru_maxrss"
+        out += gnuTime != nil ? " (GNU time's %M); `true` measured the same way: \(mib(floor)) MiB.\n"
+                              : "; a spawned child starts from this process's peak, \(mib(floor)) MiB (`true` measured the same way).\n"
         if !notes.isEmpty { out += notes.map { "- " + $0 }.joined(separator: "\n") + "\n" }
         return out
     }

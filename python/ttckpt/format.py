@@ -633,8 +633,8 @@ def _check_metadata(items, fail):
     # The optimizer, each value also as the float32 the engine uses (§3.2 footnote 2).
     def normal_f32(key, v):
         if not abs(_float32(v)) >= F32_MIN_NORMAL:
-            became = "0" if _float32(v) == 0 else f"the subnormal {_float32(v)!r}"
-            invalid(key, f"{v!r} is {became} in float32, the engine's type; must be at least {F32_MIN_NORMAL!r}")
+            became = "0" if _float32(v) == 0 else "subnormal"
+            invalid(key, f"{v!r} is {became} in float32 (the engine's type); must be at least {np.float32(F32_MIN_NORMAL)}")
     if not (math.isfinite(o.lr) and 0 < o.lr <= 10):
         invalid("optim.lr", f"must be in (0, 10], got {o.lr!r}")
     normal_f32("optim.lr", o.lr)

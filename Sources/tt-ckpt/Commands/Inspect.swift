@@ -15,7 +15,10 @@ extension TTCkpt {
                 the directory holding it), or GGUF (versions 2 and 3).
 
                 The default view reads only headers (a multi-GB file in milliseconds). For a
-                .ttc: the format version, model config and parameter count, the vocabulary
+                .ttc: the format version, the model digest (SHA-256 over the weights' canonical
+                content, stored by format 1.1: equal for the same weights whatever the
+                compression, and equal to the digest --verify computes for a safetensors
+                export of them), model config and parameter count, the vocabulary
                 (control characters escaped, first 64 tokens), the training state (step,
                 tokens seen, every optimizer setting, data identity, data cursor, generator
                 state), the loss history (first, last, min and a sparkline) and the tensor
@@ -33,11 +36,13 @@ extension TTCkpt {
                             NaN/Inf counts per tensor; moments are over finite values only.
                             Streams tensor by tensor on all cores (--threads); the numbers do
                             not depend on the thread count.
-                --verify    .ttc: inflates every blob and checks its CRCs and length;
-                            safetensors and GGUF: the full structural validation of the
-                            format's reference reader (done on every open) and, for a sharded
-                            set, the index against every shard. Then a scan of every decoded
-                            value for NaN and Inf. Prints ok or the problem per tensor.
+                --verify    .ttc: inflates every blob and checks its CRCs, length and
+                            (format 1.1) SHA-256; safetensors and GGUF: the full structural
+                            validation of the format's reference reader (done on every open)
+                            and, for a sharded set, the index against every shard. Then a
+                            scan of every decoded value for NaN and Inf. Prints ok or the
+                            problem per tensor, and the model digest (computed for a 1.0
+                            .ttc, and for safetensors whose weights are all F32).
                 --tensor    prints one tensor's values (shortest decimals that read back as
                             the exact Float32, or Float64 for F64 and 32/64-bit integers;
                             integers exactly), with token labels on the rows of tok_emb,
@@ -152,7 +157,9 @@ extension TTCkpt {
             var statistics: [String: TensorStats] = [:]
             var problems: [String: String] = [:]
             if stats || verify {
-                let results = TensorScan.stats(file, tensors: reader.entries.map(\.name), threads: threadCount)
+                // --verify also checks every tensor's SHA-256 against the hash section (1.1).
+                let scanned = verify ? TTCModelFile(reader, checkingDigests: true) : file
+                let results = TensorScan.stats(scanned, tensors: reader.entries.map(\.name), threads: threadCount)
                 for (entry, result) in zip(reader.entries, results) {
                     switch result {
                     case .success(let s): statistics[entry.name] = s
@@ -163,15 +170,21 @@ extension TTCkpt {
                 }
             }
             let findings = verify ? VerifyFindings(names: reader.entries.map(\.name), problems: problems, stats: statistics) : nil
+            // The model digest: stored (1.1), or computed by --verify for a 1.0 file.
+            var digest = reader.storedModelDigest.map { ($0, "stored") }
+            if digest == nil, verify, problems.isEmpty, let computed = try? reader.computedModelDigest() { digest = (computed, "computed") }
 
             if json {
-                AnalysisIO.printJSON(InspectDocument.json(reader, stats: stats ? statistics : nil, verify: findings))
+                AnalysisIO.printJSON(InspectDocument.json(reader, stats: stats ? statistics : nil, verify: findings, digest: digest?.0))
             } else {
                 var lines: [String] = []
-                if !tensors { lines += InspectText.header(reader) }
+                if !tensors { lines += InspectText.header(reader, digest: digest) }
                 lines += InspectText.tensorTable(reader, verify: findings)
                 if stats { lines += [""] + InspectText.statsTable(reader.entries.map(\.name), statistics, notDecoded: [:]) }
-                if let findings { lines += [""] + findings.summary(what: "CRCs and lengths checked") }
+                if let findings {
+                    lines += [""] + findings.summary(what: reader.storedTensorDigests == nil ? "CRCs and lengths checked"
+                                                                                          : "CRCs, lengths and SHA-256 checked")
+                }
                 print(lines.joined(separator: "\n"))
             }
             try findings?.exit(path: checkpoint)
@@ -325,7 +338,7 @@ enum AnalysisIO {
 
 /// The `inspect --json` document.
 enum InspectDocument {
-    static func json(_ reader: CheckpointReader, stats: [String: TensorStats]?, verify: VerifyFindings?) -> JSONValue {
+    static func json(_ reader: CheckpointReader, stats: [String: TensorStats]?, verify: VerifyFindings?, digest: String?) -> JSONValue {
         var tensors: [JSONValue] = []
         for e in reader.entries {
             var members = CheckpointJSON.entry(e)
@@ -337,6 +350,7 @@ enum InspectDocument {
             ("file", .string(reader.path)),
             ("file_size", .uint(reader.fileSize)),
             ("format_version", .string(CheckpointJSON.formatVersion(reader))),
+            ("model_digest", digest.map { .string($0) } ?? .null),
             ("tool_version", .string(reader.toolVersion)),
             ("config", CheckpointJSON.config(reader.config)),
             ("parameter_count", .int(ParameterLayout.parameterCount(reader.config))),
@@ -354,11 +368,16 @@ enum InspectText {
     static let vocabularyShown = 64
     static let sparklineWidth = 60
 
-    static func header(_ r: CheckpointReader) -> [String] {
+    static func header(_ r: CheckpointReader, digest: (String, String)?) -> [String] {
         let c = r.config, t = r.training, o = t.optimizer
         var rows: [(String, String)] = []
         rows.append(("file", "\(TerminalText.escaped(r.path)) (\(r.fileSize) bytes)"))
         rows.append(("format", ".ttc \(CheckpointJSON.formatVersion(r)), written by tt-ckpt \(TerminalText.escaped(r.toolVersion))"))
+        if let (value, how) = digest {
+            rows.append(("digest", "\(value) (model digest: SHA-256 of the weights; \(how))"))
+        } else {
+            rows.append(("digest", "not stored (format \(CheckpointJSON.formatVersion(r))); inspect --verify computes it"))
+        }
         rows.append(("model", "\(c.arch.rawValue): vocab_size \(c.vocabSize), d_model \(c.dModel), n_heads \(c.nHeads), d_ff \(c.dFF), n_layers \(c.nLayers), context \(c.context)"))
         rows.append(("parameters", "\(ParameterLayout.parameterCount(c))"))
         let v = r.vocabulary
@@ -432,17 +451,21 @@ enum InspectText {
         raw == 0 ? "-" : String(format: "%.3f", Double(stored) / Double(raw))
     }
 
-    /// One row per tensor: its stats, "(unreadable)", or why its values are not decoded.
+    /// One row per tensor with stats; tensors without (unreadable, or values not decoded)
+    /// are listed after the table with the reason, so they do not widen its columns.
     static func statsTable(_ names: [String], _ stats: [String: TensorStats], notDecoded: [String: String]) -> [String] {
         var rows: [[String]] = [["name", "min", "max", "mean", "std", "rms", "l2 norm", "zero", "nan", "inf"]]
+        var without: [String] = []
         for name in names {
             if let s = stats[name] {
                 rows.append([TerminalText.escaped(name)] + statsCells(s))
             } else {
-                rows.append([TerminalText.escaped(name), notDecoded[name].map { "(\($0))" } ?? "(unreadable)"])
+                without.append("  " + TerminalText.escaped(name) + ": " + (notDecoded[name] ?? "unreadable"))
             }
         }
-        return DisplayText.table(rows, rightAligned: [false] + [Bool](repeating: true, count: 9))
+        var lines = DisplayText.table(rows, rightAligned: [false] + [Bool](repeating: true, count: 9))
+        if !without.isEmpty { lines += ["no stats (\(without.count) tensor\(without.count == 1 ? "" : "s")):"] + without }
+        return lines
     }
 
     static func statsCells(_ s: TensorStats) -> [String] {

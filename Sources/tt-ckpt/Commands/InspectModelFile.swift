@@ -34,6 +34,11 @@ struct ForeignInspect {
         }
         let names = file.tensors.map(\.name)
         let findings = command.verify ? VerifyFindings(names: names, problems: problems, stats: statistics, notScanned: notDecoded) : nil
+        // The model digest of safetensors weights (all F32): what a .ttc of the same weights stores.
+        var digest: String? = nil
+        if command.verify, problems.isEmpty {
+            do { digest = try file.safetensorsModelDigest(threads: command.threadCount) } catch { throw AnalysisIO.fail(error, path: path) }
+        }
 
         if command.json {
             var document = ModelFileJSON.header(file, fileSize: fileSize(file.path))
@@ -45,6 +50,7 @@ struct ForeignInspect {
                 tensors.append(.object(m))
             }
             document.append(("tensors", .array(tensors)))
+            if command.verify { document.append(("model_digest", digest.map { .string($0) } ?? .null)) }
             if let findings { document.append(("verified", .bool(findings.isClean))) }
             AnalysisIO.printJSON(.object(document))
         } else {
@@ -55,6 +61,7 @@ struct ForeignInspect {
             if let findings {
                 lines += [""] + findings.summary(what: file.format == .shardedSafetensors
                                                      ? "index and every shard validated" : "structure validated")
+                if let digest { lines.append("model digest \(digest) (SHA-256 of the F32 weights, as a .ttc of them stores it)") }
             }
             print(lines.joined(separator: "\n"))
         }

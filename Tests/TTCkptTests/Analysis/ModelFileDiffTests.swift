@@ -70,6 +70,33 @@ private typealias M = ModelFixtures
         #expect(fast.valuesAreFloat)
     }
 
+    /// The vectorized Float-pair block against the value-by-value path on the same values
+    /// widened to Double (blocks cut the same way): counts, max |a−b| and its index exactly;
+    /// the sums differ only in the order of additions (8 lanes), so they agree to 1e-13
+    /// relative. 3000 values: two full blocks and a tail of 952, with a shared NaN in one
+    /// block (that block goes value by value on both sides).
+    @Test func vectorizedComparisonAgreesWithScalar() {
+        var g = PythonRandom(seed: 5)
+        var a = (0..<3000).map { _ in Float(g.gauss(mu: 0, sigma: 1)) }
+        var b = a.map { $0 + Float(g.gauss(mu: 0, sigma: 1e-3)) }
+        b[17] = a[17]; b[2999] = -a[2999]
+        a[1500] = .nan; b[1500] = .nan
+        let tolerance = Tolerance(absolute: 1e-3, relative: 1e-3)
+        let fast = TensorComparison(a, b, tolerance: tolerance)
+        var acc = ComparisonAccumulator(tolerance: tolerance)
+        let da = a.map(Double.init), db = b.map(Double.init)
+        da.withUnsafeBufferPointer { pa in db.withUnsafeBufferPointer { pb in acc.add(.double(pa), .double(pb)) } }
+        let slow = acc.finish()
+        #expect(fast.count == slow.count && fast.outsideTolerance == slow.outsideTolerance && fast.nonFiniteCount == 1)
+        #expect(fast.bitDifferences == slow.bitDifferences && fast.bitDifferences == 2998)
+        #expect(fast.maxAbsDifference == slow.maxAbsDifference && fast.maxAbsDifferenceIndex == slow.maxAbsDifferenceIndex)
+        #expect(fast.maxAbsDifferenceIndex == 2999 && fast.firstOutsideIndex == slow.firstOutsideIndex)
+        for (x, y) in [(fast.rmsDifference, slow.rmsDifference), (fast.meanAbsDifference, slow.meanAbsDifference),
+                       (fast.referenceNorm, slow.referenceNorm), (fast.cosineSimilarity!, slow.cosineSimilarity!)] {
+            #expect(abs(x - y) <= 1e-13 * abs(y), "\(x) vs \(y)")
+        }
+    }
+
     /// A safetensors file of one F32 tensor of `count` values i·0.25 − 1000 (exact), with
     /// element `changed` (if any) set to `value`.
     func bigFile(_ dir: String, _ name: String, count: Int, changed: Int? = nil, value: Float = 0) -> String {

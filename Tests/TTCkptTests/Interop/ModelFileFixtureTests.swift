@@ -269,3 +269,29 @@ func checkValues(_ file: ModelFile, _ entry: HeaderJSON, sourceLocation: SourceL
         #expect(throws: ModelFileError(path: dir + "/none", .shardNoIndex)) { try ModelFileOpener.detect(path: dir + "/none") }
     }
 }
+
+@Suite struct SafetensorsModelDigestTests {
+    @Test func shardedAndSingleFileGiveTheSameDigestWhateverTheThreads() throws {
+        // The sharded fixture's F32 tensors rewritten as one file and as two shards (the
+        // fixture itself also holds F16, I64 and F64 tensors: no tt-ckpt digest).
+        #expect(try ModelFileOpener.open(path: M.path("sharded")).safetensorsModelDigest() == nil)
+        let hf = try SafetensorsFile(path: M.path("gpt2-hf.safetensors"))
+        let tensors = try hf.tensors.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: try hf.loadFloats($0)) }
+        let dir = M.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try SafetensorsWriter.write(tensors, metadata: nil, to: dir + "/one.safetensors")
+        try FileManager.default.createDirectory(atPath: dir + "/set", withIntermediateDirectories: false)
+        let half = tensors.count / 2
+        try SafetensorsWriter.write(Array(tensors[..<half]), metadata: nil, to: dir + "/set/a.safetensors")
+        try SafetensorsWriter.write(Array(tensors[half...]), metadata: nil, to: dir + "/set/b.safetensors")
+        let map = tensors.enumerated().map { "\"\($0.element.name)\":\"\($0.offset < half ? "a" : "b").safetensors\"" }
+        M.write(Array(("{\"weight_map\":{" + map.joined(separator: ",") + "}}").utf8), to: dir + "/set/model.safetensors.index.json")
+        let one = try ModelFileOpener.open(path: dir + "/one.safetensors")
+        let reference = try SafetensorsFile(path: dir + "/one.safetensors").modelDigest()
+        for threads in [1, 2, 5] {
+            #expect(try one.safetensorsModelDigest(threads: threads) == reference)
+            #expect(try ModelFileOpener.open(path: dir + "/set").safetensorsModelDigest(threads: threads) == reference)
+        }
+        #expect(try ModelFileOpener.open(path: M.path("model-v3.gguf")).safetensorsModelDigest() == nil)
+    }
+}
