@@ -6,7 +6,7 @@ import PackageDescription
 //
 //   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
 //   TTEngine     ops, model, kernels                       (TTCore, CKernels)
-//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib)
+//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, CBlobCodec)
 //   TTTokenizer  text <-> token ids                        (TTCore)
 //   TTTraining   data, batches, sessions, the training loop, generation
 //   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
@@ -31,9 +31,12 @@ let package = Package(
         ),
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
+        // Blob byte work in C: CRC-32/Adler-32, the byte shuffle, byte-plane zlib streams
+        // (zlib's deflate for the `small` effort).
+        .target(name: "CBlobCodec", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "TTCore"),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
-        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib"]),
+        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "CBlobCodec"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
         .target(name: "TTTraining", dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer"]),
         .target(name: "TTInterop", dependencies: ["TTCore", "TTFormat", "TTTokenizer"]),
@@ -69,7 +72,7 @@ let package = Package(
         .testTarget(
             name: "TTCkptTests",
             dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer", "TTTraining", "TTInterop", "TTAnalysis",
-                           "tt-ckpt", "CKernels"]
+                           "tt-ckpt", "CKernels", "CBlobCodec", "CZlib"]
         ),
     ]
 )

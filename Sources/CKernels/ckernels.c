@@ -718,3 +718,55 @@ float ck_exp_shift_sum(float *x, long n, float shift) {
     }
     return s;
 }
+
+// MARK: - FMA peak (benchmarks)
+
+#define CK_R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+#if CK_HAVE_X86
+__attribute__((target("avx2,fma")))
+static float fma_peak_avx2(long iterations) {
+    const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+#define CK_DECL(k) __m256 a##k = _mm256_set1_ps(1.0f + (float)(k));
+    CK_R12(CK_DECL)
+#undef CK_DECL
+    for (long i = 0; i < iterations; i++) {
+#define CK_FMA(k) a##k = _mm256_fmadd_ps(a##k, x, y);
+        CK_R12(CK_FMA)
+#undef CK_FMA
+    }
+    __m256 s = _mm256_setzero_ps();
+#define CK_SUM(k) s = _mm256_add_ps(s, a##k);
+    CK_R12(CK_SUM)
+#undef CK_SUM
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    return t[0] + t[7];
+}
+#endif
+
+static float fma_peak_scalar(long iterations) {
+    const float x = 0.999999f, y = 1e-7f;
+#define CK_DECL(k) float a##k = 1.0f + (float)(k);
+    CK_R12(CK_DECL)
+#undef CK_DECL
+    for (long i = 0; i < iterations; i++) {
+#define CK_FMA(k) a##k = a##k * x + y;
+        CK_R12(CK_FMA)
+#undef CK_FMA
+    }
+    float s = 0;
+#define CK_SUM(k) s += a##k;
+    CK_R12(CK_SUM)
+#undef CK_SUM
+    return s;
+}
+
+int ck_fma_peak_width(void) { return ck_avx2_available() ? 8 : 1; }
+
+float ck_fma_peak(long iterations) {
+#if CK_HAVE_X86
+    if (ck_avx2_available()) return fma_peak_avx2(iterations);
+#endif
+    return fma_peak_scalar(iterations);
+}

@@ -161,9 +161,11 @@ public final class CheckpointReader {
         guard storedCRC == entry.storedCRC32 else {
             throw fail(.storedCRC, "stored CRC-32 mismatch (directory 0x\(hex(entry.storedCRC32)), computed 0x\(hex(storedCRC)))")
         }
-        let raw: [UInt8]
+        let values: [Float], rawCRC: UInt32
         do {
-            raw = try stored.withUnsafeBytes { try zlibInflateExact($0, rawLength: Int(entry.rawLength)) }
+            (values, rawCRC) = try stored.withUnsafeBytes {
+                try inflateFloats($0, rawLength: Int(entry.rawLength), shuffled: entry.filter == .shuffle)
+            }
         } catch let e as InflateFailure {
             switch e {
             case .corrupt(let m): throw fail(.corruptStream, "zlib stream is corrupt (\(m))")
@@ -173,7 +175,6 @@ public final class CheckpointReader {
             case .outOfMemory: throw fail(.io, "zlib is out of memory")
             }
         }
-        let (values, rawCRC) = decodeFloats(raw, shuffled: entry.filter == .shuffle)
         guard rawCRC == entry.rawCRC32 else {
             throw fail(.rawCRC, "raw CRC-32 mismatch (directory 0x\(hex(entry.rawCRC32)), computed 0x\(hex(rawCRC)))")
         }

@@ -17,13 +17,14 @@ typealias TrainerRun = (TrainingSession, TrainingData, TrainerOptions, StopFlag?
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
                  save: SaveOptions, progress: ProgressOptions, threads: Int? = nil) throws {
     try runTraining(session, data: data, steps: steps, output: output, saveEvery: save.saveEvery, keep: save.keep,
-                    progress: progress, threads: threads)
+                    progress: progress, threads: threads, compression: save.compression.encoding)
 }
 
 /// `threads`: training and compression threads (nil: the model's default). `stop`: nil
 /// routes SIGINT and SIGTERM to a new flag; tests pass their own.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
                  saveEvery: Int, keep: Int?, progress: ProgressOptions, threads: Int? = nil,
+                 compression: BlobEncoding = .fast,
                  stop: StopFlag? = nil, trainer: TrainerRun = Trainer.run) throws {
     var options = TrainerOptions(steps: steps, outputPath: output)
     options.writeOptions = try FaultInjection.writeOptions()
@@ -31,6 +32,7 @@ func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, out
     // The same count compresses the final and interrupted saves (background saves use one
     // thread, see Trainer); set after the fault-injecting options, which replace the struct.
     options.writeOptions.threads = session.model.threadCount
+    options.writeOptions.compression = compression
     options.saveEvery = saveEvery
     options.keep = keep
     let stop = stop ?? {
