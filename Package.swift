@@ -2,17 +2,18 @@
 import PackageDescription
 
 // Targets by layer; each imports only the layers below it, so a back edge (Format importing
-// Training, say) does not compile. README "Development" draws the same graph.
+// Training, say) does not compile (.ci/run builds with
+// --explicit-target-dependency-import-check error). README "Development" draws the graph.
 //
 //   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
 //   TTEngine     ops, model, kernels                       (TTCore, CKernels)
 //   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, CBlobCodec)
 //   TTTokenizer  text <-> token ids                        (TTCore)
-//   TTTraining   data, batches, sessions, the training loop, generation
+//   TTTraining   data, sessions, the training loop, generation (TTCore, TTEngine, TTFormat, TTTokenizer)
 //   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
 //   TTAnalysis   stats, diff, plots, inspect's JSON        (TTCore, TTFormat, TTInterop)
 //   TTCkpt       the library product: all of the above behind one import
-//   tt-ckpt      the command line
+//   tt-ckpt      the command line                          (the layers it uses, ArgumentParser)
 let package = Package(
     name: "tt-ckpt",
     products: [

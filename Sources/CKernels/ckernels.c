@@ -100,6 +100,27 @@ static void pack_b_panel_transposed_avx2(float *restrict d, const float *restric
 static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
 #endif
 
+// The portable packing of one panel of width w, shared by A (rows) and B (columns):
+// d[p*w + i] = src[i*si + p*sp] for i < n, p < kc; zero for n <= i < w. With sp == 1
+// each of the n source lines is contiguous and is walked once.
+static void pack_panel(float *restrict d, const float *restrict src, long kc, long n, int w,
+                       long si, long sp) {
+    if (sp == 1) {
+        for (int i = 0; i < w; i++) {
+            if (i < n) {
+                const float *s = src + i * si;
+                for (long p = 0; p < kc; p++) d[p * w + i] = s[p];
+            } else {
+                for (long p = 0; p < kc; p++) d[p * w + i] = 0.0f;
+            }
+        }
+    } else {
+        for (long p = 0; p < kc; p++)
+            for (int i = 0; i < w; i++)
+                d[p * w + i] = i < n ? src[i * si + p * sp] : 0.0f;
+    }
+}
+
 // Packs A(i,p) for i < mc, p < kc (a points at A(ic,pc)) into MR-row panels:
 // panel r0 holds dst[r0*kc + p*MR + r] = A(r0+r, p), rows past mc are zero.
 static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
@@ -130,20 +151,7 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
             pack_a_panel_rowmajor_avx2(d, src, kc, rs);
         } else
 #endif
-        if (cs == 1) {
-            for (int r = 0; r < MR; r++) {
-                if (r < mr) {
-                    const float *s = src + r * rs;
-                    for (long p = 0; p < kc; p++) d[p * MR + r] = s[p];
-                } else {
-                    for (long p = 0; p < kc; p++) d[p * MR + r] = 0.0f;
-                }
-            }
-        } else {
-            for (long p = 0; p < kc; p++)
-                for (int r = 0; r < MR; r++)
-                    d[p * MR + r] = r < mr ? src[r * rs + p * cs] : 0.0f;
-        }
+        pack_panel(d, src, kc, mr, MR, rs, cs);
     }
 }
 
@@ -170,19 +178,8 @@ static void pack_b(float *restrict dst, const float *restrict b, long kc, long n
         } else if (rs == 1 && nr == NR && avx2) {
             pack_b_panel_transposed_avx2(d, src, kc, cs);
 #endif
-        } else if (rs == 1) {
-            for (int c = 0; c < NR; c++) {
-                if (c < nr) {
-                    const float *s = src + c * cs;
-                    for (long p = 0; p < kc; p++) d[p * NR + c] = s[p];
-                } else {
-                    for (long p = 0; p < kc; p++) d[p * NR + c] = 0.0f;
-                }
-            }
         } else {
-            for (long p = 0; p < kc; p++)
-                for (int c = 0; c < NR; c++)
-                    d[p * NR + c] = c < nr ? src[p * rs + c * cs] : 0.0f;
+            pack_panel(d, src, kc, nr, NR, cs, rs);
         }
     }
 }
@@ -587,6 +584,18 @@ static inline float gelu_bwd_portable(float x) {
     return s + 2.0f * x * s * sc * CK_GELU_S * (1.0f + 3.0f * CK_GELU_K * x * x);
 }
 
+// Both paths of ck_exp_shift_sum end alike: the 8 lane sums reduced in a fixed tree,
+// then elements i..<n one at a time in order.
+static float exp_shift_sum_tail(float *x, long i, long n, float shift, const float l[8]) {
+    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
+    for (; i < n; i++) {
+        float e = ck_expf_portable(x[i] - shift);
+        x[i] = e;
+        s += e;
+    }
+    return s;
+}
+
 #if CK_HAVE_X86
 __attribute__((target("avx2")))
 static inline __m256 exp_avx2(__m256 x) {
@@ -670,13 +679,7 @@ static float exp_shift_sum_avx2(float *x, long n, float shift) {
     }
     float l[8];
     _mm256_storeu_ps(l, acc);
-    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for (; i < n; i++) {
-        float e = ck_expf_portable(x[i] - shift);
-        x[i] = e;
-        s += e;
-    }
-    return s;
+    return exp_shift_sum_tail(x, i, n, shift, l);
 }
 #endif
 
@@ -710,13 +713,7 @@ float ck_exp_shift_sum(float *x, long n, float shift) {
             l[j] = l[j] + e;
         }
     }
-    float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for (; i < n; i++) {
-        float e = ck_expf_portable(x[i] - shift);
-        x[i] = e;
-        s += e;
-    }
-    return s;
+    return exp_shift_sum_tail(x, i, n, shift, l);
 }
 
 // MARK: - FMA peak (benchmarks)

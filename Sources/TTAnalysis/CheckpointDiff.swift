@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTInterop
 /// One header field that differs between A and B, with both values as JSON.
 public struct FieldDifference: Equatable, Sendable {
     /// Dotted path, e.g. `config.d_model`, `training.optimizer.learning_rate`, `vocab.tokens[3]`.

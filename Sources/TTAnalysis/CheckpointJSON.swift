@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTInterop
 
 /// The JSON forms of a checkpoint's header fields, shared by `inspect --json` and `diff`
 /// (which compares these trees field by field). Key names follow the spec's snake_case.

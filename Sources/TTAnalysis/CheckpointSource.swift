@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTInterop
 /// What inspect and diff need from a checkpoint: the header fields, the tensor directory,
 /// and loading one tensor at a time. `CheckpointReader` is the real one; tests may use an
 /// in-memory source.

@@ -1,6 +1,4 @@
 import TTCore
-import TTFormat
-import TTInterop
 /// Hand-written SVG charts of a checkpoint's loss history and of the change between two
 /// checkpoints. Output is deterministic: coordinates are written with two decimals by
 /// integer rounding (no locale, no platform formatting), data values with Swift's

@@ -1,6 +1,3 @@
-import TTCore
-import TTFormat
-import TTInterop
 /// A one-line chart of a series (the loss history) in the eight block characters ▁▂▃▄▅▆▇█.
 public enum Sparkline {
     public static let levels: [Character] = ["▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"]

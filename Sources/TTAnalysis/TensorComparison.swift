@@ -1,6 +1,4 @@
 import TTCore
-import TTFormat
-import TTInterop
 /// The closeness rule of `numpy.allclose(a, b, rtol, atol, equal_nan=False)`, evaluated in
 /// Double: finite a and b are close when |a − b| ≤ atol + rtol·|b| (b is the reference,
 /// so the rule is not symmetric); otherwise they are close only when a == b (the same

@@ -1,6 +1,4 @@
 import TTCore
-import TTFormat
-import TTInterop
 /// Summary statistics of one tensor, as `inspect --stats` prints them.
 ///
 /// Guarantees:

@@ -38,7 +38,9 @@ public enum TerminalText {
 
     /// `s` with every scalar that `needsEscape` flags replaced (see the type). With `limit`,
     /// at most that many scalars of `s` are kept, followed by `...` when some were cut.
-    public static func escaped(_ s: String, limit: Int? = nil) -> String {
+    /// `keepingLineBreaks` keeps `\n` and `\t` as they are, for text whose lines are its own
+    /// (generated text); everything else is escaped as usual.
+    public static func escaped(_ s: String, limit: Int? = nil, keepingLineBreaks: Bool = false) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         var count = 0
@@ -48,7 +50,7 @@ public enum TerminalText {
                 break
             }
             count += 1
-            guard needsEscape(scalar) else {
+            guard needsEscape(scalar) && !(keepingLineBreaks && (scalar == "\n" || scalar == "\t")) else {
                 out.unicodeScalars.append(scalar)
                 continue
             }

@@ -1,5 +1,4 @@
 import CKernels
-import TTCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -59,8 +58,8 @@ public struct Kernels: Sendable {
     /// True when the CPU has AVX2 and FMA (so `.auto` means `.avx2`).
     public static var avx2Available: Bool { ck_avx2_available() != 0 }
 
-    /// The work under which a call runs on the calling thread: a `parallelFor` costs about
-    /// 10 µs of wake-ups, about what 2^16 multiply-adds take on one core.
+    /// The work under which a call runs on the calling thread: handing chunks to other
+    /// threads costs about 10 µs, about what 2^16 multiply-adds take on one core.
     public static let defaultThreshold = 1 << 16
 
     public var pool: ThreadPool
@@ -213,9 +212,4 @@ public struct Kernels: Sendable {
             run(start, e1, decay: s.decay)
         }
     }
-}
-
-extension ThreadPool {
-    /// A pool of one thread (no workers): runs everything inline.
-    public static let serial = ThreadPool(threads: 1)
 }

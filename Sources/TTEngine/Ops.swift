@@ -1,4 +1,3 @@
-import TTCore
 import CKernels
 #if canImport(Glibc)
 import Glibc

@@ -1,4 +1,3 @@
-import TTCore
 // Little-endian encoding and bounds-checked decoding of the .ttc header.
 
 /// Appends little-endian values to a byte array.
@@ -55,34 +54,23 @@ struct ByteReader {
         return T(littleEndian: bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: r.lowerBound, as: T.self) })
     }
 
-    /// `count` consecutive little-endian u32 values (the caller has checked the count
-    /// against `remaining`).
-    mutating func u32Array(count: Int) throws -> [UInt32] {
-        let r = try take(count * 4)
+    /// `count` consecutive little-endian values of `T` (the caller has checked the count
+    /// against `remaining`), copied in one pass.
+    mutating func array<T: FixedWidthInteger>(of _: T.Type, count: Int) throws -> [T] {
+        let r = try take(count * MemoryLayout<T>.size)
         return bytes.withUnsafeBytes { raw in
-            [UInt32](unsafeUninitializedCapacity: count) { buf, n in
+            [T](unsafeUninitializedCapacity: count) { buf, n in
                 UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[r]))
                 #if _endian(big)
-                for i in 0..<count { buf[i] = UInt32(littleEndian: buf[i]) }
+                for i in 0..<count { buf[i] = T(littleEndian: buf[i]) }
                 #endif
                 n = count
             }
         }
     }
 
-    /// `count` consecutive little-endian u64 values.
-    mutating func u64Array(count: Int) throws -> [UInt64] {
-        let r = try take(count * 8)
-        return bytes.withUnsafeBytes { raw in
-            [UInt64](unsafeUninitializedCapacity: count) { buf, n in
-                UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[r]))
-                #if _endian(big)
-                for i in 0..<count { buf[i] = UInt64(littleEndian: buf[i]) }
-                #endif
-                n = count
-            }
-        }
-    }
+    mutating func u32Array(count: Int) throws -> [UInt32] { try array(of: UInt32.self, count: count) }
+    mutating func u64Array(count: Int) throws -> [UInt64] { try array(of: UInt64.self, count: count) }
 
     mutating func u16() throws -> UInt16 { try le(UInt16.self) }
     mutating func u32() throws -> UInt32 { try le(UInt32.self) }

@@ -1,4 +1,3 @@
-import TTCore
 #if canImport(Glibc)
 import Glibc
 private let systemWrite = Glibc.write

@@ -1,4 +1,3 @@
-import TTCore
 // Fixed constants of format version 1 and the reader's caps. spec/FORMAT.md lists each.
 
 /// Framing constants of the .ttc format.

@@ -1,4 +1,3 @@
-import TTCore
 // Typed key/value metadata (the META section) and its mapping to the shared training types.
 
 /// The type byte of a metadata value. spec/FORMAT.md, "Value types".
@@ -52,25 +51,28 @@ enum MetaValue: Equatable, Sendable {
     case boolArray([Bool])
     case stringArray([String])
 
-    /// "u32", "array<f32>", ...: used in wrong-type messages.
-    var typeLabel: String {
+    /// The type of the value, or of its elements for an array.
+    var elementType: MetaType {
         switch self {
-        case .u32: return "u32"
-        case .i64: return "i64"
-        case .u64: return "u64"
-        case .f32: return "f32"
-        case .f64: return "f64"
-        case .bool: return "bool"
-        case .string: return "string"
-        case .u32Array: return "array<u32>"
-        case .i64Array: return "array<i64>"
-        case .u64Array: return "array<u64>"
-        case .f32Array: return "array<f32>"
-        case .f64Array: return "array<f64>"
-        case .boolArray: return "array<bool>"
-        case .stringArray: return "array<string>"
+        case .u32, .u32Array: return .u32
+        case .i64, .i64Array: return .i64
+        case .u64, .u64Array: return .u64
+        case .f32, .f32Array: return .f32
+        case .f64, .f64Array: return .f64
+        case .bool, .boolArray: return .bool
+        case .string, .stringArray: return .string
         }
     }
+
+    var isArray: Bool {
+        switch self {
+        case .u32Array, .i64Array, .u64Array, .f32Array, .f64Array, .boolArray, .stringArray: return true
+        default: return false
+        }
+    }
+
+    /// "u32", "array<f32>", ...: used in wrong-type messages.
+    var typeLabel: String { isArray ? "array<\(elementType.label)>" : elementType.label }
 
     /// Bit-exact equality (Float/Double compared by bit pattern, so NaN payloads count).
     static func == (a: MetaValue, b: MetaValue) -> Bool {

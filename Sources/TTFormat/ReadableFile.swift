@@ -1,4 +1,3 @@
-import TTCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

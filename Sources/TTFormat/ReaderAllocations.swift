@@ -1,4 +1,3 @@
-import TTCore
 // Instrumentation of the reader's file-sized allocations, for the hostile-input tests.
 
 /// Records the largest single buffer the reader allocates with a size taken from a file

@@ -1,4 +1,3 @@
-import TTCore
 import CBlobCodec
 import CZlib
 

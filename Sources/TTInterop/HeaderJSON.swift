@@ -1,4 +1,3 @@
-import TTCore
 import TTFormat
 import TTTokenizer
 /// A small, strict JSON reader for the safetensors header (what is written goes through

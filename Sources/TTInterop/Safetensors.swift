@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTTokenizer
 
 // The public safetensors layout (huggingface/safetensors, `safetensors/src/tensor.rs`):
 //

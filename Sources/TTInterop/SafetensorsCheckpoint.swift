@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTTokenizer
 /// Moving a `Checkpoint` to and from safetensors.
 ///
 /// Export writes the parameters under their canonical names (`tok_emb`, `layers.0.attn.wq`,

@@ -1,6 +1,5 @@
 import TTCore
 import TTFormat
-import TTTokenizer
 /// Reading a vocabulary given on the command line (`import --vocab-file`).
 public enum VocabularyFile {
     /// Parses a vocabulary file: a JSON list of strings when the first non-blank character

@@ -1,7 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
-import TTTokenizer
 /// Cuts training batches out of a token stream.
 ///
 /// - A stream of n ≥ T+1 tokens: each of the B sequences is a window of T+1 tokens at an

@@ -1,6 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
 import TTTokenizer
 /// The model presets of `tt-ckpt init`.
 public enum Preset: String, CaseIterable, Sendable {

@@ -1,7 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
-import TTTokenizer
 import Foundation
 
 /// How `Sampler.generate` picks tokens.

@@ -1,7 +1,3 @@
-import TTCore
-import TTEngine
-import TTFormat
-import TTTokenizer
 import Dispatch
 import Foundation
 

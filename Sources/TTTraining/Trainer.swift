@@ -1,7 +1,5 @@
 import TTCore
-import TTEngine
 import TTFormat
-import TTTokenizer
 import Foundation
 
 /// How a training run saves.
@@ -125,102 +123,5 @@ public enum Trainer {
         try CheckpointWriter.write(checkpoint, to: written, options: options.writeOptions)
         if withStepFile, let keep = options.keep { StepFiles.prune(output: options.outputPath, keep: keep, upTo: step) }
         return written
-    }
-}
-
-/// Runs one save at a time on a background thread of its own, at the lowest scheduling
-/// priority (nice 19), so compression takes the cycles training leaves idle rather than
-/// sharing the cores with it. `wait()` before the next save or the end bounds how late it
-/// can finish.
-final class BackgroundSaver: @unchecked Sendable {
-    private let group = DispatchGroup()
-    // Written by the background job, read after `group.wait()`.
-    private var result: Result<[String], Error>? = nil
-
-    /// Starts `job`. The caller must `wait()` for the previous one first.
-    func start(_ job: @escaping @Sendable () throws -> [String]) {
-        precondition(result == nil, "BackgroundSaver: previous save not collected")
-        group.enter()
-        let thread = Thread {
-            #if os(Linux)
-            // On Linux nice is per thread and `who` 0 is the calling thread: this lowers
-            // only the saver's own thread.
-            _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 19)
-            #endif
-            let r = Result { try job() }
-            self.result = r
-            self.group.leave()
-        }
-        thread.start()
-    }
-
-    /// Waits for the running save (if any); returns the paths it wrote or throws its error.
-    func wait() throws -> [String] {
-        group.wait()
-        defer { result = nil }
-        return try result?.get() ?? []
-    }
-}
-
-/// Step-numbered checkpoint copies written beside the output by `--save-every`.
-///
-/// Naming: the output path with a trailing `.ttc` removed, then `.step`, the global step
-/// zero-padded to at least 6 digits, and `.ttc`: `run/model.ttc` at step 100 gives
-/// `run/model.step000100.ttc`. Pruning to N keeps the N highest-numbered such files whose
-/// step is at most the current one; files numbered above it (from another run) are left alone.
-public enum StepFiles {
-    public static func path(output: String, step: Int) -> String {
-        let stem = output.hasSuffix(".ttc") ? String(output.dropLast(4)) : output
-        var digits = String(step)
-        if digits.count < 6 { digits = String(repeating: "0", count: 6 - digits.count) + digits }
-        return stem + ".step" + digits + ".ttc"
-    }
-
-    /// The step number of `fileName` if it is a step file of `output`'s stem.
-    static func step(of fileName: String, stemName: String) -> Int? {
-        let prefix = stemName + ".step", suffix = ".ttc"
-        guard fileName.hasPrefix(prefix), fileName.hasSuffix(suffix),
-              fileName.count > prefix.count + suffix.count else { return nil }
-        let digits = fileName.dropFirst(prefix.count).dropLast(suffix.count)
-        guard digits.count >= 6, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        return Int(digits)
-    }
-
-    /// Existing step files of `output`, sorted by step.
-    public static func list(output: String) -> [(step: Int, path: String)] {
-        let url = URL(fileURLWithPath: output)
-        let directory = url.deletingLastPathComponent().path
-        let name = url.lastPathComponent
-        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
-        return names.compactMap { n in step(of: n, stemName: stemName).map { ($0, prefixDir + n) } }
-            .sorted { $0.step < $1.step }
-    }
-
-    /// Removes the temporary files a killed writer left for step files of `output`
-    /// (`.STEM.stepNNNNNN.ttc.tmp-PID-HEX` whose PID no longer exists; see
-    /// `AtomicWrite.removeStaleTemporaryFiles`). Returns the paths removed.
-    @discardableResult
-    public static func removeStaleTemporaryFiles(output: String) -> [String] {
-        let url = URL(fileURLWithPath: output)
-        let directory = url.deletingLastPathComponent().path
-        let name = url.lastPathComponent
-        let stemName = name.hasSuffix(".ttc") ? String(name.dropLast(4)) : name
-        let prefixDir = output.contains("/") ? String(output[...output.lastIndex(of: "/")!]) : ""
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        var targets = Set<String>()
-        for n in names where n.hasPrefix(".") {
-            guard let r = n.range(of: ".tmp-", options: .backwards) else { continue }
-            let target = String(n[n.index(after: n.startIndex)..<r.lowerBound])
-            if step(of: target, stemName: stemName) != nil { targets.insert(prefixDir + target) }
-        }
-        return targets.sorted().flatMap { AtomicWrite.removeStaleTemporaryFiles(for: $0) }
-    }
-
-    /// Removes all but the `keep` newest step files numbered ≤ `upTo`.
-    public static func prune(output: String, keep: Int, upTo: Int) {
-        let candidates = list(output: output).filter { $0.step <= upTo }
-        for file in candidates.dropLast(max(0, keep)) { unlink(file.path) }
     }
 }

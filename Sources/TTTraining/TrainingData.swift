@@ -1,5 +1,4 @@
 import TTCore
-import TTEngine
 import TTFormat
 import TTTokenizer
 

@@ -1,7 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
-import TTTokenizer
 // Bounds on training options that size allocations (batch size, steps, activation memory).
 
 /// Bounds on training options that size allocations.

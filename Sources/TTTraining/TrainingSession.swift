@@ -1,7 +1,6 @@
 import TTCore
 import TTEngine
 import TTFormat
-import TTTokenizer
 /// A model with its training state: built fresh from a seed or from a checkpoint, stepped
 /// on batches, and snapshotted back into a `Checkpoint`.
 ///

@@ -1,7 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
-import TTTokenizer
 import Foundation
 
 /// The quantities the tutorial series publishes for its seed-42 model, so a reader can set

@@ -1,6 +1,5 @@
 import Foundation
 import TTCore
-import TTEngine
 import TTFormat
 import TTTraining
 

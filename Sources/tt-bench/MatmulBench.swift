@@ -1,7 +1,4 @@
-import TTCore
 import TTEngine
-import TTFormat
-import TTTraining
 
 /// One matmul shape as the engine calls it.
 struct MatmulCase {
@@ -74,14 +71,8 @@ enum MatmulBench {
             let a2 = gf(time(c, impl: .avx2, pool: many, minSeconds: minSeconds))
             table.add([c.label, c.kind.rawValue, "\(c.m)", "\(c.k)", "\(c.n)", fmt(p1), fmt(a1), fmt(a2), fmt(a2 / a1, 2) + "x"])
         }
-        // The fixed cost of handing work to the pool, with empty bodies, with and without
-        // the workers' spin before sleeping.
-        let configured = many.spinIterations
-        many.spinIterations = 0
-        let dispatchSleep = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
-        many.spinIterations = 2000
-        let dispatchSpin = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
-        many.spinIterations = configured
+        // The fixed cost of a parallel loop (DispatchQueue.concurrentPerform) with empty bodies.
+        let dispatch = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
         // AdamW over the medium model's parameters (memory-bound: 7 floats moved per element).
         let n = BenchPreset.all.last!.parameterCount
         let buffers = (0..<4).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }
@@ -101,8 +92,7 @@ enum MatmulBench {
             adam.append("\(pool.threadCount)T \(fmt(s * 1e3, 2)) ms (\(fmt(Double(n) * 28 / s / 1e9, 1)) GB/s)")
         }
         let adamLine = "\nAdamW update of \(n) parameters: " + adam.joined(separator: ", ") + ".\n"
-        let poolLine = "ThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatchSleep * 1e6, 2)) µs per call "
-            + "with workers that sleep at once (default), \(fmt(dispatchSpin * 1e6, 2)) µs with TTCKPT_SPIN=2000; "
+        let poolLine = "ThreadPool(\(maxThreads)).parallelFor with empty bodies: \(fmt(dispatch * 1e6, 2)) µs per call; "
             + "calls below \(Kernels.defaultThreshold) multiply-adds run on the calling thread.\n"
         return table.render() + adamLine + poolLine
     }

@@ -1,7 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
-import TTTraining
 
 /// The benchmark presets of issue 5 (model shape and batch size).
 struct BenchPreset {

@@ -1,7 +1,6 @@
 import Foundation
 import TTCore
 import TTEngine
-import TTFormat
 import TTTraining
 
 /// Background-save stall, peak memory, and the bit-identity checks.

@@ -1,9 +1,5 @@
 import ArgumentParser
 import Foundation
-import TTCore
-import TTEngine
-import TTFormat
-import TTTraining
 
 @main
 struct TTBench: ParsableCommand {

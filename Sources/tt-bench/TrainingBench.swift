@@ -1,7 +1,5 @@
 import TTCore
 import TTEngine
-import TTFormat
-import TTTraining
 
 /// Training throughput of tt-ckpt's engine and of the peers, one table.
 enum TrainingBench {

@@ -1,11 +1,5 @@
 import ArgumentParser
-import TTAnalysis
 import TTCore
-import TTEngine
-import TTFormat
-import TTInterop
-import TTTokenizer
-import TTTraining
 
 @main
 struct TTCkpt: ParsableCommand {

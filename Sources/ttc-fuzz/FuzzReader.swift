@@ -5,7 +5,6 @@
 //
 // In a normal `swift build` this is a plain executable, `ttc-fuzz FILE...`, that runs the
 // same function once per file: handy to replay a crasher or a corpus without the fuzzer.
-import TTCore
 import TTFormat
 
 #if canImport(Glibc)

@@ -19,7 +19,6 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
-#include "ckatomic.h"
 
 #ifdef __cplusplus
 extern "C" {

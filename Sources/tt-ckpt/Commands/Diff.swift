@@ -2,11 +2,7 @@ import ArgumentParser
 import Foundation
 import TTAnalysis
 import TTCore
-import TTEngine
 import TTFormat
-import TTInterop
-import TTTokenizer
-import TTTraining
 
 extension TTCkpt {
     struct Diff: ParsableCommand {

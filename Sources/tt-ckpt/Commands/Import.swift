@@ -1,12 +1,9 @@
 import ArgumentParser
 import Foundation
-import TTAnalysis
 import TTCore
-import TTEngine
 import TTFormat
 import TTInterop
 import TTTokenizer
-import TTTraining
 
 extension TTCkpt {
     struct Import: ParsableCommand {

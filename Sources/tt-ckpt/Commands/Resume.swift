@@ -1,10 +1,6 @@
 import ArgumentParser
-import TTAnalysis
 import TTCore
-import TTEngine
 import TTFormat
-import TTInterop
-import TTTokenizer
 import TTTraining
 
 extension TTCkpt {

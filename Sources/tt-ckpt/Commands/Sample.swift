@@ -1,9 +1,5 @@
 import ArgumentParser
-import TTAnalysis
 import TTCore
-import TTEngine
-import TTFormat
-import TTInterop
 import TTTokenizer
 import TTTraining
 
@@ -69,7 +65,8 @@ extension TTCkpt {
             options.topK = topK
             options.seed = seed
             let generated = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options)
-            print(vocabulary.decode(ids + generated))
+            // The text's own line breaks stay; escape sequences and bidi controls in tokens do not reach the terminal.
+            print(TerminalText.escaped(vocabulary.decode(ids + generated), keepingLineBreaks: true))
         }
     }
 }

@@ -1,12 +1,6 @@
 import ArgumentParser
 import Foundation
-import TTAnalysis
 import TTCore
-import TTEngine
-import TTFormat
-import TTInterop
-import TTTokenizer
-import TTTraining
 
 /// How the tool reports trouble: exactly one line on stderr, `tt-ckpt: <file or option>:
 /// <problem>`, and exit status 2, for parse errors, `validate()` failures and errors thrown

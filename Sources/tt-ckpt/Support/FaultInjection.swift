@@ -1,11 +1,6 @@
 import Foundation
-import TTAnalysis
 import TTCore
-import TTEngine
 import TTFormat
-import TTInterop
-import TTTokenizer
-import TTTraining
 
 /// Write-fault injection for end-to-end tests of failing saves (spec/BAD-INPUT.md).
 ///

@@ -1,10 +1,7 @@
 import ArgumentParser
-import TTAnalysis
 import TTCore
 import TTEngine
 import TTFormat
-import TTInterop
-import TTTokenizer
 import TTTraining
 
 extension LRSchedule: ExpressibleByArgument {}

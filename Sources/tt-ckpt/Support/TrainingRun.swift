@@ -1,11 +1,7 @@
 import ArgumentParser
 import Foundation
-import TTAnalysis
 import TTCore
-import TTEngine
 import TTFormat
-import TTInterop
-import TTTokenizer
 import TTTraining
 
 /// How a run trains: `Trainer.run`, or a stand-in in tests that check what it is given.

@@ -45,4 +45,9 @@ import Testing
         #expect(TerminalText.quoted("") == "\"\"")
         #expect(TerminalText.quoted("it's\n", quote: "'") == "'it\\'s\\n'")
     }
+
+    /// Generated text keeps its own lines and tabs; every other control is escaped.
+    @Test func keepingLineBreaksForGeneratedText() {
+        #expect(TerminalText.escaped("a\nb\tc\r\u{1B}[2J\u{202E}", keepingLineBreaks: true) == "a\nb\tc\\r\\u{1b}[2J\\u{202e}")
+    }
 }

@@ -1,12 +1,10 @@
-import CKernels
 import Testing
 @testable import TTEngine
 
 @Suite struct ThreadPoolTests {
     @Test func chunksCoverRangeExactlyOnce() {
-        for (threads, spin) in [(1, 0), (2, 0), (3, 0), (2, 1000), (3, 1000)] {
+        for threads in [1, 2, 3, 5] {
             let pool = ThreadPool(threads: threads)
-            pool.spinIterations = spin
             for count in [0, 1, 2, 5, 100, 3, 1] {
                 let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
                 seen.initialize(repeating: 0)
@@ -14,7 +12,7 @@ import Testing
                 pool.parallelFor(count) { range in
                     for i in range { seen[i] += 1 }
                 }
-                #expect(Array(seen.prefix(count)) == [Int](repeating: 1, count: count), "threads \(threads) spin \(spin) count \(count)")
+                #expect(Array(seen.prefix(count)) == [Int](repeating: 1, count: count), "threads \(threads) count \(count)")
             }
         }
     }
@@ -25,7 +23,7 @@ import Testing
         #expect(ThreadPool.chunk(2, of: 3, count: 10) == 6..<10)
     }
 
-    /// A parallelFor inside a body runs inline instead of deadlocking.
+    /// A parallelFor inside a body completes (no deadlock) and covers its range.
     @Test func nestedLoopRunsInline() {
         let pool = ThreadPool(threads: 2)
         let sums = UnsafeMutableBufferPointer<Int>.allocate(capacity: 4)
