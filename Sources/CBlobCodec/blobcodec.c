@@ -283,18 +283,14 @@ static inline void bw_align(bitw *w) {
 
 typedef struct { uint32_t freq; uint16_t sym; } leaf;
 
-static int leaf_less(const leaf *a, const leaf *b) {
-    return a->freq != b->freq ? a->freq < b->freq : a->sym < b->sym;
+static int leaf_compare(const void *x, const void *y) {
+    const leaf *a = (const leaf *)x, *b = (const leaf *)y;
+    if (a->freq != b->freq) return a->freq < b->freq ? -1 : 1;
+    return a->sym < b->sym ? -1 : a->sym > b->sym ? 1 : 0;
 }
 
-static void sort_leaves(leaf *v, int n) {   // insertion sort: n <= 288
-    for (int i = 1; i < n; i++) {
-        leaf x = v[i];
-        int j = i - 1;
-        while (j >= 0 && leaf_less(&x, &v[j])) { v[j + 1] = v[j]; j--; }
-        v[j + 1] = x;
-    }
-}
+// By (frequency, symbol): a total order, so the result does not depend on the sort.
+static void sort_leaves(leaf *v, int n) { qsort(v, (size_t)n, sizeof(leaf), leaf_compare); }
 
 // Optimal code lengths (Huffman, two-queue merge over leaves sorted by frequency), then
 // limited to `limit` bits by moving codes down the tree until Kraft's sum is exact (the

@@ -96,6 +96,7 @@ static ck_buffers *ck_thread_buffers(void) {
 
 #if CK_HAVE_X86
 static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs);
+static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs);
 static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
 static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
 #endif
@@ -126,9 +127,26 @@ static void pack_panel(float *restrict d, const float *restrict src, long kc, lo
 static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
                    long rs, long cs, int avx2) {
     if (rs == 1) {
-        // Column-contiguous A (dB's dOut(M,N) read transposed): walk each source row
-        // segment once, p outer, scattering into every panel.
+        // Column-contiguous A (dB's dOut(M,N) read transposed).
         long full = mc / MR * MR;
+#if CK_HAVE_X86
+        if (avx2) {
+            // Panels whose 8-float loads stay inside the block's rows: one load and one
+            // store per p (the store's last two floats are overwritten by the next p, or
+            // after the last p by the next panel, packed afterwards; the buffer has slack).
+            long r0 = 0;
+            for (; r0 + 8 <= mc; r0 += MR) pack_a_panel_colmajor_avx2(dst + r0 * kc, a + r0, kc, cs);
+            for (long p = 0; p < kc; p++) {
+                const float *s = a + p * cs;
+                for (long q = r0; q < mc; q += MR) {
+                    float *restrict d = dst + q * kc + p * MR;
+                    for (int r = 0; r < MR; r++) d[r] = q + r < mc ? s[q + r] : 0.0f;
+                }
+            }
+            return;
+        }
+#endif
+        // Walk each source row segment once, p outer, scattering into every panel.
         for (long p = 0; p < kc; p++) {
             const float *s = a + p * cs;
             for (long r0 = 0; r0 < full; r0 += MR) {
@@ -224,6 +242,14 @@ static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict 
     }
     for (; p < kc; p++)
         for (int i = 0; i < MR; i++) d[p * MR + i] = src[i * rs + p];
+}
+
+// pack_a for a column-contiguous A (rs == 1: dB's dOut read transposed), one panel of MR
+// rows whose 8-float loads stay inside the block: dst[p*MR + r] = src[p*cs + r]. Each store
+// writes two floats past the slot, overwritten by the next p or by the next panel.
+__attribute__((target("avx2,fma")))
+static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs) {
+    for (long p = 0; p < kc; p++) _mm256_storeu_ps(d + p * MR, _mm256_loadu_ps(src + p * cs));
 }
 
 // pack_b for a column-contiguous B (rs == 1, the forward's b(N,K)), one full NR-wide

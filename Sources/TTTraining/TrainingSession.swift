@@ -173,16 +173,26 @@ extension TrainingSession {
     /// otherwise claim (and the reader would rightly inflate) gigabytes of tensors. Loads
     /// only the tensors a session uses (parameters and both moments; `other` tensors are
     /// skipped unread, as the session ignores them).
+    /// Tensors are inflated on `threads` threads (largest first); the result, and the error
+    /// reported when several tensors are bad (the first in file order), do not depend on it.
     /// - Throws: the reader's `FormatError`, or `InputError(path, ...)` for a model above
     ///   `InitRequest.maxParameters` parameters.
-    public static func loadCheckpoint(path: String) throws -> Checkpoint {
+    public static func loadCheckpoint(path: String, threads: Int = 1) throws -> Checkpoint {
         let reader = try CheckpointReader(path: path)
         let parameters = ParameterLayout.parameterCount(reader.config)
         guard parameters <= InitRequest.maxParameters else {
             throw InputError(path, "\(parameters) parameters is more than the limit \(InitRequest.maxParameters)")
         }
-        let tensors = try reader.entries.filter { $0.role != .other }.map { e in
-            NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try reader.loadTensor(e))
+        let used = reader.entries.filter { $0.role != .other }
+        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: used.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        nonisolated(unsafe) let out = results
+        forEachLargestFirst(sizes: used.map { Int($0.rawLength) }, threads: threads) { i in
+            out[i] = Result { try reader.loadTensor(used[i]) }
+        }
+        let tensors = try used.indices.map { i in
+            NamedTensor(name: used[i].name, role: used[i].role, shape: used[i].shape, values: try results[i]!.get())
         }
         return Checkpoint(config: reader.config, vocabulary: reader.vocabulary, training: reader.training, tensors: tensors)
     }

@@ -8,8 +8,8 @@ struct TTBench: ParsableCommand {
         abstract: "Benchmarks tt-ckpt: matmul kernels, training throughput, checkpoint I/O, and PyTorch/JAX peers.",
         discussion: "Run in a release build: swift run -c release tt-bench")
 
-    @Option(help: "Sections to run, comma-separated: matmul, training, checkpoint, command, stall, memory, identity.")
-    var sections: String = "training,checkpoint,command,stall,memory,identity"
+    @Option(help: "Sections to run, comma-separated: matmul, training, generate, checkpoint, command, stall, memory, identity.")
+    var sections: String = "training,generate,checkpoint,command,stall,memory,identity"
 
     @Flag(help: "A fast check: 0.5 s per training measurement, one stall repetition.")
     var quick = false
@@ -73,6 +73,9 @@ struct TTBench: ParsableCommand {
             print(PeakBench.describe(peak))
             print(TrainingBench.run(presets: chosen, seconds: seconds, threadCounts: Array(Set([1, threads])).sorted(), peers: peers,
                                     peak: peak))
+        }
+        if wanted.contains("generate") {
+            print(GenerationBench.run(threads: threads, trials: quick ? 1 : 3, peers: peers))
         }
         var io: [String: Any]? = nil
         if wanted.contains("checkpoint") {

@@ -45,7 +45,7 @@ extension TTCkpt {
         func run() throws {
             let output = save.output ?? checkpoint
             try OutputPath.check(output, overwrite: true)
-            let stored = try loadCheckpoint(checkpoint)
+            let stored = try loadCheckpoint(checkpoint, threads: threading.count)
             guard !stored.training.sessionStarts.isEmpty else {
                 throw InputError(checkpoint, "has never been trained, so there is nothing to resume; use train")
             }

@@ -66,7 +66,7 @@ extension TTCkpt {
         func run() throws {
             let output = save.output ?? checkpoint
             try OutputPath.check(output, overwrite: true)
-            let stored = try loadCheckpoint(checkpoint)
+            let stored = try loadCheckpoint(checkpoint, threads: threading.count)
             let optimizer = try hyper.apply(to: stored.training.optimizer, step: stored.training.step, steps: steps)
             let batchSize = hyper.batchSize ?? stored.training.batchSize
             try TrainingLimits.checkBatchSize(batchSize, config: stored.config,

@@ -124,6 +124,6 @@ final class ProgressPrinter {
 
 /// Reads a checkpoint's header, refuses a model above init's bound before inflating
 /// anything, then loads the tensors a session uses; errors name the file.
-func loadCheckpoint(_ path: String) throws -> Checkpoint {
-    try TrainingSession.loadCheckpoint(path: path)
+func loadCheckpoint(_ path: String, threads: Int = 1) throws -> Checkpoint {
+    try TrainingSession.loadCheckpoint(path: path, threads: threads)
 }
