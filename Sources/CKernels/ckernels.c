@@ -461,9 +461,81 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
 
 // MARK: - The engine's three shapes
 
+#if CK_HAVE_X86
+// A few rows of the forward product (a decode step's matrix-vector products): out(i,j) for
+// i in [i0,i1) (at most CK_MATVEC_ROWS), j in [j0,j1), with the GEMM's arithmetic (per
+// CK_KC block an FMA chain over p from 0, C = s_0 (+ bias), then C = C + s_q), but without
+// packing: eight rows of b are read eight floats at a time and transposed in registers, so
+// each weight is read once. Four groups of eight columns run side by side to cover the FMA
+// latency of the one chain each output has.
+#define CK_MATVEC_ROWS 2
+CK_AVX2
+static void matvec_avx2(float *out, const float *a, const float *b, const float *bias,
+                        long K, long N, long i0, long i1, long j0, long j1) {
+    const long rows = i1 - i0;
+    for (long jg = j0; jg < j1; jg += 32) {
+        const float *w[32];
+        long valid = j1 - jg < 32 ? j1 - jg : 32;
+        for (int r = 0; r < 32; r++) w[r] = b + (jg + (r < valid ? r : valid - 1)) * K;
+        __m256 c[CK_MATVEC_ROWS][4];
+        for (long pc = 0; pc < K; pc += KC) {
+            long p1 = K - pc < KC ? K : pc + KC;
+            __m256 s[CK_MATVEC_ROWS][4];
+            for (int i = 0; i < CK_MATVEC_ROWS; i++)
+                for (int g = 0; g < 4; g++) s[i][g] = _mm256_setzero_ps();
+            long p = pc;
+            for (; p + 8 <= p1; p += 8) {
+                // One group of eight columns at a time (eight registers of transposed weights);
+                // the four groups' chains are independent, so they overlap in the core.
+                for (int g = 0; g < 4; g++) {
+                    __m256 v[8];
+                    for (int r = 0; r < 8; r++) v[r] = _mm256_loadu_ps(w[8 * g + r] + p);
+                    transpose8x8_avx2(v);
+                    for (long i = 0; i < rows; i++) {
+                        const float *ai = a + (i0 + i) * K + p;
+                        __m256 acc = s[i][g];
+                        for (int k = 0; k < 8; k++) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + k), v[k], acc);
+                        s[i][g] = acc;
+                    }
+                }
+            }
+            for (; p < p1; p++) {
+                float col[32] __attribute__((aligned(32)));
+                for (int r = 0; r < 32; r++) col[r] = w[r][p];
+                for (long i = 0; i < rows; i++) {
+                    __m256 x = _mm256_broadcast_ss(a + (i0 + i) * K + p);
+                    for (int g = 0; g < 4; g++) s[i][g] = _mm256_fmadd_ps(x, _mm256_load_ps(col + 8 * g), s[i][g]);
+                }
+            }
+            for (long i = 0; i < rows; i++)
+                for (int g = 0; g < 4; g++) {
+                    if (pc > 0) c[i][g] = _mm256_add_ps(c[i][g], s[i][g]);
+                    else if (bias) {
+                        float bb[8] __attribute__((aligned(32)));
+                        for (int r = 0; r < 8; r++) bb[r] = bias[jg + (8 * g + r < valid ? 8 * g + r : valid - 1)];
+                        c[i][g] = _mm256_add_ps(s[i][g], _mm256_load_ps(bb));
+                    } else c[i][g] = s[i][g];
+                }
+        }
+        for (long i = 0; i < rows; i++) {
+            float t[32] __attribute__((aligned(32)));
+            for (int g = 0; g < 4; g++) _mm256_store_ps(t + 8 * g, c[i][g]);
+            float *o = out + (i0 + i) * N + jg;
+            for (long r = 0; r < valid; r++) o[r] = t[r];
+        }
+    }
+}
+#endif
+
 void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
                        long M, long K, long N, long i0, long i1, long j0, long j1) {
     (void)M;
+#if CK_HAVE_X86
+    if (i1 > i0 && i1 - i0 <= CK_MATVEC_ROWS && K > 0 && j1 > j0 && ck_resolve_impl(impl) == CK_IMPL_AVX2) {
+        matvec_avx2(out, a, b, bias, K, N, i0, i1, j0, j1);
+        return;
+    }
+#endif
     // out(i,j) = sum_p a[i*K + p] · b[j*K + p]: A(i,p) = a[i*K + p], B(p,j) = b[j*K + p].
     ck_sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias);
 }
