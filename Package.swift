@@ -7,7 +7,7 @@ import PackageDescription
 //
 //   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
 //   TTEngine     ops, model, kernels                       (TTCore, CKernels)
-//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, CBlobCodec)
+//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, CBlobCodec, TTTokenizer: a bpe vocabulary is checked by its tokenizer)
 //   TTTokenizer  text <-> token ids                        (TTCore)
 //   TTTraining   data, sessions, the training loop, generation (TTCore, TTEngine, TTFormat, TTTokenizer)
 //   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "CBlobCodec", linkerSettings: [.linkedLibrary("z")]),
         .target(name: "TTCore"),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
-        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "CBlobCodec"]),
+        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "CBlobCodec", "TTTokenizer"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
         .target(name: "TTTraining", dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer"]),
         .target(name: "TTInterop", dependencies: ["TTCore", "TTFormat", "TTTokenizer"]),

@@ -26,6 +26,18 @@ public enum CheckpointJSON {
     public static func vocabulary(_ v: Vocabulary, tokens: Bool = true) -> JSONValue {
         var members: [(String, JSONValue)] = [("kind", .string(v.kind.rawValue)), ("size", .int(v.tokens.count))]
         if tokens { members.append(("tokens", .array(v.tokens.map { .string($0) }))) }
+        if tokens, v.kind == .bpe, let b = v.bpe {
+            // The merges as [left id, right id] pairs in rank order; added tokens by id.
+            members.append(("merges", .array(stride(from: 0, to: b.merges.count - 1, by: 2).map {
+                .array([.int(Int(b.merges[$0])), .int(Int(b.merges[$0 + 1]))])
+            })))
+            members.append(("added_tokens", .array(zip(b.addedIDs, b.addedFlags).map { id, flags in
+                .object([("id", .int(Int(id))), ("special", .bool(flags & 1 != 0)), ("normalized", .bool(flags & 2 != 0))])
+            })))
+            members.append(("pre_tokenizer", .string(b.preTokenizer)))
+            members.append(("add_prefix_space", .bool(b.addPrefixSpace)))
+            members.append(("ignore_merges", .bool(b.ignoreMerges)))
+        }
         return .object(members)
     }
 

@@ -7,13 +7,15 @@ public enum Setting: String, Sendable, CaseIterable {
     case tokenizer
     /// A file listing the tokens of a vocabulary.
     case vocabularyFile = "vocabulary_file"
+    /// Hugging Face tokenizer files of a byte-level BPE (tokenizer.json, or vocab.json + merges.txt).
+    case tokenizerFile = "tokenizer_file"
     /// The model config's fields, by their spec names.
     case arch, vocabSize = "vocab_size", dModel = "d_model", nHeads = "n_heads", dFF = "d_ff", nLayers = "n_layers", context
 
     /// The setting holding a `ModelConfig` field (`ConfigError.field`), if any.
     public init?(configField field: String) {
         self.init(rawValue: field)
-        if self == .corpus || self == .tokenizer || self == .vocabularyFile { return nil }
+        if self == .corpus || self == .tokenizer || self == .vocabularyFile || self == .tokenizerFile { return nil }
     }
 }
 

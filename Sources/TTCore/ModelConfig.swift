@@ -1,10 +1,18 @@
-/// The two block types the engine computes. See README "The model".
+/// The block types the engine computes. See README "The model".
 public enum Architecture: String, CaseIterable, Sendable, Codable {
     /// The tutorial series' block: attention, then r = mh + FFN(mh), then one
     /// LayerNorm; no residual from the block input and no final LayerNorm.
     case tutorial
-    /// Pre-LN GPT-2 style: x += Attn(LN1(x)); x += FFN(LN2(x)); then LN_f.
+    /// Pre-LN GPT-2 style: x += Attn(LN1(x)); x += FFN(LN2(x)); then LN_f. Per-head
+    /// Q/K/V without biases, output projection without bias, untied `lm_head`.
     case gpt
+    /// GPT-2 exactly as transformers' `GPT2LMHeadModel` computes it: the gpt block with a
+    /// fused QKV projection with bias, an output projection with bias, and the LM head
+    /// tied to `tok_emb` (one tensor).
+    case gpt2
+
+    /// True for the pre-LN archs (`ln1`, `ln2` per block and `ln_f`).
+    public var isPreLN: Bool { self != .tutorial }
 }
 
 /// A model's shape. Field names follow the spec (`d_model` is `dModel`).
@@ -50,6 +58,14 @@ public struct ModelConfig: Equatable, Hashable, Sendable {
     /// GPT: D 256, H 8, F 1024, L 6, T 128, vocabulary 256 by default (bytes).
     public static func gptMedium(vocabSize: Int = 256) -> ModelConfig {
         ModelConfig(arch: .gpt, vocabSize: vocabSize, dModel: 256, nHeads: 8, dFF: 1024, nLayers: 6, context: 128)
+    }
+    /// A small GPT-2 for tests: D 64, H 4, F 256, L 2, T 64, vocabulary 256 by default (bytes).
+    public static func gpt2Tiny(vocabSize: Int = 256) -> ModelConfig {
+        ModelConfig(arch: .gpt2, vocabSize: vocabSize, dModel: 64, nHeads: 4, dFF: 256, nLayers: 2, context: 64)
+    }
+    /// GPT-2 124M: D 768, H 12, F 3072, L 12, T 1024, V 50257 by default (GPT-2's tokenizer).
+    public static func gpt2Small124M(vocabSize: Int = 50257) -> ModelConfig {
+        ModelConfig(arch: .gpt2, vocabSize: vocabSize, dModel: 768, nHeads: 12, dFF: 3072, nLayers: 12, context: 1024)
     }
 
     /// Upper bounds that keep a config (and so any file claiming it) from asking for

@@ -90,10 +90,21 @@ public final class Model {
         set { kernels.threshold = max(0, newValue) }
     }
 
+    /// Called by `backward()` at each `BackwardPoint` (ModelTrace.swift); nil except while
+    /// `traceForwardBackward` runs.
+    var backwardObserver: ((BackwardPoint) -> Void)?
+
     /// Shape of the last forward (0 before any) and its count of non-ignored targets.
     var lastBatchSize = 0
     var lastSeqLen = 0
     var lastTargetCount = 0
+    /// True when the activations are those of the last `forward` (a `decode` changes them).
+    var backwardReady = false
+
+    /// Positions of one sequence whose keys and values the activation buffers hold (the KV
+    /// cache): S after a `forward` of one sequence of length S, one more after each
+    /// `decode`; 0 after a forward of several sequences.
+    public private(set) var cachedPositions = 0
 
     /// Floats the activation buffer of `Model(config:maxBatchSize:)` would allocate
     /// (activations, backward scratch and packed QKV weights; Int.max if the count
@@ -148,13 +159,13 @@ public final class Model {
         normPartials.deallocate()
     }
 
-    /// The buffer holding tensors of `role` (.other has none).
+    /// The buffer holding tensors of `role` (.other and the trace roles have none).
     public func buffer(_ role: TensorRole) -> UnsafeMutableBufferPointer<Float>? {
         switch role {
         case .parameter: return parameters
         case .adamM: return adamM
         case .adamV: return adamV
-        case .other: return nil
+        case .other, .activation, .activationGrad, .gradient, .update: return nil
         }
     }
 
@@ -166,14 +177,18 @@ public final class Model {
     /// Draws initial weights from `rng`, consuming it exactly as the series does.
     /// tutorial: every slot but the LayerNorm ones gets `gauss(0, 0.1)` per element in
     /// layout order, γ = 1, β = 0. gpt: weights `gauss(0, 0.02)` in layout order, biases 0,
-    /// γ = 1, β = 0. Moments are zeroed.
+    /// γ = 1, β = 0. gpt2 (GPT-2's and nanoGPT's rule): the same, except that the two
+    /// residual output projections `attn.wo` and `ffn.w2` get `gauss(0, 0.02/√(2L))`.
+    /// Moments are zeroed.
     public func initializeWeights(rng: inout PythonRandom) {
         let sigma = config.arch == .tutorial ? 0.1 : 0.02
+        let residualSigma = config.arch == .gpt2 ? 0.02 / (2 * Double(config.nLayers)).squareRoot() : sigma
         for slot in layout.slots {
             let w = view(parameters, slot)
             switch slot.kind {
             case .weight:
-                for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: sigma)) }
+                let s = slot.name.hasSuffix(".attn.wo") || slot.name.hasSuffix(".ffn.w2") ? residualSigma : sigma
+                for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: s)) }
             case .bias:
                 if config.arch == .tutorial {
                     for i in 0..<slot.count { w[i] = Float(rng.gauss(mu: 0, sigma: sigma)) }
@@ -197,7 +212,7 @@ public final class Model {
     /// - Precondition: batchSize ≤ maxBatchSize, seqLen ≤ T, tokens in 0..<V.
     public func forward(_ batch: Batch) -> Float {
         let B = batch.batchSize, T = batch.seqLen
-        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        let V = config.vocabSize
         precondition(B >= 1 && B <= maxBatchSize, "batch size \(B) outside 1...\(maxBatchSize)")
         precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
         let BT = B * T
@@ -210,9 +225,18 @@ public final class Model {
             targetBuffer[i] = y
             if y != Batch.ignore { count += 1 }
         }
+        return run(batchSize: B, seqLen: T, targetCount: count)
+    }
+
+    /// `forward` on the tokens and targets already in `tokenBuffer` and `targetBuffer`.
+    private func run(batchSize B: Int, seqLen T: Int, targetCount count: Int) -> Float {
+        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        let BT = B * T
         lastBatchSize = B
         lastSeqLen = T
         lastTargetCount = count
+        backwardReady = true
+        cachedPositions = B == 1 ? T : 0
         if let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
             let total = small.forward(batchSize: B, seqLen: T, targetCount: count)
             return count > 0 ? Float(total / Double(count)) : 0
@@ -229,7 +253,7 @@ public final class Model {
         for l in 0..<L {
             let w = o.layers[l]
             let la = a + l * acts.layerStride
-            let wqkv = a + acts.wqkvT + l * 3 * C * C
+            let (wqkv, bqkv, bo) = attentionWeights(l)
             switch config.arch {
             case .tutorial:
                 kernels.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
@@ -242,12 +266,12 @@ public final class Model {
                 layernormForward(la + acts.lnOut, la + acts.lnMean, la + acts.lnRstd, la + acts.res3,
                                  p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, kernels)
                 x = la + acts.lnOut
-            case .gpt:
+            case .gpt, .gpt2:
                 layernormForward(la + acts.ln1, la + acts.ln1Mean, la + acts.ln1Rstd, x,
                                  p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, kernels)
-                kernels.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, nil, BT, 3 * C, C)
+                kernels.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, bqkv, BT, 3 * C, C)
                 attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
-                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)
+                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, bo, BT, C, C)
                 residualForward(la + acts.res2, x, la + acts.attproj, BT * C, kernels)
                 layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
                                  p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, kernels)
@@ -258,14 +282,34 @@ public final class Model {
                 x = la + acts.res3
             }
         }
-        if config.arch == .gpt {
+        if config.arch.isPreLN {
             layernormForward(a + acts.lnf, a + acts.lnfMean, a + acts.lnfRstd, x,
                              p + o.lnfGamma, p + o.lnfBeta, BT, C, eps: eps, kernels)
             x = a + acts.lnf
         }
+        // gpt2: lmHead is tok_emb's offset (the tied head)
         kernels.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
         let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, kernels)
         return count > 0 ? Float(total / Double(count)) : 0
+    }
+
+    /// The per-position losses of the last `forward`, (B, S) row-major: −log p(target), 0
+    /// where the target is `Batch.ignore`.
+    public var lastLosses: UnsafeBufferPointer<Float> {
+        precondition(backwardReady, "lastLosses needs a forward() (and no decode() since)")
+        return UnsafeBufferPointer(start: actBuffer + acts.losses, count: lastBatchSize * lastSeqLen)
+    }
+
+    /// Layer l's QKV projection as one (3C, C) matrix with its bias, and the output
+    /// projection's bias: gpt2's own `attn.wqkv`, `attn.bqkv` and `attn.bo`; for the other
+    /// archs the copy of wq, wk, wv that `packQKVWeights` made, and no biases.
+    func attentionWeights(_ l: Int) -> (wqkv: UnsafeMutablePointer<Float>, bqkv: UnsafeMutablePointer<Float>?,
+                                        bo: UnsafeMutablePointer<Float>?) {
+        let w = offsets.layers[l]
+        let p = parameters.baseAddress!
+        if config.arch == .gpt2 { return (p + w.wqkv, p + w.bqkv, p + w.bo) }
+        let C = config.dModel
+        return (actBuffer + acts.wqkvT + l * 3 * C * C, nil, nil)
     }
 
     /// Logits (V) at sequence `b`, position `t` of the last `forward`.
@@ -275,11 +319,98 @@ public final class Model {
         return UnsafeBufferPointer(start: actBuffer + acts.logits + (b * lastSeqLen + t) * V, count: V)
     }
 
+    // MARK: - KV cache
+
+    /// Appends `token` at position P = `cachedPositions` of the sequence the last `forward`
+    /// ran (one sequence) and returns the logits (V) at P: one position through every layer,
+    /// attending to the keys and values of positions 0...P kept in the activations (the KV
+    /// cache). The logits are bit for bit those of a `forward` on all P + 1 tokens: every op
+    /// computes a row with the same arithmetic whatever the number of rows, and the
+    /// attention row takes the path a forward of length P + 1 takes
+    /// (`attentionForwardLastRow`). One exception keeps that exact: a forward computes
+    /// attention with plain loops below `attentionGemmMinimum` positions and with the GEMM
+    /// kernel from there on, for every row, so the decode that reaches that length runs a
+    /// forward on the whole sequence (once) instead, and the cached rows are from then on
+    /// those of a long forward. The parameters must not change between the `forward` and
+    /// the decodes (the gpt arch uses the QKV copy that forward packed). After a decode,
+    /// `backward()` is refused until the next `forward`. No allocation.
+    /// - Precondition: 1 ≤ cachedPositions < T, token in 0..<V.
+    public func decode(_ token: Int32) -> UnsafeBufferPointer<Float> {
+        let t = cachedPositions
+        let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
+        precondition(t >= 1 && t < config.context, "decode needs 1...\(config.context - 1) cached positions, has \(t)")
+        precondition(token >= 0 && Int(token) < V, "token id out of range")
+        if t + 1 == attentionGemmMinimum {
+            tokenBuffer[t] = token
+            for i in 0...t { targetBuffer[i] = Batch.ignore }
+            _ = run(batchSize: 1, seqLen: t + 1, targetCount: 0)
+            backwardReady = false
+            return logits(batch: 0, position: t)
+        }
+        let p = parameters.baseAddress!
+        let a = actBuffer
+        let o = offsets
+        let eps = ModelConfig.layerNormEpsilon
+        // One sequence: row t of every (S, width) view sits at t·width whatever S is.
+        func row(_ view: Int, _ width: Int) -> UnsafeMutablePointer<Float> { a + view + t * width }
+        tokenBuffer[t] = token
+        targetBuffer[t] = Batch.ignore
+        encoderForward(row(acts.encoded, C), tokenBuffer + t, p + o.tokEmb, p + o.posEmb + t * C, 1, 1, C, kernels)
+        var x = row(acts.encoded, C)                 // (C): this position's input to the layer
+        for l in 0..<L {
+            let w = o.layers[l]
+            let la = acts.layerStride * l
+            let (wqkv, bqkv, bo) = attentionWeights(l)
+            func r(_ view: Int, _ width: Int) -> UnsafeMutablePointer<Float> { row(la + view, width) }
+            // att scratch: H·(t+1) weights, in this layer's att view (a decode keeps no att rows)
+            switch config.arch {
+            case .tutorial:
+                kernels.matmulForward(r(acts.qkv, 3 * C), x, wqkv, nil, 1, 3 * C, C)
+                attentionForwardLastRow(r(acts.atty, C), a + la + acts.att, a + la + acts.qkv, t, C, H, kernels)
+                kernels.matmulForward(r(acts.attproj, C), r(acts.atty, C), p + w.wo, nil, 1, C, C)
+                kernels.matmulForward(r(acts.fch, F), r(acts.attproj, C), p + w.w1, p + w.b1, 1, F, C)
+                geluForward(r(acts.fchGelu, F), r(acts.fch, F), F, kernels)
+                kernels.matmulForward(r(acts.fcproj, C), r(acts.fchGelu, F), p + w.w2, p + w.b2, 1, C, F)
+                residualForward(r(acts.res3, C), r(acts.attproj, C), r(acts.fcproj, C), C, kernels)
+                layernormForward(r(acts.lnOut, C), r(acts.lnMean, 1), r(acts.lnRstd, 1), r(acts.res3, C),
+                                 p + w.ln1Gamma, p + w.ln1Beta, 1, C, eps: eps, kernels)
+                x = r(acts.lnOut, C)
+            case .gpt, .gpt2:
+                layernormForward(r(acts.ln1, C), r(acts.ln1Mean, 1), r(acts.ln1Rstd, 1), x,
+                                 p + w.ln1Gamma, p + w.ln1Beta, 1, C, eps: eps, kernels)
+                kernels.matmulForward(r(acts.qkv, 3 * C), r(acts.ln1, C), wqkv, bqkv, 1, 3 * C, C)
+                attentionForwardLastRow(r(acts.atty, C), a + la + acts.att, a + la + acts.qkv, t, C, H, kernels)
+                kernels.matmulForward(r(acts.attproj, C), r(acts.atty, C), p + w.wo, bo, 1, C, C)
+                residualForward(r(acts.res2, C), x, r(acts.attproj, C), C, kernels)
+                layernormForward(r(acts.ln2, C), r(acts.ln2Mean, 1), r(acts.ln2Rstd, 1), r(acts.res2, C),
+                                 p + w.ln2Gamma, p + w.ln2Beta, 1, C, eps: eps, kernels)
+                kernels.matmulForward(r(acts.fch, F), r(acts.ln2, C), p + w.w1, p + w.b1, 1, F, C)
+                geluForward(r(acts.fchGelu, F), r(acts.fch, F), F, kernels)
+                kernels.matmulForward(r(acts.fcproj, C), r(acts.fchGelu, F), p + w.w2, p + w.b2, 1, C, F)
+                residualForward(r(acts.res3, C), r(acts.res2, C), r(acts.fcproj, C), C, kernels)
+                x = r(acts.res3, C)
+            }
+        }
+        if config.arch.isPreLN {
+            layernormForward(row(acts.lnf, C), row(acts.lnfMean, 1), row(acts.lnfRstd, 1), x,
+                             p + o.lnfGamma, p + o.lnfBeta, 1, C, eps: eps, kernels)
+            x = row(acts.lnf, C)
+        }
+        kernels.matmulForward(row(acts.logits, V), x, p + o.lmHead, nil, 1, V, C)
+        cachedPositions = t + 1
+        lastBatchSize = 1
+        lastSeqLen = t + 1
+        backwardReady = false
+        return UnsafeBufferPointer(start: row(acts.logits, V), count: V)
+    }
+
     /// Overwrites `gradients` with d(mean loss)/dθ for the last `forward`.
     public func backward() {
-        precondition(lastBatchSize > 0, "backward() needs a forward() first")
+        precondition(lastBatchSize > 0 && backwardReady, "backward() needs a forward() first (and no decode() since)")
         let B = lastBatchSize, T = lastSeqLen, BT = B * T
-        if let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
+        // (Not while tracing: the small path has no observation points; the activations
+        // its forward wrote are the general path's, bit for bit.)
+        if backwardObserver == nil, let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
             small.backward(batchSize: B, seqLen: T, targetCount: lastTargetCount)
             return
         }
@@ -298,7 +429,9 @@ public final class Model {
             dres.update(repeating: 0, count: BT * C)
             kernels.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
             kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
-        case .gpt:
+        case .gpt, .gpt2:
+            // gpt2: lmHead is tok_emb, so its gradient here is the head's use; the
+            // embedding's use is added by encoderBackward at the end.
             dln.update(repeating: 0, count: BT * C)
             kernels.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
             kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
@@ -307,11 +440,12 @@ public final class Model {
                               p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, kernels)
         }
         // dres now holds the gradient of the last block's output.
+        backwardObserver?(.top)
         for l in stride(from: L - 1, through: 0, by: -1) {
             let w = o.layers[l]
             let la = a + l * acts.layerStride
             let below = a + (l - 1) * acts.layerStride
-            let wqkv = a + acts.wqkvT + l * 3 * C * C
+            let (wqkv, _, _) = attentionWeights(l)
             let (dfchGelu, dfch, dmh, datty, dqkv) = (a + acts.dfchGelu, a + acts.dfch, a + acts.dmh,
                                                       a + acts.datty, a + acts.dqkv)
             switch config.arch {
@@ -340,7 +474,7 @@ public final class Model {
                 dres.update(repeating: 0, count: BT * C)
                 kernels.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
-            case .gpt:
+            case .gpt, .gpt2:
                 let xin = l == 0 ? a + acts.encoded : below + acts.res3
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
                 dfchGelu.update(repeating: 0, count: BT * F)
@@ -353,18 +487,25 @@ public final class Model {
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
                                   p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, kernels)
+                backwardObserver?(.afterFFN(l))
                 // res2 = x + Attn(LN1(x))
+                let gpt2 = config.arch == .gpt2
                 datty.update(repeating: 0, count: BT * C)
                 kernels.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
-                kernels.matmulBackwardWeight(g + w.wo, nil, dres, la + acts.atty, BT, C, C)
+                kernels.matmulBackwardWeight(g + w.wo, gpt2 ? g + w.bo : nil, dres, la + acts.atty, BT, C, C)
                 dqkv.update(repeating: 0, count: BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 dln.update(repeating: 0, count: BT * C)
                 kernels.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
-                accumulateQKVGradients(layer: l, dqkv: dqkv, input: la + acts.ln1, rows: BT)
+                if gpt2 {
+                    kernels.matmulBackwardWeight(g + w.wqkv, g + w.bqkv, dqkv, la + acts.ln1, BT, 3 * C, C)
+                } else {
+                    accumulateQKVGradients(layer: l, dqkv: dqkv, input: la + acts.ln1, rows: BT)
+                }
                 layernormBackward(dres, g + w.ln1Gamma, g + w.ln1Beta, dln, xin,
                                   p + w.ln1Gamma, la + acts.ln1Mean, la + acts.ln1Rstd, BT, C, kernels)
             }
+            backwardObserver?(.afterLayer(l))
         }
         encoderBackward(g + o.tokEmb, g + o.posEmb, dres, tokenBuffer, B, T, C, kernels)
     }
@@ -446,7 +587,9 @@ public final class Model {
 
     /// Copies each layer's Wq, Wk, Wv (H, C, hs) into wqkvT (3C, C): row s·C + h·hs + j
     /// holds column j of head h of W_s, so qkv(B,T,3C) = x · wqkvTᵀ is one matmul.
+    /// gpt2 stores its weights in this layout already (`attn.wqkv`) and packs nothing.
     func packQKVWeights() {
+        guard config.arch != .gpt2 else { return }
         let (C, H, L) = (config.dModel, config.nHeads, config.nLayers)
         let hs = C / H
         let p = parameters.baseAddress!
@@ -490,14 +633,19 @@ public final class Model {
 /// Offsets of every parameter tensor in the flat buffers, resolved once from the layout.
 struct ParameterOffsets {
     struct Layer {
-        var wq = 0, wk = 0, wv = 0, wo = 0, w1 = 0, b1 = 0, w2 = 0, b2 = 0
-        /// tutorial: `ln.*`; gpt: `ln1.*`.
+        /// tutorial, gpt.
+        var wq = 0, wk = 0, wv = 0
+        /// gpt2 only.
+        var wqkv = 0, bqkv = 0, bo = 0
+        var wo = 0, w1 = 0, b1 = 0, w2 = 0, b2 = 0
+        /// tutorial: `ln.*`; gpt, gpt2: `ln1.*`.
         var ln1Gamma = 0, ln1Beta = 0
-        /// gpt only.
+        /// gpt, gpt2.
         var ln2Gamma = 0, ln2Beta = 0
     }
+    /// gpt2: lmHead == tokEmb (the tied head).
     var tokEmb = 0, posEmb = 0, lmHead = 0
-    /// gpt only.
+    /// gpt, gpt2.
     var lnfGamma = 0, lnfBeta = 0
     var layers: [Layer] = []
     /// The element ranges of the biases and LayerNorm parameters, in layout order (what
@@ -510,10 +658,11 @@ struct ParameterOffsets {
             guard let slot = layout.slot(named: name) else { preconditionFailure("no tensor \(name)") }
             return slot.offset
         }
-        let gpt = layout.config.arch == .gpt
+        let arch = layout.config.arch
+        let gpt = arch.isPreLN
         tokEmb = at("tok_emb")
         posEmb = at("pos_emb")
-        lmHead = at("lm_head")
+        lmHead = arch == .gpt2 ? tokEmb : at("lm_head")
         if gpt {
             lnfGamma = at("ln_f.gamma")
             lnfBeta = at("ln_f.beta")
@@ -521,7 +670,12 @@ struct ParameterOffsets {
         for i in 0..<layout.config.nLayers {
             let q = "layers.\(i)."
             var l = Layer()
-            l.wq = at(q + "attn.wq"); l.wk = at(q + "attn.wk"); l.wv = at(q + "attn.wv"); l.wo = at(q + "attn.wo")
+            if arch == .gpt2 {
+                l.wqkv = at(q + "attn.wqkv"); l.bqkv = at(q + "attn.bqkv"); l.bo = at(q + "attn.bo")
+            } else {
+                l.wq = at(q + "attn.wq"); l.wk = at(q + "attn.wk"); l.wv = at(q + "attn.wv")
+            }
+            l.wo = at(q + "attn.wo")
             l.w1 = at(q + "ffn.w1"); l.b1 = at(q + "ffn.b1"); l.w2 = at(q + "ffn.w2"); l.b2 = at(q + "ffn.b2")
             if gpt {
                 l.ln1Gamma = at(q + "ln1.gamma"); l.ln1Beta = at(q + "ln1.beta")
@@ -539,21 +693,21 @@ struct ParameterOffsets {
 /// from its start. Per-layer views repeat every `layerStride` floats.
 struct ActivationLayout {
     // Per layer, relative to the layer's start.
-    var ln1 = 0, ln1Mean = 0, ln1Rstd = 0      // gpt: (B,T,C), (B,T), (B,T)
+    var ln1 = 0, ln1Mean = 0, ln1Rstd = 0      // gpt, gpt2: (B,T,C), (B,T), (B,T)
     var qkv = 0                                // (B,T,3C)
     var atty = 0                               // (B,T,C) concatenated heads
     var att = 0                                // (B,H,T,T) softmax weights
     var attproj = 0                            // (B,T,C) tutorial: mh
-    var res2 = 0                               // gpt: (B,T,C)
-    var ln2 = 0, ln2Mean = 0, ln2Rstd = 0      // gpt
+    var res2 = 0                               // gpt, gpt2: (B,T,C)
+    var ln2 = 0, ln2Mean = 0, ln2Rstd = 0      // gpt, gpt2
     var fch = 0, fchGelu = 0                   // (B,T,F)
     var fcproj = 0                             // (B,T,C)
-    var res3 = 0                               // (B,T,C) tutorial: r; gpt: block output
+    var res3 = 0                               // (B,T,C) tutorial: r; gpt, gpt2: block output
     var lnOut = 0, lnMean = 0, lnRstd = 0      // tutorial: block output LayerNorm
     var layerStride = 0
     // Global.
     var encoded = 0                            // (B,T,C)
-    var lnf = 0, lnfMean = 0, lnfRstd = 0      // gpt
+    var lnf = 0, lnfMean = 0, lnfRstd = 0      // gpt, gpt2
     var logits = 0, probs = 0                  // (B,T,V)
     var losses = 0                             // (B,T)
     var wqkvT = 0                              // (L,3C,C) packed QKV weights
@@ -569,7 +723,8 @@ struct ActivationLayout {
         let (C, V, H, F, L, T) = (config.dModel, config.vocabSize, config.nHeads, config.dFF,
                                   config.nLayers, config.context)
         let BT = m(maxBatchSize, T)
-        let gpt = config.arch == .gpt
+        let gpt = config.arch.isPreLN
+        let packed = config.arch != .gpt2           // gpt2 keeps its QKV weights packed itself
         var offset = 0
         // Saturating arithmetic: an absurd config gives total == Int.max instead of
         // overflowing, so callers can compare `Model.activationCount` to a limit.
@@ -606,7 +761,7 @@ struct ActivationLayout {
         logits = take(m(BT, V))
         probs = take(m(BT, V))
         losses = take(BT)
-        wqkvT = take(m(L, 3, C, C))
+        wqkvT = take(packed ? m(L, 3, C, C) : 0)
         dres = take(m(BT, C))
         dln = take(m(BT, C))
         dmh = take(m(BT, C))
@@ -615,7 +770,7 @@ struct ActivationLayout {
         dfch = take(m(BT, F))
         dfchGelu = take(m(BT, F))
         dlogits = take(m(BT, V))
-        dwqkvT = take(m(3, C, C))
+        dwqkvT = take(packed ? m(3, C, C) : 0)
         total = offset
     }
 }

@@ -312,6 +312,60 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
     }
 }
 
+/// The last row of `attentionForward` on one sequence of length S = t + 1: out(C), the
+/// attention output of position t, from q_t and the keys and values of positions 0...t
+/// in inp(S, 3C) (the KV cache). Bit-identical to row t of
+/// `attentionForward(out, att, inp, 1, t + 1, C, H)`: it takes the same path (the loops
+/// below `attentionGemmMinimum`, the GEMM kernel otherwise; the last row's block ends at
+/// S, so the value sum has the same depth) with the same per-element arithmetic.
+/// att: H·(t+1) floats of scratch, the weights of each head. Threads split the heads.
+func attentionForwardLastRow(_ out: UnsafeMutablePointer<Float>,     // (C)
+                             _ att: UnsafeMutablePointer<Float>,     // (H, t+1)
+                             _ inp: UnsafePointer<Float>,            // (t+1, 3C)
+                             _ t: Int, _ C: Int, _ H: Int, _ kernels: Kernels = .serial) {
+    let S: Int = t &+ 1
+    let C3: Int = C &* 3
+    let hs: Int = C / H
+    let scale: Float = 1 / Float(hs).squareRoot()
+    let loops = S < attentionGemmMinimum
+    kernels.forEach(H, work: 2 &* H &* S &* hs) { heads in
+        for h in heads {
+            let headCol: Int = h &* hs
+            let q: UnsafePointer<Float> = inp + (t &* C3 &+ headCol)
+            let k: UnsafePointer<Float> = inp + (C &+ headCol), v: UnsafePointer<Float> = inp + (2 &* C &+ headCol)
+            let row = att + h &* S
+            let y = out + headCol
+            var maxv = -Float.infinity
+            if loops {
+                for t2 in 0...t {
+                    let s = dotProduct(q, k + t2 &* C3, hs) * scale
+                    row[t2] = s
+                    if s > maxv { maxv = s }
+                }
+            } else {
+                kernels.gemm(row, ldc: S, q, aRowStride: C3, aColStride: 1,
+                             k, bRowStride: 1, bColStride: C3, accumulate: false,
+                             rows: 0..<1, cols: 0..<S, depth: hs)
+                for t2 in 0...t {
+                    let x = row[t2] * scale
+                    row[t2] = x
+                    if x > maxv { maxv = x }
+                }
+            }
+            let inv: Float = 1 / ck_exp_shift_sum(row, S, maxv)
+            for t2 in 0...t { row[t2] *= inv }
+            if loops {
+                for i in 0..<hs { y[i] = 0 }
+                for t2 in 0...t { axpy(y, row[t2], v + t2 &* C3, hs) }
+            } else {
+                kernels.gemm(y, ldc: C, row, aRowStride: S, aColStride: 1,
+                             v, bRowStride: C3, bColStride: 1, accumulate: false,
+                             rows: 0..<1, cols: 0..<hs, depth: S)
+            }
+        }
+    }
+}
+
 /// Sequences shorter than this run the plain attention loops (the GEMM calls cost more).
 let attentionGemmMinimum = 16
 /// Query rows per block in the GEMM attention.

@@ -40,6 +40,14 @@ enum MetaKey {
     static let windowsDrawn = "train.windows_drawn"
     static let vocabKind = "vocab.kind"
     static let vocabTokens = "vocab.tokens"
+    // Trace files only (spec/TRACE.md); `trace.step` marks a file as a trace.
+    static let traceBatchSize = "trace.batch_size"
+    static let traceGradNorm = "trace.grad_norm"
+    static let traceLearningRate = "trace.learning_rate"
+    static let traceLoss = "trace.loss"
+    static let traceSeqLen = "trace.seq_len"
+    static let traceStep = "trace.step"
+    static let traceTargetCount = "trace.target_count"
 
     /// Maps a `ConfigError.field` from `ModelConfig.validate` / `AdamWConfig.validate` to
     /// the metadata key holding it.
@@ -54,7 +62,8 @@ enum MetaKey {
 
 /// The metadata items for a checkpoint, sorted by key bytes. The caller has validated it
 /// (no negative counts).
-func metadataItems(config c: ModelConfig, vocabulary: Vocabulary, training t: TrainingState) -> [MetaItem] {
+func metadataItems(config c: ModelConfig, vocabulary: Vocabulary, training t: TrainingState,
+                   trace: TraceInfo? = nil) -> [MetaItem] {
     let o = t.optimizer
     var items: [MetaItem] = [
         MetaItem(MetaKey.toolVersion, .string(TTCkptVersion.string)),
@@ -87,13 +96,24 @@ func metadataItems(config c: ModelConfig, vocabulary: Vocabulary, training t: Tr
         MetaItem(MetaKey.windowsDrawn, .u64(t.windowsDrawn)),
         MetaItem(MetaKey.vocabKind, .string(vocabulary.kind.rawValue)),
         MetaItem(MetaKey.vocabTokens, .stringArray(vocabulary.tokens)),
-    ]
+    ] + bpeMetadataItems(vocabulary)
     if let g = t.rng.gaussNext { items.append(MetaItem(MetaKey.rngGaussNext, .f64(g))) }
     if let d = t.data {
         items.append(MetaItem(MetaKey.dataByteCount, .u64(UInt64(d.byteCount))))
         items.append(MetaItem(MetaKey.dataName, .string(d.name)))
         items.append(MetaItem(MetaKey.dataSHA256, .string(d.sha256)))
         items.append(MetaItem(MetaKey.dataTokenCount, .u64(UInt64(d.tokenCount))))
+    }
+    if let r = trace {
+        items += [
+            MetaItem(MetaKey.traceBatchSize, .u64(UInt64(r.batchSize))),
+            MetaItem(MetaKey.traceGradNorm, .f64(r.gradNorm)),
+            MetaItem(MetaKey.traceLearningRate, .f64(r.learningRate)),
+            MetaItem(MetaKey.traceLoss, .f64(r.loss)),
+            MetaItem(MetaKey.traceSeqLen, .u64(UInt64(r.seqLen))),
+            MetaItem(MetaKey.traceStep, .u64(UInt64(r.step))),
+            MetaItem(MetaKey.traceTargetCount, .u64(UInt64(r.targetCount))),
+        ]
     }
     return items.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }
 }
@@ -189,7 +209,8 @@ func decodeCheckpointMetadata(_ items: [MetaItem]) throws -> (ModelConfig, Vocab
     guard let kind = TokenizerKind(rawValue: kindName) else {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabKind)': unknown tokenizer kind \(quotedName(kindName))")
     }
-    let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens))
+    let vocabulary = Vocabulary(kind: kind, tokens: try m.stringArray(MetaKey.vocabTokens),
+                                bpe: try decodeBPEMetadata(m, kind: kind))
 
     var o = AdamWConfig()
     o.learningRate = try m.f64(MetaKey.learningRate)
@@ -237,6 +258,36 @@ func decodeCheckpointMetadata(_ items: [MetaItem]) throws -> (ModelConfig, Vocab
     return (config, vocabulary, t, toolVersion)
 }
 
+/// The `trace.*` keys of a trace file, or nil when `trace.step` is absent (a checkpoint).
+/// Checks: B ≥ 1, 1 ≤ S ≤ model.context, N ≤ B·S, step = train.step + 1.
+func decodeTraceMetadata(_ items: [MetaItem], config: ModelConfig, training: TrainingState) throws -> TraceInfo? {
+    let m = MetadataTable(items)
+    guard m.has(MetaKey.traceStep) else { return nil }
+    var r = TraceInfo(step: try m.int(MetaKey.traceStep), batchSize: try m.int(MetaKey.traceBatchSize),
+                      seqLen: try m.int(MetaKey.traceSeqLen))
+    r.targetCount = try m.int(MetaKey.traceTargetCount)
+    r.loss = try m.f64(MetaKey.traceLoss)
+    r.gradNorm = try m.f64(MetaKey.traceGradNorm)
+    r.learningRate = try m.f64(MetaKey.traceLearningRate)
+    try validateTrace(r, config: config, training: training)
+    return r
+}
+
+func validateTrace(_ r: TraceInfo, config: ModelConfig, training: TrainingState) throws {
+    guard r.step == training.step + 1 else {
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.traceStep)': \(r.step), expected train.step + 1 = \(training.step + 1)")
+    }
+    guard r.batchSize >= 1, r.batchSize <= 1 << 20 else {
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.traceBatchSize)': \(r.batchSize) is not in 1...1048576")
+    }
+    guard r.seqLen >= 1, r.seqLen <= config.context else {
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.traceSeqLen)': \(r.seqLen) is not in 1...model.context (\(config.context))")
+    }
+    guard r.targetCount >= 0, r.targetCount <= r.batchSize * r.seqLen else {
+        throw ContentError(.invalidValue, "metadata key '\(MetaKey.traceTargetCount)': \(r.targetCount) is not in 0...B·S")
+    }
+}
+
 /// Semantic checks on the non-tensor state, naming the metadata key at fault.
 func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: TrainingState) throws {
     do { try config.validate() } catch let e as ConfigError {
@@ -248,6 +299,7 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
     for (i, token) in vocabulary.tokens.enumerated() where token.utf8.count > FormatLimits.maxStringLength {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabTokens)': token \(i) is longer than \(FormatLimits.maxStringLength) bytes")
     }
+    try validateBPEVocabulary(vocabulary)
     do { try t.optimizer.validate() } catch let e as ConfigError {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.forConfigField(e.field))': \(e.message)")
     }
@@ -299,7 +351,9 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
 /// Checks the tensor list against the config: every parameter of `ParameterLayout` with
 /// its shape, `adam_m.` and `adam_v.` copies of each, role/prefix agreement, and `other`
 /// tensors that clash with no canonical name. Names are already known to be unique.
-func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int])], config: ModelConfig) throws {
+func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int])], config: ModelConfig,
+                       trace: TraceInfo? = nil) throws {
+    if let trace { return try validateTraceTensorSet(tensors, config: config, trace: trace) }
     // The layout and the table below grow with the config's layer count (at most 1024
     // layers: about 37 000 entries), not with the file; the largest buffer is the table.
     ReaderAllocationMeter.note(3 * canonicalTensorCount(config) * (MemoryLayout<TensorSlot>.stride + 16))
@@ -322,7 +376,8 @@ func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int]
             seen.insert(t.name)
         } else {
             guard t.role == .other else {
-                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label) but not a tensor of this config")
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label) but not a tensor of this config"
+                                   + (t.role.isTraceRole ? " (trace roles need a trace file: no trace.step)" : ""))
             }
             guard !t.name.hasPrefix(TensorRole.adamM.namePrefix), !t.name.hasPrefix(TensorRole.adamV.namePrefix) else {
                 throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role other may not use a moment prefix")
@@ -336,11 +391,61 @@ func validateTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int]
     }
 }
 
+/// The tensor set of a trace (spec/TRACE.md): for every parameter N, its gradient `N`
+/// (role gradient) and `update.N` (role update) with N's shape; `batch.tokens` and
+/// `batch.targets` (role other, (B, S)); activations named `act.*`, their gradients
+/// `grad.*` (the stage list and shapes are checked by tt-ckpt's tests, not here); no
+/// parameter or moment tensors.
+func validateTraceTensorSet(_ tensors: [(name: String, role: TensorRole, shape: [Int])], config: ModelConfig,
+                            trace: TraceInfo) throws {
+    ReaderAllocationMeter.note(2 * canonicalTensorCount(config) * (MemoryLayout<TensorSlot>.stride + 16))
+    let layout = ParameterLayout(config: config)
+    var expected: [String: (TensorRole, [Int])] = [:]
+    for slot in layout.slots {
+        expected[slot.name] = (.gradient, slot.shape)
+        expected[TensorRole.update.namePrefix + slot.name] = (.update, slot.shape)
+    }
+    let batchShape = [trace.batchSize, trace.seqLen]
+    expected[TraceInfo.tokensName] = (.other, batchShape)
+    expected[TraceInfo.targetsName] = (.other, batchShape)
+    var seen = Set<String>()
+    for t in tensors {
+        if let (role, shape) = expected[t.name].map({ ($0.0, $0.1) }) {
+            guard t.role == role else {
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label), expected \(role.label) in a trace")
+            }
+            guard t.shape == shape else {
+                throw ContentError(.tensorShape, "tensor \(quotedName(t.name)): shape \(t.shape), expected \(shape) in this trace")
+            }
+            seen.insert(t.name)
+            continue
+        }
+        switch t.role {
+        case .activation, .activationGrad:
+            guard t.name.hasPrefix(t.role.namePrefix) else {
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label) needs a name starting with '\(t.role.namePrefix)'")
+            }
+        case .other:
+            for prefix in ["act.", "grad.", "update.", "adam_m.", "adam_v."] where t.name.hasPrefix(prefix) {
+                throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role other may not use the prefix '\(prefix)'")
+            }
+        default:
+            throw ContentError(.unexpectedTensor, "tensor \(quotedName(t.name)): role \(t.role.label) but not a tensor of this trace")
+        }
+    }
+    let required = layout.slots.flatMap { [$0.name, TensorRole.update.namePrefix + $0.name] } + [TraceInfo.tokensName, TraceInfo.targetsName]
+    for name in required where !seen.contains(name) {
+        throw ContentError(.missingTensor, "tensor '\(name)': missing (\(expected[name]!.0.label) of this trace)")
+    }
+}
+
 /// The number of tensors in `ParameterLayout(config:)`, without building it (spec §5):
-/// tok_emb, pos_emb, lm_head, and per layer 10 (tutorial) or 12 (gpt), plus ln_f (gpt).
+/// tok_emb, pos_emb, lm_head (not gpt2), and per layer 10 (tutorial) or 12 (gpt, gpt2),
+/// plus ln_f (gpt, gpt2).
 func canonicalTensorCount(_ config: ModelConfig) -> Int {
     switch config.arch {
     case .tutorial: return 3 + 10 * config.nLayers
     case .gpt: return 5 + 12 * config.nLayers
+    case .gpt2: return 4 + 12 * config.nLayers
     }
 }

@@ -17,6 +17,8 @@ public final class CheckpointReader {
     public let config: ModelConfig
     public let vocabulary: Vocabulary
     public let training: TrainingState
+    /// Set for a trace file (META has `trace.step`): the step it traced.
+    public let trace: TraceInfo?
     public let entries: [TensorEntry]
     /// Length of the header (all sections); blobs start at 32 + headerLength.
     public let headerLength: UInt64
@@ -109,7 +111,9 @@ public final class CheckpointReader {
                                               dataStart: dataStart, fileSize: size)
             let items = try decodeMetadata(header, from: metaRange.lowerBound, to: metaRange.upperBound)
             let (config, vocabulary, training, toolVersion) = try decodeCheckpointMetadata(items)
-            try validateTensorSet(entries.map { ($0.name, $0.role, $0.shape) }, config: config)
+            let trace = try decodeTraceMetadata(items, config: config, training: training)
+            try validateTensorSet(entries.map { ($0.name, $0.role, $0.shape) }, config: config, trace: trace)
+            self.trace = trace
             self.formatVersion = (major, minor)
             self.headerLength = headerLength
             self.entries = entries
@@ -203,7 +207,7 @@ public final class CheckpointReader {
         for (i, e) in entries.enumerated() {
             tensors.append(NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try results[i]!.get()))
         }
-        return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
+        return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors, trace: trace)
     }
 }
 

@@ -81,13 +81,14 @@ public enum CheckpointWriter {
             guard c.tensors.count <= FormatLimits.maxTensorCount else {
                 throw ContentError(.tooManyTensors, "\(c.tensors.count) tensors exceeds the cap")
             }
-            try validateTensorSet(c.tensors.map { ($0.name, $0.role, $0.shape) }, config: c.config)
+            if let trace = c.trace { try validateTrace(trace, config: c.config, training: c.training) }
+            try validateTensorSet(c.tensors.map { ($0.name, $0.role, $0.shape) }, config: c.config, trace: c.trace)
         } catch let e as ContentError {
             throw invalid(e.message)
         }
 
         let blobs = compressAll(c.tensors, options: options)
-        let meta = encodeMetadata(metadataItems(config: c.config, vocabulary: c.vocabulary, training: c.training))
+        let meta = encodeMetadata(metadataItems(config: c.config, vocabulary: c.vocabulary, training: c.training, trace: c.trace))
         var entries = zip(c.tensors, blobs).map { t, b in
             TensorEntry(name: t.name, role: t.role, dtype: .f32, shape: t.shape, compression: .zlib, filter: b.filter,
                         offset: 0, storedLength: UInt64(b.stored.count), rawLength: UInt64(t.values.count * 4),

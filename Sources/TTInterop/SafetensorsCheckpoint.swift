@@ -1,5 +1,6 @@
 import TTCore
 import TTFormat
+import TTTokenizer
 /// Moving a `Checkpoint` to and from safetensors.
 ///
 /// Export writes the parameters under their canonical names (`tok_emb`, `layers.0.attn.wq`,
@@ -10,10 +11,11 @@ import TTFormat
 /// |---|---|
 /// | `format` | `tt-ckpt` |
 /// | `tool_version` | the exporting tool's version |
-/// | `arch` | `tutorial` or `gpt` |
+/// | `arch` | `tutorial`, `gpt` or `gpt2` |
 /// | `vocab_size`, `d_model`, `n_heads`, `d_ff`, `n_layers`, `context` | decimal integers |
-/// | `tokenizer` | `word`, `char` or `byte` |
+/// | `tokenizer` | `word`, `char`, `byte` or `bpe` |
 /// | `vocabulary` | the token strings as a JSON list, id = index |
+/// | `bpe` | bpe only: JSON object of the merges (ids, two per merge), added_ids, added_flags, pre_tokenizer, add_prefix_space, ignore_merges |
 /// | `step`, `tokens_seen`, `seed` | decimal integers from the training state |
 /// | `loss_history` | JSON list of the per-step losses (shortest float32 decimals; null if not finite) |
 /// | `session_starts` | JSON list of the step counts at which sessions began |
@@ -30,7 +32,7 @@ public enum SafetensorsCheckpoint {
             .map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: $0.values) }
         let c = checkpoint.config
         let vocabulary = JSONValue.array(checkpoint.vocabulary.tokens.map { .string($0) }).serialized(pretty: false, escaping: .minimal)
-        let metadata: [String: String] = [
+        var metadata: [String: String] = [
             "format": "tt-ckpt",
             "tool_version": TTCkptVersion.string,
             "arch": c.arch.rawValue,
@@ -48,13 +50,45 @@ public enum SafetensorsCheckpoint {
             "loss_history": JSONValue.array(checkpoint.training.lossHistory.map { .float($0) }).serialized(pretty: false, escaping: .minimal),
             "session_starts": JSONValue.array(checkpoint.training.sessionStarts.map { .int($0) }).serialized(pretty: false, escaping: .minimal),
         ]
+        metadata["bpe"] = bpeMetadata(checkpoint.vocabulary)
         return (tensors, metadata)
+    }
+
+    /// A bpe vocabulary's merges and settings as one JSON object (`bpe` in `__metadata__`),
+    /// with the spec's key names: merges (ids, two per merge), added_ids, added_flags,
+    /// pre_tokenizer, add_prefix_space, ignore_merges. nil for other kinds.
+    static func bpeMetadata(_ v: Vocabulary) -> String? {
+        guard v.kind == .bpe, let b = v.bpe else { return nil }
+        return JSONValue.object([
+            ("merges", .array(b.merges.map { .int(Int($0)) })),
+            ("added_ids", .array(b.addedIDs.map { .int(Int($0)) })),
+            ("added_flags", .array(b.addedFlags.map { .int(Int($0)) })),
+            ("pre_tokenizer", .string(b.preTokenizer)),
+            ("add_prefix_space", .bool(b.addPrefixSpace)),
+            ("ignore_merges", .bool(b.ignoreMerges)),
+        ]).serialized(pretty: false, escaping: .minimal)
+    }
+
+    /// Reads `bpeMetadata`'s object back.
+    static func bpeData(_ text: String) throws -> BPEData {
+        func fail() -> ConfigError { ConfigError(field: "bpe", message: "is not the object tt-ckpt export writes") }
+        let json = try HeaderJSON.parse(Array(text.utf8), maxArrayLength: 2 * BPELimits.maxMerges, maxObjectMembers: 16)
+        func ids(_ key: String) throws -> [UInt32] {
+            guard case let .array(items)? = json[key] else { throw fail() }
+            return try items.map { guard let v = $0.nonNegativeInt, v <= Int(UInt32.max) else { throw fail() }; return UInt32(v) }
+        }
+        guard let pre = json["pre_tokenizer"]?.stringValue, let prefix = json["add_prefix_space"]?.boolValue,
+              let ignore = json["ignore_merges"]?.boolValue else { throw fail() }
+        return BPEData(merges: try ids("merges"), addedIDs: try ids("added_ids"), addedFlags: try ids("added_flags"),
+                       preTokenizer: pre, addPrefixSpace: prefix, ignoreMerges: ignore)
     }
 
     /// Writes `checkpoint` as safetensors at `path`, atomically through `io` (`AtomicWrite`).
     public static func export(_ checkpoint: Checkpoint, to path: String, includeOptimizer: Bool,
                               io: any FileSystemIO = POSIXFileSystem()) throws {
-        let (tensors, metadata) = exportContents(checkpoint, includeOptimizer: includeOptimizer)
+        // A trace (spec/TRACE.md) exports all its tensors, as `trace --format safetensors` writes them.
+        let (tensors, metadata) = checkpoint.trace == nil ? exportContents(checkpoint, includeOptimizer: includeOptimizer)
+                                                          : traceContents(checkpoint)
         try SafetensorsWriter.write(tensors, metadata: metadata, to: path, io: io)
     }
 
@@ -109,8 +143,10 @@ public enum SafetensorsCheckpoint {
         if let a = options.config.arch {
             arch = a
         } else if let text = meta["arch"] {
-            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial or gpt") }
+            guard let a = Architecture(rawValue: text) else { throw fail("__metadata__ arch \(quotedName(text)) is not tutorial, gpt or gpt2") }
             arch = a
+        } else if byName["layers.0.attn.wqkv"] != nil {
+            arch = .gpt2
         } else if byName["ln_f.gamma"] != nil {
             arch = .gpt
         } else if byName["layers.0.ln.gamma"] != nil {
@@ -145,12 +181,12 @@ public enum SafetensorsCheckpoint {
         }
 
         // Vocabulary.
-        let vocabulary: Vocabulary
+        var vocabulary: Vocabulary
         if let v = options.vocabulary {
             vocabulary = v
         } else if let kindText = meta["tokenizer"], let listText = meta["vocabulary"] {
             guard let kind = TokenizerKind(rawValue: kindText) else {
-                throw fail("__metadata__ tokenizer \(quotedName(kindText)) is not word, char or byte")
+                throw fail("__metadata__ tokenizer \(quotedName(kindText)) is not word, char, byte or bpe")
             }
             let list: HeaderJSON
             do { list = try HeaderJSON.parse(Array(listText.utf8), maxArrayLength: ModelConfig.limits.vocabSize) } catch {
@@ -163,6 +199,17 @@ public enum SafetensorsCheckpoint {
                 tokens.append(s)
             }
             vocabulary = Vocabulary(kind: kind, tokens: tokens)
+            if kind == .bpe {
+                guard let text = meta["bpe"] else { throw fail("__metadata__ has tokenizer bpe but no bpe object") }
+                do {
+                    vocabulary.bpe = try bpeData(text)
+                    _ = try BPETokenizer(vocabulary: vocabulary, source: "")
+                } catch let e as InputError {
+                    throw fail("__metadata__ bpe: \(e.message)")
+                } catch {
+                    throw fail("__metadata__ bpe \(error)")
+                }
+            }
         } else {
             throw fail("no vocabulary in __metadata__", remedy: .give([.tokenizer, .vocabularyFile]))
         }

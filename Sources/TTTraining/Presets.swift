@@ -10,12 +10,18 @@ public enum Preset: String, CaseIterable, Sendable {
     /// GPT: D 256, H 8, F 1024, L 6, T 128; 256 byte tokens, or the corpus's own vocabulary
     /// with `--tokenizer char|word`.
     case gptMedium = "gpt-medium"
+    /// GPT-2 (arch gpt2) for tests: D 64, H 4, F 256, L 2, T 64; 256 byte tokens, or the
+    /// corpus's own vocabulary.
+    case gpt2Tiny = "gpt2-tiny"
+    /// GPT-2 124M (arch gpt2): D 768, H 12, F 3072, L 12, T 1024; V 50257 with GPT-2's own
+    /// tokenizer (124 439 808 parameters), else the vocabulary's size.
+    case gpt2Small124M = "gpt2-124m"
 
     public var defaultTokenizer: TokenizerKind {
         switch self {
         case .tutorial: return .word
         case .gptSmall: return .char
-        case .gptMedium: return .byte
+        case .gptMedium, .gpt2Tiny, .gpt2Small124M: return .byte
         }
     }
 
@@ -27,6 +33,8 @@ public enum Preset: String, CaseIterable, Sendable {
             return c
         case .gptSmall: return .gptSmall(vocabSize: vocabSize)
         case .gptMedium: return .gptMedium(vocabSize: vocabSize)
+        case .gpt2Tiny: return .gpt2Tiny(vocabSize: vocabSize)
+        case .gpt2Small124M: return .gpt2Small124M(vocabSize: vocabSize)
         }
     }
 }
@@ -39,6 +47,9 @@ public struct InitRequest: Sendable {
     public var corpusPath: String?
     /// nil: the preset's default.
     public var tokenizer: TokenizerKind?
+    /// A vocabulary given whole (a BPE loaded from tokenizer files); the corpus, if any, is
+    /// then only recorded and checked to encode.
+    public var vocabulary: Vocabulary?
     public var seed: UInt64 = 42
     public init() {}
 
@@ -50,12 +61,19 @@ public struct InitRequest: Sendable {
     /// Resolves the vocabulary, data identity and config, and draws the initial weights.
     /// - Throws: `InputError` naming the setting or file at fault.
     public func makeCheckpoint() throws -> Checkpoint {
-        let kind = tokenizer ?? preset.defaultTokenizer
+        let kind = self.vocabulary?.kind ?? tokenizer ?? preset.defaultTokenizer
         let vocabulary: Vocabulary
         var data: DataIdentity? = nil
-        if let path = corpusPath {
+        // A learned BPE has up to vocab_size tokens (fewer when the corpus runs out of pairs).
+        let learnsBPE = self.vocabulary == nil && kind == .bpe
+        if let given = self.vocabulary {
+            vocabulary = given
+            if let path = corpusPath {
+                data = try TrainingData(corpus: try TrainingData.readCorpus(path), path: path, vocabulary: vocabulary).identity
+            }
+        } else if let path = corpusPath {
             let bytes = try TrainingData.readCorpus(path)
-            vocabulary = try Vocabulary(building: kind, from: bytes, source: path)
+            vocabulary = try Vocabulary(building: kind, from: bytes, source: path, vocabularySize: learnsBPE ? overrides.vocabSize : nil)
             data = try TrainingData(corpus: bytes, path: path, vocabulary: vocabulary).identity
         } else if kind == .byte {
             vocabulary = .bytes
@@ -66,7 +84,7 @@ public struct InitRequest: Sendable {
             throw InputError(setting: .corpus, "\(preset.rawValue) with the \(kind.rawValue) tokenizer builds its vocabulary from a corpus",
                              remedy: .giveFile(.corpus))
         }
-        if let v = overrides.vocabSize, v != vocabulary.tokens.count {
+        if let v = overrides.vocabSize, v != vocabulary.tokens.count, !learnsBPE {
             throw InputError(setting: .vocabSize, "is \(v) but the \(kind.rawValue) vocabulary has \(vocabulary.tokens.count) tokens")
         }
         var config = preset.config(vocabSize: vocabulary.tokens.count)

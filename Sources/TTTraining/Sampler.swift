@@ -20,9 +20,13 @@ public struct GenerationOptions: Sendable {
 /// Text generation from a model.
 public enum Sampler {
     /// Continues `prompt` by up to `options.maxTokens` tokens and returns only the new ones.
-    /// Each step runs the model on the last min(n, T) tokens (the context window slides once
-    /// the sequence is longer than T) and picks from the logits at the last position.
-    /// Deterministic for a given model, prompt and options.
+    /// Each step picks from the logits at the last position of the model run on the last
+    /// min(n, T) tokens (the context window slides once the sequence is longer than T).
+    /// Those logits come from the KV cache while the sequence fits in T: the prompt runs
+    /// once (`Model.forward`), then each new token is one `Model.decode`, whose logits equal
+    /// a full recompute bit for bit. Once the window slides every position moves, so each
+    /// later step recomputes the whole window. `onToken` is called with each new token as it
+    /// is chosen. Deterministic for a given model, prompt and options.
     /// - Precondition: prompt non-empty, ids in 0..<V, model.maxBatchSize ≥ 1.
     public static func generate(model: Model, vocabulary: Vocabulary, prompt: [Int32], options: GenerationOptions,
                                 onToken: (Int32) -> Void = { _ in }) -> [Int32] {
@@ -34,12 +38,22 @@ public enum Sampler {
         let eos = options.stopAtEOS ? vocabulary.eosID.map { Int32($0) } : nil
         var order = [Int](repeating: 0, count: V)
         var weights = [Double](repeating: 0, count: V)
+        // Positions 0..<cached of `sequence` are in the model's KV cache (0: nothing usable).
+        var cached = 0
         for _ in 0..<options.maxTokens {
-            let window = Array(sequence.suffix(T))
-            let batch = Batch(tokens: window, targets: [Int32](repeating: Batch.ignore, count: window.count),
-                              batchSize: 1, seqLen: window.count)
-            _ = model.forward(batch)
-            let logits = model.logits(batch: 0, position: window.count - 1)
+            let logits: UnsafeBufferPointer<Float>
+            if sequence.count <= T && cached == sequence.count - 1 && cached == model.cachedPositions && cached > 0 {
+                logits = model.decode(sequence[sequence.count - 1])
+                cached += 1
+            } else {
+                let window = Array(sequence.suffix(T))
+                let batch = Batch(tokens: window, targets: [Int32](repeating: Batch.ignore, count: window.count),
+                                  batchSize: 1, seqLen: window.count)
+                _ = model.forward(batch)
+                logits = model.logits(batch: 0, position: window.count - 1)
+                // A slid window starts past position 0: its cache cannot be extended.
+                cached = sequence.count <= T ? sequence.count : 0
+            }
             let next: Int
             if options.temperature == 0 {
                 var best = 0

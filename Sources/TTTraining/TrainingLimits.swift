@@ -9,8 +9,9 @@ public enum TrainingLimits {
     public static let maxBatchTokens = 1 << 14
     public static let maxSteps = 100_000_000
 
-    /// Floats of activations a training model may allocate (`Model.activationCount`): 1 GiB.
-    public static let maxActivationFloats = 1 << 28
+    /// Floats of activations a training model may allocate (`Model.activationCount`): 4 GiB,
+    /// enough for GPT-2 124M at T 1024 with B = 1 (about 1.8 GiB).
+    public static let maxActivationFloats = 1 << 30
 
     /// Checks B alone (before a checkpoint is read).
     /// - Throws: `InputError(subject, ...)` when B is out of 1...maxBatchSize.

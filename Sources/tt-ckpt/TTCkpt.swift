@@ -16,7 +16,7 @@ struct TTCkpt: ParsableCommand {
             line on stderr; 130/143 training stopped by SIGINT/SIGTERM, saved.
             """,
         version: TTCkptVersion.string,
-        subcommands: [Tutorial.self, Init.self, Train.self, Resume.self, Inspect.self, Diff.self, Sample.self, Export.self, Import.self, Plot.self]
+        subcommands: [Tutorial.self, Init.self, Train.self, Resume.self, Inspect.self, Diff.self, Sample.self, Eval.self, Export.self, Import.self, Plot.self, Trace.self]
     )
 
     /// Parses, runs, and maps every failure to one stderr line and exit status 2

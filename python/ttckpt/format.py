@@ -58,9 +58,12 @@ MAX_EXPANSION = 1032
 U63 = 2 ** 63 - 1
 TAG_META = 0x4154454D
 TAG_TDIR = 0x52494454
-ROLES = {0: "parameter", 1: "adam_m", 2: "adam_v", 3: "other"}
+ROLES = {0: "parameter", 1: "adam_m", 2: "adam_v", 3: "other",
+         # trace files (spec/TRACE.md)
+         4: "activation", 5: "activation_grad", 6: "gradient", 7: "update"}
 ROLE_CODES = {v: k for k, v in ROLES.items()}
-ROLE_PREFIX = {"parameter": "", "adam_m": "adam_m.", "adam_v": "adam_v.", "other": ""}
+ROLE_PREFIX = {"parameter": "", "adam_m": "adam_m.", "adam_v": "adam_v.", "other": "",
+               "activation": "act.", "activation_grad": "grad.", "gradient": "", "update": "update."}
 DTYPES = {0: ("f32", 4)}
 FILTERS = {0: "none", 1: "shuffle"}
 FILTER_CODES = {v: k for k, v in FILTERS.items()}
@@ -443,6 +446,39 @@ def _check_metadata(items, fail):
     return config, Vocabulary(kind, list(tokens)), t, tool_version
 
 
+def _check_trace_tensor_set(config, entries, fail, batch_shape):
+    """The tensor set of a trace (spec/TRACE.md §2): every parameter's gradient N (role
+    gradient) and update.N (role update), batch.tokens and batch.targets (other, (B, S)),
+    act.* activations and grad.* activation gradients, nothing else."""
+    expected = {}
+    for name, shape in config.canonical_tensors():
+        expected[name] = ("gradient", tuple(shape))
+        expected["update." + name] = ("update", tuple(shape))
+    for name in ("batch.tokens", "batch.targets"):
+        expected[name] = ("other", tuple(batch_shape))
+    seen = set()
+    for name, role, shape in entries:
+        q = f"tensor {_quote(name)}"
+        if name in expected:
+            want_role, want_shape = expected[name]
+            if role != want_role:
+                fail("unexpectedTensor", f"{q}: role {role}, expected {want_role} in a trace")
+            if tuple(shape) != want_shape:
+                fail("tensorShape", f"{q}: shape {list(shape)}, expected {list(want_shape)} in this trace")
+            seen.add(name)
+        elif role in ("activation", "activation_grad"):
+            if not name.startswith(ROLE_PREFIX[role]):
+                fail("unexpectedTensor", f"{q}: role {role} needs a name starting with '{ROLE_PREFIX[role]}'")
+        elif role == "other":
+            if name.startswith(("act.", "grad.", "update.", "adam_m.", "adam_v.")):
+                fail("unexpectedTensor", f"{q}: role other may not use that prefix")
+        else:
+            fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this trace")
+    for name in expected:
+        if name not in seen:
+            fail("missingTensor", f"tensor {_quote(name)}: missing ({expected[name][0]} of this trace)")
+
+
 def _check_tensor_set(config, entries, fail):
     """entries: (name, role, shape) triples with unique names. Checks §4's semantic rule."""
     expected = {}
@@ -461,7 +497,8 @@ def _check_tensor_set(config, entries, fail):
             seen.add(name)
         else:
             if role != "other":
-                fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this config")
+                fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this config"
+                     + (" (trace roles need a trace file: no trace.step)" if role in ROLE_PREFIX and ROLE_CODES[role] >= 4 else ""))
             if name.startswith(("adam_m.", "adam_v.")):
                 fail("unexpectedTensor", f"{q}: role other may not use a moment prefix")
     for name in expected:
@@ -591,7 +628,15 @@ class TTCFile:
         self._by_name = {e.name: e for e in self.entries}
         self.metadata = self._read_metadata(sections[TAG_META])
         self.config, self.vocab, self.training, self.tool_version = _check_metadata(self.metadata, self._fail)
-        _check_tensor_set(self.config, [(e.name, e.role, e.shape) for e in self.entries], self._fail)
+        entries = [(e.name, e.role, e.shape) for e in self.entries]
+        if "trace.step" in self.metadata:  # a trace (spec/TRACE.md)
+            for k in ("trace.batch_size", "trace.seq_len"):
+                if k not in self.metadata:
+                    self._fail("missingKey", f"metadata: missing required key {_quote(k)} (a trace has trace.step)")
+            batch = tuple(int(self.metadata[k][1]) for k in ("trace.batch_size", "trace.seq_len"))
+            _check_trace_tensor_set(self.config, entries, self._fail, batch)
+        else:
+            _check_tensor_set(self.config, entries, self._fail)
 
     # §4 --------------------------------------------------------------------------------
     def _read_directory(self, payload):
@@ -619,7 +664,7 @@ class TTCFile:
             names.add(name)
             role, dtype, compression, filt, rank = c.take(5, f"{q} fields")
             if role not in ROLES:
-                self._fail("badRole", f"{q}: role {role} is not 0...3")
+                self._fail("badRole", f"{q}: role {role} is not 0...7")
             if dtype not in DTYPES:
                 self._fail("badDType", f"{q}: dtype {dtype} is unknown")
             if compression not in COMPRESSIONS:

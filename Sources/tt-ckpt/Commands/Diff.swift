@@ -38,6 +38,13 @@ extension TTCkpt {
                 fields, notes, summary, tensors); numbers that are NaN or infinite (e.g. an
                 infinite relative change) print as null.
 
+                Against a trace (`tt-ckpt trace`, spec/TRACE.md), A may also be a \
+                safetensors file without roles: tensors are matched by name, listed in the \
+                order of the traced step (forward, backward, update) so the first wrong \
+                stage comes first, dimensions of size 1 are ignored, and the usual \
+                backprop mistakes are named (a constant factor such as the summed loss, a \
+                transpose, the series' GELU′). Default tolerance there: atol 1e-7, rtol 1e-5.
+
                 Exit status (as cmp and h5diff): 0 equal within tolerance, 1 different,
                 2 trouble: a missing, unreadable or corrupt file (including a tensor whose
                 blob fails its CRC), or a bad option value.
@@ -65,11 +72,14 @@ extension TTCkpt {
         @Argument(help: "Checkpoint B (the reference of the tolerance rule).")
         var b: String
 
-        @Option(parsing: .unconditional, help: "Absolute tolerance (≥ 0).")
-        var atol: Double = 0
+        @Option(name: .customLong("atol"), parsing: .unconditional, help: "Absolute tolerance (≥ 0; default 0, against a trace 1e-7).")
+        var atolOption: Double?
 
-        @Option(parsing: .unconditional, help: "Relative tolerance (≥ 0), times |b|.")
-        var rtol: Double = 0
+        @Option(name: .customLong("rtol"), parsing: .unconditional, help: "Relative tolerance (≥ 0), times |b| (default 0, against a trace 1e-5).")
+        var rtolOption: Double?
+
+        private var atol: Double { atolOption ?? 0 }
+        private var rtol: Double { rtolOption ?? 0 }
 
         // A String, so a bad value gets the one-line error below.
         @Option(help: ArgumentHelp("Tensors to compare: params, adam or all.", valueName: "params|adam|all"))
@@ -93,6 +103,11 @@ extension TTCkpt {
         }
 
         func run() throws {
+            // Against a trace (spec/TRACE.md): names matched whatever the roles, the step's order, hints.
+            if let equal = try TraceDiffCommand.runIfTrace(a: a, b: b, atol: atolOption, rtol: rtolOption, json: json) {
+                if !equal { throw ExitCode(1) }
+                return
+            }
             let readerA = try AnalysisIO.open(a)
             let readerB = try AnalysisIO.open(b)
             let diff: CheckpointDiff

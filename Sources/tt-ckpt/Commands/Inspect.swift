@@ -237,6 +237,7 @@ enum InspectText {
         for (i, token) in v.tokens.prefix(vocabularyShown).enumerated() { vocab += " \(i):\(TerminalText.quoted(token))" }
         if v.tokens.count > vocabularyShown { vocab += " … (\(v.tokens.count - vocabularyShown) more; --json lists all)" }
         rows.append(("vocabulary", vocab))
+        rows += bpeRows(v)
         rows.append(("step", "\(t.step)"))
         rows.append(("tokens seen", "\(t.tokensSeen)"))
         rows.append(("batch size", "\(t.batchSize)"))

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import TTCore
 import TTTokenizer
 import TTTraining
@@ -12,8 +13,11 @@ extension TTCkpt {
                 a word vocabulary "<BOS>" is a token); without --prompt it is
                 <BOS> when the vocabulary has one. Prints the prompt and its
                 continuation, which stops after <EOS> (if the vocabulary has
-                it) or after --tokens tokens. Past T tokens the model sees the
-                last T. --temperature 0 is greedy; otherwise tokens are drawn
+                it) or after --tokens tokens; each token is written as soon as
+                it is chosen. Up to T tokens the model keeps the keys and
+                values of earlier positions (a KV cache) and runs one new
+                position per token; past T it sees the last T, recomputed for
+                each token. --temperature 0 is greedy; otherwise tokens are drawn
                 from softmax(logits / temperature), among the --top-k most
                 likely if given, by a generator seeded with --seed.
 
@@ -64,9 +68,20 @@ extension TTCkpt {
             options.temperature = temperature
             options.topK = topK
             options.seed = seed
-            let generated = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options)
-            // The text's own line breaks stay; escape sequences and bidi controls in tokens do not reach the terminal.
-            print(TerminalText.escaped(vocabulary.decode(ids + generated), keepingLineBreaks: true))
+            // The text as it is made: the pieces add up to vocabulary.decode(ids + generated). The
+            // text's own line breaks stay; escape sequences and bidi controls in tokens do not
+            // reach the terminal (escaping is per scalar, and pieces end on whole scalars).
+            func write(_ text: String) {
+                guard !text.isEmpty else { return }
+                print(TerminalText.escaped(text, keepingLineBreaks: true), terminator: "")
+                fflush(stdout)
+            }
+            var stream = StreamingDecoder(vocabulary: vocabulary)
+            write(ids.map { stream.push($0) }.joined())
+            _ = Sampler.generate(model: session.model, vocabulary: vocabulary, prompt: ids, options: options,
+                                 onToken: { write(stream.push($0)) })
+            write(stream.finish())
+            print("")
         }
     }
 }

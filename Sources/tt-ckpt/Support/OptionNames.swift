@@ -9,6 +9,7 @@ enum OptionNames {
         case .corpus: return "--data"
         case .tokenizer: return "--tokenizer"
         case .vocabularyFile: return "--vocab-file"
+        case .tokenizerFile: return "--tokenizer-file"
         case .arch: return "--arch"
         case .vocabSize: return "--vocab-size"
         case .dModel: return "--d-model"

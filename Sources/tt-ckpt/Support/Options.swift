@@ -12,7 +12,7 @@ extension Architecture: ExpressibleByArgument {}
 /// Config fields given on the command line (`init`, `import`); each overrides the preset,
 /// the metadata or the shapes.
 struct ConfigOptions: ParsableArguments {
-    @Option(help: "Block type: tutorial or gpt.")
+    @Option(help: "Block type: tutorial, gpt or gpt2.")
     var arch: Architecture?
     @Option(name: .customLong("vocab-size"), help: "V; must equal the vocabulary's size when that is known.")
     var vocabSize: Int?
@@ -74,7 +74,7 @@ struct HyperparameterOptions: ParsableArguments {
     @Option(name: .customLong("min-lr-ratio"), help: "Cosine floor as a fraction of --lr (default 0.1).")
     var minLRRatio: Double?
     @Flag(name: .customLong("decay-norm-bias"), inversion: .prefixedNo,
-          help: "Apply weight decay to biases and LayerNorm γ/β (default) or exempt them.")
+          help: "Apply weight decay to biases and LayerNorm γ/β (default) or exempt them. For gpt2, --no-decay-norm-bias is nanoGPT's grouping: decay on the 2-D weights only.")
     var decayNormBias: Bool?
 
     /// The flags given, by their option names, in declaration order.

@@ -2,6 +2,8 @@ import Foundation
 import Testing
 @testable import TTCore
 @testable import TTFormat
+@testable import TTInterop
+@testable import TTTokenizer
 
 /// Every bad input of spec/BAD-INPUT.md, run through the real binary: exactly one stderr
 /// line, exactly the line the table shows, exit status 2, nothing on stdout, and no file
@@ -42,6 +44,23 @@ import Testing
         run(["train", "w.ttc", "--data", "corpus.txt", "--steps", "1", "--quiet"])
         run(["init", "g.ttc", "--arch", "gpt"])
         run(["train", "g.ttc", "--steps", "1", "--quiet"])
+        // gpt2 files the writer would refuse, crafted: one tensor missing, and an untied head.
+        run(["init", "g2.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32",
+             "--layers", "1", "--context", "8"])
+        let g2 = try! CheckpointReader(path: dir + "/g2.ttc").readCheckpoint()
+        var noBias = CraftedFile(g2)
+        let bo = noBias.entries.firstIndex { $0.name == "layers.0.attn.bo" }!
+        noBias.entries.remove(at: bo)
+        noBias.blobs.remove(at: bo)
+        FormatFixtures.writeBytes(noBias.bytes(), to: dir + "/gpt2-no-bias.ttc")
+        var untied = CraftedFile(g2)
+        let wte = untied.entries.firstIndex { $0.name == "tok_emb" }!
+        var head = untied.entries[wte]
+        head.name = "lm_head"
+        untied.entries.insert(head, at: wte + 1)
+        untied.blobs.insert(untied.blobs[wte], at: wte + 1)
+        FormatFixtures.writeBytes(untied.bytes(), to: dir + "/gpt2-lm-head.ttc")
+        FormatFixtures.writeBytes(Array("the\n".utf8), to: dir + "/one-word.txt")
         FormatFixtures.writeBytes(Array("the zebra sat on the sofa\n".utf8), to: dir + "/unknown.txt")
         FormatFixtures.writeBytes(Array("the dog sat on the cat\n".utf8), to: dir + "/other.txt")
         FormatFixtures.writeBytes([], to: dir + "/empty.txt")
@@ -83,6 +102,18 @@ import Testing
                                   to: dir + "/huge-shape.safetensors")
         FormatFixtures.writeBytes(withHeader(String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)),
                                   to: dir + "/nested.safetensors")
+        // Tokenizer files: a WordPiece tokenizer.json, and a vocab.json (the 256 byte tokens)
+        // with a merges.txt whose merge makes a token the vocabulary lacks.
+        FormatFixtures.writeBytes(Array(#"{"model": {"type": "WordPiece", "vocab": {}}, "pre_tokenizer": null}"#.utf8),
+                                  to: dir + "/wordpiece.json")
+        let byteVocab = JSONValue.object(ByteLevel.alphabet.enumerated().map { (String(ByteLevel.scalarForByte[Int($0.element)]), .int($0.offset)) })
+        FormatFixtures.writeBytes(Array(byteVocab.serialized(pretty: false, escaping: .minimal).utf8), to: dir + "/vocab.json")
+        FormatFixtures.writeBytes(Array("#version: 0.2\nh e\n".utf8), to: dir + "/merges.txt")
+        // gpt2 interop: g2.ttc's transformers directory hf/, and a gpt2 with a word
+        // vocabulary (no Hugging Face tokenizer form).
+        run(["export", "g2.ttc", "hf", "--to", "hf"])
+        run(["init", "g2w.ttc", "--arch", "gpt2", "--data", "corpus.txt", "--d-model", "8", "--heads", "2", "--layers", "1",
+             "--context", "4"])
         return dir
     }()
 
@@ -123,7 +154,7 @@ import Testing
         add("init-23", "--data an empty file", ["init", "x.ttc", "--data", "empty.txt"])
         add("init-24", "--data not UTF-8, char tokens", ["init", "x.ttc", "--preset", "gpt-small", "--data", "binary.txt"])
         add("init-25", "gpt-small without --data", ["init", "x.ttc", "--preset", "gpt-small"])
-        add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "bpe"])
+        add("init-26", "--tokenizer unknown", ["init", "x.ttc", "--tokenizer", "sentencepiece"])
         add("init-27", "--seed negative", ["init", "x.ttc", "--seed=-1"])
         add("init-28", "--seed not a number", ["init", "x.ttc", "--seed", "forty-two"])
         // train options.
@@ -175,6 +206,20 @@ import Testing
         add("sample-6", "--seed not a number", ["sample", "m.ttc", "--seed", "x"])
         add("sample-7", "--prompt with unknown words", ["sample", "m.ttc", "--prompt", "I like zebras"])
         add("sample-8", "--prompt empty", ["sample", "m.ttc", "--prompt", ""])
+        // eval.
+        add("eval-1", "missing --data", ["eval", "m.ttc"])
+        add("eval-2", "--data missing", ["eval", "w.ttc", "--data", "missing.txt"])
+        add("eval-3", "--data an empty file", ["eval", "w.ttc", "--data", "empty.txt"])
+        add("eval-4", "--data a directory", ["eval", "w.ttc", "--data", "folder.ttc"])
+        add("eval-5", "--data with unknown words", ["eval", "w.ttc", "--data", "unknown.txt"])
+        add("eval-6", "--data of one token", ["eval", "w.ttc", "--data", "one-word.txt"])
+        add("eval-7", "--batch-size 0", ["eval", "w.ttc", "--data", "corpus.txt", "--batch-size", "0"])
+        add("eval-8", "--progress with --quiet", ["eval", "w.ttc", "--data", "corpus.txt", "--progress", "--quiet"])
+        // gpt2 files.
+        add("gpt2-1", "gpt2 file without layers.0.attn.bo", ["sample", "gpt2-no-bias.ttc"])
+        add("gpt2-2", "gpt2 file without layers.0.attn.bo", ["eval", "gpt2-no-bias.ttc", "--data", "corpus.txt"])
+        add("gpt2-3", "gpt2 file with an lm_head parameter (the head is tied)", ["inspect", "gpt2-lm-head.ttc"])
+        add("gpt2-4", "gpt2 file with an lm_head parameter (the head is tied)", ["train", "gpt2-lm-head.ttc", "--steps", "1"])
         // inspect and diff.
         add("inspect-1", "missing argument", ["inspect"])
         add("inspect-2", "--tensor unknown name", ["inspect", "m.ttc", "--tensor", "nosuch"])
@@ -197,10 +242,113 @@ import Testing
         add("import-7", "JSON nested 5000 deep", ["import", "nested.safetensors", "x.ttc"])
         add("import-8", "a directory", ["import", "folder.ttc", "x.ttc"])
         add("import-9", "output exists, no --force", ["import", "m.safetensors", "m.ttc"])
-        add("import-10", "--tokenizer unknown", ["import", "m.safetensors", "x.ttc", "--tokenizer", "bpe"])
+        add("import-10", "--tokenizer unknown", ["import", "m.safetensors", "x.ttc", "--tokenizer", "sentencepiece"])
         add("import-11", "--vocab-file missing", ["import", "m.safetensors", "x.ttc", "--tokenizer", "word", "--vocab-file", "missing.txt"])
         add("import-12", "--heads not dividing D", ["import", "m.safetensors", "x.ttc", "--heads", "3"])
         add("import-13", "--vocab-file without --tokenizer", ["import", "m.safetensors", "x.ttc", "--vocab-file", "corpus.txt"])
+        add("import-14", "--tokenizer bpe without --tokenizer-file", ["import", "m.safetensors", "x.ttc", "--tokenizer", "bpe"])
+        // Byte-level BPE: learned by init, or loaded from tokenizer files.
+        add("bpe-1", "--tokenizer bpe without --vocab-size", ["init", "x.ttc", "--data", "corpus.txt", "--tokenizer", "bpe"])
+        add("bpe-2", "--vocab-size below the 257 fixed tokens", ["init", "x.ttc", "--data", "corpus.txt", "--tokenizer", "bpe", "--vocab-size", "100"])
+        add("bpe-3", "--tokenizer bpe without --data", ["init", "x.ttc", "--tokenizer", "bpe", "--vocab-size", "300"])
+        add("bpe-4", "--merges-file without --tokenizer-file", ["init", "x.ttc", "--merges-file", "merges.txt"])
+        add("bpe-5", "--tokenizer-file with another --tokenizer", ["init", "x.ttc", "--tokenizer", "word", "--tokenizer-file", "vocab.json"])
+        add("bpe-6", "--tokenizer-file missing", ["init", "x.ttc", "--tokenizer-file", "missing.json"])
+        add("bpe-7", "tokenizer.json is not JSON", ["init", "x.ttc", "--tokenizer-file", "corpus.txt"])
+        add("bpe-8", "tokenizer.json of a WordPiece model", ["init", "x.ttc", "--tokenizer-file", "wordpiece.json"])
+        add("bpe-9", "merges.txt makes a token vocab.json lacks", ["init", "x.ttc", "--tokenizer-file", "vocab.json", "--merges-file", "merges.txt"])
+        add("bpe-10", "vocab.json without merges.txt", ["init", "x.ttc", "--tokenizer-file", "vocab.json"])
+        add("bpe-11", "--vocab-size ≠ the loaded tokenizer", ["init", "x.ttc", "--tokenizer-file", "vocab.json", "--merges-file", "empty.txt", "--vocab-size", "300"])
+        // import --from hf / nanogpt, export --to hf (hf/ is a good transformers directory; each
+        // row breaks its own copy).
+        let hfConfig: @Sendable (String, String, String) -> (@Sendable (String) throws -> Void) = { old, new, _ in
+            { dir in
+                let path = dir + "/hf/config.json"
+                let text = String(decoding: FormatFixtures.readBytes(path), as: UTF8.self)
+                precondition(text.contains(old))
+                FormatFixtures.writeBytes(Array(text.replacingOccurrences(of: old, with: new).utf8), to: path)
+            }
+        }
+        /// Rewrites hf/model.safetensors with `change` applied to its tensors.
+        let hfWeights: @Sendable (@escaping @Sendable (inout [SafetensorsTensor]) -> Void) -> (@Sendable (String) throws -> Void) = { change in
+            { dir in
+                let file = try SafetensorsFile(path: dir + "/hf/model.safetensors")
+                var tensors = try file.tensors.map { SafetensorsTensor(name: $0.name, shape: $0.shape, values: try file.loadFloats($0)) }
+                change(&tensors)
+                FormatFixtures.writeBytes(SafetensorsWriter.serialize(tensors, metadata: ["format": "pt"]), to: dir + "/hf/model.safetensors")
+            }
+        }
+        let hfIndex: @Sendable (String) -> (@Sendable (String) throws -> Void) = { shard in
+            { dir in
+                precondition(rename(dir + "/hf/model.safetensors", dir + "/hf/model-00001-of-00001.safetensors") == 0)
+                let file = try SafetensorsFile(path: dir + "/hf/model-00001-of-00001.safetensors")
+                let map = JSONValue.object(file.tensors.map { ($0.name, .string($0.name == "transformer.wte.weight" ? shard : "model-00001-of-00001.safetensors")) })
+                FormatFixtures.writeBytes(Array(JSONValue.object([("metadata", .object([])), ("weight_map", map)]).serialized().utf8),
+                                          to: dir + "/hf/model.safetensors.index.json")
+            }
+        }
+        add("hf-1", "--from hf: not a directory", ["import", "picture.png", "x.ttc", "--from", "hf"])
+        add("hf-2", "no config.json", ["import", "hf", "x.ttc"], prepare: { dir in precondition(unlink(dir + "/hf/config.json") == 0) })
+        add("hf-3", "config.json lacks n_head", ["import", "hf", "x.ttc"], prepare: hfConfig("\"n_head\": 2,", "", ""))
+        add("hf-4", "config.json is not JSON", ["import", "hf", "x.ttc"], prepare: { dir in
+            FormatFixtures.writeBytes(Array("{\"n_embd\": 8,".utf8), to: dir + "/hf/config.json")
+        })
+        add("hf-5", "model_type llama", ["import", "hf", "x.ttc"], prepare: hfConfig("\"gpt2\"", "\"llama\"", ""))
+        add("hf-6", "activation_function relu", ["import", "hf", "x.ttc"], prepare: hfConfig("\"gelu_new\"", "\"relu\"", ""))
+        add("hf-7", "untied head (tie_word_embeddings false)", ["import", "hf", "x.ttc"],
+            prepare: hfConfig("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false", ""))
+        add("hf-8", "n_positions disagrees with wpe's shape", ["import", "hf", "x.ttc"],
+            prepare: hfConfig("\"n_positions\": 8", "\"n_positions\": 16", ""))
+        add("hf-9", "a tensor GPT-2 does not have", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            t.append(SafetensorsTensor(name: "transformer.h.0.attn.rotary_emb.inv_freq", shape: [2], values: [1, 2]))
+        })
+        add("hf-10", "a layer beyond n_layer", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            t.append(SafetensorsTensor(name: "transformer.h.1.ln_1.weight", shape: [16], values: [Float](repeating: 1, count: 16)))
+        })
+        add("hf-11", "a parameter missing", ["import", "hf", "x.ttc"], prepare: hfWeights { t in t.removeAll { $0.name == "transformer.ln_f.bias" } })
+        add("hf-12", "the same parameter twice (with and without transformer.)", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            var copy = t.first { $0.name == "transformer.wpe.weight" }!
+            copy.name = "wpe.weight"
+            t.append(copy)
+        })
+        add("hf-13", "lm_head.weight differs from wte (untied)", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            var head = t.first { $0.name == "transformer.wte.weight" }!
+            head.name = "lm_head.weight"
+            head.values[5] += 1
+            t.append(head)
+        })
+        add("hf-14", "a non-finite weight", ["import", "hf", "x.ttc"], prepare: hfWeights { t in
+            let i = t.firstIndex { $0.name == "transformer.h.0.mlp.c_fc.bias" }!
+            t[i].values[3] = .nan
+        })
+        add("hf-15", "no tokenizer files", ["import", "hf", "x.ttc"], prepare: { dir in
+            for name in ["tokenizer.json", "vocab.json", "merges.txt"] { precondition(unlink(dir + "/hf/" + name) == 0) }
+        })
+        add("hf-16", "only pytorch_model.bin", ["import", "hf", "x.ttc"], prepare: { dir in
+            precondition(rename(dir + "/hf/model.safetensors", dir + "/hf/pytorch_model.bin") == 0)
+        })
+        add("hf-17", "shard name escaping the directory", ["import", "hf", "x.ttc"], prepare: hfIndex("../m.safetensors"))
+        add("hf-18", "shard symlink resolving outside the directory", ["import", "hf", "x.ttc"], prepare: { dir in
+            try hfIndex("outside.safetensors")(dir)
+            precondition(symlink("../m.safetensors", dir + "/hf/outside.safetensors") == 0)
+        })
+        add("hf-19", "index puts a tensor in a shard that lacks it", ["import", "hf", "x.ttc"], prepare: { dir in
+            try hfIndex("model-00002-of-00002.safetensors")(dir)
+            precondition(link(dir + "/m.safetensors", dir + "/hf/model-00002-of-00002.safetensors") == 0)
+        })
+        add("hf-20", "--d-model with --from hf", ["import", "hf", "x.ttc", "--from", "hf", "--d-model", "16"])
+        add("nanogpt-1", "no --heads and no --model-args", ["import", "hf/model.safetensors", "x.ttc", "--from", "nanogpt", "--tokenizer", "byte"])
+        add("nanogpt-2", "--model-args n_embd disagrees with the state dict", ["import", "hf/model.safetensors", "x.ttc", "--from", "nanogpt",
+                                                                            "--tokenizer", "byte", "--model-args", "args.json"],
+            prepare: { dir in FormatFixtures.writeBytes(Array(#"{"n_head": 2, "n_embd": 32}"#.utf8), to: dir + "/args.json") })
+        add("nanogpt-3", "--model-args without --from nanogpt", ["import", "hf", "x.ttc", "--model-args", "corpus.txt"])
+        add("export-hf-1", "--to hf of a gpt checkpoint", ["export", "g.ttc", "out", "--to", "hf"])
+        add("export-hf-2", "--to hf of a word vocabulary", ["export", "g2w.ttc", "out", "--to", "hf"])
+        add("export-hf-3", "--to hf with --include-optimizer", ["export", "g2.ttc", "out", "--to", "hf", "--include-optimizer"])
+        add("export-hf-4", "--to hf into a directory holding the files, no --force", ["export", "g2.ttc", "hf", "--to", "hf"])
+        add("export-hf-5", "--to hf onto a file", ["export", "g2.ttc", "corpus.txt", "--to", "hf"])
+        add("export-hf-6", "--to hf in a missing directory", ["export", "g2.ttc", "nowhere/out", "--to", "hf"])
+        add("export-hf-7", "--to hf, disk full", ["export", "g2.ttc", "out", "--to", "hf"], env: ["TTCKPT_FAULT_INJECT": "enospc:1000"])
         add("export-1", "output is the input", ["export", "m.ttc", "m.ttc"])
         add("export-2", "output in a missing directory", ["export", "m.ttc", "nowhere/m.safetensors"])
         add("plot-1", "missing --output", ["plot", "m.ttc"])
@@ -209,6 +357,13 @@ import Testing
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
+        add("trace-1", "nothing to do (no -o, --print or --json)", ["trace", "m.ttc"])
+        add("trace-2", "--format unknown", ["trace", "m.ttc", "-o", "x.ttc", "--format", "npz"])
+        add("trace-3", "--position past the batch", ["trace", "m.ttc", "--print", "--position", "9"])
+        add("trace-4", "output exists, no --force", ["trace", "m.ttc", "-o", "g.ttc"])
+        add("trace-5", "output is the input", ["trace", "m.ttc", "-o", "m.ttc", "--force"])
+        add("trace-6", "--max-size-mib 0", ["trace", "m.ttc", "-o", "x.ttc", "--max-size-mib", "0"])
+        add("trace-7", "disk full", ["trace", "m.ttc", "-o", "x.ttc"], env: ["TTCKPT_FAULT_INJECT": "enospc:100"])
         // Bad checkpoint files, for every command that reads one.
         let files: [(String, String)] = [
             ("missing.ttc", "missing file"), ("empty.ttc", "empty file"), ("folder.ttc", "a directory"),
@@ -221,12 +376,14 @@ import Testing
             add("file-\(i + 1)-train", what, ["train", file, "--steps", "1"])
             add("file-\(i + 1)-resume", what, ["resume", file, "--steps", "1"])
             add("file-\(i + 1)-sample", what, ["sample", file])
+            add("file-\(i + 1)-eval", what, ["eval", file, "--data", "corpus.txt"])
             // inspect reads the header only (spec §2): a damaged tensor is inspect-4's business.
             if file != "flipped.ttc" { add("file-\(i + 1)-inspect", what, ["inspect", file]) }
             add("file-\(i + 1)-diff", what, ["diff", "m.ttc", file])
             add("file-\(i + 1)-export", what, ["export", file, "x.safetensors"])
             // A loss chart needs only the header, like inspect.
             if file != "flipped.ttc" { add("file-\(i + 1)-plot", what, ["plot", file, "-o", "x.svg"]) }
+            add("file-\(i + 1)-trace", what, ["trace", file, "--print"])
         }
         // A FIFO (named pipe): opening one for reading waits for a writer, so a reader that
         // opened before checking would hang (regression: every command did).
@@ -234,6 +391,7 @@ import Testing
         add("fifo-train", "checkpoint is a FIFO", ["train", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
         add("fifo-resume", "checkpoint is a FIFO", ["resume", "pipe.ttc", "--steps", "1", "-o", "x.ttc"], prepare: fifo)
         add("fifo-sample", "checkpoint is a FIFO", ["sample", "pipe.ttc"], prepare: fifo)
+        add("fifo-eval-data", "eval text is a FIFO", ["eval", "w.ttc", "--data", "pipe.ttc"], prepare: fifo)
         add("fifo-inspect", "checkpoint is a FIFO", ["inspect", "pipe.ttc"], prepare: fifo)
         add("fifo-diff", "checkpoint is a FIFO", ["diff", "m.ttc", "pipe.ttc"], prepare: fifo)
         add("fifo-init-data", "corpus is a FIFO", ["init", "x.ttc", "--data", "pipe.ttc"], prepare: fifo)
@@ -241,8 +399,10 @@ import Testing
         add("fifo-import", "safetensors input is a FIFO", ["import", "pipe.ttc", "x.ttc"], prepare: fifo)
         add("fifo-vocab", "--vocab-file is a FIFO", ["import", "m.safetensors", "x.ttc", "--tokenizer", "word", "--vocab-file", "pipe.ttc"],
             prepare: fifo)
+        add("fifo-tokenizer", "--tokenizer-file is a FIFO", ["init", "x.ttc", "--tokenizer-file", "pipe.ttc"], prepare: fifo)
         add("fifo-export", "checkpoint is a FIFO", ["export", "pipe.ttc", "x.safetensors"], prepare: fifo)
         add("fifo-plot", "checkpoint is a FIFO", ["plot", "pipe.ttc", "-o", "x.svg"], prepare: fifo)
+        add("fifo-trace", "checkpoint is a FIFO", ["trace", "pipe.ttc", "--print"], prepare: fifo)
         add("fifo-output", "output is a FIFO", ["train", "m.ttc", "--steps", "1", "-o", "pipe.ttc"], prepare: fifo)
         // Write faults (debug builds: TTCKPT_FAULT_INJECT, see Sources/tt-ckpt/Support/FaultInjection.swift).
         add("save-1", "disk full (ENOSPC after 4 KiB)", ["train", "m.ttc", "--steps", "1", "--quiet"], env: ["TTCKPT_FAULT_INJECT": "enospc:4096"])
@@ -378,7 +538,8 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
             `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`

@@ -43,7 +43,7 @@ import Testing
         try expectRefused(["init", "m.ttc", "--d-model", "8192", "--d-ff", "32768", "--layers", "64"],
                           subject: "config", containing: "parameters")
         try expectRefused(["init", "m.ttc", "--context", "2048", "--d-model", "64", "--heads", "64", "--layers", "8"],
-                          subject: "config", containing: "MiB of activations, more than the limit 1024 MiB")
+                          subject: "config", containing: "MiB of activations, more than the limit 4096 MiB")
     }
 
     @Test func initRefusesAVocabSizeThatDisagreesWithTheVocabulary() throws {
@@ -74,7 +74,7 @@ import Testing
 
     @Test func badEnumValuesAndUnknownOptions() throws {
         try expectRefused(["init", "m.ttc", "--preset", "huge"], subject: "The value 'huge' is invalid for '--preset")
-        try expectRefused(["init", "m.ttc", "--tokenizer", "bpe"], subject: "The value 'bpe' is invalid for '--tokenizer")
+        try expectRefused(["init", "m.ttc", "--tokenizer", "sentencepiece"], subject: "The value 'sentencepiece' is invalid for '--tokenizer")
         try expectRefused(["init", "m.ttc", "--frobnicate"], subject: "Unknown option '--frobnicate'")
         try expectRefused(["init"], subject: "Missing expected argument")
         try expectRefused(["launch"], subject: "Unexpected argument 'launch'")

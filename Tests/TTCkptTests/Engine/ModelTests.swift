@@ -74,6 +74,13 @@ enum EngineFixtures {
         // partial last row block.
         Case(config: ModelConfig(arch: .gpt, vocabSize: 6, dModel: 16, nHeads: 4, dFF: 16, nLayers: 1, context: 40),
              batchSize: 2, seqLen: 37, seed: 5),
+        // gpt2: fused QKV and output biases, the tied head; the same shapes as above.
+        Case(config: ModelConfig(arch: .gpt2, vocabSize: 11, dModel: 12, nHeads: 3, dFF: 20, nLayers: 2, context: 9),
+             batchSize: 2, seqLen: 9, seed: 6),
+        Case(config: ModelConfig(arch: .gpt2, vocabSize: 13, dModel: 16, nHeads: 2, dFF: 64, nLayers: 2, context: 16),
+             batchSize: 3, seqLen: 11, seed: 7),
+        Case(config: ModelConfig(arch: .gpt2, vocabSize: 6, dModel: 16, nHeads: 4, dFF: 16, nLayers: 1, context: 40),
+             batchSize: 2, seqLen: 37, seed: 8),
     ]
 
     /// Float engine vs Double reference: logits and every gradient tensor within 1e-4
@@ -125,7 +132,8 @@ enum EngineFixtures {
     /// |fd − g| ≤ 1e-6·max(|fd|, |g|) + 1e-10: the absolute 1e-10 floor covers the
     /// ~4e-11 rounding noise on elements whose gradient is itself tiny.
     @Test(arguments: [ModelConfig(arch: .tutorial, vocabSize: 6, dModel: 8, nHeads: 2, dFF: 12, nLayers: 2, context: 6),
-                      ModelConfig(arch: .gpt, vocabSize: 6, dModel: 8, nHeads: 2, dFF: 12, nLayers: 2, context: 6)])
+                      ModelConfig(arch: .gpt, vocabSize: 6, dModel: 8, nHeads: 2, dFF: 12, nLayers: 2, context: 6),
+                      ModelConfig(arch: .gpt2, vocabSize: 6, dModel: 8, nHeads: 2, dFF: 12, nLayers: 2, context: 6)])
     func gradientsMatchFiniteDifferences(_ config: ModelConfig) {
         let model = Model(config: config, maxBatchSize: 2)
         var rng = PythonRandom(seed: 99)
@@ -230,7 +238,7 @@ enum EngineFixtures {
     /// Causality and the sampling path: logits of a forward on the first S positions equal,
     /// bit for bit, the first S positions of a forward on all T (the per-row arithmetic
     /// does not depend on later positions or on the batch length).
-    @Test(arguments: [Architecture.tutorial, .gpt])
+    @Test(arguments: [Architecture.tutorial, .gpt, .gpt2])
     func prefixForwardMatchesFullForward(_ arch: Architecture) {
         let config = ModelConfig(arch: arch, vocabSize: 10, dModel: 16, nHeads: 4, dFF: 32, nLayers: 2, context: 12)
         let model = Model(config: config, maxBatchSize: 2)

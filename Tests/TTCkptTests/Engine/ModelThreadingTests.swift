@@ -43,9 +43,13 @@ import Testing
         (ModelConfig(arch: .gpt, vocabSize: 11, dModel: 32, nHeads: 4, dFF: 64, nLayers: 2, context: 40), 2, 37),
         // short sequences: the loop attention
         (ModelConfig(arch: .gpt, vocabSize: 9, dModel: 16, nHeads: 2, dFF: 24, nLayers: 1, context: 8), 4, 8),
+        // gpt2 arch (fused QKV with bias, tied head), two attention row blocks
+        (ModelConfig(arch: .gpt2, vocabSize: 11, dModel: 32, nHeads: 4, dFF: 64, nLayers: 2, context: 40), 2, 37),
+        // gpt2, short sequences
+        (ModelConfig(arch: .gpt2, vocabSize: 9, dModel: 16, nHeads: 2, dFF: 24, nLayers: 1, context: 8), 4, 8),
     ]
 
-    @Test(arguments: 0..<3)
+    @Test(arguments: 0..<5)
     func bitIdenticalForOneTwoAndThreeThreads(_ index: Int) {
         let (config, b, s) = Self.configs[index]
         let one = Self.train(config, batchSize: b, seqLen: s, steps: 4, threads: 1, threshold: nil)

@@ -177,7 +177,7 @@ import Testing
             (MetaKey.learningRate, .f64(-1), "optim.lr"),
             (MetaKey.schedule, .string("linear"), "optim.schedule"),
             (MetaKey.arch, .string("rnn"), "model.arch"),
-            (MetaKey.vocabKind, .string("bpe"), "vocab.kind"),
+            (MetaKey.vocabKind, .string("sentencepiece"), "vocab.kind"),
             (MetaKey.lossHistory, .f32Array([1]), "train.loss_history"),
             (MetaKey.sessionStarts, .u64Array([2, 1]), "train.session_starts"),
             (MetaKey.batchSize, .u64(0), "train.batch_size"),

@@ -21,7 +21,7 @@ enum FormatFixtures {
                     switch role {
                     case .parameter: return g
                     case .adamM: return 0.1 * g
-                    case .adamV, .other: return 0.001 * g * g
+                    default: return 0.001 * g * g
                     }
                 }
                 tensors.append(NamedTensor(name: role.namePrefix + slot.name, role: role, shape: slot.shape, values: values))
