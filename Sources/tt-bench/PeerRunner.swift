@@ -68,8 +68,10 @@ struct PeerRunner {
             let r = launch([python, script, "--preset", preset, "--seconds", String(seconds), "--threads", String(threads)],
                            environment: environment)
             guard r.status == 0 else {
+                // One preset failing leaves the others' figures.
                 let last = r.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(r.status)"
-                return .failed("\(peer) \(preset): \(last)")
+                if results.isEmpty && preset == presets.last { return .failed("\(peer) \(preset): \(last)") }
+                continue
             }
             for line in r.stdout.split(separator: "\n") {
                 if let data = line.data(using: .utf8),

@@ -11,6 +11,10 @@ struct BenchPreset {
         BenchPreset(name: "tutorial", config: .tutorial, batchSize: 1),
         BenchPreset(name: "small", config: .gptSmall(vocabSize: 65), batchSize: 16),
         BenchPreset(name: "medium", config: .gptMedium(vocabSize: 256), batchSize: 8),
+        // GPT-2 124M's shape trained at B 4, T 256 (context 256, so activations are sized
+        // for the sequences trained; the matmul FLOPs do not depend on it).
+        BenchPreset(name: "gpt2-124m", config: ModelConfig(arch: .gpt2, vocabSize: 50257, dModel: 768, nHeads: 12,
+                                                          dFF: 3072, nLayers: 12, context: 256), batchSize: 4),
     ]
 
     /// N: parameter count.
@@ -20,8 +24,8 @@ struct BenchPreset {
     var tokensPerStep: Int { batchSize * config.context }
 
     /// Weights that take part in a matrix product: per layer Wq, Wk, Wv, Wo (D·D each), W1
-    /// and W2 (D·F each), and the LM head (V·D). Embedding lookups, biases and LayerNorm
-    /// parameters do no multiply-adds worth counting.
+    /// and W2 (D·F each), and the LM head (V·D; gpt2's is tok_emb, counted once here).
+    /// Embedding lookups, biases and LayerNorm parameters do no multiply-adds worth counting.
     var matmulWeights: Int {
         let (V, D, F, L) = (config.vocabSize, config.dModel, config.dFF, config.nLayers)
         return L * (4 * D * D + 2 * D * F) + V * D

@@ -26,8 +26,8 @@ struct TTBench: ParsableCommand {
     @Option(help: "Threads for the multi-threaded columns.")
     var threads: Int = 2
 
-    @Option(help: "Presets for the training table, comma-separated: tutorial, small, medium.")
-    var presets: String = "tutorial,small,medium"
+    @Option(help: "Presets for the training table, comma-separated: tutorial, small, medium, gpt2-124m.")
+    var presets: String = "tutorial,small,medium,gpt2-124m"
 
     @Option(help: "Minimum timed seconds per training measurement (tt-ckpt and each peer).")
     var trainSeconds: Double = 3
@@ -43,7 +43,7 @@ struct TTBench: ParsableCommand {
         guard threads >= 1 && threads <= 256 else { throw ValidationError("--threads must be in 1...256") }
         let known = Set(BenchPreset.all.map(\.name))
         for name in presets.split(separator: ",") where !known.contains(String(name)) {
-            throw ValidationError("unknown preset '\(name)' (tutorial, small, medium)")
+            throw ValidationError("unknown preset '\(name)' (tutorial, small, medium, gpt2-124m)")
         }
         guard trainSeconds > 0 && trainSeconds <= 600 else { throw ValidationError("--train-seconds must be in (0, 600]") }
         guard matmulSeconds > 0 && matmulSeconds <= 60 else { throw ValidationError("--matmul-seconds must be in (0, 60]") }
