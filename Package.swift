@@ -33,9 +33,12 @@ let package = Package(
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
         // Blob byte work in C: CRC-32/Adler-32, the byte shuffle, byte-plane zlib streams
-        // (zlib's deflate for the `small` effort).
-        .target(name: "CBlobCodec", linkerSettings: [.linkedLibrary("z")]),
-        .target(name: "TTCore"),
+        // (the system zlib through CZlib for the `small` effort).
+        .target(name: "CBlobCodec", dependencies: ["CZlib"]),
+        // SHA-256 blocks with the x86 SHA extensions when the CPU has them (TTCore's SHA256
+        // falls back to its portable Swift code otherwise).
+        .target(name: "CDigest"),
+        .target(name: "TTCore", dependencies: ["CDigest"]),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
         .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "CBlobCodec", "TTTokenizer"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
@@ -59,6 +62,18 @@ let package = Package(
         .executableTarget(
             name: "ttc-fuzz",
             dependencies: ["TTCore", "TTFormat"]
+        ),
+        // libFuzzer target for the GGUF and safetensors readers; Tests/Fuzz/run-interop.sh builds
+        // it with the fuzzer. A plain build gives a replay tool (`interop-fuzz gguf FILE...`).
+        .executableTarget(
+            name: "interop-fuzz",
+            dependencies: ["TTCore", "TTInterop"]
+        ),
+        // libFuzzer target for the safetensors reader and importer (Tests/Fuzz/run.sh
+        // safetensors); a plain build gives a replay tool (`safetensors-fuzz FILE...`).
+        .executableTarget(
+            name: "safetensors-fuzz",
+            dependencies: ["TTCore", "TTFormat", "TTInterop"]
         ),
         // Benchmarks (matmul, training, checkpoint I/O, peers): swift run -c release tt-bench
         .executableTarget(

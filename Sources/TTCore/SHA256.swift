@@ -1,5 +1,10 @@
-/// SHA-256 (FIPS 180-4), used for `DataIdentity.sha256`. Streaming: `update` any number of
-/// times, then `finalize`. Tested against the FIPS 180-2 / NIST example vectors.
+import CDigest
+
+/// SHA-256 (FIPS 180-4), used for `DataIdentity.sha256` and the .ttc per-tensor digests
+/// (spec/FORMAT.md §4.2). Streaming: `update` any number of times, then `finalize`.
+/// Tested against the FIPS 180-2 / NIST example vectors. Whole 64-byte blocks are read
+/// straight from the caller's buffer: with the x86 SHA extensions (CDigest) when the CPU has
+/// them, else with the portable Swift code below (about 200 MB/s in a release build).
 public struct SHA256: Sendable {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
@@ -12,31 +17,66 @@ public struct SHA256: Sendable {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    private var h: [UInt32] = [
-        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
-    ]
+    /// The eight working words h0...h7.
+    private struct State {
+        var a: UInt32 = 0x6a09e667, b: UInt32 = 0xbb67ae85, c: UInt32 = 0x3c6ef372, d: UInt32 = 0xa54ff53a
+        var e: UInt32 = 0x510e527f, f: UInt32 = 0x9b05688c, g: UInt32 = 0x1f83d9ab, h: UInt32 = 0x5be0cd19
+    }
+
+    private var state = State()
+    /// Bytes of a partial block (fewer than 64).
     private var buffer: [UInt8] = []
     private var length: UInt64 = 0
-    private var w = [UInt32](repeating: 0, count: 64)
+    /// Use the portable code even where the SHA extensions exist (tests compare the two).
+    private let portable: Bool
 
-    public init() { buffer.reserveCapacity(64) }
+    public init() { self.init(portable: false) }
+
+    init(portable: Bool) {
+        self.portable = portable
+        buffer.reserveCapacity(64)
+    }
+
+    /// Whether this CPU runs the SHA extensions' path.
+    static var hasHardwarePath: Bool {
+        var h: [UInt32] = [0, 0, 0, 0, 0, 0, 0, 0]
+        return h.withUnsafeMutableBufferPointer { cdigest_sha256_blocks($0.baseAddress!, nil, 0) } != 0
+    }
+
+    /// Feeds more message bytes.
+    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+        length &+= UInt64(bytes.count)
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        // Fill a partial block first.
+        if !buffer.isEmpty {
+            let n = min(left, 64 - buffer.count)
+            buffer.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
+            p += n
+            left -= n
+            if buffer.count == 64 {
+                let block = buffer
+                block.withUnsafeBytes { compress($0.baseAddress!, blocks: 1) }
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        // Whole blocks straight from the input.
+        let blocks = left / 64
+        if blocks > 0 {
+            compress(p, blocks: blocks)
+            p += 64 * blocks
+            left -= 64 * blocks
+        }
+        if left > 0 { buffer.append(contentsOf: UnsafeRawBufferPointer(start: p, count: left)) }
+    }
 
     /// Feeds more message bytes.
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
-        length &+= UInt64(bytes.count)
-        var i = bytes.startIndex
-        // Fill a partial block first.
-        while !buffer.isEmpty && i != bytes.endIndex {
-            buffer.append(bytes[i]); i = bytes.index(after: i)
-            if buffer.count == 64 { compress(buffer[...]); buffer.removeAll(keepingCapacity: true) }
+        if let done: Void = bytes.withContiguousStorageIfAvailable({ update(UnsafeRawBufferPointer($0)) }) {
+            return done
         }
-        // Whole blocks straight from the input.
-        var block = [UInt8](repeating: 0, count: 64)
-        while bytes.distance(from: i, to: bytes.endIndex) >= 64 {
-            for j in 0..<64 { block[j] = bytes[i]; i = bytes.index(after: i) }
-            compress(block[...])
-        }
-        while i != bytes.endIndex { buffer.append(bytes[i]); i = bytes.index(after: i) }
+        let copy = Array(bytes)
+        copy.withUnsafeBytes { update($0) }
     }
 
     /// The 32-byte digest. Consumes the hasher.
@@ -46,43 +86,78 @@ public struct SHA256: Sendable {
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
         for shift in stride(from: 56, through: 0, by: -8) { tail.append(UInt8(truncatingIfNeeded: bitLength >> UInt64(shift))) }
-        var offset = 0
-        while offset < tail.count { compress(tail[offset..<(offset + 64)]); offset += 64 }
+        tail.withUnsafeBytes { compress($0.baseAddress!, blocks: $0.count / 64) }
         var digest: [UInt8] = []
-        for word in h { for shift in [24, 16, 8, 0] { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) } }
+        digest.reserveCapacity(32)
+        for word in [state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h] {
+            for shift in [24, 16, 8, 0] { digest.append(UInt8(truncatingIfNeeded: word >> UInt32(shift))) }
+        }
         return digest
+    }
+
+    /// SHA-256 of `bytes` (32 bytes).
+    public static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// SHA-256 of `bytes` (32 bytes).
+    public static func digest<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return hasher.finalize()
     }
 
     /// SHA-256 of `bytes`, lowercase hex (64 characters).
     public static func hexDigest<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
-        var hasher = SHA256()
-        hasher.update(bytes)
-        return hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+        hex(digest(bytes))
     }
 
-    private mutating func compress(_ block: ArraySlice<UInt8>) {
+    /// Lowercase hex of a digest (or any bytes).
+    public static func hex(_ digest: [UInt8]) -> String {
+        digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+
+    /// Runs the compression function over `blocks` 64-byte blocks at `p`.
+    private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
+        if !portable {
+            var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
+                (state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h)
+            let done = withUnsafeMutableBytes(of: &h) {
+                cdigest_sha256_blocks($0.baseAddress!.assumingMemoryBound(to: UInt32.self), p, blocks)
+            }
+            if done != 0 {
+                state = State(a: h.0, b: h.1, c: h.2, d: h.3, e: h.4, f: h.5, g: h.6, h: h.7)
+                return
+            }
+        }
+        Self.compressPortable(&state, p, blocks: blocks)
+    }
+
+    /// The compression function in Swift (FIPS 180-4 §6.2.2).
+    private static func compressPortable(_ s: inout State, _ p: UnsafeRawPointer, blocks: Int) {
         @inline(__always) func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 &- n)) }
-        let base = block.startIndex
-        for t in 0..<16 {
-            let b = base &+ 4 &* t
-            w[t] = UInt32(block[b]) << 24 | UInt32(block[b &+ 1]) << 16 | UInt32(block[b &+ 2]) << 8 | UInt32(block[b &+ 3])
+        withUnsafeTemporaryAllocation(of: UInt32.self, capacity: 64) { w in
+            k.withUnsafeBufferPointer { k in
+                var p = p
+                for _ in 0..<blocks {
+                    for t in 0..<16 { w[t] = UInt32(bigEndian: p.loadUnaligned(fromByteOffset: 4 &* t, as: UInt32.self)) }
+                    for t in 16..<64 {
+                        let x = w[t &- 15], y = w[t &- 2]
+                        w[t] = w[t &- 16] &+ (rotr(x, 7) ^ rotr(x, 18) ^ (x >> 3)) &+ w[t &- 7]
+                            &+ (rotr(y, 17) ^ rotr(y, 19) ^ (y >> 10))
+                    }
+                    var (a, b, c, d, e, f, g, h) = (s.a, s.b, s.c, s.d, s.e, s.f, s.g, s.h)
+                    for t in 0..<64 {
+                        let t1 = h &+ (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) &+ ((e & f) ^ (~e & g)) &+ k[t] &+ w[t]
+                        let t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) &+ ((a & b) ^ (a & c) ^ (b & c))
+                        h = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+                    }
+                    s.a &+= a; s.b &+= b; s.c &+= c; s.d &+= d; s.e &+= e; s.f &+= f; s.g &+= g; s.h &+= h
+                    p += 64
+                }
+            }
         }
-        for t in 16..<64 {
-            let s0 = rotr(w[t &- 15], 7) ^ rotr(w[t &- 15], 18) ^ (w[t &- 15] >> 3)
-            let s1 = rotr(w[t &- 2], 17) ^ rotr(w[t &- 2], 19) ^ (w[t &- 2] >> 10)
-            w[t] = w[t &- 16] &+ s0 &+ w[t &- 7] &+ s1
-        }
-        var (a, b, c, d, e, f, g, hh) = (h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7])
-        for t in 0..<64 {
-            let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
-            let ch = (e & f) ^ (~e & g)
-            let t1 = hh &+ s1 &+ ch &+ Self.k[t] &+ w[t]
-            let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
-            let maj = (a & b) ^ (a & c) ^ (b & c)
-            let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
-        }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d
-        h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
     }
 }

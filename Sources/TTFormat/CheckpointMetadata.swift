@@ -293,11 +293,8 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
     do { try config.validate() } catch let e as ConfigError {
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.forConfigField(e.field))': \(e.message)")
     }
-    guard vocabulary.tokens.count == config.vocabSize else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabTokens)': \(vocabulary.tokens.count) tokens, but model.vocab_size is \(config.vocabSize)")
-    }
-    for (i, token) in vocabulary.tokens.enumerated() where token.utf8.count > FormatLimits.maxStringLength {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.vocabTokens)': token \(i) is longer than \(FormatLimits.maxStringLength) bytes")
+    do { try ContentRules.checkVocabulary(vocabulary, vocabSize: config.vocabSize) } catch let e as ContentRuleError {
+        throw ContentError(.invalidValue, "metadata key '\(e.field)': \(e.message)")
     }
     try validateBPEVocabulary(vocabulary)
     do { try t.optimizer.validate() } catch let e as ConfigError {
@@ -317,23 +314,14 @@ func validateContents(config: ModelConfig, vocabulary: Vocabulary, training t: T
         throw ContentError(.invalidValue, "metadata key '\(MetaKey.rngGaussNext)': \(g) is not finite")
     }
     precondition(rng.isValid)
+    do {
+        try ContentRules.checkProgress(step: t.step, tokensSeen: t.tokensSeen, lossCount: t.lossHistory.count,
+                                       sessionStarts: t.sessionStarts, batchSize: t.batchSize, context: config.context)
+    } catch let e as ContentRuleError {
+        throw ContentError(.invalidValue, "metadata key '\(e.field)': \(e.message)")
+    }
     func nonNegative(_ key: String, _ v: Int) throws {
         guard v >= 0 else { throw ContentError(.invalidValue, "metadata key '\(key)': \(v) is negative") }
-    }
-    try nonNegative(MetaKey.step, t.step)
-    try nonNegative(MetaKey.tokensSeen, t.tokensSeen)
-    guard t.batchSize >= 1 else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.batchSize)': must be at least 1, got \(t.batchSize)")
-    }
-    guard t.lossHistory.count == t.step else {
-        throw ContentError(.invalidValue, "metadata key '\(MetaKey.lossHistory)': \(t.lossHistory.count) entries, but train.step is \(t.step)")
-    }
-    var previous = 0
-    for (i, s) in t.sessionStarts.enumerated() {
-        guard s >= previous, s <= t.step else {
-            throw ContentError(.invalidValue, "metadata key '\(MetaKey.sessionStarts)': element \(i) (\(s)) is not in order within 0...train.step")
-        }
-        previous = s
     }
     if let d = t.data {
         try nonNegative(MetaKey.dataByteCount, d.byteCount)

@@ -7,7 +7,8 @@ private enum ReaderSource {
 }
 
 /// Reads a .ttc file. `init` reads and validates only the preamble, header and tensor
-/// directory; it inflates nothing. `loadTensor` inflates one tensor and checks its CRCs.
+/// directory; it inflates nothing. `loadTensor` inflates one tensor and checks its CRCs
+/// (and, when asked, its SHA-256).
 /// The file stays open (and so keeps its contents even if replaced) until the reader is freed.
 public final class CheckpointReader {
     public let path: String
@@ -24,8 +25,11 @@ public final class CheckpointReader {
     public let headerLength: UInt64
     /// Every metadata key in the file, including ones this version does not know.
     public let metadataKeys: [String]
-    /// Section tags in file order, including unknown ones (which were skipped).
+    /// Section tags in file order, including unknown ancillary ones (which were skipped).
     public let sectionTags: [UInt32]
+    /// The SHA-256 of each tensor's raw bytes from the `hash` section, in directory order
+    /// (32 bytes each); nil for a file without one (written before format 1.1).
+    public let storedTensorDigests: [[UInt8]]?
     private let source: ReaderSource
 
     /// Opens `path` (`ReadableFile`: a FIFO or directory is refused at once) and validates it.
@@ -78,9 +82,10 @@ public final class CheckpointReader {
             throw fail(.headerCRC, "header CRC-32 mismatch (stored 0x\(hex(headerCRC)), computed 0x\(hex(computedHeaderCRC)))")
         }
 
-        // Sections: u32 tag, u64 length, payload; unknown tags are skipped.
+        // Sections: u32 tag, u64 length, payload; unknown ancillary tags are skipped,
+        // unknown critical ones rejected.
         var sections = ByteReader(header)
-        var metaRange: Range<Int>? = nil, dirRange: Range<Int>? = nil
+        var metaRange: Range<Int>? = nil, dirRange: Range<Int>? = nil, digestRange: Range<Int>? = nil
         var tags: [UInt32] = []
         while !sections.isAtEnd {
             guard let tag = try? sections.u32(), let length = try? sections.u64() else {
@@ -91,15 +96,18 @@ public final class CheckpointReader {
             }
             let range = try! sections.take(Int(length))
             tags.append(tag)
+            func once(_ slot: inout Range<Int>?) throws {
+                guard slot == nil else { throw fail(.duplicateSection, "section '\(tagName(tag))' appears twice") }
+                slot = range
+            }
             switch tag {
-            case TTCFormat.metadataTag:
-                guard metaRange == nil else { throw fail(.duplicateSection, "section 'META' appears twice") }
-                metaRange = range
-            case TTCFormat.directoryTag:
-                guard dirRange == nil else { throw fail(.duplicateSection, "section 'TDIR' appears twice") }
-                dirRange = range
+            case TTCFormat.metadataTag: try once(&metaRange)
+            case TTCFormat.directoryTag: try once(&dirRange)
+            case TTCFormat.digestTag: try once(&digestRange)
             default:
-                break
+                guard !TTCFormat.isCritical(tag) else {
+                    throw fail(.unknownCriticalSection, "section '\(tagName(tag))' is critical (first letter uppercase) and unknown to this reader (format \(TTCFormat.major).\(TTCFormat.minor)); a newer tt-ckpt is needed")
+                }
             }
         }
         guard let metaRange else { throw fail(.missingSection, "header has no 'META' section") }
@@ -109,6 +117,7 @@ public final class CheckpointReader {
             let dataStart = UInt64(p) + headerLength
             let entries = try decodeDirectory(header, from: dirRange.lowerBound, to: dirRange.upperBound,
                                               dataStart: dataStart, fileSize: size)
+            let digests = try digestRange.map { try decodeDigests(header, from: $0.lowerBound, to: $0.upperBound, tensorCount: entries.count) }
             let items = try decodeMetadata(header, from: metaRange.lowerBound, to: metaRange.upperBound)
             let (config, vocabulary, training, toolVersion) = try decodeCheckpointMetadata(items)
             let trace = try decodeTraceMetadata(items, config: config, training: training)
@@ -123,6 +132,7 @@ public final class CheckpointReader {
             self.toolVersion = toolVersion
             self.metadataKeys = items.map(\.key)
             self.sectionTags = tags
+            self.storedTensorDigests = digests
         } catch let e as ContentError {
             throw fail(e.kind, e.message)
         } catch let e as MetaDecodeError {
@@ -147,15 +157,26 @@ public final class CheckpointReader {
 
     public func entry(named name: String) -> TensorEntry? { entries.first { $0.name == name } }
 
-    /// Inflates one tensor; verifies stored CRC, exact raw length and raw CRC.
-    public func loadTensor(_ entry: TensorEntry) throws -> [Float] {
-        guard entries.contains(entry) else {
+    /// Inflates one tensor; verifies stored CRC, exact raw length and raw CRC, and with
+    /// `checkingDigest` also the SHA-256 of the raw bytes against the `hash` section (when
+    /// the file has one): `inspect --verify` asks for it, so a blob rewritten together with
+    /// its CRCs is still caught.
+    /// - Throws: `FormatError` naming the tensor; `.unsupportedEncoding` for a tensor whose
+    ///   dtype, compression or filter code this version does not know.
+    public func loadTensor(_ entry: TensorEntry, checkingDigest: Bool) throws -> [Float] {
+        guard let index = entries.firstIndex(of: entry) else {
             throw FormatError(path: path, kind: .unknownEntry, message: "tensor \(quotedName(entry.name)): entry is not from this file's directory")
         }
-        return try loadValidated(entry)
+        return try loadValidated(index, checkingDigest: checkingDigest)
     }
 
-    private func loadValidated(_ entry: TensorEntry) throws -> [Float] {
+    /// `loadTensor(entry, checkingDigest: false)`: all CRC and length checks, no SHA-256.
+    public func loadTensor(_ entry: TensorEntry) throws -> [Float] {
+        try loadTensor(entry, checkingDigest: false)
+    }
+
+    private func loadValidated(_ index: Int, checkingDigest: Bool = false) throws -> [Float] {
+        let entry = entries[index]
         func fail(_ kind: FormatError.Kind, _ m: String) -> FormatError {
             FormatError(path: path, kind: kind, message: "tensor \(quotedName(entry.name)): \(m)")
         }
@@ -164,6 +185,9 @@ public final class CheckpointReader {
         let storedCRC = crc32Of(stored)
         guard storedCRC == entry.storedCRC32 else {
             throw fail(.storedCRC, "stored CRC-32 mismatch (directory 0x\(hex(entry.storedCRC32)), computed 0x\(hex(storedCRC)))")
+        }
+        if let code = entry.unknownCode {
+            throw fail(.unsupportedEncoding, "\(code) is not known to this reader (format \(TTCFormat.major).\(TTCFormat.minor)); its values need a newer tt-ckpt")
         }
         let values: [Float], rawCRC: UInt32
         do {
@@ -175,12 +199,20 @@ public final class CheckpointReader {
             case .corrupt(let m): throw fail(.corruptStream, "zlib stream is corrupt (\(m))")
             case .trailingBytes(let n): throw fail(.corruptStream, "\(n) bytes after the end of the zlib stream")
             case .tooLong: throw fail(.inflateTooLong, "inflates to more than the raw length \(entry.rawLength)")
+            case .tooShort(let n) where n == Int(entry.rawLength):
+                throw fail(.inflateTooShort, "the zlib stream ends before its end (all \(n) raw bytes inflated, no final block or Adler-32 trailer; truncated stream)")
             case .tooShort(let n): throw fail(.inflateTooShort, "inflates to \(n) bytes, less than the raw length \(entry.rawLength) (truncated stream)")
             case .outOfMemory: throw fail(.io, "zlib is out of memory")
             }
         }
         guard rawCRC == entry.rawCRC32 else {
             throw fail(.rawCRC, "raw CRC-32 mismatch (directory 0x\(hex(entry.rawCRC32)), computed 0x\(hex(rawCRC)))")
+        }
+        if checkingDigest, let expected = storedTensorDigests?[index] {
+            let computed = rawDigest(values)
+            guard computed == expected else {
+                throw fail(.rawDigest, "SHA-256 mismatch (hash section \(SHA256.hex(expected)), computed \(SHA256.hex(computed)))")
+            }
         }
         return values
     }
@@ -200,7 +232,7 @@ public final class CheckpointReader {
         defer { results.deinitialize(); results.deallocate() }
         nonisolated(unsafe) let out = results
         forEachLargestFirst(sizes: entries.map { Int($0.rawLength) }, threads: threads) { i in
-            out[i] = Result { try self.loadValidated(entries[i]) }
+            out[i] = Result { try self.loadValidated(i) }
         }
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(entries.count)

@@ -50,12 +50,15 @@ public enum CheckpointWriter {
         var head: [UInt8]
         var blobs: [[UInt8]]
         var entries: [TensorEntry]
+        /// The `hash` section's digests, in entry order.
+        var digests: [[UInt8]]
     }
 
     static func encode(_ c: Checkpoint, path: String, options: WriteOptions) throws -> Image {
         func invalid(_ m: String) -> FormatError { FormatError(path: path, kind: .invalidCheckpoint, message: "cannot write: \(m)") }
         guard (0...9).contains(options.level) else { throw invalid("compression level \(options.level) is not in 0...9") }
         guard options.threads >= 1 else { throw invalid("threads must be at least 1, got \(options.threads)") }
+        if let f = options.filter, !f.isKnown { throw invalid("\(f.label) is not a filter this version writes") }
         do {
             try validateContents(config: c.config, vocabulary: c.vocabulary, training: c.training)
             var names = Set<String>()
@@ -94,8 +97,10 @@ public enum CheckpointWriter {
                         offset: 0, storedLength: UInt64(b.stored.count), rawLength: UInt64(t.values.count * 4),
                         rawCRC32: b.rawCRC, storedCRC32: crc32Of(b.stored))
         }
+        let rawDigests = blobs.map(\.rawSHA256)
+        let digests = encodeDigests(rawDigests)
         // Entry sizes do not depend on offsets, so the header length is known before them.
-        let headerLength = 2 * 12 + meta.count + encodeDirectory(entries).count
+        let headerLength = 3 * 12 + meta.count + encodeDirectory(entries).count + digests.count
         guard headerLength <= FormatLimits.maxHeaderLength else {
             throw invalid("header would be \(headerLength) bytes, more than the cap \(FormatLimits.maxHeaderLength)")
         }
@@ -104,17 +109,20 @@ public enum CheckpointWriter {
             entries[i].offset = offset
             offset += entries[i].storedLength
         }
-        let header = encodeHeader(sections: [(TTCFormat.metadataTag, meta), (TTCFormat.directoryTag, encodeDirectory(entries))])
+        let header = encodeHeader(sections: [(TTCFormat.metadataTag, meta), (TTCFormat.directoryTag, encodeDirectory(entries)),
+                                             (TTCFormat.digestTag, digests)])
         precondition(header.count == headerLength)
         var head = encodePreamble(major: TTCFormat.major, minor: TTCFormat.minor, header: header)
         head.append(contentsOf: header)
-        return Image(head: head, blobs: blobs.map(\.stored), entries: entries)
+        return Image(head: head, blobs: blobs.map(\.stored), entries: entries, digests: rawDigests)
     }
 
     struct CompressedBlob {
         var stored: [UInt8]
         var filter: BlobFilter
         var rawCRC: UInt32
+        /// SHA-256 of the raw bytes (the `hash` section's entry).
+        var rawSHA256: [UInt8]
     }
 
     /// Compresses each tensor on `options.threads` threads. Each tensor's result depends
@@ -145,20 +153,21 @@ public enum CheckpointWriter {
         }
         let raw = littleEndianBytes(values)
         let rawCRC = crc32Of(raw)
+        let sha = SHA256.digest(raw)
         func compress(_ f: BlobFilter, _ bytes: [UInt8]) -> [UInt8] {
             zlibCompress(f == .shuffle ? shuffleBytes(bytes, elementSize: 4) : bytes, level: options.level,
                          strategy: options.strategy)
         }
         if let forced = options.filter {
-            return CompressedBlob(stored: compress(forced, raw), filter: forced, rawCRC: rawCRC)
+            return CompressedBlob(stored: compress(forced, raw), filter: forced, rawCRC: rawCRC, rawSHA256: sha)
         }
         if values.count <= exactChoiceLimit {
             let plain = compress(.none, raw), shuffled = compress(.shuffle, raw)
-            return shuffled.count < plain.count ? CompressedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC)
-                                                : CompressedBlob(stored: plain, filter: .none, rawCRC: rawCRC)
+            return shuffled.count < plain.count ? CompressedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC, rawSHA256: sha)
+                                                : CompressedBlob(stored: plain, filter: .none, rawCRC: rawCRC, rawSHA256: sha)
         }
         let filter = chooseFilterBySample(raw, count: values.count, level: options.level, strategy: options.strategy)
-        return CompressedBlob(stored: compress(filter, raw), filter: filter, rawCRC: rawCRC)
+        return CompressedBlob(stored: compress(filter, raw), filter: filter, rawCRC: rawCRC, rawSHA256: sha)
     }
 
     /// The sample rule of spec/FORMAT.md: chunk k (k = 0..<4) starts at element

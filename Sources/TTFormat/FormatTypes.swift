@@ -2,25 +2,45 @@ import TTCore
 
 // The .ttc format's public value types and its one error type. spec/FORMAT.md describes every byte.
 
-/// Element type of a stored tensor. Raw values are the format's `dtype` byte.
-public enum DType: UInt8, CaseIterable, Sendable {
-    case f32 = 0
-    public var label: String { "f32" }
-    public var byteSize: Int { 4 }
+/// Element type of a stored tensor: the format's `dtype` byte. Any code reads from a
+/// directory (spec §4: a code this version does not know fails only the loading of that
+/// tensor's values); `allCases` are the codes this version can decode.
+public struct DType: RawRepresentable, Hashable, Sendable, CaseIterable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let f32 = DType(rawValue: 0)
+    public static let allCases: [DType] = [.f32]
+    public var isKnown: Bool { Self.allCases.contains(self) }
+    /// "f32", or "dtype N" for a code this version does not know.
+    public var label: String { self == .f32 ? "f32" : "dtype \(rawValue)" }
+    /// Bytes per element; nil for an unknown code.
+    public var byteSize: Int? { self == .f32 ? 4 : nil }
 }
 
-/// A reversible transform applied to the raw bytes before compression.
-public enum BlobFilter: UInt8, CaseIterable, Sendable {
-    case none = 0
+/// A reversible transform applied to the raw bytes before compression: the format's
+/// `filter` byte (any code reads; `allCases` are the ones this version can undo).
+public struct BlobFilter: RawRepresentable, Hashable, Sendable, CaseIterable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let none = BlobFilter(rawValue: 0)
     /// Byte shuffle: all first bytes of the elements, then all second bytes, ...
-    case shuffle = 1
-    public var label: String { self == .none ? "none" : "shuffle" }
+    public static let shuffle = BlobFilter(rawValue: 1)
+    public static let allCases: [BlobFilter] = [.none, .shuffle]
+    public var isKnown: Bool { Self.allCases.contains(self) }
+    /// "none", "shuffle", or "filter N" for a code this version does not know.
+    public var label: String { self == .none ? "none" : self == .shuffle ? "shuffle" : "filter \(rawValue)" }
 }
 
-/// Compression of a stored blob. Raw values are the format's `compression` byte.
-public enum BlobCompression: UInt8, CaseIterable, Sendable {
-    case zlib = 1
-    public var label: String { "zlib" }
+/// Compression of a stored blob: the format's `compression` byte (any code reads;
+/// `allCases` are the ones this version can inflate).
+public struct BlobCompression: RawRepresentable, Hashable, Sendable, CaseIterable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let zlib = BlobCompression(rawValue: 1)
+    public static let allCases: [BlobCompression] = [.zlib]
+    public var isKnown: Bool { Self.allCases.contains(self) }
+    /// "zlib", or "compression N" for a code this version does not know.
+    public var label: String { self == .zlib ? "zlib" : "compression \(rawValue)" }
 }
 
 /// One tensor directory entry, validated by the reader.
@@ -40,6 +60,13 @@ public struct TensorEntry: Equatable, Sendable {
     /// CRC-32 of the stored (compressed) bytes.
     public var storedCRC32: UInt32
     public var elementCount: Int { shape.reduce(1, *) }
+    /// True when this version knows the entry's dtype, compression and filter codes, so its
+    /// values can be loaded (`CheckpointReader.loadTensor`).
+    public var isDecodable: Bool { dtype.isKnown && compression.isKnown && filter.isKnown }
+    /// The first code of the entry this version does not know ("dtype 9"), or nil.
+    public var unknownCode: String? {
+        !dtype.isKnown ? dtype.label : !compression.isKnown ? compression.label : !filter.isKnown ? filter.label : nil
+    }
 }
 
 /// What is wrong with a file, naming the field or tensor. `description` is one line.
@@ -66,6 +93,9 @@ public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
         /// A section header or length that does not fit the header.
         case malformedSection
         case missingSection
+        /// A section whose tag marks it critical (first byte an uppercase letter: bit 5
+        /// clear) and that this version does not know.
+        case unknownCriticalSection
         case duplicateSection
         /// META structure: counts, key order, value types, UTF-8, bool bytes, caps.
         case malformedMetadata
@@ -79,9 +109,6 @@ public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
         case badName
         case duplicateName
         case badRole
-        case badDType
-        case badCompression
-        case badFilter
         case badRank
         case badDimension
         case sizeOverflow
@@ -96,6 +123,11 @@ public struct FormatError: Error, Equatable, CustomStringConvertible, Sendable {
         case trailingBytes
         case storedCRC
         case rawCRC
+        /// The SHA-256 of a tensor's raw bytes differs from the one in the `hash` section.
+        case rawDigest
+        /// A tensor whose dtype, compression or filter code this version does not know:
+        /// its values cannot be loaded (the rest of the file reads).
+        case unsupportedEncoding
         /// zlib rejected the stream (bad header, block, Adler-32) or it has bytes after its end.
         case corruptStream
         case inflateTooLong

@@ -66,6 +66,53 @@ public final class ReadableFile: @unchecked Sendable {
         return out
     }
 
+    /// Fills `buffer` with the `buffer.count` bytes at `offset` (pread, no allocation): the
+    /// same checks and errors as `read(at:count:)`.
+    public func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws {
+        let count = buffer.count
+        guard offset >= 0, count <= size, offset <= size - count else {
+            throw FormatError(path: path, kind: .io, message: "read of \(count) bytes at \(offset) is past the end of the file")
+        }
+        var done = 0
+        while done < count {
+            let n = pread(fd, buffer.baseAddress! + done, min(count - done, 1 << 30), off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FormatError(path: path, kind: .io, message: "read failed: \(String(cString: strerror(errno)))")
+            }
+            if n == 0 {
+                throw FormatError(path: path, kind: .io, message: "file shrank while reading (ends before byte \(offset + done))")
+            }
+            done += n
+        }
+    }
+
+    /// Calls `body` with the `count` bytes at `offset` mapped read-only (mmap of just that
+    /// range, pages read in at once), and unmaps them when `body` returns: no copy, and the
+    /// memory used is the range, whatever the file size. The range is checked against the
+    /// size seen at open first. If another process truncates the file while it is mapped,
+    /// touching the lost pages raises SIGBUS (as with numpy.memmap and the safetensors
+    /// reference): the price of not copying. `read(at:into:)` has no such risk.
+    public func withMappedBytes<R>(at offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
+        guard offset >= 0, count >= 0, count <= size, offset <= size - count else {
+            throw FormatError(path: path, kind: .io, message: "mapping of \(count) bytes at \(offset) is past the end of the file")
+        }
+        guard count > 0 else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = offset / page * page
+        let length = offset - start + count
+        #if os(Linux)
+        let flags = MAP_PRIVATE | MAP_POPULATE
+        #else
+        let flags = MAP_PRIVATE
+        #endif
+        guard let base = mmap(nil, length, PROT_READ, flags, fd, off_t(start)), base != MAP_FAILED else {
+            throw FormatError(path: path, kind: .io, message: "mmap failed: \(String(cString: strerror(errno)))")
+        }
+        defer { munmap(base, length) }
+        return try body(UnsafeRawBufferPointer(start: UnsafeRawPointer(base) + (offset - start), count: count))
+    }
+
     /// The whole file at `path`, refused before reading when it is larger than `limit` bytes.
     public static func readAll(_ path: String, limit: Int) throws -> [UInt8] {
         let file = try ReadableFile(path: path)

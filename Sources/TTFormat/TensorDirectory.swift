@@ -60,11 +60,10 @@ func decodeDirectory(_ bytes: [UInt8], from start: Int, to end: Int, dataStart: 
             guard names.insert(name).inserted else { throw ContentError(.duplicateName, "\(label): name appears twice") }
             let roleByte = try r.u8(), dtypeByte = try r.u8(), compressionByte = try r.u8(), filterByte = try r.u8()
             guard let role = TensorRole(rawValue: roleByte) else { throw ContentError(.badRole, "\(label): unknown role \(roleByte)") }
-            guard let dtype = DType(rawValue: dtypeByte) else { throw ContentError(.badDType, "\(label): unknown dtype \(dtypeByte)") }
-            guard let compression = BlobCompression(rawValue: compressionByte) else {
-                throw ContentError(.badCompression, "\(label): unknown compression \(compressionByte)")
-            }
-            guard let filter = BlobFilter(rawValue: filterByte) else { throw ContentError(.badFilter, "\(label): unknown filter \(filterByte)") }
+            // Unknown dtype, compression or filter codes are kept: only loading this
+            // tensor's values needs them (spec §4, "Codes this reader does not know").
+            let dtype = DType(rawValue: dtypeByte), compression = BlobCompression(rawValue: compressionByte)
+            let filter = BlobFilter(rawValue: filterByte)
             let rank = Int(try r.u8())
             guard rank <= FormatLimits.maxRank else { throw ContentError(.badRank, "\(label): rank \(rank) exceeds \(FormatLimits.maxRank)") }
             var shape: [Int] = []
@@ -80,16 +79,30 @@ func decodeDirectory(_ bytes: [UInt8], from start: Int, to end: Int, dataStart: 
             }
             let offset = try r.u64(), storedLength = try r.u64(), rawLength = try r.u64()
             let rawCRC = try r.u32(), storedCRC = try r.u32()
-            let (bytesNeeded, o2) = elements.multipliedReportingOverflow(by: UInt64(dtype.byteSize))
-            guard !overflow, !o2, bytesNeeded <= UInt64(Int.max / 2) else {
-                throw ContentError(.sizeOverflow, "\(label): element count of shape overflows")
+            // Sizes in bytes: product(shape) × element size for a known dtype; for an
+            // unknown one the element size is unknown, so only the element count and the
+            // raw length itself are bounded.
+            let (bytesNeeded, o2) = elements.multipliedReportingOverflow(by: UInt64(dtype.byteSize ?? 1))
+            guard !overflow, !o2, bytesNeeded <= FormatLimits.maxRawLength else {
+                let what = dtype.byteSize.map { "× \($0) bytes" } ?? "elements"
+                throw ContentError(.sizeOverflow, "\(label): shape \(shape) \(what) is 2^62 or more")
             }
-            guard rawLength == bytesNeeded else {
-                throw ContentError(.rawLengthMismatch, "\(label): raw length \(rawLength), but shape × \(dtype.byteSize) is \(bytesNeeded)")
+            if let size = dtype.byteSize {
+                guard rawLength == bytesNeeded else {
+                    throw ContentError(.rawLengthMismatch, "\(label): raw length \(rawLength), but shape × \(size) is \(bytesNeeded)")
+                }
+            } else {
+                guard rawLength <= FormatLimits.maxRawLength else {
+                    throw ContentError(.sizeOverflow, "\(label): raw length \(rawLength) is 2^62 bytes or more")
+                }
             }
-            let (cap, o3) = storedLength.multipliedReportingOverflow(by: FormatLimits.maxExpansionRatio)
-            guard o3 || rawLength <= cap else {
-                throw ContentError(.expansionRatio, "\(label): raw length \(rawLength) is more than \(FormatLimits.maxExpansionRatio) × stored length \(storedLength)")
+            // The expansion cap holds for zlib; a compression this version does not know is
+            // never inflated, so its raw length sizes no buffer.
+            if compression == .zlib {
+                let (cap, o3) = storedLength.multipliedReportingOverflow(by: FormatLimits.maxExpansionRatio)
+                guard o3 || rawLength <= cap else {
+                    throw ContentError(.expansionRatio, "\(label): raw length \(rawLength) is more than \(FormatLimits.maxExpansionRatio) × stored length \(storedLength)")
+                }
             }
             let (blobEnd, o4) = offset.addingReportingOverflow(storedLength)
             guard !o4, offset <= fileSize, blobEnd <= fileSize else {

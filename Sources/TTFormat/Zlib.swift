@@ -22,6 +22,10 @@ package func crc32Of(_ bytes: ArraySlice<UInt8>) -> UInt32 {
     bytes.withUnsafeBytes { crc32Of($0) }
 }
 
+/// The version of the zlib library linked at run time (`zlibVersion()`), e.g. "1.2.13". The
+/// writer's deflate bytes depend on it (spec/FORMAT.md §8); readers do not.
+public let zlibRuntimeVersion: String = String(cString: zlibVersion())
+
 /// What went wrong inflating a blob.
 enum InflateFailure: Error, Equatable {
     /// zlib reported corrupt data (bad header, bad block, Adler-32 mismatch); zlib's message.
@@ -140,7 +144,24 @@ func zlibInflate(_ stored: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPoi
             let availInBefore = stream.pointee.avail_in
             let r = inflate(stream, Z_NO_FLUSH)
             let wrote = outChunk - Int(stream.pointee.avail_out)
-            if intoSpare && wrote > 0 { throw InflateFailure.tooLong }
+            // An error zlib reports is checked before the length: zlib keeps reading what
+            // needs no output space (the end of a block, the Adler-32 trailer) after the
+            // spare byte is filled, so "raw + 1 bytes, then a bad Adler-32" is corrupt, the
+            // same answer as Python's `decompressobj().decompress(blob, raw + 1)` (spec §6).
+            if r != Z_STREAM_END && r != Z_OK && r != Z_BUF_ERROR && r != Z_MEM_ERROR {
+                let msg = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(r)"
+                throw InflateFailure.corrupt(r == Z_NEED_DICT ? "stream needs a preset dictionary" : msg)
+            }
+            if intoSpare && wrote > 0 {
+                if r == Z_STREAM_END {
+                    let consumed = inOffset - Int(stream.pointee.avail_in)
+                    let t = stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + (consumed - 4)
+                    let trailer = UInt32(t[0]) << 24 | UInt32(t[1]) << 16 | UInt32(t[2]) << 8 | UInt32(t[3])
+                    let sum = cb_adler32(cb_adler32(1, dst, rawLength), sparePointer, 1)
+                    guard sum == trailer else { throw InflateFailure.corrupt("incorrect data check") }
+                }
+                throw InflateFailure.tooLong
+            }
             produced += wrote
             switch r {
             case Z_STREAM_END:

@@ -87,60 +87,11 @@ public enum GPT2Import {
         throw FormatError(path: dir, message: "has no model.safetensors or model.safetensors.index.json")
     }
 
-    /// Largest index file read (transformers' are a few hundred KB).
-    public static let maxIndexSize = 16 << 20
-
-    /// A sharded set: `weight_map` (tensor → shard file name) checked against the shards.
-    /// Each shard name is a plain file name (no `/`, not `.` or `..`) that resolves, through
-    /// symlinks, inside the directory; every listed tensor is in the shard named for it, and
-    /// every shard tensor is listed.
+    /// A sharded set, read and checked by the one sharded-safetensors reader
+    /// (`ShardedSafetensors`: the index against every shard, shard names inside the directory).
     static func shardedTensors(index: String, directory: String) throws -> [(info: SafetensorsTensorInfo, file: SafetensorsFile)] {
-        func fail(_ message: String) -> FormatError { FormatError(path: index, message: message) }
-        let bytes = try ReadableFile.readAll(index, limit: maxIndexSize)
-        let json: HeaderJSON
-        do { json = try HeaderJSON.parse(bytes, maxArrayLength: 1 << 20, maxObjectMembers: 1 << 20) } catch { throw fail("\(error)") }
-        guard case let .object(weightMap)? = json["weight_map"] else { throw fail("has no weight_map object") }
-        guard let realDirectory = realPath(directory) else { throw fail("cannot resolve the directory") }
-        var shardOf: [String: String] = [:]
-        for (tensor, value) in weightMap {
-            guard let shard = value.stringValue else { throw fail("weight_map entry \(quotedName(tensor)) is not a file name") }
-            guard !shard.isEmpty, shard != ".", shard != "..", !shard.contains("/"), !shard.utf8.contains(0) else {
-                throw fail("weight_map entry \(quotedName(tensor)): shard \(quotedName(shard)) is not a file name in the directory")
-            }
-            shardOf[tensor] = shard
-        }
-        // Every shard is checked to stay inside the directory before any is opened.
-        let shards = Set(shardOf.values).sorted()
-        for shard in shards {
-            let path = directory + "/" + shard
-            guard let resolved = realPath(path) else { throw FormatError(path: path, kind: .io, message: "cannot open: no such file") }
-            guard resolved.hasPrefix(realDirectory + "/") else {
-                throw fail("shard \(quotedName(shard)) resolves (through a symlink) to a file outside the directory")
-            }
-        }
-        var out: [(info: SafetensorsTensorInfo, file: SafetensorsFile)] = []
-        var seen = Set<String>()
-        for shard in shards {
-            let file = try SafetensorsFile(path: directory + "/" + shard)
-            for t in file.tensors {
-                guard shardOf[t.name] == shard else {
-                    throw fail("tensor \(quotedName(t.name)) is in shard \(quotedName(shard)) but the index "
-                               + (shardOf[t.name].map { "puts it in \(quotedName($0))" } ?? "does not list it"))
-                }
-                seen.insert(t.name)
-                out.append((t, file))
-            }
-        }
-        for (tensor, shard) in shardOf.sorted(by: { $0.key < $1.key }) where !seen.contains(tensor) {
-            throw fail("tensor \(quotedName(tensor)) is not in shard \(quotedName(shard))")
-        }
-        return out
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let p = realpath(path, nil) else { return nil }
-        defer { free(p) }
-        return String(cString: p)
+        let set = try ShardedSafetensors(indexPath: index)
+        return set.tensors.map { ($0.info, set.shards[$0.shard].file) }
     }
 
     // MARK: nanoGPT

@@ -1,3 +1,4 @@
+import TTCore
 import TTFormat
 import TTTokenizer
 /// A small, strict JSON reader for the safetensors header (what is written goes through
@@ -272,5 +273,23 @@ private struct HeaderJSONParser {
         }
         guard v >= minimum, let scalar = Unicode.Scalar(v) else { throw HeaderJSONError(offset: i, message: "invalid UTF-8") }
         return (scalar, length)
+    }
+}
+
+extension HeaderJSON {
+    /// The value as the one JSON writer's document, for display: integers exact (Int, else
+    /// UInt64), other numbers as Double (the text's nearest), everything else as it is.
+    public var jsonValue: JSONValue {
+        switch self {
+        case .null: return .null
+        case let .bool(b): return .bool(b)
+        case let .number(text):
+            if let i = Int(text) { return .int(i) }
+            if let u = UInt64(text) { return .uint(u) }
+            return Double(text).map { .double($0) } ?? .string(text)
+        case let .string(s): return .string(s)
+        case let .array(items): return .array(items.map(\.jsonValue))
+        case let .object(members): return .object(members.map { ($0.0, $0.1.jsonValue) })
+        }
     }
 }

@@ -106,11 +106,14 @@ public enum SafetensorsCheckpoint {
     /// Rebuilds a checkpoint from a validated safetensors file.
     ///
     /// The training state is fresh: its generator is `PythonRandom(seed:)`, no data identity,
-    /// default optimizer settings. The training progress (`step`, `tokens_seen`, the loss
-    /// history and session starts) is restored only when the file carries the AdamW moments
-    /// and a `loss_history` with one loss per step (a `tt-ckpt export --include-optimizer`),
-    /// so AdamW's bias correction continues where it was. Otherwise the step is 0 and the
-    /// history empty; the moments are loaded if present, zero if not.
+    /// default optimizer settings. When the file carries the AdamW moments (a `tt-ckpt
+    /// export --include-optimizer`), the training progress is restored with them so AdamW's
+    /// bias correction continues where it was: `step`, `tokens_seen`, `loss_history` (finite
+    /// float32 numbers) and `session_starts` must all be in `__metadata__` and obey the
+    /// content rules of spec/FORMAT.md §3.3 (`ContentRules`), else import fails naming the
+    /// key; it never resets the progress while keeping the moments. Without moments the
+    /// step is 0, the history empty and the moments zero. The vocabulary obeys the same
+    /// rules as a .ttc's.
     /// - Throws: `FormatError` naming the file and the field or tensor at fault.
     public static func importCheckpoint(_ file: SafetensorsFile, options: ImportOptions = ImportOptions()) throws -> Checkpoint {
         func fail(_ message: String, remedy: Remedy? = nil) -> FormatError {
@@ -213,11 +216,9 @@ public enum SafetensorsCheckpoint {
         } else {
             throw fail("no vocabulary in __metadata__", remedy: .give([.tokenizer, .vocabularyFile]))
         }
-        guard vocabulary.tokens.count == config.vocabSize else {
-            throw fail("vocabulary has \(vocabulary.tokens.count) tokens but vocab_size is \(config.vocabSize)")
-        }
-        guard Set(vocabulary.tokens).count == vocabulary.tokens.count else {
-            throw fail("vocabulary has duplicate tokens")
+        // The content rules every reader applies (spec/FORMAT.md §3.3), with the .ttc reader's messages.
+        do { try ContentRules.checkVocabulary(vocabulary, vocabSize: config.vocabSize) } catch let e as ContentRuleError {
+            throw fail("vocabulary: \(e.message)")
         }
 
         // Tensors: exactly the layout, with or without both moments.
@@ -264,35 +265,64 @@ public enum SafetensorsCheckpoint {
         }
         var training = TrainingState(rng: PythonRandom(seed: seed).state)
         training.seed = seed
-        if hasMoments, let step = try metaInt("step"), let history = lossHistory(meta["loss_history"]), history.count == step {
+        if hasMoments {
+            // AdamW continues the moments only with the step count and the progress they
+            // came with (written by `export --include-optimizer`); the spec's content rules
+            // apply to them as to a .ttc's (spec/FORMAT.md §3.3). Anything missing or bad is
+            // an error, never a silent reset that would keep the moments.
+            func required(_ key: String) throws -> String {
+                guard let text = meta[key] else {
+                    throw fail("__metadata__ \(key): missing; the file has optimizer moments, which need the training progress (step, tokens_seen, loss_history, session_starts)")
+                }
+                return text
+            }
+            _ = try required("step")
+            let step = try metaInt("step")!
+            _ = try required("tokens_seen")
+            let tokensSeen = try metaInt("tokens_seen")!
+            let history = try lossHistory(try required("loss_history"), fail: { fail("__metadata__ loss_history: \($0)") })
+            let starts = try sessionStarts(try required("session_starts"), fail: { fail("__metadata__ session_starts: \($0)") })
+            do {
+                try ContentRules.checkProgress(step: step, tokensSeen: tokensSeen, lossCount: history.count, sessionStarts: starts,
+                                               batchSize: training.batchSize, context: config.context)
+            } catch let e as ContentRuleError {
+                let key = e.field.hasPrefix("train.") ? String(e.field.dropFirst("train.".count)) : e.field
+                throw fail("__metadata__ \(key): \(e.message)")
+            }
             training.step = step
-            training.tokensSeen = try metaInt("tokens_seen") ?? 0
+            training.tokensSeen = tokensSeen
             training.lossHistory = history
-            training.sessionStarts = sessionStarts(meta["session_starts"], step: step)
+            training.sessionStarts = starts
         }
         return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors)
     }
 
-    /// A JSON list of finite float32 numbers, or nil.
-    static func lossHistory(_ text: String?) -> [Float]? {
-        guard let text, case let .array(items)? = try? HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) else { return nil }
+    /// A JSON list of numbers that are finite in float32 (export writes shortest float32
+    /// decimals); anything else is an error naming the element.
+    static func lossHistory(_ text: String, fail: (String) -> FormatError) throws -> [Float] {
+        let items = try jsonList(text, fail: fail)
         var out: [Float] = []
         out.reserveCapacity(items.count)
-        for item in items {
-            guard case let .number(n) = item, let v = Float(n), v.isFinite else { return nil }
+        for (i, item) in items.enumerated() {
+            guard case let .number(n) = item else { throw fail("element \(i) is not a number") }
+            guard let v = Float(n), v.isFinite else { throw fail("element \(i) (\(n)) is not a finite float32") }
             out.append(v)
         }
         return out
     }
 
-    /// A JSON list of non-decreasing integers within 0...step, or [] if absent or invalid.
-    static func sessionStarts(_ text: String?, step: Int) -> [Int] {
-        guard let text, case let .array(items)? = try? HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) else { return [] }
-        var out: [Int] = []
-        for item in items {
-            guard let v = item.nonNegativeInt, v <= step, v >= (out.last ?? 0) else { return [] }
-            out.append(v)
+    /// A JSON list of non-negative integers; their order and range are the content rules'.
+    static func sessionStarts(_ text: String, fail: (String) -> FormatError) throws -> [Int] {
+        try jsonList(text, fail: fail).enumerated().map { i, item in
+            guard let v = item.nonNegativeInt else { throw fail("element \(i) is not a non-negative integer") }
+            return v
         }
-        return out
+    }
+
+    static func jsonList(_ text: String, fail: (String) -> FormatError) throws -> [HeaderJSON] {
+        let parsed: HeaderJSON
+        do { parsed = try HeaderJSON.parse(Array(text.utf8), maxArrayLength: text.utf8.count) } catch { throw fail("\(error)") }
+        guard case let .array(items) = parsed else { throw fail("is not a JSON list") }
+        return items
     }
 }

@@ -22,18 +22,8 @@ import TTCore
 // spellings of "é" are two tokens and encoding is byte-exact.
 
 extension Vocabulary {
-    /// The 256-token byte vocabulary.
-    public static let bytes = Vocabulary(kind: .byte, tokens: (0..<256).map { byteLabel(UInt8($0)) })
-
     /// The special tokens a word vocabulary always starts with, in id order.
     public static let wordSpecials = ["<PAD>", "<BOS>", "<EOS>"]
-
-    /// Label of byte `b` in the byte vocabulary.
-    public static func byteLabel(_ b: UInt8) -> String {
-        if b >= 0x21 && b <= 0x7E { return String(UnicodeScalar(b)) }
-        let hex = String(b, radix: 16, uppercase: true)
-        return "<0x" + (hex.count == 1 ? "0" + hex : hex) + ">"
-    }
 
     /// The special token a learned BPE vocabulary starts with (id 0), as GPT-2's end of text.
     public static let bpeEndOfText = "<|endoftext|>"

@@ -8,7 +8,7 @@ struct TTBench: ParsableCommand {
         abstract: "Benchmarks tt-ckpt: matmul kernels, training throughput, checkpoint I/O, and PyTorch/JAX peers.",
         discussion: "Run in a release build: swift run -c release tt-bench")
 
-    @Option(help: "Sections to run, comma-separated: matmul, training, generate, checkpoint, command, stall, memory, identity.")
+    @Option(help: "Sections to run, comma-separated: matmul, training, generate, checkpoint, command, stall, memory, identity, inspect (two 420 MB safetensors files against sft and ckptkit; not in the default).")
     var sections: String = "training,generate,checkpoint,command,stall,memory,identity"
 
     @Flag(help: "A fast check: 0.5 s per training measurement, one stall repetition.")
@@ -92,6 +92,7 @@ struct TTBench: ParsableCommand {
         }
         if wanted.contains("stall") { print(SystemBench.stall(quick: quick, directory: tmp)) }
         if wanted.contains("identity") { print(SystemBench.identity(directory: tmp)) }
+        if wanted.contains("inspect") { print(InspectBench.run(directory: tmp, trials: quick ? 1 : 3)) }
         print("tt-bench: load average \(fmt(loadAverage(), 2)) at the end")
     }
 }

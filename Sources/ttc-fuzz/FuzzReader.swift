@@ -1,5 +1,5 @@
-// libFuzzer target for the .ttc reader: preamble, header, metadata, directory and every
-// tensor (inflate, CRCs). Built with the fuzzer only by Tests/Fuzz/run.sh, which passes
+// libFuzzer target for the .ttc reader: preamble, header, metadata, directory, the `hash`
+// section and every tensor (inflate, CRCs, SHA-256). Built with the fuzzer only by Tests/Fuzz/run.sh, which passes
 // `-sanitize=fuzzer,address -D TTC_LIBFUZZER`; libFuzzer then supplies `main` and calls
 // `LLVMFuzzerTestOneInput` for each input.
 //
@@ -17,8 +17,9 @@ import Glibc
 func fuzzOne(_ bytes: [UInt8]) -> Int32 {
     do {
         let reader = try CheckpointReader(bytes: bytes, name: "fuzz.ttc")
+        _ = reader.storedModelDigest
         for entry in reader.entries {
-            let values = try reader.loadTensor(entry)
+            let values = try reader.loadTensor(entry, checkingDigest: true)
             if values.count != entry.elementCount { fatalError("tensor \(entry.name): \(values.count) values for shape \(entry.shape)") }
         }
     } catch is FormatError {

@@ -11,13 +11,13 @@
 
 ``python3 -m ttckpt FILE.ttc`` verifies a file and prints a summary.
 """
-from .format import (Checkpoint, DataIdentity, FormatError, GeneratorState, ModelConfig, OptimizerSettings,
-                     Tensor, TensorEntry, TrainingState, TTCFile, Vocabulary, canonical_tensors, encode,
-                     is_norm_or_bias, load, read, write)
+from .format import (BPEData, Checkpoint, DataIdentity, FormatError, GeneratorState, ModelConfig, OptimizerSettings,
+                     Tensor, TensorEntry, TraceInfo, TrainingState, TTCFile, Vocabulary, canonical_tensors, encode,
+                     is_norm_or_bias, load, model_digest, read, safetensors_model_digest, write)
 from .data import Batch, BatchSampler, DataError, TrainingData, load_corpus, resolve_data, tutorial_data
 
 __version__ = "0.1.0"
-__all__ = ["Checkpoint", "DataIdentity", "FormatError", "GeneratorState", "ModelConfig", "OptimizerSettings",
+__all__ = ["BPEData", "TraceInfo", "model_digest", "safetensors_model_digest", "Checkpoint", "DataIdentity", "FormatError", "GeneratorState", "ModelConfig", "OptimizerSettings",
            "Tensor", "TensorEntry", "TrainingState", "TTCFile", "Vocabulary", "canonical_tensors", "encode",
            "is_norm_or_bias", "load", "read", "write", "Batch", "BatchSampler", "DataError", "TrainingData",
            "load_corpus", "resolve_data", "tutorial_data"]

@@ -14,9 +14,12 @@ def main(argv=None):
     try:
         with TTCFile(path) as f:
             tensors = f.load_all()
+            f.verify()
             t = f.training
+            check = "all CRCs ok, all SHA-256s ok" if f.digests is not None else "all CRCs ok"
             print(f"{path}: format {f.version[0]}.{f.version[1]}, {f.config.arch}, {len(tensors)} tensors, "
-                  f"step {t.step}, all CRCs ok")
+                  f"step {t.step}, {check}")
+            print(f"  model digest {f.model_digest()}")
             print(f"  written by {f.tool_version}; vocab {f.vocab.kind} ({len(f.vocab.tokens)} tokens); "
                   f"batch {t.batch_size}; windows drawn {t.windows_drawn}; rng index {t.rng.index}; "
                   f"sessions {t.session_starts}")

@@ -1,11 +1,15 @@
-"""Read and write tt-ckpt ``.ttc`` checkpoints with numpy alone (spec/FORMAT.md, format 1.x).
+"""Read and write tt-ckpt ``.ttc`` checkpoints with numpy alone (spec/FORMAT.md, format 1.1;
+every 1.x file reads).
 
 Written from the spec, independently of the Swift code. The reader checks every rule of the
-spec: preamble and header CRC-32s, section framing, the tensor directory (sizes, expansion
-cap, blob placement, no trailing bytes), the typed metadata and its value ranges, the set of
-tensors the config requires, and, per tensor, the stored CRC-32, an exact-length zlib
-inflate with nothing after the stream, and the raw CRC-32. The writer runs the same
-semantic checks before it writes anything and replaces the target atomically.
+spec in the spec's order (§10): preamble and header CRC-32s, section framing (critical and
+ancillary sections), the tensor directory (sizes, expansion cap, blob placement, no trailing
+bytes; unknown dtype/compression/filter codes kept), the ``hash`` section, the typed metadata
+and its value ranges (the float32 rule, the content rules of §3.3, BPE vocabularies, trace
+keys), the set of tensors the config requires (or a trace's), and, per tensor, the stored
+CRC-32, an exact-length zlib inflate with nothing after the stream, the raw CRC-32 and, when
+verifying, the SHA-256. The writer runs the same semantic checks before it writes anything
+and replaces the target atomically. ``model_digest`` computes §4.3's model digest.
 
     from ttckpt import format as ttc
     ckpt = ttc.read("run.ttc")                    # everything, all CRCs verified
@@ -26,6 +30,7 @@ to tt-ckpt's for the same checkpoint; the tests check that on every file they re
 zlib build may produce other (equally valid) deflate streams: a reader cannot tell.
 """
 import dataclasses
+import hashlib
 import math
 import os
 import random
@@ -40,12 +45,13 @@ from typing import List, Optional
 import numpy as np
 
 __all__ = ["FormatError", "TensorEntry", "TTCFile", "load", "read", "write", "encode", "canonical_tensors",
-           "is_norm_or_bias", "ModelConfig", "Vocabulary", "OptimizerSettings", "GeneratorState",
-           "DataIdentity", "TrainingState", "Tensor", "Checkpoint", "PYTHON_TOOL_VERSION"]
+           "is_norm_or_bias", "ModelConfig", "Vocabulary", "BPEData", "OptimizerSettings", "GeneratorState",
+           "DataIdentity", "TrainingState", "TraceInfo", "Tensor", "Checkpoint", "PYTHON_TOOL_VERSION",
+           "model_digest", "safetensors_model_digest", "check_vocabulary", "check_progress", "inflate_exact"]
 
 MAGIC = b"\x89TTC\r\n\x1a\n"
 MAJOR = 1
-MINOR = 0
+MINOR = 1
 PYTHON_TOOL_VERSION = "ttckpt-python 0.1.0"
 MAX_HEADER = 256 * 1024 * 1024
 MAX_META_ITEMS = 65536
@@ -58,12 +64,13 @@ MAX_EXPANSION = 1032
 U63 = 2 ** 63 - 1
 TAG_META = 0x4154454D
 TAG_TDIR = 0x52494454
+TAG_HASH = 0x68736168  # "hash": per-tensor SHA-256, ancillary (§4.2)
 ROLES = {0: "parameter", 1: "adam_m", 2: "adam_v", 3: "other",
-         # trace files (spec/TRACE.md)
          4: "activation", 5: "activation_grad", 6: "gradient", 7: "update"}
 ROLE_CODES = {v: k for k, v in ROLES.items()}
 ROLE_PREFIX = {"parameter": "", "adam_m": "adam_m.", "adam_v": "adam_v.", "other": "",
                "activation": "act.", "activation_grad": "grad.", "gradient": "", "update": "update."}
+TRACE_ROLES = ("activation", "activation_grad", "gradient", "update")
 DTYPES = {0: ("f32", 4)}
 FILTERS = {0: "none", 1: "shuffle"}
 FILTER_CODES = {v: k for k, v in FILTERS.items()}
@@ -74,9 +81,17 @@ TYPE_CODES = {v: k for k, v in TYPE_NAMES.items()}
 MIN_ELEMENT = {0: 4, 1: 8, 2: 8, 3: 4, 4: 8, 5: 1, 6: 4}
 NUMPY_ELEMENT = {0: "<u4", 1: "<i8", 2: "<u8", 3: "<f4", 4: "<f8"}
 SCALAR_FORMAT = {0: "<I", 1: "<q", 2: "<Q", 3: "<f", 4: "<d"}
-ARCHS = ("tutorial", "gpt")
+ARCHS = ("tutorial", "gpt", "gpt2")
 SCHEDULES = ("constant", "cosine")
-VOCAB_KINDS = ("word", "char", "byte")
+VOCAB_KINDS = ("word", "char", "byte", "bpe")
+MAX_BATCH = 65536  # §3.3: train.batch_size cap, and the per-step bound of train.tokens_seen
+MAX_TOKEN_BYTES = 1 << 20
+F32_MIN_NORMAL = float(np.finfo(np.float32).tiny)  # 2^-126
+DIGEST_DOMAIN = b"ttc-model-digest-1\n"
+BPE_KEYS = ("vocab.bpe.add_prefix_space", "vocab.bpe.added_flags", "vocab.bpe.added_ids",
+            "vocab.bpe.ignore_merges", "vocab.bpe.pre_tokenizer", "vocab.merges")
+TRACE_KEYS = {"trace.batch_size": "u64", "trace.grad_norm": "f64", "trace.learning_rate": "f64", "trace.loss": "f64",
+              "trace.seq_len": "u64", "trace.step": "u64", "trace.target_count": "u64"}
 MODEL_LIMITS = {"model.vocab_size": 1 << 20, "model.d_model": 1 << 14, "model.n_heads": 1 << 10,
                 "model.d_ff": 1 << 16, "model.n_layers": 1 << 10, "model.context": 1 << 16}
 MAX_PARAMETERS = 1 << 31
@@ -88,8 +103,9 @@ SAMPLE_CHUNKS = 4
 SAMPLE_CHUNK_ELEMENTS = 1024
 
 TensorEntry = namedtuple("TensorEntry", "name role dtype compression filter shape offset "
-                                        "stored_length raw_length raw_crc32 stored_crc32")
-TensorEntry.__doc__ = "One directory entry (§4); role, dtype, compression, filter as labels."
+                                        "stored_length raw_length raw_crc32 stored_crc32 codes")
+TensorEntry.__doc__ = ("One directory entry (§4); role, dtype, compression, filter as labels (\"dtype 9\" for a "
+                       "code this reader does not know); codes = (dtype, compression, filter) bytes.")
 
 
 class FormatError(Exception):
@@ -139,10 +155,24 @@ class ModelConfig:
 
 
 @dataclass
+class BPEData:
+    """A ``bpe`` vocabulary's merges and settings (§3.4): ``vocab.merges`` (two ids per
+    merge, rank order) and the ``vocab.bpe.*`` keys."""
+    merges: List[int]
+    added_ids: List[int] = field(default_factory=list)
+    added_flags: List[int] = field(default_factory=list)
+    pre_tokenizer: str = "gpt2"
+    add_prefix_space: bool = False
+    ignore_merges: bool = False
+
+
+@dataclass
 class Vocabulary:
-    """``vocab.kind`` (word, char, byte) and ``vocab.tokens`` (id = index)."""
+    """``vocab.kind`` (word, char, byte, bpe) and ``vocab.tokens`` (id = index); ``bpe`` for
+    a bpe vocabulary."""
     kind: str
     tokens: List[str]
+    bpe: Optional[BPEData] = None
 
     @property
     def pad_id(self):
@@ -248,6 +278,18 @@ class Tensor:
 
 
 @dataclass
+class TraceInfo:
+    """The ``trace.*`` keys of a trace file (§4.1, spec/TRACE.md)."""
+    step: int
+    batch_size: int
+    seq_len: int
+    target_count: int
+    loss: float
+    grad_norm: float
+    learning_rate: float
+
+
+@dataclass
 class Checkpoint:
     """A whole checkpoint in memory. Tensors in file order: tt-ckpt writes the parameters in
     canonical order, then ``adam_m.*``, then ``adam_v.*``."""
@@ -257,6 +299,7 @@ class Checkpoint:
     tensors: List[Tensor]
     tool_version: str = PYTHON_TOOL_VERSION
     format_version: tuple = (MAJOR, MINOR)
+    trace: Optional["TraceInfo"] = None
 
     def tensor(self, name):
         for t in self.tensors:
@@ -279,6 +322,12 @@ def canonical_tensors(arch, V, D, H, F, L, T):
     out = [("tok_emb", (V, D)), ("pos_emb", (T, D))]
     for i in range(L):
         p = f"layers.{i}."
+        if arch == "gpt2":
+            out += [(p + "ln1.gamma", (D,)), (p + "ln1.beta", (D,)), (p + "attn.wqkv", (3 * D, D)),
+                    (p + "attn.bqkv", (3 * D,)), (p + "attn.wo", (D, D)), (p + "attn.bo", (D,)),
+                    (p + "ln2.gamma", (D,)), (p + "ln2.beta", (D,)), (p + "ffn.w1", (F, D)), (p + "ffn.b1", (F,)),
+                    (p + "ffn.w2", (D, F)), (p + "ffn.b2", (D,))]
+            continue
         if arch == "gpt":
             out += [(p + "ln1.gamma", (D,)), (p + "ln1.beta", (D,))]
         out += [(p + "attn.wq", (H, D, dk)), (p + "attn.wk", (H, D, dk)), (p + "attn.wv", (H, D, dk)),
@@ -288,16 +337,17 @@ def canonical_tensors(arch, V, D, H, F, L, T):
         out += [(p + "ffn.w1", (F, D)), (p + "ffn.b1", (F,)), (p + "ffn.w2", (D, F)), (p + "ffn.b2", (D,))]
         if arch == "tutorial":
             out += [(p + "ln.gamma", (D,)), (p + "ln.beta", (D,))]
-    if arch == "gpt":
+    if arch in ("gpt", "gpt2"):
         out += [("ln_f.gamma", (D,)), ("ln_f.beta", (D,))]
-    out.append(("lm_head", (V, D)))
+    if arch != "gpt2":  # gpt2's LM head is tok_emb (tied)
+        out.append(("lm_head", (V, D)))
     return out
 
 
 def is_norm_or_bias(name):
     """True for the canonical tensors ``optim.exempt_norm_and_bias`` keeps out of weight
-    decay: FFN biases and LayerNorm γ/β (tt-ckpt's ``TensorSlot.isNormOrBias``)."""
-    return name.endswith((".b1", ".b2", ".gamma", ".beta"))
+    decay: biases and LayerNorm γ/β (tt-ckpt's ``TensorSlot.isNormOrBias``)."""
+    return name.endswith((".b1", ".b2", ".bqkv", ".bo", ".gamma", ".beta"))
 
 
 # ----------------------------------------------------------------------------------------
@@ -341,9 +391,138 @@ class _Cursor:
             self.fail(f"{what}: not valid UTF-8")
 
 
+def _float32(x):
+    return float(np.float32(x))
+
+
+def _byte_label(b):
+    """The byte vocabulary's label of byte b (§3.3)."""
+    return chr(b) if 0x21 <= b <= 0x7E else f"<0x{b:02X}>"
+
+
+def _is_white_space(ch):
+    """Unicode White_Space (the 25 scalars of PropList.txt)."""
+    o = ord(ch)
+    return (0x09 <= o <= 0x0D or o in (0x20, 0x85, 0xA0, 0x1680, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)
+            or 0x2000 <= o <= 0x200A)
+
+
+def check_vocabulary(kind, tokens, vocab_size):
+    """The vocabulary rules of §3.3. Returns None, or the message after ``metadata key
+    'vocab.tokens': `` (the same text tt-ckpt prints)."""
+    if len(tokens) != vocab_size:
+        return f"{len(tokens)} tokens, but the model's vocab_size is {vocab_size}"
+    if kind == "byte" and len(tokens) != 256:
+        return f"a byte vocabulary has exactly 256 tokens, this one {len(tokens)}"
+    seen = {}
+    for i, token in enumerate(tokens):
+        raw = token.encode("utf-8")
+        if not raw:
+            return f"token {i} is empty"
+        if len(raw) > MAX_TOKEN_BYTES:
+            return f"token {i} is longer than {MAX_TOKEN_BYTES} bytes"
+        if kind == "char" and len(token) != 1:
+            return f"token {i} {_quote(token)} is {len(token)} characters; a char vocabulary has one Unicode scalar per token"
+        if kind == "word":
+            ws = next((ch for ch in token if _is_white_space(ch)), None)
+            if ws is not None:
+                return f"token {i} {_quote(token)} contains whitespace (U+{ord(ws):04X}); word tokens are split at whitespace"
+        if kind == "byte" and token != _byte_label(i):
+            return f"token {i} is {_quote(token)}, expected {_quote(_byte_label(i))}, the label of byte 0x{i:02X}"
+        if raw in seen:
+            return f"tokens {seen[raw]} and {i} are the same, {_quote(token)}"
+        seen[raw] = i
+    return None
+
+
+def check_progress(step, tokens_seen, loss_count, session_starts, batch_size, context):
+    """The training-progress rules of §3.3. Returns None, or (key, message)."""
+    if not 1 <= batch_size <= MAX_BATCH:
+        return "train.batch_size", f"must be in 1...{MAX_BATCH}, got {batch_size}"
+    if loss_count != step:
+        return "train.loss_history", f"{loss_count} losses for {step} steps; there is one loss per step"
+    if step == 0:
+        if tokens_seen != 0:
+            return "train.tokens_seen", f"{tokens_seen} tokens seen in 0 steps"
+    elif tokens_seen > step * max(context, 1) * MAX_BATCH:
+        return ("train.tokens_seen", f"{tokens_seen} tokens seen in {step} steps, more than {step} × {context} "
+                                     f"positions × {MAX_BATCH} sequences")
+    for i, v in enumerate(session_starts):
+        if not 0 <= v <= step:
+            return "train.session_starts", f"element {i} ({v}) is not in 0...{step}, the steps taken"
+        if i > 0 and v < session_starts[i - 1]:
+            return ("train.session_starts", f"element {i} ({v}) is less than element {i - 1} "
+                                            f"({session_starts[i - 1]}); sessions start in order")
+    return None
+
+
+# GPT-2's byte-level spelling (§3.4): byte -> one character.
+_BYTE_SPELLING = {}
+_n = 0
+for _b in range(256):
+    if 0x21 <= _b <= 0x7E or 0xA1 <= _b <= 0xAC or 0xAE <= _b <= 0xFF:
+        _BYTE_SPELLING[_b] = chr(_b)
+    else:
+        _BYTE_SPELLING[_b] = chr(0x100 + _n)
+        _n += 1
+_SPELLING_BYTE = {c: b for b, c in _BYTE_SPELLING.items()}
+
+
+def check_bpe(tokens, bpe, vocab_size):
+    """The bpe rules of §3.4. Returns None, or (key, message)."""
+    if bpe.pre_tokenizer != "gpt2":
+        return "vocab.bpe.pre_tokenizer", f"{_quote(bpe.pre_tokenizer)} is not a known pre-tokenizer (only gpt2)"
+    added = set(int(i) for i in bpe.added_ids)
+    as_bytes = []
+    for i, token in enumerate(tokens):
+        if i in added:
+            raw = token.encode("utf-8")
+        else:
+            if any(ch not in _SPELLING_BYTE for ch in token):
+                return "vocab.tokens", f"token {i} {_quote(token)} is not a byte-level spelling and not an added token"
+            raw = bytes(_SPELLING_BYTE[ch] for ch in token)
+        if not 1 <= len(raw) <= 1024:
+            return "vocab.tokens", f"token {i} is {len(raw)} bytes, not 1...1024"
+        as_bytes.append(raw)
+    index = {}
+    for i, raw in enumerate(as_bytes):
+        if raw in index:
+            return "vocab.tokens", f"tokens {index[raw]} and {i} have the same bytes"
+        index[raw] = i
+    missing = [b for b in range(256) if bytes([b]) not in index]
+    if missing:
+        return "vocab.tokens", f"the one-byte token 0x{missing[0]:02X} is missing"
+    merges = [int(m) for m in bpe.merges]
+    if len(merges) % 2 or len(merges) > 2 * (1 << 20):
+        return "vocab.merges", f"has {len(merges)} ids, not an even number up to 2 × 2^20"
+    pairs = set()
+    for r in range(len(merges) // 2):
+        left, right = merges[2 * r], merges[2 * r + 1]
+        if left >= vocab_size or right >= vocab_size:
+            return "vocab.merges", f"merge {r} names id {max(left, right)}, out of range ({vocab_size} tokens)"
+        if as_bytes[left] + as_bytes[right] not in index:
+            return "vocab.merges", f"merge {r} gives bytes that are no token"
+        if (left, right) in pairs:
+            return "vocab.merges", f"merge {r} repeats an earlier pair"
+        pairs.add((left, right))
+    ids = [int(i) for i in bpe.added_ids]
+    if len(bpe.added_flags) != len(ids):
+        return "vocab.bpe.added_flags", f"has {len(bpe.added_flags)} entries for {len(ids)} added ids"
+    previous = -1
+    for i, flags in zip(ids, bpe.added_flags):
+        if i <= previous:
+            return "vocab.bpe.added_ids", f"ids are not strictly increasing at {i}"
+        if i >= vocab_size:
+            return "vocab.bpe.added_ids", f"id {i} is out of range ({vocab_size} tokens)"
+        if int(flags) & ~3:
+            return "vocab.bpe.added_flags", f"flags {int(flags)} of id {i} has unknown bits"
+        previous = i
+    return None
+
+
 def _check_metadata(items, fail):
-    """Checks typed metadata {key: (type name, value)} against §3's key table and returns
-    (config, vocab, training, tool_version). ``fail(kind, message)`` raises."""
+    """Checks typed metadata {key: (type name, value)} against §3 in the order of §10 step 6
+    and returns (config, vocab, training, tool_version, trace). ``fail(kind, message)`` raises."""
 
     def get(key, vtype, required=True):
         if key not in items:
@@ -358,133 +537,183 @@ def _check_metadata(items, fail):
     def invalid(key, message):
         fail("invalidValue", f"metadata key '{key}': {message}")
 
-    def in_range(key, value, lo, hi):
-        if not lo <= value <= hi:
-            invalid(key, f"{value} is outside {lo}...{hi}")
-        return value
+    def count(key, required=True):
+        """A u64 that is a count: ≤ 2^63 − 1 (§3.2), checked with its type."""
+        v = get(key, "u64", required)
+        if v is not None and v > U63:
+            invalid(key, f"value {v} is out of range")
+        return None if v is None else int(v)
 
+    # Presence and types (and the 2^63 − 1 cap), in the order of §10 step 6.
     tool_version = get("format.tool_version", "string")
     arch = get("model.arch", "string")
     if arch not in ARCHS:
         invalid("model.arch", f"unknown architecture {_quote(arch)}")
-    dims = {key: in_range(key, get(key, "u64"), 1, hi) for key, hi in MODEL_LIMITS.items()}
-    config = ModelConfig(arch, dims["model.vocab_size"], dims["model.d_model"], dims["model.n_heads"],
-                         dims["model.d_ff"], dims["model.n_layers"], dims["model.context"])
-    if config.d_model % config.n_heads:
-        invalid("model.n_heads", f"{config.n_heads} heads do not divide d_model {config.d_model}")
-    count = config.parameter_count()
-    if count > MAX_PARAMETERS:
-        invalid("model", f"{count} parameters is more than the limit {MAX_PARAMETERS}")
-
-    def real(key, lo, hi, lo_open=False, hi_open=False):
-        v = get(key, "f64")
-        ok = math.isfinite(v) and (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
-        if not ok:
-            invalid(key, f"{v!r} is outside {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}")
-        return v
-
-    o = OptimizerSettings()
-    o.beta1 = real("optim.beta1", 0, 1, hi_open=True)
-    o.beta2 = real("optim.beta2", 0, 1, hi_open=True)
-    o.decay_steps = in_range("optim.decay_steps", get("optim.decay_steps", "u64"), 0, U63)
-    o.epsilon = real("optim.epsilon", 0, 1, lo_open=True, hi_open=True)
-    o.exempt_norm_and_bias = get("optim.exempt_norm_and_bias", "bool")
-    o.grad_clip = real("optim.grad_clip", 0, math.inf, hi_open=True)
-    o.lr = real("optim.lr", 0, 10, lo_open=True)
-    o.min_lr_ratio = real("optim.min_lr_ratio", 0, 1)
-    o.schedule = get("optim.schedule", "string")
-    if o.schedule not in SCHEDULES:
-        invalid("optim.schedule", f"unknown schedule {_quote(o.schedule)}")
-    o.warmup_steps = in_range("optim.warmup_steps", get("optim.warmup_steps", "u64"), 0, U63)
-    o.weight_decay = real("optim.weight_decay", 0, math.inf, hi_open=True)
-    if not o.lr * o.weight_decay < 1:
-        invalid("optim.weight_decay", f"lr × weight_decay = {o.lr * o.weight_decay!r} must be below 1")
-
-    gauss = get("rng.gauss_next", "f64", required=False)
-    if gauss is not None and not math.isfinite(gauss):
-        invalid("rng.gauss_next", f"{gauss} is not finite")
-    index = in_range("rng.index", get("rng.index", "u64"), 0, 624)
-    words = get("rng.words", "array<u32>")
-    if len(words) != 624:
-        invalid("rng.words", f"{len(words)} words, expected 624")
-    if not np.any(words):
-        invalid("rng.words", "all words are zero")
-    t = TrainingState(rng=GeneratorState(tuple(int(w) for w in words), index, gauss), optimizer=o)
-    t.batch_size = in_range("train.batch_size", get("train.batch_size", "u64"), 1, U63)
-    t.seed = get("train.seed", "u64")
-    t.step = in_range("train.step", get("train.step", "u64"), 0, U63)
-    t.tokens_seen = in_range("train.tokens_seen", get("train.tokens_seen", "u64"), 0, U63)
-    t.windows_drawn = get("train.windows_drawn", "u64")
-    t.loss_history = np.asarray(get("train.loss_history", "array<f32>"), np.float32)
-    if len(t.loss_history) != t.step:
-        invalid("train.loss_history", f"{len(t.loss_history)} entries, but train.step is {t.step}")
-    starts = [int(s) for s in get("train.session_starts", "array<u64>")]
-    previous = 0
-    for i, s in enumerate(starts):
-        if not previous <= s <= t.step:
-            invalid("train.session_starts", f"element {i} ({s}) is not in order within 0...train.step")
-        previous = s
-    t.session_starts = starts
+    dims = {key: count(key) for key in ("model.vocab_size", "model.d_model", "model.n_heads", "model.d_ff",
+                                         "model.n_layers", "model.context")}
     kind = get("vocab.kind", "string")
     if kind not in VOCAB_KINDS:
         invalid("vocab.kind", f"unknown tokenizer kind {_quote(kind)}")
-    tokens = get("vocab.tokens", "array<string>")
-    if len(tokens) != config.vocab_size:
-        invalid("vocab.tokens", f"{len(tokens)} tokens, but model.vocab_size is {config.vocab_size}")
+    tokens = list(get("vocab.tokens", "array<string>"))
+    bpe = None
+    if kind == "bpe":
+        bpe = BPEData(merges=[int(m) for m in get("vocab.merges", "array<u32>")],
+                      added_ids=[int(i) for i in (get("vocab.bpe.added_ids", "array<u32>", False) if
+                                                  "vocab.bpe.added_ids" in items else [])],
+                      added_flags=[int(i) for i in (get("vocab.bpe.added_flags", "array<u32>", False) if
+                                                    "vocab.bpe.added_flags" in items else [])],
+                      pre_tokenizer=get("vocab.bpe.pre_tokenizer", "string"),
+                      add_prefix_space=bool(get("vocab.bpe.add_prefix_space", "bool", False) or False),
+                      ignore_merges=bool(get("vocab.bpe.ignore_merges", "bool", False) or False))
+    else:
+        for key in BPE_KEYS:
+            if key in items:
+                fail("invalidValue", f"metadata key '{key}' is only allowed with vocab.kind 'bpe'")
+    o = OptimizerSettings()
+    o.lr = get("optim.lr", "f64")
+    o.beta1 = get("optim.beta1", "f64")
+    o.beta2 = get("optim.beta2", "f64")
+    o.epsilon = get("optim.epsilon", "f64")
+    o.weight_decay = get("optim.weight_decay", "f64")
+    o.exempt_norm_and_bias = get("optim.exempt_norm_and_bias", "bool")
+    o.grad_clip = get("optim.grad_clip", "f64")
+    o.schedule = get("optim.schedule", "string")
+    if o.schedule not in SCHEDULES:
+        invalid("optim.schedule", f"unknown schedule {_quote(o.schedule)}")
+    o.warmup_steps = count("optim.warmup_steps")
+    o.decay_steps = count("optim.decay_steps")
+    o.min_lr_ratio = get("optim.min_lr_ratio", "f64")
+    words = get("rng.words", "array<u32>")
+    index = count("rng.index")
+    gauss = get("rng.gauss_next", "f64", required=False)
+    step = count("train.step")
+    tokens_seen = count("train.tokens_seen")
+    seed = get("train.seed", "u64")
+    batch_size = count("train.batch_size")
+    windows_drawn = get("train.windows_drawn", "u64")
+    loss_history = np.asarray(get("train.loss_history", "array<f32>"), np.float32)
+    starts = [int(v) for v in get("train.session_starts", "array<u64>")]
+    for i, v in enumerate(starts):
+        if v > U63:
+            invalid("train.session_starts", f"element {i} is out of range")
     data_keys = [("data.byte_count", "u64"), ("data.name", "string"), ("data.sha256", "string"),
                  ("data.token_count", "u64")]
+    data = None
     if any(k in items for k, _ in data_keys):
         for key, _ in data_keys:
             if key not in items:
                 fail("missingKey", f"metadata: missing key '{key}' (the data.* keys are all present or all absent)")
-        values = {key: get(key, vtype) for key, vtype in data_keys}
-        sha = values["data.sha256"]
+        data = {"name": get("data.name", "string"), "byte_count": count("data.byte_count"),
+                "token_count": count("data.token_count"), "sha256": get("data.sha256", "string")}
+
+    # Ranges. The model limits, then H divides D, then the parameter count.
+    limits = {"model.vocab_size": 1 << 20, "model.d_model": 1 << 14, "model.n_heads": 1 << 10,
+              "model.d_ff": 1 << 16, "model.n_layers": 1 << 10, "model.context": 1 << 16}
+    for key, hi in limits.items():
+        v = dims[key]
+        if v < 1:
+            invalid(key, f"must be at least 1, got {v}")
+        if v > hi:
+            invalid(key, f"must be at most {hi}, got {v}")
+    config = ModelConfig(arch, dims["model.vocab_size"], dims["model.d_model"], dims["model.n_heads"],
+                         dims["model.d_ff"], dims["model.n_layers"], dims["model.context"])
+    if config.d_model % config.n_heads:
+        invalid("model.n_heads", f"{config.n_heads} heads do not divide d_model {config.d_model}")
+    n = config.parameter_count()
+    if n > MAX_PARAMETERS:
+        invalid("model", f"{n} parameters is more than the limit {MAX_PARAMETERS}")
+    problem = check_vocabulary(kind, tokens, config.vocab_size)
+    if problem:
+        invalid("vocab.tokens", problem)
+    if bpe is not None:
+        problem = check_bpe(tokens, bpe, config.vocab_size)
+        if problem:
+            invalid(*problem)
+
+    # The optimizer, each value also as the float32 the engine uses (§3.2 footnote 2).
+    def normal_f32(key, v):
+        if not abs(_float32(v)) >= F32_MIN_NORMAL:
+            became = "0" if _float32(v) == 0 else "subnormal"
+            invalid(key, f"{v!r} is {became} in float32 (the engine's type); must be at least {np.float32(F32_MIN_NORMAL)}")
+    if not (math.isfinite(o.lr) and 0 < o.lr <= 10):
+        invalid("optim.lr", f"must be in (0, 10], got {o.lr!r}")
+    normal_f32("optim.lr", o.lr)
+    for key, b in (("optim.beta1", o.beta1), ("optim.beta2", o.beta2)):
+        if not (math.isfinite(b) and 0 <= b < 1 and _float32(1 - b) > 0):
+            invalid(key, f"must be in [0, 1), got {b!r}")
+    if not (math.isfinite(o.epsilon) and 0 < o.epsilon < 1):
+        invalid("optim.epsilon", f"must be in (0, 1), got {o.epsilon!r}")
+    normal_f32("optim.epsilon", o.epsilon)
+    if not (math.isfinite(o.weight_decay) and o.weight_decay >= 0 and o.lr * o.weight_decay < 1
+            and _float32(1 - o.lr * o.weight_decay) > 0):
+        invalid("optim.weight_decay", f"must be ≥ 0 with lr·wd < 1, got {o.weight_decay!r}")
+    if not (math.isfinite(o.grad_clip) and o.grad_clip >= 0):
+        invalid("optim.grad_clip", f"must be ≥ 0 (0 = off), got {o.grad_clip!r}")
+    if not (math.isfinite(o.min_lr_ratio) and 0 <= o.min_lr_ratio <= 1):
+        invalid("optim.min_lr_ratio", f"must be in [0, 1], got {o.min_lr_ratio!r}")
+
+    # The generator.
+    if len(words) != 624:
+        invalid("rng.words", f"{len(words)} words, expected 624")
+    if not 0 <= index <= 624:
+        invalid("rng.index", f"{index} is outside 0...624")
+    if not np.any(words):
+        invalid("rng.words", "all words are zero")
+    if gauss is not None and not math.isfinite(gauss):
+        invalid("rng.gauss_next", f"{gauss} is not finite")
+
+    # The training progress (§3.3), then the data identity.
+    problem = check_progress(step, tokens_seen, len(loss_history), starts, batch_size, config.context)
+    if problem:
+        invalid(*problem)
+    t = TrainingState(rng=GeneratorState(tuple(int(w) for w in words), index, gauss), optimizer=o, step=step,
+                      tokens_seen=tokens_seen, seed=seed, batch_size=batch_size, windows_drawn=windows_drawn,
+                      loss_history=loss_history, session_starts=starts)
+    if data is not None:
+        if len(data["name"].encode("utf-8")) > MAX_STRING:
+            invalid("data.name", f"longer than {MAX_STRING} bytes")
+        sha = data["sha256"]
         if len(sha) != 64 or any(ch not in "0123456789abcdef" for ch in sha):
             invalid("data.sha256", "not 64 lowercase hex digits")
-        t.data = DataIdentity(values["data.name"], in_range("data.byte_count", values["data.byte_count"], 0, U63),
-                              in_range("data.token_count", values["data.token_count"], 0, U63), sha)
-    return config, Vocabulary(kind, list(tokens)), t, tool_version
+        t.data = DataIdentity(data["name"], data["byte_count"], data["token_count"], sha)
+
+    # Trace keys (§4.1).
+    trace = None
+    if "trace.step" in items:
+        v = {k: (count(k) if vtype == "u64" else get(k, vtype)) for k, vtype in TRACE_KEYS.items()}
+        trace = TraceInfo(v["trace.step"], v["trace.batch_size"], v["trace.seq_len"], v["trace.target_count"],
+                          v["trace.loss"], v["trace.grad_norm"], v["trace.learning_rate"])
+        if trace.step != step + 1:
+            invalid("trace.step", f"{trace.step}, expected train.step + 1 = {step + 1}")
+        if not 1 <= trace.batch_size <= 1 << 20:
+            invalid("trace.batch_size", f"{trace.batch_size} is not in 1...1048576")
+        if not 1 <= trace.seq_len <= config.context:
+            invalid("trace.seq_len", f"{trace.seq_len} is not in 1...model.context ({config.context})")
+        if not trace.target_count <= trace.batch_size * trace.seq_len:
+            invalid("trace.target_count", f"{trace.target_count} is not in 0...B·S")
+    return config, Vocabulary(kind, tokens, bpe), t, tool_version, trace
 
 
-def _check_trace_tensor_set(config, entries, fail, batch_shape):
-    """The tensor set of a trace (spec/TRACE.md §2): every parameter's gradient N (role
-    gradient) and update.N (role update), batch.tokens and batch.targets (other, (B, S)),
-    act.* activations and grad.* activation gradients, nothing else."""
+def _check_tensor_set(config, entries, fail, trace=None):
+    """entries: (name, role, shape) triples with unique names. Checks §4.1's rule: one pass
+    in file order (role before shape), then the missing ones in canonical order."""
     expected = {}
-    for name, shape in config.canonical_tensors():
-        expected[name] = ("gradient", tuple(shape))
-        expected["update." + name] = ("update", tuple(shape))
-    for name in ("batch.tokens", "batch.targets"):
-        expected[name] = ("other", tuple(batch_shape))
-    seen = set()
-    for name, role, shape in entries:
-        q = f"tensor {_quote(name)}"
-        if name in expected:
-            want_role, want_shape = expected[name]
-            if role != want_role:
-                fail("unexpectedTensor", f"{q}: role {role}, expected {want_role} in a trace")
-            if tuple(shape) != want_shape:
-                fail("tensorShape", f"{q}: shape {list(shape)}, expected {list(want_shape)} in this trace")
-            seen.add(name)
-        elif role in ("activation", "activation_grad"):
-            if not name.startswith(ROLE_PREFIX[role]):
-                fail("unexpectedTensor", f"{q}: role {role} needs a name starting with '{ROLE_PREFIX[role]}'")
-        elif role == "other":
-            if name.startswith(("act.", "grad.", "update.", "adam_m.", "adam_v.")):
-                fail("unexpectedTensor", f"{q}: role other may not use that prefix")
-        else:
-            fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this trace")
-    for name in expected:
-        if name not in seen:
-            fail("missingTensor", f"tensor {_quote(name)}: missing ({expected[name][0]} of this trace)")
-
-
-def _check_tensor_set(config, entries, fail):
-    """entries: (name, role, shape) triples with unique names. Checks §4's semantic rule."""
-    expected = {}
-    for name, shape in config.canonical_tensors():
-        for role in ("parameter", "adam_m", "adam_v"):
-            expected[ROLE_PREFIX[role] + name] = (role, tuple(shape))
+    if trace is None:
+        order = [ROLE_PREFIX[role] + name for role in ("parameter", "adam_m", "adam_v")
+                 for name, _ in config.canonical_tensors()]
+        for name, shape in config.canonical_tensors():
+            for role in ("parameter", "adam_m", "adam_v"):
+                expected[ROLE_PREFIX[role] + name] = (role, tuple(shape))
+    else:
+        order = []
+        for name, shape in config.canonical_tensors():
+            expected[name] = ("gradient", tuple(shape))
+            expected["update." + name] = ("update", tuple(shape))
+            order += [name, "update." + name]
+        for name in ("batch.tokens", "batch.targets"):
+            expected[name] = ("other", (trace.batch_size, trace.seq_len))
+            order.append(name)
+    where = "in a trace" if trace is not None else "for this config"
     seen = set()
     for name, role, shape in entries:
         q = f"tensor {_quote(name)}"
@@ -493,21 +722,86 @@ def _check_tensor_set(config, entries, fail):
             if role != want_role:
                 fail("unexpectedTensor", f"{q}: role {role}, expected {want_role}")
             if tuple(shape) != want_shape:
-                fail("tensorShape", f"{q}: shape {list(shape)}, expected {list(want_shape)} for this config")
+                fail("tensorShape", f"{q}: shape {list(shape)}, expected {list(want_shape)} {where}")
             seen.add(name)
+        elif trace is not None:
+            if role in ("activation", "activation_grad"):
+                if not name.startswith(ROLE_PREFIX[role]):
+                    fail("unexpectedTensor", f"{q}: role {role} needs a name starting with '{ROLE_PREFIX[role]}'")
+            elif role == "other":
+                if name.startswith(("act.", "grad.", "update.", "adam_m.", "adam_v.")):
+                    fail("unexpectedTensor", f"{q}: role other may not use that prefix in a trace")
+            else:
+                fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this trace")
         else:
             if role != "other":
                 fail("unexpectedTensor", f"{q}: role {role} but not a tensor of this config"
-                     + (" (trace roles need a trace file: no trace.step)" if role in ROLE_PREFIX and ROLE_CODES[role] >= 4 else ""))
+                     + (" (trace roles need a trace file: no trace.step)" if role in TRACE_ROLES else ""))
             if name.startswith(("adam_m.", "adam_v.")):
                 fail("unexpectedTensor", f"{q}: role other may not use a moment prefix")
-    for name in expected:
+    for name in order:
         if name not in seen:
-            fail("missingTensor", f"tensor {_quote(name)}: missing ({expected[name][0]} of this config)")
+            fail("missingTensor", f"tensor {_quote(name)}: missing ({expected[name][0]} {where})")
+
+
+def model_digest(items):
+    """§4.3's model digest of [(name, dtype code, shape, sha256 bytes)] for the tensors of role
+    parameter (any order): 64 lowercase hex digits."""
+    h = hashlib.sha256(DIGEST_DOMAIN)
+    for name, code, shape, sha in sorted(items, key=lambda x: x[0].encode("utf-8")):
+        nb = name.encode("utf-8")
+        h.update(struct.pack("<I", len(nb)) + nb + bytes([code, len(shape)]))
+        h.update(b"".join(struct.pack("<Q", d) for d in shape) + bytes(sha))
+    return h.hexdigest()
+
+
+def safetensors_model_digest(tensors):
+    """The model digest of a safetensors export: ``tensors`` is {name: numpy array} as
+    ``safetensors.numpy.load_file`` gives it; every tensor not named adam_m.* / adam_v.*
+    takes part (float32 only)."""
+    items = []
+    for name, a in tensors.items():
+        if name.startswith(("adam_m.", "adam_v.")):
+            continue
+        if a.dtype != np.float32:
+            raise ValueError(f"tensor {name}: dtype {a.dtype} has no tt-ckpt model digest (float32 only)")
+        items.append((name, 0, tuple(a.shape), hashlib.sha256(np.ascontiguousarray(a).astype("<f4").tobytes()).digest()))
+    return model_digest(items)
 
 
 # ----------------------------------------------------------------------------------------
 # Reader
+
+
+def _tag_name(tag):
+    """A section tag as its four ASCII characters when printable, else 0x and 8 hex digits."""
+    raw = struct.pack("<I", tag)
+    if all(0x20 <= b < 0x7F and b not in (0x27, 0x5C) for b in raw):
+        return raw.decode("ascii")
+    return f"0x{tag:08x}"
+
+
+def inflate_exact(blob, raw_length, fail):
+    """§6 step 3: inflate a zlib stream that must give exactly ``raw_length`` bytes and end
+    at the last stored byte; the output is bounded by ``raw_length`` + 1 bytes.
+    ``fail(kind, message)`` raises."""
+    d = zlib.decompressobj()
+    try:
+        raw = d.decompress(blob, raw_length + 1)
+    except zlib.error as e:
+        fail("corruptStream", f"zlib stream is corrupt ({e})")
+    if len(raw) > raw_length:
+        fail("inflateTooLong", f"inflates to more than the raw length {raw_length}")
+    if not d.eof:
+        if len(raw) == raw_length:
+            fail("inflateTooShort", f"the zlib stream ends before its end (all {raw_length} raw bytes inflated, "
+                                    f"no final block or Adler-32 trailer; truncated stream)")
+        fail("inflateTooShort", f"inflates to {len(raw)} bytes, less than the raw length {raw_length} (truncated stream)")
+    if d.unused_data:
+        fail("corruptStream", f"{len(d.unused_data)} bytes after the end of the zlib stream")
+    if len(raw) < raw_length:
+        fail("inflateTooShort", f"inflates to {len(raw)} bytes, less than the raw length {raw_length} (truncated stream)")
+    return raw
 
 
 class TTCFile:
@@ -611,32 +905,57 @@ class TTCFile:
             tag, length = struct.unpack("<IQ", header[pos:pos + 12])
             pos += 12
             if length > header_length - pos:
-                self._fail("malformedSection", f"section at header offset {pos - 12} (length {length}) "
-                                               f"runs past the header")
+                self._fail("malformedSection", f"section '{_tag_name(tag)}' (length {length}) runs past the header")
             self.section_tags.append(tag)
-            if tag in (TAG_META, TAG_TDIR):
+            if tag in (TAG_META, TAG_TDIR, TAG_HASH):
                 if tag in sections:
-                    self._fail("duplicateSection", f"section {struct.pack('<I', tag).decode()} appears twice")
+                    self._fail("duplicateSection", f"section '{_tag_name(tag)}' appears twice")
                 sections[tag] = header[pos:pos + length]
+            elif tag & 0x20 == 0:  # §2: bit 5 of the first byte clear = critical
+                self._fail("unknownCriticalSection", f"section '{_tag_name(tag)}' is critical (first letter uppercase) "
+                                                     f"and unknown to this reader (format {MAJOR}.{MINOR})")
             pos += length
         for tag in (TAG_META, TAG_TDIR):
             if tag not in sections:
-                self._fail("missingSection", f"no {struct.pack('<I', tag).decode()} section")
+                self._fail("missingSection", f"no {_tag_name(tag)} section")
 
-        # The spec's check order: directory entries, META structure, metadata values, tensor set.
+        # The spec's check order (§10): directory entries, the hash section, META structure,
+        # metadata values, tensor set.
         self.entries = self._read_directory(sections[TAG_TDIR])
         self._by_name = {e.name: e for e in self.entries}
+        self._index = {e.name: i for i, e in enumerate(self.entries)}
+        self.digests = self._read_digests(sections[TAG_HASH]) if TAG_HASH in sections else None
         self.metadata = self._read_metadata(sections[TAG_META])
-        self.config, self.vocab, self.training, self.tool_version = _check_metadata(self.metadata, self._fail)
-        entries = [(e.name, e.role, e.shape) for e in self.entries]
-        if "trace.step" in self.metadata:  # a trace (spec/TRACE.md)
-            for k in ("trace.batch_size", "trace.seq_len"):
-                if k not in self.metadata:
-                    self._fail("missingKey", f"metadata: missing required key {_quote(k)} (a trace has trace.step)")
-            batch = tuple(int(self.metadata[k][1]) for k in ("trace.batch_size", "trace.seq_len"))
-            _check_trace_tensor_set(self.config, entries, self._fail, batch)
-        else:
-            _check_tensor_set(self.config, entries, self._fail)
+        self.config, self.vocab, self.training, self.tool_version, self.trace = _check_metadata(self.metadata, self._fail)
+        _check_tensor_set(self.config, [(e.name, e.role, e.shape) for e in self.entries], self._fail, self.trace)
+
+    def _read_digests(self, payload):
+        """§4.2: u64 count = the directory's, then 32 bytes per tensor, nothing more."""
+        if len(payload) < 8:
+            self._fail("malformedSection", f"section 'hash': {len(payload)} bytes, too short for its count")
+        (count,) = struct.unpack("<Q", payload[:8])
+        if count != len(self.entries):
+            self._fail("malformedSection", f"section 'hash': {count} digests for {len(self.entries)} tensors")
+        if len(payload) - 8 != 32 * count:
+            self._fail("malformedSection", f"section 'hash': {len(payload) - 8} bytes of digests, expected 32 × {count}")
+        return [payload[8 + 32 * i:8 + 32 * (i + 1)] for i in range(count)]
+
+    def stored_model_digest(self):
+        """The model digest (§4.3) from the hash section and the directory, or None for a
+        file without a hash section."""
+        if self.digests is None:
+            return None
+        return model_digest([(e.name, e.codes[0], e.shape, d) for e, d in zip(self.entries, self.digests)
+                             if e.role == "parameter"])
+
+    def model_digest(self):
+        """The model digest: stored if the file has a hash section, else computed by loading
+        every parameter tensor."""
+        stored = self.stored_model_digest()
+        if stored is not None:
+            return stored
+        return model_digest([(e.name, e.codes[0], e.shape, hashlib.sha256(self.load_tensor(e.name).astype("<f4").tobytes()).digest())
+                             for e in self.entries if e.role == "parameter"])
 
     # §4 --------------------------------------------------------------------------------
     def _read_directory(self, payload):
@@ -665,12 +984,7 @@ class TTCFile:
             role, dtype, compression, filt, rank = c.take(5, f"{q} fields")
             if role not in ROLES:
                 self._fail("badRole", f"{q}: role {role} is not 0...7")
-            if dtype not in DTYPES:
-                self._fail("badDType", f"{q}: dtype {dtype} is unknown")
-            if compression not in COMPRESSIONS:
-                self._fail("badCompression", f"{q}: compression {compression} is unknown")
-            if filt not in FILTERS:
-                self._fail("badFilter", f"{q}: filter {filt} is unknown")
+            # Unknown dtype, compression or filter codes are kept (§4): only loading fails.
             if rank > MAX_RANK:
                 self._fail("badRank", f"{q}: rank {rank} is more than {MAX_RANK}")
             shape = tuple(c.u64(f"{q} shape") for _ in range(rank))
@@ -678,14 +992,21 @@ class TTCFile:
                 self._fail("badDimension", f"{q}: shape {list(shape)} has a zero dimension")
             offset, stored, raw = c.u64(f"{q} offset"), c.u64(f"{q} stored_length"), c.u64(f"{q} raw_length")
             raw_crc, stored_crc = c.u32(f"{q} raw_crc32"), c.u32(f"{q} stored_crc32")
-            size = DTYPES[dtype][1]
+            elements = 1
             for d in shape:
-                size *= d  # Python ints do not overflow; the spec's bound is 2^62.
-            if size >= 2 ** 62:
-                self._fail("sizeOverflow", f"{q}: shape {list(shape)} is too large")
-            if raw != size:
-                self._fail("rawLengthMismatch", f"{q}: raw_length {raw}, but shape {list(shape)} needs {size}")
-            if raw > MAX_EXPANSION * stored:
+                elements *= d  # Python ints do not overflow; the spec's bound is 2^62 bytes.
+            if dtype in DTYPES:
+                size = elements * DTYPES[dtype][1]
+                if size >= 2 ** 62:
+                    self._fail("sizeOverflow", f"{q}: shape {list(shape)} × {DTYPES[dtype][1]} bytes is 2^62 or more")
+                if raw != size:
+                    self._fail("rawLengthMismatch", f"{q}: raw_length {raw}, but shape {list(shape)} needs {size}")
+            else:
+                if elements >= 2 ** 62:
+                    self._fail("sizeOverflow", f"{q}: shape {list(shape)} elements is 2^62 or more")
+                if raw >= 2 ** 62:
+                    self._fail("sizeOverflow", f"{q}: raw length {raw} is 2^62 bytes or more")
+            if compression == 1 and raw > MAX_EXPANSION * stored:
                 self._fail("expansionRatio", f"{q}: raw_length {raw} is more than {MAX_EXPANSION} × "
                                              f"stored_length {stored}")
             if offset + stored > self.file_size:
@@ -694,8 +1015,10 @@ class TTCFile:
             if offset != expected_offset:
                 self._fail("blobPlacement", f"{q}: blob at {offset}, expected {expected_offset}")
             expected_offset = offset + stored
-            entries.append(TensorEntry(name, ROLES[role], DTYPES[dtype][0], COMPRESSIONS[compression],
-                                       FILTERS[filt], shape, offset, stored, raw, raw_crc, stored_crc))
+            entries.append(TensorEntry(name, ROLES[role], DTYPES[dtype][0] if dtype in DTYPES else f"dtype {dtype}",
+                                       COMPRESSIONS.get(compression, f"compression {compression}"),
+                                       FILTERS.get(filt, f"filter {filt}"), shape, offset, stored, raw, raw_crc,
+                                       stored_crc, (dtype, compression, filt)))
         if c.left != 0:
             bad(f"{c.left} unused bytes after the last entry")
         if expected_offset != self.file_size:
@@ -757,9 +1080,10 @@ class TTCFile:
         return name, [self._read_scalar(c, etype, what, bad) for _ in range(count)]
 
     # §6 --------------------------------------------------------------------------------
-    def load_tensor(self, name):
+    def load_tensor(self, name, verify_digest=False):
         """One tensor as a float32 array of its shape (a 0-d array for rank 0), after the
-        stored CRC, exact inflate and raw CRC checks. An unknown name raises KeyError."""
+        stored CRC, exact inflate and raw CRC checks (§6), and with ``verify_digest`` the
+        SHA-256 of the hash section. An unknown name raises KeyError."""
         e = self._by_name.get(name)
         if e is None:
             raise KeyError(name)
@@ -768,21 +1092,12 @@ class TTCFile:
         if zlib.crc32(blob) != e.stored_crc32:
             self._fail("storedCRC", f"{q}: stored CRC-32 mismatch (directory 0x{e.stored_crc32:08x}, "
                                     f"computed 0x{zlib.crc32(blob):08x})")
-        d = zlib.decompressobj()
-        try:
-            filtered = d.decompress(blob, e.raw_length + 1)
-            if len(filtered) <= e.raw_length and not d.eof and d.unconsumed_tail:
-                filtered += d.decompress(d.unconsumed_tail, e.raw_length + 1 - len(filtered))
-        except zlib.error as err:
-            self._fail("corruptStream", f"{q}: zlib: {err}")
-        if len(filtered) > e.raw_length:
-            self._fail("inflateTooLong", f"{q}: inflates to more than raw_length {e.raw_length}")
-        if not d.eof:
-            self._fail("inflateTooShort", f"{q}: the zlib stream ends early ({len(filtered)} of {e.raw_length} bytes)")
-        if d.unused_data:
-            self._fail("corruptStream", f"{q}: {len(d.unused_data)} bytes after the end of the zlib stream")
-        if len(filtered) != e.raw_length:
-            self._fail("inflateTooShort", f"{q}: inflated {len(filtered)} of {e.raw_length} bytes")
+        unknown = [label for label, known in ((e.dtype, e.codes[0] in DTYPES), (e.compression, e.codes[1] in COMPRESSIONS),
+                                              (e.filter, e.codes[2] in FILTERS)) if not known]
+        if unknown:
+            self._fail("unsupportedEncoding", f"{q}: {unknown[0]} is not known to this reader (format {MAJOR}.{MINOR}); "
+                                              f"its values need a newer tt-ckpt")
+        filtered = inflate_exact(blob, e.raw_length, lambda kind, m: self._fail(kind, f"{q}: {m}"))
         n = e.raw_length // 4
         if e.filter == "shuffle":
             raw = np.frombuffer(filtered, np.uint8).reshape(4, n).T.tobytes()
@@ -791,7 +1106,16 @@ class TTCFile:
         if zlib.crc32(raw) != e.raw_crc32:
             self._fail("rawCRC", f"{q}: raw CRC-32 mismatch (directory 0x{e.raw_crc32:08x}, "
                                  f"computed 0x{zlib.crc32(raw):08x})")
+        if verify_digest and self.digests is not None:
+            want, got = self.digests[self._index[name]], hashlib.sha256(raw).digest()
+            if want != got:
+                self._fail("rawDigest", f"{q}: SHA-256 mismatch (hash section {want.hex()}, computed {got.hex()})")
         return np.frombuffer(raw, "<f4").astype(np.float32).reshape(e.shape)
+
+    def verify(self):
+        """Loads every tensor with its SHA-256 checked (what `tt-ckpt inspect --verify` does)."""
+        for e in self.entries:
+            self.load_tensor(e.name, verify_digest=True)
 
     def load_all(self):
         """Every tensor, in directory order, as {name: array}."""
@@ -804,7 +1128,7 @@ class TTCFile:
     def checkpoint(self):
         """The whole checkpoint (every tensor loaded and verified)."""
         tensors = [Tensor(e.name, e.role, self.load_tensor(e.name)) for e in self.entries]
-        return Checkpoint(self.config, self.vocab, self.training, tensors, self.tool_version, self.version)
+        return Checkpoint(self.config, self.vocab, self.training, tensors, self.tool_version, self.version, self.trace)
 
 
 def read(path, data=None):
@@ -854,6 +1178,20 @@ def _metadata_items(c):
         d = t.data
         items.update({"data.byte_count": ("u64", d.byte_count), "data.name": ("string", d.name),
                       "data.sha256": ("string", d.sha256), "data.token_count": ("u64", d.token_count)})
+    b = c.vocab.bpe
+    if c.vocab.kind == "bpe" and b is not None:
+        items.update({"vocab.bpe.add_prefix_space": ("bool", b.add_prefix_space),
+                      "vocab.bpe.added_flags": ("array<u32>", np.asarray(b.added_flags, np.uint32)),
+                      "vocab.bpe.added_ids": ("array<u32>", np.asarray(b.added_ids, np.uint32)),
+                      "vocab.bpe.ignore_merges": ("bool", b.ignore_merges),
+                      "vocab.bpe.pre_tokenizer": ("string", b.pre_tokenizer),
+                      "vocab.merges": ("array<u32>", np.asarray(b.merges, np.uint32))})
+    r = c.trace
+    if r is not None:
+        items.update({"trace.batch_size": ("u64", r.batch_size), "trace.grad_norm": ("f64", r.grad_norm),
+                      "trace.learning_rate": ("f64", r.learning_rate), "trace.loss": ("f64", r.loss),
+                      "trace.seq_len": ("u64", r.seq_len), "trace.step": ("u64", r.step),
+                      "trace.target_count": ("u64", r.target_count)})
     return items
 
 
@@ -923,10 +1261,12 @@ def _compress_tensor(raw, n, level, strategy, forced):
     return (_deflate(_shuffle(raw), level, strategy), "shuffle") if use_shuffle else (_deflate(raw, level, strategy), "none")
 
 
-def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_STRATEGY, filter=None):
+def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_STRATEGY, filter=None,
+           version=(MAJOR, MINOR)):
     """The bytes of ``checkpoint`` as a .ttc file. Validates first, with the reader's own
     checks: a checkpoint that would not read back raises ``FormatError`` (kind
-    ``invalidCheckpoint``) naming the field or tensor, and nothing is produced."""
+    ``invalidCheckpoint``) naming the field or tensor, and nothing is produced.
+    ``version=(1, 0)`` writes what a format-1.0 writer wrote: minor 0 and no hash section."""
     def invalid(message):
         raise FormatError(path, "invalidCheckpoint", f"cannot write: {message}")
     if not (isinstance(level, int) and 0 <= level <= 9):
@@ -950,25 +1290,29 @@ def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_ST
             invalid(f"{q}: name appears twice")
         names.add(t.name)
         if t.role not in ROLE_CODES:
-            invalid(f"{q}: role {t.role!r} is not parameter, adam_m, adam_v or other")
+            invalid(f"{q}: role {t.role!r} is not one of {', '.join(ROLE_CODES)}")
         values = np.asarray(t.values)
         if values.dtype != np.float32:
             invalid(f"{q}: dtype {values.dtype}, expected float32 (convert explicitly)")
         if values.ndim > MAX_RANK or any(d < 1 for d in values.shape):
             invalid(f"{q}: shape {list(values.shape)} needs rank ≤ {MAX_RANK} and dimensions ≥ 1")
-        arrays.append(np.ascontiguousarray(values).astype("<f4", copy=False))
+        # np.ascontiguousarray would turn a rank-0 tensor into shape (1,): keep the rank.
+        arrays.append(np.asarray(values, order="C").astype("<f4", copy=False))
     if len(c.tensors) > MAX_TENSORS:
         invalid(f"{len(c.tensors)} tensors exceeds the cap {MAX_TENSORS}")
     _check_tensor_set(c.config, [(t.name, t.role, tuple(a.shape)) for t, a in zip(c.tensors, arrays)],
-                      lambda kind, message: invalid(message))
+                      lambda kind, message: invalid(message), c.trace)
+    if version not in ((1, 0), (1, 1)):
+        invalid(f"format version {version} is not one this writer writes")
 
     meta = _encode_metadata(items, invalid)
-    blobs, entries = [], []
+    blobs, entries, digests = [], [], []
     for t, a in zip(c.tensors, arrays):
         raw = a.tobytes()
         stored, filt = _compress_tensor(raw, a.size, level, strategy, filter)
         blobs.append(stored)
         entries.append((t, a.shape, stored, filt, zlib.crc32(raw), len(raw)))
+        digests.append(hashlib.sha256(raw).digest())
 
     def directory(offsets):
         out = [struct.pack("<Q", len(entries))]
@@ -980,8 +1324,11 @@ def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_ST
             out.append(struct.pack("<QQQII", off, len(stored), raw_len, raw_crc, zlib.crc32(stored)))
         return b"".join(out)
 
+    # §4.2: the hash section (not in a 1.0 file).
+    hashes = b"" if version == (1, 0) else struct.pack("<Q", len(digests)) + b"".join(digests)
+    sections = 2 if version == (1, 0) else 3
     # Entry sizes do not depend on offsets, so the header length is known before them.
-    header_length = 2 * 12 + len(meta) + len(directory([0] * len(entries)))
+    header_length = sections * 12 + len(meta) + len(directory([0] * len(entries))) + len(hashes)
     if header_length > MAX_HEADER:
         invalid(f"header would be {header_length} bytes, more than the cap {MAX_HEADER}")
     offsets, off = [], 32 + header_length
@@ -990,8 +1337,10 @@ def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_ST
         off += len(b)
     tdir = directory(offsets)
     header = (struct.pack("<IQ", TAG_META, len(meta)) + meta + struct.pack("<IQ", TAG_TDIR, len(tdir)) + tdir)
+    if version != (1, 0):
+        header += struct.pack("<IQ", TAG_HASH, len(hashes)) + hashes
     assert len(header) == header_length
-    pre = MAGIC + struct.pack("<HHIQI", MAJOR, MINOR, 0, header_length, zlib.crc32(header))
+    pre = MAGIC + struct.pack("<HHIQI", version[0], version[1], 0, header_length, zlib.crc32(header))
     pre += struct.pack("<I", zlib.crc32(pre))
     return b"".join([pre, header] + blobs)
 

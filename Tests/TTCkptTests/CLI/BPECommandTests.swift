@@ -20,7 +20,7 @@ import Testing
     @Test func initLearnsADeterministicBPE() throws {
         let dir = try interopTempDir("bpe-init")
         let corpus = try Self.corpus()
-        _ = FileManager.default.createFile(atPath: dir + "/c.txt", contents: Data(corpus))
+        #expect(FileManager.default.createFile(atPath: dir + "/c.txt", contents: Data(corpus)))
         let args = ["--preset", "gpt-small", "--d-model", "16", "--layers", "1", "--context", "8",
                     "--data", dir + "/c.txt", "--tokenizer", "bpe", "--vocab-size", "600"]
         let a = try CLIRunner.run(["init", dir + "/a.ttc"] + args)

@@ -52,6 +52,7 @@ import Testing
         let bo = noBias.entries.firstIndex { $0.name == "layers.0.attn.bo" }!
         noBias.entries.remove(at: bo)
         noBias.blobs.remove(at: bo)
+        noBias.digests?.remove(at: bo)  // the hash section lists one digest per entry
         FormatFixtures.writeBytes(noBias.bytes(), to: dir + "/gpt2-no-bias.ttc")
         var untied = CraftedFile(g2)
         let wte = untied.entries.firstIndex { $0.name == "tok_emb" }!
@@ -59,6 +60,7 @@ import Testing
         head.name = "lm_head"
         untied.entries.insert(head, at: wte + 1)
         untied.blobs.insert(untied.blobs[wte], at: wte + 1)
+        if let d = untied.digests?[wte] { untied.digests?.insert(d, at: wte + 1) }
         FormatFixtures.writeBytes(untied.bytes(), to: dir + "/gpt2-lm-head.ttc")
         FormatFixtures.writeBytes(Array("the\n".utf8), to: dir + "/one-word.txt")
         FormatFixtures.writeBytes(Array("the zebra sat on the sofa\n".utf8), to: dir + "/unknown.txt")
@@ -82,6 +84,40 @@ import Testing
         FormatFixtures.writeBytes(BadFiles.tensorOf2To60Elements(good), to: dir + "/huge-tensor.ttc")
         FormatFixtures.writeBytes(BadFiles.tensorClaiming2To40Elements(good), to: dir + "/huge-raw.ttc")
         precondition(mkdir(dir + "/folder.ttc", 0o755) == 0)
+        // Files that break a rule of format 1.1 (spec/FORMAT.md §2, §3.3, §4), made from m.ttc
+        // with every checksum right, so the rule is what rejects them.
+        let mCheckpoint = try! CheckpointReader(path: dir + "/m.ttc").readCheckpoint()
+        func crafted(_ name: String, _ change: (inout CraftedFile) -> Void) {
+            var f = CraftedFile(mCheckpoint)
+            change(&f)
+            FormatFixtures.writeBytes(f.bytes(), to: dir + "/" + name)
+        }
+        func tokens(_ kind: String, _ list: [String]) -> (inout CraftedFile) -> Void {
+            { f in f.setMeta(MetaKey.vocabKind, .string(kind)); f.setMeta(MetaKey.vocabTokens, .stringArray(list)) }
+        }
+        crafted("dup-vocab.ttc", tokens("word", ["<PAD>", "<BOS>", "<EOS>", "I", "like", "I"]))
+        crafted("empty-token.ttc", tokens("word", ["<PAD>", "<BOS>", "<EOS>", "", "like", "transformers"]))
+        crafted("space-token.ttc", tokens("word", ["<PAD>", "<BOS>", "<EOS>", "I like", "like", "transformers"]))
+        crafted("char-ab.ttc", tokens("char", ["a", "b", "ab", "c", "d", "e"]))
+        crafted("byte-6.ttc", tokens("byte", ["a", "b", "c", "d", "e", "f"]))
+        crafted("tokens-0-steps.ttc") { f in
+            f.setMeta(MetaKey.step, .u64(0)); f.setMeta(MetaKey.lossHistory, .f32Array([])); f.setMeta(MetaKey.sessionStarts, .u64Array([]))
+        }
+        crafted("sessions-down.ttc") { $0.setMeta(MetaKey.sessionStarts, .u64Array([1, 0])) }
+        crafted("critical.ttc") { $0.extraSections = [(0x4B4E_5546, [1, 2, 3])] }  // "FUNK"
+        // safetensors exports of m.ttc (with its moments) whose __metadata__ breaks a content rule.
+        func exportEdited(_ name: String, _ edit: (inout [String: String]) -> Void) {
+            var (tensors, metadata) = SafetensorsCheckpoint.exportContents(mCheckpoint, includeOptimizer: true)
+            edit(&metadata)
+            try! SafetensorsWriter.write(tensors, metadata: metadata, to: dir + "/" + name)
+        }
+        exportEdited("loss-1e999.safetensors") { $0["loss_history"] = "[1.5,1e999]" }
+        exportEdited("sessions-down.safetensors") { $0["session_starts"] = "[2,1]" }
+        exportEdited("char-ab.safetensors") { $0["tokenizer"] = "char"; $0["vocabulary"] = #"["a","b","ab","c","d","e"]"# }
+        crafted("future-dtype.ttc") { f in
+            let i = f.entries.firstIndex { $0.name == "lm_head" }!
+            f.entries[i].dtype = DType(rawValue: 9)
+        }
         // safetensors inputs for import: a good one (export of m.ttc) and damaged ones.
         run(["export", "m.ttc", "m.safetensors"])
         let st = FormatFixtures.readBytes(dir + "/m.safetensors")
@@ -114,6 +150,8 @@ import Testing
         run(["export", "g2.ttc", "hf", "--to", "hf"])
         run(["init", "g2w.ttc", "--arch", "gpt2", "--data", "corpus.txt", "--d-model", "8", "--heads", "2", "--layers", "1",
              "--context", "4"])
+        // GGUF, safetensors and sharded-set inputs for inspect and diff.
+        BadModelFiles.write(into: dir)
         return dir
     }()
 
@@ -355,8 +393,24 @@ import Testing
         add("plot-2", "three checkpoints", ["plot", "m.ttc", "m.ttc", "m.ttc", "-o", "x.svg"])
         add("plot-3", "--max-points 0", ["plot", "m.ttc", "-o", "x.svg", "--max-points", "0"])
         add("plot-4", "output is a directory", ["plot", "m.ttc", "-o", "folder.ttc"])
+        // GGUF, safetensors and sharded sets (inspect and diff read every format).
+        BadModelFiles.rows { add($0, $1, $2, prepare: $3) }
         add("tutorial-1", "output exists, no --force", ["tutorial", "m.ttc"])
         add("tutorial-2", "--steps 0", ["tutorial", "x.ttc", "--steps", "0"])
+        // Format 1.1 rules (spec/FORMAT.md §3.3 content rules, §2 critical sections, §4
+        // unknown tensor codes): every reader refuses these files.
+        add("rule-1", "vocabulary with a duplicate token", ["train", "dup-vocab.ttc", "--steps", "1"])
+        add("rule-2", "vocabulary with an empty token", ["sample", "empty-token.ttc"])
+        add("rule-3", "word token holding a space", ["export", "space-token.ttc", "x.safetensors"])
+        add("rule-4", "char token of two characters", ["inspect", "char-ab.ttc"])
+        add("rule-5", "byte vocabulary of 6 tokens", ["train", "byte-6.ttc", "--steps", "1"])
+        add("rule-6", "tokens seen at step 0", ["resume", "tokens-0-steps.ttc", "--steps", "1"])
+        add("rule-7", "session starts going down", ["plot", "sessions-down.ttc", "-o", "x.svg"])
+        add("rule-8", "unknown critical section", ["inspect", "critical.ttc"])
+        add("rule-9", "parameter with an unknown dtype (code 9)", ["sample", "future-dtype.ttc"])
+        add("rule-10", "import: a loss of 1e999", ["import", "loss-1e999.safetensors", "x.ttc"])
+        add("rule-11", "import: session starts going down", ["import", "sessions-down.safetensors", "x.ttc"])
+        add("rule-12", "import: char token of two characters", ["import", "char-ab.safetensors", "x.ttc"])
         add("trace-1", "nothing to do (no -o, --print or --json)", ["trace", "m.ttc"])
         add("trace-2", "--format unknown", ["trace", "m.ttc", "-o", "x.ttc", "--format", "npz"])
         add("trace-3", "--position past the batch", ["trace", "m.ttc", "--print", "--position", "9"])
@@ -472,6 +526,11 @@ import Testing
     /// random suffix, and the row's directory.
     static func normalized(_ line: String, dir: String) -> String {
         var s = line.replacingOccurrences(of: dir, with: "DIR")
+        // Paths resolved through symlinks (a shard's real path) spell the directory canonically.
+        if let real = realpath(dir, nil) {
+            s = s.replacingOccurrences(of: String(cString: real), with: "DIR")
+            free(real)
+        }
         s = s.replacingOccurrences(of: #"\.tmp-[0-9]+-[0-9a-f]+"#, with: ".tmp-PID-HEX", options: .regularExpression)
         return s
     }
@@ -538,8 +597,13 @@ import Testing
 
             Fixtures (made by the test with the tool itself): `m.ttc` tutorial trained 2 steps;
             `fresh.ttc` never trained; `w.ttc` word vocabulary from `corpus.txt`, trained on it;
-            `g.ttc` gpt arch; `g2.ttc` gpt2 arch; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
+            `g.ttc` gpt arch; `g2.ttc` gpt2 arch (byte tokens) and `hf/` its `export --to hf` directory; `g2w.ttc` gpt2 with a word vocabulary; `wordpiece.json` a WordPiece tokenizer.json; `vocab.json` the 256 byte-level tokens and `merges.txt` a merge making a token it lacks; `gpt2-no-bias.ttc` a gpt2 file without `layers.0.attn.bo`;
             `gpt2-lm-head.ttc` a gpt2 file with an `lm_head` parameter; `one-word.txt` one word; `other.txt` another corpus of known words; `unknown.txt` a corpus with words not in `w.ttc`'s vocabulary;
+            `dup-vocab.ttc`, `empty-token.ttc`, `space-token.ttc`, `char-ab.ttc`, `byte-6.ttc`, `tokens-0-steps.ttc`,
+            `sessions-down.ttc` `m.ttc` with one content rule of spec/FORMAT.md §3.3 broken; `critical.ttc` `m.ttc` plus an
+            unknown critical section `FUNK`; `loss-1e999.safetensors`, `sessions-down.safetensors`, `char-ab.safetensors`
+            `export --include-optimizer` of `m.ttc` with a loss of 1e999, session starts [2, 1], a char vocabulary with "ab";
+            `future-dtype.ttc` `m.ttc` with `lm_head`'s dtype code set to 9 (checksums right in all);
             `folder.ttc` a directory; `pipe.ttc` a FIFO (named pipe); `picture.png` PNG bytes; `truncated.ttc` the first half of
             `m.ttc`; `flipped.ttc` one byte changed; `trailing.ttc` one byte appended; `newer.ttc`
             major version 2; `huge-header.ttc` header length 2^40 (CRCs fixed); `huge-tensor.ttc`
@@ -547,6 +611,15 @@ import Testing
             with a matching raw length of 4 TiB (CRCs fixed). The absurd sizes are rejected before
             any allocation (`HostileAbsurdSizeTests` measures it). `DIR` stands for the working
             directory and `PID-HEX` for the temporary file's run-specific suffix.
+
+            GGUF, safetensors and sharded-set rows (`gguf-*`, `st-*`, `shard-*`, `detect-*`): the
+            files are crafted by `Tests/TTCkptTests/CLI/BadInputModelFiles.swift` from the fixtures
+            numpy, safetensors and gguf wrote (`Tests/Fixtures/modelfiles`: `model.gguf` is
+            `model-v3.gguf`, `m.safetensors` the export of `m.ttc`) or field by field. Each
+            sharded-set row's directory is a copy of `Tests/Fixtures/modelfiles/sharded` (two
+            shards and `model.safetensors.index.json`) with the one fault the row names. The
+            same line comes from `inspect`, `inspect --stats`, `inspect --verify` and `diff` (on
+            either side): the readers validate everything they rely on when a file is opened.
 
             Not an error: `tt-ckpt diff` of two good checkpoints with different configs (for
             example `m.ttc` and `g.ttc`) reports the differing fields and tensors and exits 1,

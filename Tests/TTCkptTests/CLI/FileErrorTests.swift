@@ -50,7 +50,7 @@ import Testing
     @Test func newerMajorVersionIsNamed() throws {
         let dir = try fixture()
         expectUserError(try CLIRunner.run(["sample", "newer.ttc"], in: dir.url), subject: "newer.ttc",
-                        containing: "format version 2.0 is not supported")
+                        containing: "format version 2.1 is not supported")
     }
 
     @Test func trainRefusesADirectoryAsOutput() throws {

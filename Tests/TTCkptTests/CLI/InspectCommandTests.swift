@@ -12,7 +12,7 @@ import Testing
     /// NaN and ±Inf in tok_emb, and a vocabulary token with control characters.
     static func trickyCheckpoint() -> Checkpoint {
         var c = F.checkpoint()
-        c.vocabulary.tokens[3] = "I\u{1B}[31m\n"
+        c.vocabulary.tokens[3] = "I\u{1B}[31m"
         let t = c.tensors.firstIndex { $0.name == "tok_emb" }!
         let specials: [Float] = [-0.0, .leastNonzeroMagnitude, .greatestFiniteMagnitude, -.leastNormalMagnitude,
                                  1.0 / 3.0, .nan, .infinity, -.infinity]
@@ -142,7 +142,7 @@ import Testing
         #expect(r.status == 0 && r.stderr.isEmpty)
         #expect(r.stdout.contains("tutorial: vocab_size 6, d_model 16, n_heads 2, d_ff 64, n_layers 1, context 5"))
         #expect(r.stdout.contains("3456"))
-        #expect(r.stdout.contains(#"3:"I\u{1b}[31m\n""#))  // token escaped
+        #expect(r.stdout.contains(#"3:"I\u{1b}[31m""#))  // token escaped
         #expect(!r.stdout.contains("\u{1B}"))
         #expect(r.stdout.contains("4 steps: first 1.7917595, last 1e-45, min 1e-45 at step 4"))
         for t in c.tensors { #expect(r.stdout.contains(t.name)) }

@@ -42,4 +42,35 @@ import Testing
         let streamed = hasher.finalize().map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         #expect(streamed == SHA256.hexDigest(bytes))
     }
+
+    /// The SHA-extensions path (CDigest) and the portable Swift code agree on every length
+    /// around the block and padding boundaries and on a large buffer fed in uneven pieces.
+    /// On a CPU without the extensions both hashers run the portable code.
+    @Test func hardwareAndPortablePathsAgree() {
+        var x: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let bytes: [UInt8] = (0..<(1 << 20) + 77).map { _ in
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            return UInt8(truncatingIfNeeded: x)
+        }
+        func digest(_ data: ArraySlice<UInt8>, portable: Bool, pieces: [Int] = []) -> [UInt8] {
+            var h = SHA256(portable: portable)
+            var i = data.startIndex
+            for n in pieces where i < data.endIndex {
+                let end = min(data.endIndex, i + n)
+                h.update(data[i..<end])
+                i = end
+            }
+            h.update(data[i...])
+            return h.finalize()
+        }
+        for n in 0...300 {
+            #expect(digest(bytes[0..<n], portable: false) == digest(bytes[0..<n], portable: true), "length \(n)")
+        }
+        let pieces = [1, 63, 64, 65, 1000, 4096, 7, 100_000]
+        #expect(digest(bytes[...], portable: false, pieces: pieces) == digest(bytes[...], portable: true))
+        // And the NIST vector through the fast path.
+        #expect(SHA256.hex(digest(ArraySlice([UInt8](repeating: 0x61, count: 1_000_000)), portable: false))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        print("SHA256Tests: SHA extensions \(SHA256.hasHardwarePath ? "used" : "not available; portable code only")")
+    }
 }

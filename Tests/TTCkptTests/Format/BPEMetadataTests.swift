@@ -75,12 +75,13 @@ import TTCore
         f.setMeta(MetaKey.vocabTokens, .stringArray(tokens))
         #expect(FormatFixtures.readError(f.bytes(), name: "b.ttc")?.description
                 == "b.ttc: metadata key 'vocab.tokens': token 256 \"h e\" is not a byte-level spelling and not an added token")
-        // Two tokens with the same bytes.
+        // Two tokens with the same bytes: the content rule every vocabulary obeys (spec/FORMAT.md
+        // §3.3, ContentRules) reports it before the BPE rules.
         tokens = base.vocabulary.tokens
         tokens[256] = "Ġthe"
         f.setMeta(MetaKey.vocabTokens, .stringArray(tokens))
         #expect(FormatFixtures.readError(f.bytes(), name: "b.ttc")?.description
-                == "b.ttc: metadata key 'vocab.tokens': tokens 256 and 258 are the same bytes \"Ġthe\"")
+                == "b.ttc: metadata key 'vocab.tokens': tokens 256 and 258 are the same, 'Ġthe'")
     }
 
     @Test func bpeKeysAreRefusedWithOtherKinds() {

@@ -18,7 +18,7 @@ import Testing
         let path = dir + "/a.ttc"
         try CheckpointWriter.write(c, to: path)
         let reader = try CheckpointReader(path: path)
-        #expect(reader.formatVersion == (1, 0))
+        #expect(reader.formatVersion == (1, 1))
         #expect(reader.toolVersion == TTCkptVersion.string)
         #expect(reader.fileSize == UInt64(FormatFixtures.readBytes(path).count))
         let back = try reader.readCheckpoint()
@@ -119,7 +119,7 @@ import Testing
         let b = try CheckpointWriter.encodedBytes(c)
         #expect(Array(b[0..<8]) == [0x89, 0x54, 0x54, 0x43, 0x0D, 0x0A, 0x1A, 0x0A])
         #expect(le16(b, 8) == 1)
-        #expect(le16(b, 10) == 0)
+        #expect(le16(b, 10) == 1)
         #expect(le32(b, 12) == 0)
         let headerLength = Int(le64(b, 16))
         #expect(le32(b, 24) == referenceCRC32(b[32..<(32 + headerLength)]))
@@ -129,7 +129,16 @@ import Testing
         let metaLength = Int(le64(b, 36))
         let dirAt = 32 + 12 + metaLength
         #expect(Array(b[dirAt..<(dirAt + 4)]) == Array("TDIR".utf8))
-        #expect(dirAt + 12 + Int(le64(b, dirAt + 4)) == 32 + headerLength)
+        // Third and last: "hash", a count and one SHA-256 of the raw bytes per tensor.
+        let hashAt = dirAt + 12 + Int(le64(b, dirAt + 4))
+        #expect(Array(b[hashAt..<(hashAt + 4)]) == Array("hash".utf8))
+        #expect(le64(b, hashAt + 4) == UInt64(8 + 32 * c.tensors.count))
+        #expect(hashAt + 12 + 8 + 32 * c.tensors.count == 32 + headerLength)
+        #expect(le64(b, hashAt + 12) == UInt64(c.tensors.count))
+        for (i, t) in c.tensors.enumerated() {
+            let at = hashAt + 20 + 32 * i
+            #expect(Array(b[at..<(at + 32)]) == SHA256.digest(littleEndianBytes(t.values)), "\(t.name)")
+        }
         // Blobs follow contiguously; each stored CRC matches; the file ends at the last.
         let reader = try CheckpointReader(bytes: b, name: "x")
         var expected = UInt64(32 + headerLength)

@@ -6,19 +6,25 @@ import Testing
 @testable import TTTokenizer
 @testable import TTTraining
 
-/// The committed version-1 files in samples/ must keep reading, with the contents they were
-/// made with (samples/README.md lists the commands). A later version that cannot read them
-/// fails here.
+/// The committed files must keep reading, with the contents they were made with: samples/
+/// (format 1.1, written by the current writer; samples/README.md lists the commands) and
+/// the format-1.0 files they replaced, kept as compatibility fixtures in
+/// Tests/Fixtures/compat/format-1.0/. A later version that cannot read either fails here.
 @Suite struct GoldenSampleTests {
     static let samples = TestPaths.packageRoot.appendingPathComponent("samples")
+    static let compat = TestPaths.packageRoot.appendingPathComponent("Tests/Fixtures/compat/format-1.0")
+    /// Both sets, with the minor version each was written with.
+    static let sets: [(directory: URL, minor: UInt16)] = [(samples, 1), (compat, 0)]
 
-    static func open(_ name: String) throws -> CheckpointReader {
-        try CheckpointReader(path: samples.appendingPathComponent(name).path)
+    static func open(_ name: String, in directory: URL = samples) throws -> CheckpointReader {
+        try CheckpointReader(path: directory.appendingPathComponent(name).path)
     }
 
-    @Test func tutorialInitIsTheSeriesInitialModel() throws {
-        let reader = try Self.open("tutorial-init.ttc")
-        #expect(reader.formatVersion.major == 1 && reader.formatVersion.minor == 0)
+    @Test(arguments: sets.indices)
+    func tutorialInitIsTheSeriesInitialModel(_ set: Int) throws {
+        let (directory, minor) = Self.sets[set]
+        let reader = try Self.open("tutorial-init.ttc", in: directory)
+        #expect(reader.formatVersion.major == 1 && reader.formatVersion.minor == minor)
         #expect(reader.config == .tutorial)
         #expect(reader.vocabulary == .tutorial)
         #expect(reader.training.step == 0 && reader.training.lossHistory.isEmpty && reader.training.seed == 42)
@@ -35,8 +41,9 @@ import Testing
         #expect(stored.tensors.filter { $0.role != .parameter }.allSatisfy { $0.values.allSatisfy { $0 == 0 } })
     }
 
-    @Test func tutorialTrainedCompletesTheSentence() throws {
-        let reader = try Self.open("tutorial-trained.ttc")
+    @Test(arguments: sets.indices)
+    func tutorialTrainedCompletesTheSentence(_ set: Int) throws {
+        let reader = try Self.open("tutorial-trained.ttc", in: Self.sets[set].directory)
         let checkpoint = try reader.readCheckpoint()
         #expect(checkpoint.training.step == 1000)
         #expect(checkpoint.training.lossHistory.count == 1000)
@@ -56,11 +63,12 @@ import Testing
         #expect(checkpoint.vocabulary.decode(out) == "I like transformers <EOS>")
     }
 
-    @Test func gptTinyWasTrainedOnTheCommittedCorpus() throws {
-        let path = Self.samples.appendingPathComponent("gpt-tiny.ttc").path
+    @Test(arguments: sets.indices)
+    func gptTinyWasTrainedOnTheCommittedCorpus(_ set: Int) throws {
+        let path = Self.sets[set].directory.appendingPathComponent("gpt-tiny.ttc").path
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         #expect(size <= 1_000_000)
-        let reader = try Self.open("gpt-tiny.ttc")
+        let reader = try Self.open("gpt-tiny.ttc", in: Self.sets[set].directory)
         #expect(reader.config == ModelConfig(arch: .gpt, vocabSize: 29, dModel: 48, nHeads: 4, dFF: 192, nLayers: 2, context: 32))
         #expect(reader.vocabulary.kind == .char)
 
@@ -82,5 +90,40 @@ import Testing
         #expect(tail < t.lossHistory[0] / 2)
         // Every blob inflates and verifies.
         for entry in reader.entries { _ = try reader.loadTensor(entry) }
+    }
+
+    /// Issue 11 #14: every file of both sets reads and verifies: each tensor's CRCs and, in
+    /// the 1.1 samples, its SHA-256; the 1.0 fixtures have no `hash` section and their
+    /// model digest is computed from the data.
+    @Test func everyCommittedFileReadsAndVerifies() throws {
+        for (directory, minor) in Self.sets {
+            for name in ["tutorial-init.ttc", "tutorial-trained.ttc", "gpt-tiny.ttc"] {
+                let reader = try Self.open(name, in: directory)
+                #expect(reader.formatVersion == (1, minor), "\(name)")
+                #expect((reader.storedTensorDigests != nil) == (minor >= 1), "\(directory.lastPathComponent)/\(name)")
+                for entry in reader.entries { _ = try reader.loadTensor(entry, checkingDigest: true) }
+                if let stored = reader.storedModelDigest { #expect(try reader.computedModelDigest() == stored) }
+            }
+        }
+        // The 1.0 and 1.1 tutorial-init files hold the same checkpoint in other bytes.
+        let old = try Self.open("tutorial-init.ttc", in: Self.compat), new = try Self.open("tutorial-init.ttc")
+        #expect(old.fileSize != new.fileSize)
+        #expect(FormatFixtures.bitExactlyEqual(try old.readCheckpoint(), try new.readCheckpoint()))
+        #expect(try old.modelDigest() == new.storedModelDigest)
+    }
+
+    /// Issue 11 #14: samples/README.md says re-running its `init` command reproduces
+    /// samples/tutorial-init.ttc byte for byte with the zlib it names (spec/FORMAT.md §8:
+    /// another zlib gives other deflate bytes for the same content).
+    @Test(.enabled(if: zlibRuntimeVersion == "1.2.13", "samples/ were written with zlib 1.2.13; this build links \(zlibRuntimeVersion)"))
+    func tutorialInitIsReproducedByteForByte() throws {
+        let dir = try TemporaryDirectory("golden")
+        let r = try CLIRunner.run(["init", dir.path("t.ttc"), "--preset", "tutorial", "--seed", "42"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let made = try dir.read("t.ttc")
+        let committed = try Data(contentsOf: Self.samples.appendingPathComponent("tutorial-init.ttc"))
+        #expect(made == committed, "made \(made.count) bytes, committed \(committed.count)")
+        let readme = try String(contentsOf: Self.samples.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains("zlib 1.2.13") && readme.contains("tt-ckpt init samples/tutorial-init.ttc --preset tutorial --seed 42"))
     }
 }

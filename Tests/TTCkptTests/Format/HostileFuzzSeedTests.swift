@@ -13,7 +13,7 @@ import Testing
             _ = try reader.readCheckpoint()
         }
         if let dir = ProcessInfo.processInfo.environment["TTCKPT_WRITE_FUZZ_SEEDS"] {
-            for (name, bytes) in images where !name.hasPrefix("samples/") {
+            for (name, bytes) in images where !name.contains("/") {
                 FormatFixtures.writeBytes(bytes, to: dir + "/seed-" + name + ".ttc")
             }
         }

@@ -73,17 +73,55 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
         #expect(back.training.data == nil)
     }
 
-    @Test func stepNeedsALossHistoryOfOneLossPerStep() throws {
-        let ckpt = interopSampleCheckpoint()
-        for history in [nil, "[1.8,1.5]", "[1.8,null,1.2]", "oops"] {
-            let file = try exported(ckpt, includeOptimizer: true, editMetadata: { $0["loss_history"] = history })
-            let back = try SafetensorsCheckpoint.importCheckpoint(file)
-            #expect(back.training.step == 0 && back.training.lossHistory.isEmpty && back.training.sessionStarts.isEmpty)
-            #expect(back.tensors == ckpt.tensors)  // moments still loaded
+    /// Issue 11 #12: bad progress metadata next to optimizer moments is an error naming the
+    /// key, with the content rules' messages (spec/FORMAT.md §3.3), never a silent reset
+    /// that keeps the moments.
+    @Test func badProgressMetadataIsAnErrorNotAReset() throws {
+        let ckpt = interopSampleCheckpoint()  // step 3, tokens_seen 12, losses [1.8, 1.5, 1.2], sessions [0]
+        let cases: [(String, String?, String)] = [
+            ("loss_history", nil, "__metadata__ loss_history: missing; the file has optimizer moments, which need the training progress (step, tokens_seen, loss_history, session_starts)"),
+            ("loss_history", "[1.8,1.5]", "__metadata__ loss_history: 2 losses for 3 steps; there is one loss per step"),
+            ("loss_history", "[1.8,\"x\",1.2]", "__metadata__ loss_history: element 1 is not a number"),
+            ("loss_history", "[1.8,null,1.2]", "__metadata__ loss_history: element 1 is not a number"),
+            ("loss_history", "[1.8,1e999,1.2]", "__metadata__ loss_history: element 1 (1e999) is not a finite float32"),
+            ("step", "9223372036854775807", "__metadata__ loss_history: 3 losses for 9223372036854775807 steps; there is one loss per step"),
+            ("session_starts", "[2,1]", "__metadata__ session_starts: element 1 (1) is less than element 0 (2); sessions start in order"),
+            ("session_starts", "[0,4]", "__metadata__ session_starts: element 1 (4) is not in 0...3, the steps taken"),
+            ("tokens_seen", "5000000", "__metadata__ tokens_seen: 5000000 tokens seen in 3 steps, more than 3 × 5 positions × 65536 sequences"),
+        ]
+        for (key, value, message) in cases {
+            let file = try exported(ckpt, includeOptimizer: true, editMetadata: { $0[key] = value })
+            #expect {
+                try SafetensorsCheckpoint.importCheckpoint(file)
+            } throws: { e in
+                "\(e)" == file.path + ": " + message
+            }
         }
-        let bad = try exported(ckpt, includeOptimizer: true, editMetadata: { $0["session_starts"] = "[0,4]" })
-        let back = try SafetensorsCheckpoint.importCheckpoint(bad)
-        #expect(back.training.step == 3 && back.training.sessionStarts.isEmpty)  // 4 > step: dropped
+        // "NaN" is not JSON at all: the parser's error, naming the key.
+        let nan = try exported(ckpt, includeOptimizer: true, editMetadata: { $0["loss_history"] = "[1.8,NaN,1.2]" })
+        #expect { try SafetensorsCheckpoint.importCheckpoint(nan) } throws: { "\($0)".contains("__metadata__ loss_history: ") }
+    }
+
+    /// Issue 11 #12: the importer applies the vocabulary rules of the .ttc reader.
+    @Test func vocabularyRulesAreTheReaders() throws {
+        let cases: [(String, String, String)] = [
+            ("byte", #"["a","b","c","d","e","f"]"#, "vocabulary: a byte vocabulary has exactly 256 tokens, this one 6"),
+            ("char", #"["a","b","ab","c","d","e"]"#, "vocabulary: token 2 'ab' is 2 characters; a char vocabulary has one Unicode scalar per token"),
+            ("word", #"["<PAD>","<BOS>","<EOS>","","like","x"]"#, "vocabulary: token 3 is empty"),
+            ("word", #"["<PAD>","<BOS>","<EOS>","I like","like","x"]"#, "vocabulary: token 3 'I like' contains whitespace (U+0020); word tokens are split at whitespace"),
+            ("word", #"["<PAD>","<BOS>","<EOS>","I","like","I"]"#, "vocabulary: tokens 3 and 5 are the same, 'I'"),
+        ]
+        for (kind, list, message) in cases {
+            let file = try exported(interopSampleCheckpoint(), includeOptimizer: false, editMetadata: {
+                $0["tokenizer"] = kind
+                $0["vocabulary"] = list
+            })
+            #expect {
+                try SafetensorsCheckpoint.importCheckpoint(file)
+            } throws: { e in
+                "\(e)" == file.path + ": " + message
+            }
+        }
     }
 
     @Test func withoutOptimizerMomentsAreZeroAndStepIsZero() throws {
@@ -158,7 +196,7 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
         let file = try exported(interopSampleCheckpoint(), includeOptimizer: false)
         var options = SafetensorsCheckpoint.ImportOptions()
         options.vocabulary = Vocabulary(kind: .word, tokens: ["a", "b"])
-        #expect(importFailure(file, options) == "vocabulary has 2 tokens but vocab_size is 6")
+        #expect(importFailure(file, options) == "vocabulary: 2 tokens, but the model's vocab_size is 6")
     }
 
     @Test func nonFiniteValuesAreRejected() throws {

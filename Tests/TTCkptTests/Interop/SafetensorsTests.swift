@@ -95,7 +95,7 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
         do {
             _ = try SafetensorsFile(path: path)
             return nil
-        } catch let e as FormatError {
+        } catch let e as ModelFileError {
             #expect(e.path == path)
             #expect(!e.message.contains("\n"))
             return e.message
@@ -251,7 +251,7 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
         #expect(try file.loadFloats(file.tensor(named: "h")!) == [1, -2, 0x1p-24, 65504, .infinity])
         #expect(try file.loadFloats(file.tensor(named: "b")!) == [1, 3.140625])
         #expect(try file.loadFloats(file.tensor(named: "d")!) == [Float(1.0 / 3.0), -.infinity])
-        #expect(throws: FormatError.self) { try file.loadFloats(file.tensor(named: "i")!) }
+        #expect(throws: ModelFileError.self) { try file.loadFloats(file.tensor(named: "i")!) }
     }
 }
 
@@ -269,7 +269,7 @@ func floatBytes(_ values: [Float]) -> [UInt8] {
         let header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[\(dims)],\"data_offsets\":[0,4]}}"
         let path = try interopTempDir("rank") + "/r.safetensors"
         try Data(handcraftedSafetensors(header: header, data: floatBytes([1]))).write(to: URL(fileURLWithPath: path))
-        #expect(throws: FormatError.self) { try SafetensorsFile(path: path) }
+        #expect(throws: ModelFileError.self) { try SafetensorsFile(path: path) }
     }
 
     @Test func nullMetadataIsNoMetadata() throws {

@@ -94,11 +94,13 @@ enum FormatFixtures {
         return true
     }
 
-    /// The error a read of `bytes` gives (header, directory and every tensor), or nil.
+    /// The error a read of `bytes` gives (header, directory and every tensor, with its
+    /// SHA-256 as `inspect --verify` checks it), or nil.
     static func readError(_ bytes: [UInt8], name: String = "t.ttc") -> FormatError? {
         do {
             let reader = try CheckpointReader(bytes: bytes, name: name)
             _ = try reader.readCheckpoint()
+            for entry in reader.entries { _ = try reader.loadTensor(entry, checkingDigest: true) }
             return nil
         } catch let e as FormatError {
             return e
@@ -113,7 +115,7 @@ enum FormatFixtures {
 /// the parts unless `fixOffsets` is false; CRCs are always correct unless overridden.
 struct CraftedFile {
     var major: UInt16 = 1
-    var minor: UInt16 = 0
+    var minor: UInt16 = TTCFormat.minor
     var reserved: UInt32 = 0
     var meta: [MetaItem]
     var entries: [TensorEntry]
@@ -121,7 +123,12 @@ struct CraftedFile {
     /// Raw payload overrides for the two known sections.
     var metaBytes: [UInt8]? = nil
     var dirBytes: [UInt8]? = nil
-    /// Sections in order; nil means META then TDIR.
+    /// The `hash` section's digests (the writer's by default), one per entry in entry order:
+    /// a test that adds or removes entries adds or removes digests too. nil: no `hash` section.
+    var digests: [[UInt8]]?
+    /// Raw payload override for the `hash` section.
+    var digestBytes: [UInt8]? = nil
+    /// Sections in order; nil means META, TDIR, then `hash` when `digests` is set.
     var sectionOrder: [UInt32]? = nil
     var extraSections: [(UInt32, [UInt8])] = []
     var fixOffsets = true
@@ -132,6 +139,7 @@ struct CraftedFile {
         meta = metadataItems(config: checkpoint.config, vocabulary: checkpoint.vocabulary, training: checkpoint.training)
         entries = image.entries
         blobs = image.blobs
+        digests = image.digests
     }
 
     /// Replaces (or removes, with nil) a metadata item, keeping key order.
@@ -158,8 +166,13 @@ struct CraftedFile {
     private func sections(_ dir: [UInt8]) -> [(UInt32, [UInt8])] {
         let metaPayload = metaBytes ?? encodeMetadata(meta)
         var s: [(UInt32, [UInt8])] = []
-        for tag in sectionOrder ?? [TTCFormat.metadataTag, TTCFormat.directoryTag] {
-            s.append((tag, tag == TTCFormat.metadataTag ? metaPayload : dir))
+        let defaultOrder = [TTCFormat.metadataTag, TTCFormat.directoryTag] + (digests == nil && digestBytes == nil ? [] : [TTCFormat.digestTag])
+        for tag in sectionOrder ?? defaultOrder {
+            switch tag {
+            case TTCFormat.metadataTag: s.append((tag, metaPayload))
+            case TTCFormat.digestTag: s.append((tag, digestBytes ?? encodeDigests(digests ?? [])))
+            default: s.append((tag, dir))
+            }
         }
         return s + extraSections
     }

@@ -34,12 +34,16 @@ enum HostileSamples {
         for path in committedSamples() {
             out.append(("samples/" + (path as NSString).lastPathComponent, FormatFixtures.readBytes(path)))
         }
+        // The format-1.0 files the samples replaced (no `hash` section, default strategy).
+        for path in committedSamples(in: "Tests/Fixtures/compat/format-1.0") {
+            out.append(("compat-1.0/" + (path as NSString).lastPathComponent, FormatFixtures.readBytes(path)))
+        }
         return out
     }
 
-    /// samples/*.ttc in the package, if the lead has committed them (sorted).
-    static func committedSamples() -> [String] {
-        let dir = TestPaths.path("samples")
+    /// The committed *.ttc files in `directory` of the package (sorted).
+    static func committedSamples(in directory: String = "samples") -> [String] {
+        let dir = TestPaths.path(directory)
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         return names.filter { $0.hasSuffix(".ttc") }.sorted().map { dir + "/" + $0 }
     }
