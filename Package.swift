@@ -7,7 +7,7 @@ import PackageDescription
 //
 //   TTCore       value types every layer shares, errors, the text escaper, the JSON writer
 //   TTEngine     ops, model, kernels                       (TTCore, CKernels)
-//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, TTTokenizer: a bpe vocabulary is checked by its tokenizer)
+//   TTFormat     .ttc reader/writer, zlib, the file layer  (TTCore, CZlib, CBlobCodec, TTTokenizer: a bpe vocabulary is checked by its tokenizer)
 //   TTTokenizer  text <-> token ids                        (TTCore)
 //   TTTraining   data, sessions, the training loop, generation (TTCore, TTEngine, TTFormat, TTTokenizer)
 //   TTInterop    safetensors                               (TTCore, TTFormat, TTTokenizer)
@@ -32,12 +32,15 @@ let package = Package(
         ),
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
+        // Blob byte work in C: CRC-32/Adler-32, the byte shuffle, byte-plane zlib streams
+        // (the system zlib through CZlib for the `small` effort).
+        .target(name: "CBlobCodec", dependencies: ["CZlib"]),
         // SHA-256 blocks with the x86 SHA extensions when the CPU has them (TTCore's SHA256
         // falls back to its portable Swift code otherwise).
         .target(name: "CDigest"),
         .target(name: "TTCore", dependencies: ["CDigest"]),
         .target(name: "TTEngine", dependencies: ["TTCore", "CKernels"]),
-        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "TTTokenizer"]),
+        .target(name: "TTFormat", dependencies: ["TTCore", "CZlib", "CBlobCodec", "TTTokenizer"]),
         .target(name: "TTTokenizer", dependencies: ["TTCore"]),
         .target(name: "TTTraining", dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer"]),
         .target(name: "TTInterop", dependencies: ["TTCore", "TTFormat", "TTTokenizer"]),
@@ -85,7 +88,7 @@ let package = Package(
         .testTarget(
             name: "TTCkptTests",
             dependencies: ["TTCore", "TTEngine", "TTFormat", "TTTokenizer", "TTTraining", "TTInterop", "TTAnalysis",
-                           "tt-ckpt", "CKernels"]
+                           "tt-ckpt", "CKernels", "CBlobCodec", "CZlib"]
         ),
     ]
 )

@@ -17,6 +17,8 @@ PRESETS = {
     "tutorial": ("tutorial", 6, 16, 2, 64, 1, 5, 1),
     "small": ("gpt", 65, 128, 4, 512, 4, 64, 16),
     "medium": ("gpt", 256, 256, 8, 1024, 6, 128, 8),
+    # GPT-2 124M's shape at B 4, T 256 (context 256).
+    "gpt2-124m": ("gpt2", 50257, 768, 12, 3072, 12, 256, 4),
 }
 
 # AdamW defaults (issue 2): lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01 on every tensor.
@@ -28,6 +30,16 @@ def layout(arch, V, D, H, F, L, T):
     """[(name, shape, kind)] in canonical order; kind in weight/bias/gain/normbias."""
     dk = D // H
     out = [("tok_emb", (V, D), "weight"), ("pos_emb", (T, D), "weight")]
+    if arch == "gpt2":   # fused QKV and output projections with biases, tied head
+        for i in range(L):
+            p = f"layers.{i}."
+            out += [(p + "ln1.gamma", (D,), "gain"), (p + "ln1.beta", (D,), "normbias"),
+                    (p + "attn.wqkv", (3 * D, D), "weight"), (p + "attn.bqkv", (3 * D,), "bias"),
+                    (p + "attn.wo", (D, D), "weight"), (p + "attn.bo", (D,), "bias"),
+                    (p + "ln2.gamma", (D,), "gain"), (p + "ln2.beta", (D,), "normbias"),
+                    (p + "ffn.w1", (F, D), "weight"), (p + "ffn.b1", (F,), "bias"),
+                    (p + "ffn.w2", (D, F), "weight"), (p + "ffn.b2", (D,), "bias")]
+        return out + [("ln_f.gamma", (D,), "gain"), ("ln_f.beta", (D,), "normbias")]
     for i in range(L):
         p = f"layers.{i}."
         if arch == "gpt":
@@ -51,10 +63,11 @@ def param_count(arch, V, D, H, F, L, T):
 
 
 def flops_per_step(preset):
-    """6·N·tokens + 12·L·B·T²·D, the count issue 5 fixes for every implementation."""
+    """Issue 15's count: per token 6·(matmul weights incl. the LM head) + 6·L·D·(T+1)
+    (causal attention counted once); tt-bench recomputes GFLOP/s from tokens/s the same way."""
     arch, V, D, H, F, L, T, B = PRESETS[preset]
-    n = param_count(arch, V, D, H, F, L, T)
-    return 6 * n * B * T + 12 * L * B * T * T * D
+    matmul_weights = L * (4 * D * D + 2 * D * F) + V * D
+    return (6 * matmul_weights + 6 * L * D * (T + 1)) * B * T
 
 
 def batch(preset, seed=1234):

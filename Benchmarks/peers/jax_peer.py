@@ -87,6 +87,9 @@ def main():
         return p, m, v
 
     for preset in args.presets:
+        if common.PRESETS[preset][0] == "gpt2":
+            print(f"jax_peer: {preset}: the gpt2 arch has no JAX model here; skipped", file=sys.stderr)
+            continue
         arch, V, D, H, F, L, T, B = common.PRESETS[preset]
         std = 0.1 if arch == "tutorial" else 0.02
         key = jax.random.PRNGKey(42)

@@ -1,4 +1,5 @@
-"""PyTorch peer (eager, CPU, float32) for tt-bench: the tt-ckpt model and AdamW step.
+"""PyTorch peer (eager, CPU, float32) for tt-bench: the tt-ckpt model and AdamW step
+(the gpt2 arch: transformers' GPT2LMHeadModel, dropout off).
 
 Prints one JSON line per preset (see common.report). Usage:
     python3 Benchmarks/peers/torch_peer.py [--preset small] [--seconds 3]
@@ -74,12 +75,33 @@ def loss_fn(p, preset, tokens, targets, mask):
     return Fn.cross_entropy(logits.reshape(-1, V), targets.reshape(-1))
 
 
+def gpt2_model(preset):
+    """transformers' GPT2LMHeadModel of the preset's shape (the PyTorch implementation of
+    the gpt2 arch), dropout off, float32, seeded."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+    arch, V, D, H, F, L, T, B = common.PRESETS[preset]
+    torch.manual_seed(42)
+    cfg = GPT2Config(vocab_size=V, n_positions=T, n_embd=D, n_layer=L, n_head=H, n_inner=F,
+                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+    return GPT2LMHeadModel(cfg).to(torch.float32).train()
+
+
 def run(preset, args):
     arch, V, D, H, F, L, T, B = common.PRESETS[preset]
-    gen = torch.Generator().manual_seed(42)
-    p = make_params(preset, gen)
+    if arch == "gpt2":
+        model = gpt2_model(preset)
+        run_steps(preset, args, list(model.parameters()),
+                  lambda tokens, targets, mask: Fn.cross_entropy(model(input_ids=tokens).logits.reshape(-1, V),
+                                                                 targets.reshape(-1)))
+    else:
+        p = make_params(preset, torch.Generator().manual_seed(42))
+        run_steps(preset, args, list(p.values()), lambda tokens, targets, mask: loss_fn(p, preset, tokens, targets, mask))
+
+
+def run_steps(preset, args, params, loss_of):
+    arch, V, D, H, F, L, T, B = common.PRESETS[preset]
     # torch.optim.AdamW: θ ← θ·(1 − lr·wd) − lr·m̂/(√v̂ + ε), the same update as tt-ckpt's.
-    opt = torch.optim.AdamW(list(p.values()), lr=common.LR, betas=(common.BETA1, common.BETA2),
+    opt = torch.optim.AdamW(params, lr=common.LR, betas=(common.BETA1, common.BETA2),
                             eps=common.EPS, weight_decay=common.WD)
     tok, tgt = common.batch(preset)
     tokens = torch.tensor(tok, dtype=torch.long)
@@ -91,7 +113,7 @@ def run(preset, args):
     def step(record_split=False):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = loss_fn(p, preset, tokens, targets, mask)
+        loss = loss_of(tokens, targets, mask)
         t1 = time.perf_counter()
         loss.backward()
         t2 = time.perf_counter()

@@ -96,6 +96,7 @@ static ck_buffers *ck_thread_buffers(void) {
 
 #if CK_HAVE_X86
 static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs);
+static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs);
 static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
 static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
 #endif
@@ -126,9 +127,26 @@ static void pack_panel(float *restrict d, const float *restrict src, long kc, lo
 static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
                    long rs, long cs, int avx2) {
     if (rs == 1) {
-        // Column-contiguous A (dB's dOut(M,N) read transposed): walk each source row
-        // segment once, p outer, scattering into every panel.
+        // Column-contiguous A (dB's dOut(M,N) read transposed).
         long full = mc / MR * MR;
+#if CK_HAVE_X86
+        if (avx2) {
+            // Panels whose 8-float loads stay inside the block's rows: one load and one
+            // store per p (the store's last two floats are overwritten by the next p, or
+            // after the last p by the next panel, packed afterwards; the buffer has slack).
+            long r0 = 0;
+            for (; r0 + 8 <= mc; r0 += MR) pack_a_panel_colmajor_avx2(dst + r0 * kc, a + r0, kc, cs);
+            for (long p = 0; p < kc; p++) {
+                const float *s = a + p * cs;
+                for (long q = r0; q < mc; q += MR) {
+                    float *restrict d = dst + q * kc + p * MR;
+                    for (int r = 0; r < MR; r++) d[r] = q + r < mc ? s[q + r] : 0.0f;
+                }
+            }
+            return;
+        }
+#endif
+        // Walk each source row segment once, p outer, scattering into every panel.
         for (long p = 0; p < kc; p++) {
             const float *s = a + p * cs;
             for (long r0 = 0; r0 < full; r0 += MR) {
@@ -224,6 +242,14 @@ static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict 
     }
     for (; p < kc; p++)
         for (int i = 0; i < MR; i++) d[p * MR + i] = src[i * rs + p];
+}
+
+// pack_a for a column-contiguous A (rs == 1: dB's dOut read transposed), one panel of MR
+// rows whose 8-float loads stay inside the block: dst[p*MR + r] = src[p*cs + r]. Each store
+// writes two floats past the slot, overwritten by the next p or by the next panel.
+__attribute__((target("avx2,fma")))
+static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs) {
+    for (long p = 0; p < kc; p++) _mm256_storeu_ps(d + p * MR, _mm256_loadu_ps(src + p * cs));
 }
 
 // pack_b for a column-contiguous B (rs == 1, the forward's b(N,K)), one full NR-wide
@@ -435,9 +461,85 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
 
 // MARK: - The engine's three shapes
 
+#if CK_HAVE_X86
+// A few rows of the forward product (a decode step's matrix-vector products): out(i,j) for
+// i in [i0,i1) (at most CK_MATVEC_ROWS), j in [j0,j1), with the GEMM's arithmetic (per
+// CK_KC block an FMA chain over p from 0, C = s_0 (+ bias), then C = C + s_q), but without
+// packing: eight rows of b are read eight floats at a time and transposed in registers, so
+// each weight is read once. Four groups of eight columns run side by side to cover the FMA
+// latency of the one chain each output has.
+#define CK_MATVEC_ROWS 2
+CK_AVX2
+static void matvec_avx2(float *out, const float *a, const float *b, const float *bias,
+                        long K, long N, long i0, long i1, long j0, long j1) {
+    const long rows = i1 - i0;
+    for (long jg = j0; jg < j1; jg += 32) {
+        const float *w[32];
+        long valid = j1 - jg < 32 ? j1 - jg : 32;
+        for (int r = 0; r < 32; r++) w[r] = b + (jg + (r < valid ? r : valid - 1)) * K;
+        __m256 c[CK_MATVEC_ROWS][4];
+        for (long pc = 0; pc < K; pc += KC) {
+            long p1 = K - pc < KC ? K : pc + KC;
+            __m256 s[CK_MATVEC_ROWS][4];
+            for (int i = 0; i < CK_MATVEC_ROWS; i++)
+                for (int g = 0; g < 4; g++) s[i][g] = _mm256_setzero_ps();
+            long p = pc;
+            for (; p + 8 <= p1; p += 8) {
+                // One group of eight columns at a time (eight registers of transposed weights);
+                // the four groups' chains are independent, so they overlap in the core.
+                for (int g = 0; g < 4; g++) {
+                    __m256 v[8];
+                    // Each row is a stream of its own: fetch 1 KB ahead so the 32 streams
+                    // do not wait on memory one cache line at a time.
+                    if ((p & 15) == 0)
+                        for (int r = 0; r < 8; r++) _mm_prefetch((const char *)(w[8 * g + r] + p + 256), _MM_HINT_T0);
+                    for (int r = 0; r < 8; r++) v[r] = _mm256_loadu_ps(w[8 * g + r] + p);
+                    transpose8x8_avx2(v);
+                    for (long i = 0; i < rows; i++) {
+                        const float *ai = a + (i0 + i) * K + p;
+                        __m256 acc = s[i][g];
+                        for (int k = 0; k < 8; k++) acc = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + k), v[k], acc);
+                        s[i][g] = acc;
+                    }
+                }
+            }
+            for (; p < p1; p++) {
+                float col[32] __attribute__((aligned(32)));
+                for (int r = 0; r < 32; r++) col[r] = w[r][p];
+                for (long i = 0; i < rows; i++) {
+                    __m256 x = _mm256_broadcast_ss(a + (i0 + i) * K + p);
+                    for (int g = 0; g < 4; g++) s[i][g] = _mm256_fmadd_ps(x, _mm256_load_ps(col + 8 * g), s[i][g]);
+                }
+            }
+            for (long i = 0; i < rows; i++)
+                for (int g = 0; g < 4; g++) {
+                    if (pc > 0) c[i][g] = _mm256_add_ps(c[i][g], s[i][g]);
+                    else if (bias) {
+                        float bb[8] __attribute__((aligned(32)));
+                        for (int r = 0; r < 8; r++) bb[r] = bias[jg + (8 * g + r < valid ? 8 * g + r : valid - 1)];
+                        c[i][g] = _mm256_add_ps(s[i][g], _mm256_load_ps(bb));
+                    } else c[i][g] = s[i][g];
+                }
+        }
+        for (long i = 0; i < rows; i++) {
+            float t[32] __attribute__((aligned(32)));
+            for (int g = 0; g < 4; g++) _mm256_store_ps(t + 8 * g, c[i][g]);
+            float *o = out + (i0 + i) * N + jg;
+            for (long r = 0; r < valid; r++) o[r] = t[r];
+        }
+    }
+}
+#endif
+
 void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
                        long M, long K, long N, long i0, long i1, long j0, long j1) {
     (void)M;
+#if CK_HAVE_X86
+    if (i1 > i0 && i1 - i0 <= CK_MATVEC_ROWS && K > 0 && j1 > j0 && ck_resolve_impl(impl) == CK_IMPL_AVX2) {
+        matvec_avx2(out, a, b, bias, K, N, i0, i1, j0, j1);
+        return;
+    }
+#endif
     // out(i,j) = sum_p a[i*K + p] · b[j*K + p]: A(i,p) = a[i*K + p], B(p,j) = b[j*K + p].
     ck_sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias);
 }
@@ -714,4 +816,56 @@ float ck_exp_shift_sum(float *x, long n, float shift) {
         }
     }
     return exp_shift_sum_tail(x, i, n, shift, l);
+}
+
+// MARK: - FMA peak (benchmarks)
+
+#define CK_R12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+#if CK_HAVE_X86
+__attribute__((target("avx2,fma")))
+static float fma_peak_avx2(long iterations) {
+    const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-7f);
+#define CK_DECL(k) __m256 a##k = _mm256_set1_ps(1.0f + (float)(k));
+    CK_R12(CK_DECL)
+#undef CK_DECL
+    for (long i = 0; i < iterations; i++) {
+#define CK_FMA(k) a##k = _mm256_fmadd_ps(a##k, x, y);
+        CK_R12(CK_FMA)
+#undef CK_FMA
+    }
+    __m256 s = _mm256_setzero_ps();
+#define CK_SUM(k) s = _mm256_add_ps(s, a##k);
+    CK_R12(CK_SUM)
+#undef CK_SUM
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    return t[0] + t[7];
+}
+#endif
+
+static float fma_peak_scalar(long iterations) {
+    const float x = 0.999999f, y = 1e-7f;
+#define CK_DECL(k) float a##k = 1.0f + (float)(k);
+    CK_R12(CK_DECL)
+#undef CK_DECL
+    for (long i = 0; i < iterations; i++) {
+#define CK_FMA(k) a##k = a##k * x + y;
+        CK_R12(CK_FMA)
+#undef CK_FMA
+    }
+    float s = 0;
+#define CK_SUM(k) s += a##k;
+    CK_R12(CK_SUM)
+#undef CK_SUM
+    return s;
+}
+
+int ck_fma_peak_width(void) { return ck_avx2_available() ? 8 : 1; }
+
+float ck_fma_peak(long iterations) {
+#if CK_HAVE_X86
+    if (ck_avx2_available()) return fma_peak_avx2(iterations);
+#endif
+    return fma_peak_scalar(iterations);
 }

@@ -67,6 +67,9 @@ public final class Model {
 
     /// The kernels every op runs on, with the pool and threshold they split work by.
     var kernels: Kernels
+    /// The single-threaded fused step for small shapes (SmallModelPath.swift); nil when
+    /// this model never qualifies.
+    private(set) var smallPath: SmallModelPath? = nil
 
     /// Threads a step runs on (the caller's included), clamped to 1...256. Defaults to
     /// `ThreadPool.defaultThreadCount`: `TTCKPT_THREADS` when set (1...256), else the
@@ -142,6 +145,7 @@ public final class Model {
         normPartials = .allocate(capacity: max(1, blocks))
         normPartials.initialize(repeating: 0, count: max(1, blocks))
         kernels = Kernels()
+        smallPath = SmallModelPath(model: self)
     }
 
     deinit {
@@ -233,6 +237,10 @@ public final class Model {
         lastTargetCount = count
         backwardReady = true
         cachedPositions = B == 1 ? T : 0
+        if let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
+            let total = small.forward(batchSize: B, seqLen: T, targetCount: count)
+            return count > 0 ? Float(total / Double(count)) : 0
+        }
 
         let p = parameters.baseAddress!
         let a = actBuffer
@@ -400,6 +408,12 @@ public final class Model {
     public func backward() {
         precondition(lastBatchSize > 0 && backwardReady, "backward() needs a forward() first (and no decode() since)")
         let B = lastBatchSize, T = lastSeqLen, BT = B * T
+        // (Not while tracing: the small path has no observation points; the activations
+        // its forward wrote are the general path's, bit for bit.)
+        if backwardObserver == nil, let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
+            small.backward(batchSize: B, seqLen: T, targetCount: lastTargetCount)
+            return
+        }
         let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
         let p = parameters.baseAddress!
         let g = gradients.baseAddress!
@@ -512,6 +526,14 @@ public final class Model {
     public func applyAdamW(_ optimizer: AdamWConfig, step t: Int, gradientSumOfSquares sumOfSquares: Double)
         -> (learningRate: Double, gradNorm: Float) {
         precondition(t >= 1, "AdamW steps are 1-based")
+        if optimizer.gradClip == 0, let small = smallPath,
+           small.handles(batchSize: max(1, lastBatchSize), seqLen: max(1, lastSeqLen), kernels: kernels) {
+            let lr = optimizer.learningRate(atStep: t)
+            let constants = Kernels.AdamWStep(learningRate: lr, beta1: optimizer.beta1, beta2: optimizer.beta2,
+                                              epsilon: optimizer.epsilon, weightDecay: optimizer.weightDecay, step: t)
+            let norm = small.applyAdamW(constants, exemptNormAndBias: optimizer.exemptNormAndBias).squareRoot()
+            return (lr, Float(norm))
+        }
         let n = layout.totalCount
         let g = gradients.baseAddress!
         let norm = sumOfSquares.squareRoot()
@@ -545,6 +567,9 @@ public final class Model {
     /// them cannot overflow a Double.
     public func gradientSumOfSquares() -> Double {
         let n = layout.totalCount, block = Model.normBlock
+        if let small = smallPath, small.handles(batchSize: max(1, lastBatchSize), seqLen: max(1, lastSeqLen), kernels: kernels) {
+            return ck_sum_of_squares(gradients.baseAddress!, n, block)
+        }
         let g = gradients.baseAddress!, partials = normPartials
         let blocks = (n + block - 1) / block
         kernels.forEach(blocks, work: 2 &* n) { range in

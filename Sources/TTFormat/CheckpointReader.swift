@@ -189,9 +189,11 @@ public final class CheckpointReader {
         if let code = entry.unknownCode {
             throw fail(.unsupportedEncoding, "\(code) is not known to this reader (format \(TTCFormat.major).\(TTCFormat.minor)); its values need a newer tt-ckpt")
         }
-        let raw: [UInt8]
+        let values: [Float], rawCRC: UInt32
         do {
-            raw = try stored.withUnsafeBytes { try zlibInflateExact($0, rawLength: Int(entry.rawLength)) }
+            (values, rawCRC) = try stored.withUnsafeBytes {
+                try inflateFloats($0, rawLength: Int(entry.rawLength), shuffled: entry.filter == .shuffle)
+            }
         } catch let e as InflateFailure {
             switch e {
             case .corrupt(let m): throw fail(.corruptStream, "zlib stream is corrupt (\(m))")
@@ -203,7 +205,6 @@ public final class CheckpointReader {
             case .outOfMemory: throw fail(.io, "zlib is out of memory")
             }
         }
-        let (values, rawCRC) = decodeFloats(raw, shuffled: entry.filter == .shuffle)
         guard rawCRC == entry.rawCRC32 else {
             throw fail(.rawCRC, "raw CRC-32 mismatch (directory 0x\(hex(entry.rawCRC32)), computed 0x\(hex(rawCRC)))")
         }

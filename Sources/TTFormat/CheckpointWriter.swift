@@ -2,6 +2,9 @@ import TTCore
 
 /// How the writer stores blobs.
 public struct WriteOptions: Sendable {
+    /// How each blob is encoded (`BlobEncoding`, Zlib.swift); `.level` and `.strategy`
+    /// apply to `.zlib` only.
+    public var compression: BlobEncoding = .fast
     /// zlib level 0...9. The default, 1, was chosen by measurement (spec/FORMAT.md,
     /// "Choosing the defaults"): level 6 is 1.4% smaller but 2.3x slower on dense floats.
     public var level: Int32 = 1
@@ -148,6 +151,11 @@ public enum CheckpointWriter {
     static let sampleChunkElements = 1024
 
     static func compressTensor(_ values: [Float], options: WriteOptions) -> CompressedBlob {
+        if options.compression != .zlib {
+            let b = encodeBlob(values, compression: options.compression, filter: options.filter, exactChoiceLimit: exactChoiceLimit,
+                               sampleChunks: sampleChunks, sampleChunkElements: sampleChunkElements)
+            return CompressedBlob(stored: b.stored, filter: b.filter, rawCRC: b.rawCRC, rawSHA256: rawDigest(values))
+        }
         let raw = littleEndianBytes(values)
         let rawCRC = crc32Of(raw)
         let sha = SHA256.digest(raw)

@@ -1,20 +1,17 @@
+import CBlobCodec
 import CZlib
 
-// zlib through CZlib: CRC-32, one RFC 1950 stream per blob, and the byte-shuffle filter.
+// Blob encoding: CRC-32, one RFC 1950 stream per blob, the byte-shuffle filter, and the
+// writer's compression choices (`BlobEncoding`). The byte work is in C (CBlobCodec:
+// PCLMULQDQ CRC-32, AVX2 Adler-32 and shuffle, the byte-plane stream writer); zlib
+// deflates for `.small` and `.zlib` and inflates every blob on load.
 
 /// zlib's CRC-32 (ISO-HDLC: reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF),
-/// the same function as Python's `zlib.crc32`.
+/// the same function as Python's `zlib.crc32` (`cb_crc32`, checked against zlib's in
+/// BlobCodecTests).
 package func crc32Of(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0) -> UInt32 {
-    var c = uLong(crc)
-    guard var p = bytes.baseAddress?.assumingMemoryBound(to: Bytef.self) else { return crc }
-    var left = bytes.count
-    while left > 0 {
-        let n = min(left, 1 << 30)
-        c = CZlib.crc32(c, p, uInt(n))
-        p += n
-        left -= n
-    }
-    return UInt32(truncatingIfNeeded: c)
+    guard let p = bytes.baseAddress else { return crc }
+    return cb_crc32(crc, p, bytes.count)
 }
 
 package func crc32Of(_ bytes: [UInt8]) -> UInt32 {
@@ -107,18 +104,32 @@ func zlibCompress(_ input: [UInt8], level: Int32, strategy: CompressionStrategy 
 /// at the last byte of `stored`. Allocates `rawLength` + 1 bytes (the caller has bounded
 /// `rawLength` by the expansion-ratio cap before calling).
 func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -> [UInt8] {
+    ReaderAllocationMeter.note(rawLength + 1)
+    return try [UInt8](unsafeUninitializedCapacity: max(rawLength, 1)) { out, count in
+        count = 0
+        try zlibInflate(stored, into: UnsafeMutableRawPointer(out.baseAddress!), rawLength: rawLength)
+        count = rawLength
+    }
+}
+
+/// Inflates one zlib stream into `dst`, which must come out exactly `rawLength` bytes with
+/// the stream ending exactly at the last byte of `stored`; throws `InflateFailure`
+/// otherwise. zlib checks the header and the deflate data; the Adler-32 trailer is checked
+/// here with `cb_adler32` (zlib's own check is turned off with inflateValidate: it is the
+/// same sum, several times slower) and reported as zlib reports it ("incorrect data
+/// check"), before trailing bytes and before a short result, as zlib's order would.
+func zlibInflate(_ stored: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, rawLength: Int) throws {
     let stream = UnsafeMutablePointer<z_stream>.allocate(capacity: 1)
     defer { stream.deallocate() }
     stream.initialize(to: z_stream())
     guard czlib_inflateInit2(stream, 15) == Z_OK else { throw InflateFailure.outOfMemory }
     defer { inflateEnd(stream) }
-    // One spare byte: a stream that writes into it is longer than claimed. Not zero
-    // filled: only the `produced` bytes inflate wrote are kept.
-    ReaderAllocationMeter.note(rawLength + 1)
-    var out = [UInt8](unsafeUninitializedCapacity: rawLength + 1) { _, count in count = rawLength + 1 }
+    _ = inflateValidate(stream, 0)
+    // One spare byte after dst is full: a stream that writes into it is longer than claimed.
+    var spare: UInt8 = 0
     var produced = 0
-    try out.withUnsafeMutableBytes { outBuf in
-        var inOffset = 0
+    var inOffset = 0
+    try withUnsafeMutablePointer(to: &spare) { sparePointer in
         while true {
             if stream.pointee.avail_in == 0 && inOffset < stored.count {
                 let inChunk = min(stored.count - inOffset, 1 << 30)
@@ -126,12 +137,13 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
                 stream.pointee.avail_in = uInt(inChunk)
                 inOffset += inChunk
             }
-            let outChunk = min(outBuf.count - produced, 1 << 30)
-            stream.pointee.next_out = outBuf.baseAddress!.advanced(by: produced).assumingMemoryBound(to: Bytef.self)
+            let intoSpare = produced == rawLength
+            let outChunk = intoSpare ? 1 : min(rawLength - produced, 1 << 30)
+            stream.pointee.next_out = intoSpare ? sparePointer : dst.advanced(by: produced).assumingMemoryBound(to: Bytef.self)
             stream.pointee.avail_out = uInt(outChunk)
             let availInBefore = stream.pointee.avail_in
             let r = inflate(stream, Z_NO_FLUSH)
-            produced += outChunk - Int(stream.pointee.avail_out)
+            let wrote = outChunk - Int(stream.pointee.avail_out)
             // An error zlib reports is checked before the length: zlib keeps reading what
             // needs no output space (the end of a block, the Adler-32 trailer) after the
             // spare byte is filled, so "raw + 1 bytes, then a bad Adler-32" is corrupt, the
@@ -140,9 +152,23 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
                 let msg = stream.pointee.msg.map { String(cString: $0) } ?? "zlib error \(r)"
                 throw InflateFailure.corrupt(r == Z_NEED_DICT ? "stream needs a preset dictionary" : msg)
             }
-            if produced > rawLength { throw InflateFailure.tooLong }
+            if intoSpare && wrote > 0 {
+                if r == Z_STREAM_END {
+                    let consumed = inOffset - Int(stream.pointee.avail_in)
+                    let t = stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + (consumed - 4)
+                    let trailer = UInt32(t[0]) << 24 | UInt32(t[1]) << 16 | UInt32(t[2]) << 8 | UInt32(t[3])
+                    let sum = cb_adler32(cb_adler32(1, dst, rawLength), sparePointer, 1)
+                    guard sum == trailer else { throw InflateFailure.corrupt("incorrect data check") }
+                }
+                throw InflateFailure.tooLong
+            }
+            produced += wrote
             switch r {
             case Z_STREAM_END:
+                let consumed = inOffset - Int(stream.pointee.avail_in)
+                let t = stored.baseAddress!.assumingMemoryBound(to: UInt8.self) + (consumed - 4)
+                let trailer = UInt32(t[0]) << 24 | UInt32(t[1]) << 16 | UInt32(t[2]) << 8 | UInt32(t[3])
+                guard cb_adler32(1, dst, produced) == trailer else { throw InflateFailure.corrupt("incorrect data check") }
                 let left = Int(stream.pointee.avail_in) + (stored.count - inOffset)
                 if left > 0 { throw InflateFailure.trailingBytes(left) }
                 if produced < rawLength { throw InflateFailure.tooShort(produced: produced) }
@@ -164,8 +190,147 @@ func zlibInflateExact(_ stored: UnsafeRawBufferPointer, rawLength: Int) throws -
             }
         }
     }
-    out.removeLast()
-    return out
+}
+
+/// A tensor's values from its blob: inflated straight into the result's storage (filter
+/// none) or into a scratch buffer and un-shuffled into it (`cb_unshuffle4`). Returns the
+/// values and the CRC-32 of the raw little-endian bytes. `rawLength` is a multiple of 4,
+/// bounded by the caller.
+func inflateFloats(_ stored: UnsafeRawBufferPointer, rawLength: Int, shuffled: Bool) throws -> (values: [Float], rawCRC: UInt32) {
+    #if _endian(little)
+    let n = rawLength / 4
+    ReaderAllocationMeter.note(rawLength + 1)
+    let values = try [Float](unsafeUninitializedCapacity: max(n, 1)) { buf, count in
+        count = 0
+        let d = UnsafeMutableRawPointer(buf.baseAddress!)
+        if shuffled && n > 0 {
+            let scratch = UnsafeMutableRawPointer.allocate(byteCount: rawLength, alignment: 64)
+            defer { scratch.deallocate() }
+            try zlibInflate(stored, into: scratch, rawLength: rawLength)
+            cb_unshuffle4(d.assumingMemoryBound(to: UInt8.self), scratch.assumingMemoryBound(to: UInt8.self), n)
+        } else {
+            try zlibInflate(stored, into: d, rawLength: rawLength)
+        }
+        count = n
+    }
+    return (values, values.withUnsafeBytes { crc32Of($0) })
+    #else
+    return decodeFloats(try zlibInflateExact(stored, rawLength: rawLength), shuffled: shuffled)
+    #endif
+}
+
+/// How the writer encodes each tensor's blob (`WriteOptions.compression`). Every choice
+/// writes one ordinary zlib stream per tensor (any zlib inflates it) with both CRCs and
+/// zlib's Adler-32, and none is recorded anywhere but in the blobs themselves: a reader
+/// needs no knowledge of it. The rule and its measurement are in spec/FORMAT.md.
+public enum BlobEncoding: String, CaseIterable, Sendable {
+    /// Stored blocks (zlib level 0's format) of the unfiltered bytes: the fastest save at
+    /// the raw size, still every checksum.
+    case none
+    /// The byte shuffle, then each byte plane on its own as stored blocks, one Huffman
+    /// block of literals, or one of literals and runs, whichever is smallest by exact count
+    /// (planes whose sample shows no gain are stored without a histogram). Dense float
+    /// planes: the sign/exponent plane is coded, the near-random mantissa planes stored.
+    /// The default.
+    case fast
+    /// `fast`'s candidates, zlib's level-9 deflate tried on every plane with many runs
+    /// (LZ77 finds the repeats of structured tensors), and the filter chosen by encoding
+    /// the whole tensor both ways. Dense trained floats come out as with `fast` (their
+    /// planes are near their order-0 entropy, which literals reach); the gain is on
+    /// structured tensors, at several times the CPU.
+    case small
+    /// The format 1.0 writer: one deflate of the filtered bytes at `WriteOptions.level`
+    /// with `WriteOptions.strategy`, the filter by the sample rule.
+    case zlib
+
+    var effort: Int32 {
+        switch self {
+        case .none: return Int32(CB_EFFORT_STORED)
+        case .fast, .zlib: return Int32(CB_EFFORT_FAST)
+        case .small: return Int32(CB_EFFORT_SMALL)
+        }
+    }
+}
+
+/// One tensor's blob: the zlib stream, its filter, the CRC-32 of the raw bytes.
+struct EncodedBlob {
+    var stored: [UInt8]
+    var filter: BlobFilter
+    var rawCRC: UInt32
+}
+
+/// Encodes `values` as `compression` (not `.zlib`) says: `.none` stores the unfiltered
+/// bytes (or the forced filter's); `.fast` takes the forced filter, else for tensors of
+/// at most `exactChoiceLimit` elements encodes both ways and keeps the smaller (shuffle
+/// only if strictly smaller), and for larger ones decides the same way on the writer's
+/// sample (`sampleChunks` evenly spaced runs of `sampleChunkElements`); `.small` encodes
+/// both ways always. Deterministic: the bytes depend only on the values and the options.
+func encodeBlob(_ values: [Float], compression: BlobEncoding, filter forced: BlobFilter?,
+                exactChoiceLimit: Int, sampleChunks: Int, sampleChunkElements: Int) -> EncodedBlob {
+    precondition(compression != .zlib)
+    return values.withUnsafeBufferPointer { v in
+        let raw = UnsafeRawBufferPointer(v)
+        #if _endian(little)
+        let rawCRC = crc32Of(raw)
+        #else
+        let rawCRC = crc32Of(littleEndianBytes(values))
+        #endif
+        let effort = compression.effort
+        if let forced {
+            return EncodedBlob(stored: planeStream(v, filter: forced, effort: effort), filter: forced, rawCRC: rawCRC)
+        }
+        if compression == .none {
+            return EncodedBlob(stored: planeStream(v, filter: .none, effort: effort), filter: .none, rawCRC: rawCRC)
+        }
+        if compression == .small || v.count <= exactChoiceLimit {
+            let plain = planeStream(v, filter: .none, effort: effort)
+            let shuffled = planeStream(v, filter: .shuffle, effort: effort)
+            return shuffled.count < plain.count ? EncodedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC)
+                                                : EncodedBlob(stored: plain, filter: .none, rawCRC: rawCRC)
+        }
+        var sample: [Float] = []
+        sample.reserveCapacity(sampleChunks * sampleChunkElements)
+        for k in 0..<sampleChunks {
+            let start = k * (v.count - sampleChunkElements) / (sampleChunks - 1)
+            sample.append(contentsOf: v[start..<(start + sampleChunkElements)])
+        }
+        let choice: BlobFilter = sample.withUnsafeBufferPointer { s in
+            planeStream(s, filter: .shuffle, effort: effort).count < planeStream(s, filter: .none, effort: effort).count
+                ? .shuffle : .none
+        }
+        return EncodedBlob(stored: planeStream(v, filter: choice, effort: effort), filter: choice, rawCRC: rawCRC)
+    }
+}
+
+/// One zlib stream of `values`' little-endian bytes, filtered by `filter`, written by
+/// `cb_zlib_planes` (one plane of 4n bytes unfiltered, four planes of n bytes shuffled).
+func planeStream(_ values: UnsafeBufferPointer<Float>, filter: BlobFilter, effort: Int32) -> [UInt8] {
+    let n = values.count
+    let planes = filter == .shuffle ? 4 : 1
+    let planeBytes = filter == .shuffle ? n : 4 * n
+    let bound = cb_planes_bound(planeBytes, Int32(planes))
+    return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
+        var source: UnsafeRawPointer? = UnsafeRawPointer(values.baseAddress)
+        var scratch: UnsafeMutableRawPointer? = nil
+        #if !_endian(little)
+        let le = littleEndianBytes(Array(values))
+        scratch = .allocate(byteCount: 4 * n, alignment: 64)
+        le.withUnsafeBytes { scratch!.copyMemory(from: $0.baseAddress!, byteCount: 4 * n) }
+        source = UnsafeRawPointer(scratch)
+        #endif
+        if filter == .shuffle && n > 0 {
+            let shuffled = UnsafeMutableRawPointer.allocate(byteCount: 4 * n, alignment: 64)
+            cb_shuffle4(shuffled.assumingMemoryBound(to: UInt8.self), source!.assumingMemoryBound(to: UInt8.self), n)
+            scratch?.deallocate()
+            scratch = shuffled
+            source = UnsafeRawPointer(shuffled)
+        }
+        let data = (source ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: UInt8.self)
+        let length = cb_zlib_planes(out.baseAddress!, data, planeBytes, Int32(planes), effort, nil)
+        scratch?.deallocate()
+        precondition(length > 0 && length <= bound, "cb_zlib_planes failed (out of memory)")
+        count = length
+    }
 }
 
 /// Byte shuffle for `elementSize`-byte elements: output holds byte 0 of every element,
@@ -178,12 +343,7 @@ func shuffleBytes(_ input: [UInt8], elementSize: Int) -> [UInt8] {
         out.withUnsafeMutableBufferPointer { dst in
             guard let s = src.baseAddress, let d = dst.baseAddress, n > 0 else { return }
             if elementSize == 4 {
-                // One pass over the input, four sequential output streams.
-                let (d0, d1, d2, d3) = (d, d + n, d + 2 &* n, d + 3 &* n)
-                for i in 0..<n {
-                    let j = i &* 4
-                    d0[i] = s[j]; d1[i] = s[j &+ 1]; d2[i] = s[j &+ 2]; d3[i] = s[j &+ 3]
-                }
+                cb_shuffle4(d, s, n)
                 return
             }
             for b in 0..<elementSize {
@@ -237,10 +397,14 @@ func decodeFloats(_ bytes: [UInt8], shuffled: Bool) -> (values: [Float], rawCRC:
         bytes.withUnsafeBufferPointer { src in
             guard let s = src.baseAddress else { return }
             if shuffled {
+                #if _endian(little)
+                cb_unshuffle4(UnsafeMutableRawPointer(d).assumingMemoryBound(to: UInt8.self), s, n)
+                #else
                 let (s0, s1, s2, s3) = (s, s + n, s + 2 * n, s + 3 * n)
                 for i in 0..<n {
                     d[i] = UInt32(s0[i]) | UInt32(s1[i]) << 8 | UInt32(s2[i]) << 16 | UInt32(s3[i]) << 24
                 }
+                #endif
             } else {
                 #if _endian(little)
                 UnsafeMutableRawPointer(d).copyMemory(from: s, byteCount: n * 4)

@@ -234,13 +234,23 @@ extension TrainingSession {
     /// can otherwise claim (and the reader would rightly inflate) gigabytes of tensors.
     /// Loads the parameters and both moments, and with `includeOther` (training, which
     /// carries them through) the tensors of role `other`; without it those are skipped unread.
+    /// Tensors are inflated on `threads` threads (largest first); the result, and the error
+    /// reported when several tensors are bad (the first in file order), do not depend on it.
     /// - Throws: the reader's `FormatError`, or `InputError(path, ...)` for a checkpoint
     ///   beyond the bounds.
-    public static func loadCheckpoint(path: String, includeOther: Bool = false) throws -> Checkpoint {
+    public static func loadCheckpoint(path: String, includeOther: Bool = false, threads: Int = 1) throws -> Checkpoint {
         let reader = try CheckpointReader(path: path)
         try CheckpointBounds.check(reader)
-        let tensors = try reader.entries.filter { includeOther || $0.role != .other }.map { e in
-            NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try reader.loadTensor(e))
+        let used = reader.entries.filter { includeOther || $0.role != .other }
+        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: used.count)
+        results.initialize(repeating: nil)
+        defer { results.deinitialize(); results.deallocate() }
+        nonisolated(unsafe) let out = results
+        forEachLargestFirst(sizes: used.map { Int($0.rawLength) }, threads: threads) { i in
+            out[i] = Result { try reader.loadTensor(used[i]) }
+        }
+        let tensors = try used.indices.map { i in
+            NamedTensor(name: used[i].name, role: used[i].role, shape: used[i].shape, values: try results[i]!.get())
         }
         return Checkpoint(config: reader.config, vocabulary: reader.vocabulary, training: reader.training, tensors: tensors)
     }

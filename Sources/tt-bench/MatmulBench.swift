@@ -74,7 +74,7 @@ enum MatmulBench {
         // The fixed cost of a parallel loop (DispatchQueue.concurrentPerform) with empty bodies.
         let dispatch = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
         // AdamW over the medium model's parameters (memory-bound: 7 floats moved per element).
-        let n = BenchPreset.all.last!.parameterCount
+        let n = BenchPreset.all.first { $0.name == "medium" }!.parameterCount
         let buffers = (0..<4).map { _ in UnsafeMutablePointer<Float>.allocate(capacity: n) }
         defer { buffers.forEach { $0.deallocate() } }
         for b in buffers { b.initialize(repeating: 0.01, count: n) }

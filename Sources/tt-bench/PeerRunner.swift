@@ -56,17 +56,22 @@ struct PeerRunner {
         case failed(String)
     }
 
-    /// Runs `<peer>_peer.py --preset <preset> --seconds <seconds>` if `module` imports.
-    func run(peer: String, module: String, presets: [String], seconds: Double, threads: Int) -> Outcome {
+    /// Runs `<peer>_peer.py --preset <preset> --seconds <seconds>` if `module` imports, with
+    /// `environment` changes (a nil value removes the variable).
+    func run(peer: String, module: String, presets: [String], seconds: Double, threads: Int,
+             environment: [String: String?] = [:]) -> Outcome {
         let probe = launch([python, "-c", "import \(module)"])
         guard probe.status == 0 else { return .notInstalled("peer not installed (python3 -c 'import \(module)' failed)") }
         var results: [PeerResult] = []
         for preset in presets {
             let script = directory + "/\(peer)_peer.py"
-            let r = launch([python, script, "--preset", preset, "--seconds", String(seconds), "--threads", String(threads)])
+            let r = launch([python, script, "--preset", preset, "--seconds", String(seconds), "--threads", String(threads)],
+                           environment: environment)
             guard r.status == 0 else {
+                // One preset failing leaves the others' figures.
                 let last = r.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(r.status)"
-                return .failed("\(peer) \(preset): \(last)")
+                if results.isEmpty && preset == presets.last { return .failed("\(peer) \(preset): \(last)") }
+                continue
             }
             for line in r.stdout.split(separator: "\n") {
                 if let data = line.data(using: .utf8),
@@ -79,10 +84,37 @@ struct PeerRunner {
         return .measured(results)
     }
 
-    private func launch(_ argv: [String]) -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs a peer script that prints one JSON object (io_peer.py, generate_peer.py).
+    func runJSON(_ argv: [String], environment: [String: String?] = [:]) -> Result<[String: Any], PeerError> {
+        let r = launch([python] + argv, environment: environment)
+        guard r.status == 0 else {
+            return .failure(PeerError(message: r.stderr.split(separator: "\n").last.map(String.init) ?? "exit \(r.status)"))
+        }
+        for line in r.stdout.split(separator: "\n").reversed() {
+            if let data = line.data(using: .utf8), let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
+                return .success(obj)
+            }
+        }
+        return .failure(PeerError(message: "no JSON line in its output"))
+    }
+
+    /// Whether `python3 -c "import <module>"` succeeds.
+    func has(module: String) -> Bool { launch([python, "-c", "import \(module)"]).status == 0 }
+
+    struct PeerError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
+
+    func launch(_ argv: [String], environment: [String: String?] = [:]) -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = argv
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (key, value) in environment { env[key] = value }
+            process.environment = env
+        }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -11,6 +11,10 @@ struct BenchPreset {
         BenchPreset(name: "tutorial", config: .tutorial, batchSize: 1),
         BenchPreset(name: "small", config: .gptSmall(vocabSize: 65), batchSize: 16),
         BenchPreset(name: "medium", config: .gptMedium(vocabSize: 256), batchSize: 8),
+        // GPT-2 124M's shape trained at B 4, T 256 (context 256, so activations are sized
+        // for the sequences trained; the matmul FLOPs do not depend on it).
+        BenchPreset(name: "gpt2-124m", config: ModelConfig(arch: .gpt2, vocabSize: 50257, dModel: 768, nHeads: 12,
+                                                          dFF: 3072, nLayers: 12, context: 256), batchSize: 4),
     ]
 
     /// N: parameter count.
@@ -19,11 +23,25 @@ struct BenchPreset {
     /// Tokens per step: B·T (every preset trains on full-length sequences).
     var tokensPerStep: Int { batchSize * config.context }
 
-    /// FLOPs per training step as issue 5 counts them: 6·N·tokens + 12·L·B·T²·D.
-    var flopsPerStep: Double {
-        let (L, T, D) = (Double(config.nLayers), Double(config.context), Double(config.dModel))
-        return 6 * Double(parameterCount) * Double(tokensPerStep) + 12 * L * Double(batchSize) * T * T * D
+    /// Weights that take part in a matrix product: per layer Wq, Wk, Wv, Wo (D·D each), W1
+    /// and W2 (D·F each), and the LM head (V·D; gpt2's is tok_emb, counted once here).
+    /// Embedding lookups, biases and LayerNorm parameters do no multiply-adds worth counting.
+    var matmulWeights: Int {
+        let (V, D, F, L) = (config.vocabSize, config.dModel, config.dFF, config.nLayers)
+        return L * (4 * D * D + 2 * D * F) + V * D
     }
+
+    /// FLOPs per token of a training step as issue 15 counts them:
+    /// 6·(matmul weights) + 6·L·D·(T + 1), causal attention counted once (the products
+    /// q·kᵀ and att·v over the t + 1 visible positions, 2·D·(t + 1) each forward, averaged
+    /// over t, times 3 for forward and backward).
+    var flopsPerToken: Double {
+        let (D, L, T) = (Double(config.dModel), Double(config.nLayers), Double(config.context))
+        return 6 * Double(matmulWeights) + 6 * L * D * (T + 1)
+    }
+
+    /// FLOPs per training step: flopsPerToken · B·T.
+    var flopsPerStep: Double { flopsPerToken * Double(tokensPerStep) }
 
     /// The batch every implementation trains on: B sequences of T tokens from the same
     /// 64-bit LCG as Benchmarks/peers/common.py `batch()`, targets shifted by one.

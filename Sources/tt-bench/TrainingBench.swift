@@ -48,45 +48,67 @@ enum TrainingBench {
                           forwardMs: b.fwd * 1e3, backwardMs: b.bwd * 1e3, optimizerMs: b.opt * 1e3)
     }
 
-    static func run(presets: [BenchPreset], seconds: Double, threadCounts: [Int], peers: PeerRunner?) -> String {
+    /// The peers of the training table: label, script, module, environment changes.
+    /// PyTorch runs twice: with its default threading (the headline) and with
+    /// OMP_WAIT_POLICY=PASSIVE (its OpenMP threads sleep instead of spinning: slower on an
+    /// idle machine, steadier on a busy one).
+    static let peerRuns: [(label: String, peer: String, module: String, env: [String: String?])] = [
+        ("torch", "torch", "torch", ["OMP_WAIT_POLICY": nil]),
+        ("torch PASSIVE", "torch", "torch", ["OMP_WAIT_POLICY": "PASSIVE"]),
+        ("jax", "jax", "jax", [:]),
+    ]
+
+    static func run(presets: [BenchPreset], seconds: Double, threadCounts: [Int], peers: PeerRunner?,
+                    peak: PeakBench.Peak) -> String {
         var out = ""
-        var peerResults: [String: [String: PeerResult]] = [:]   // preset -> peer -> result
+        var peerResults: [String: [String: PeerResult]] = [:]   // preset -> label -> result
         var peerNotes: [String] = []
+        let peerThreads = threadCounts.max() ?? 2
         if let peers {
-            for (peer, module) in [("torch", "torch"), ("jax", "jax")] {
-                switch peers.run(peer: peer, module: module, presets: presets.map(\.name), seconds: seconds,
-                                 threads: threadCounts.max() ?? 2) {
+            for run in peerRuns {
+                switch peers.run(peer: run.peer, module: run.module, presets: presets.map(\.name), seconds: seconds,
+                                 threads: peerThreads, environment: run.env) {
                 case .measured(let results):
-                    for r in results { peerResults[r.preset, default: [:]][r.peer] = r }
-                    if let v = results.first?.version { peerNotes.append("\(peer) \(v)") }
-                case .notInstalled(let why): peerNotes.append("\(peer): \(why)")
-                case .failed(let why): peerNotes.append("\(peer): failed: \(why)")
+                    for r in results { peerResults[r.preset, default: [:]][run.label] = r }
+                    if run.label != "torch PASSIVE", let v = results.first?.version { peerNotes.append("\(run.peer) \(v)") }
+                case .notInstalled(let why): peerNotes.append("\(run.label): \(why)")
+                case .failed(let why): peerNotes.append("\(run.label): failed: \(why)")
                 }
             }
         } else {
             peerNotes.append("peers skipped (--no-peers)")
         }
-        var table = Table("Training: one AdamW step per iteration (B·T tokens), GFLOP/s = (6·N·tokens + 12·L·B·T²·D)/s",
-                          headers: ["preset", "impl", "threads", "steps/s", "tokens/s", "GFLOP/s",
-                                    "fwd ms", "bwd ms", "opt ms", "vs torch", "vs jax"])
+        let labels = peerRuns.map(\.label)
+        var table = Table("Training: one AdamW step per iteration (B·T tokens); GFLOP/s by 6·(matmul weights) + 6·L·D·(T+1) per token; % of the FMA peak measured above for the same thread count",
+                          headers: ["preset", "impl", "threads", "steps/s", "tokens/s", "GFLOP/s", "% of peak",
+                                    "fwd ms", "bwd ms", "opt ms"] + labels.map { "vs \($0)" })
+        func percent(_ gflops: Double, threads: Int) -> String {
+            guard let p = peak.of(threads: threads), p > 0 else { return "-" }
+            return fmt(100 * gflops / p, 0) + "%"
+        }
         for preset in presets {
             let peersHere = peerResults[preset.name] ?? [:]
-            // Tutorial is compared in steps/s, the others in tokens/s (issue 5 targets).
-            func ratio(_ ours: Double, _ peer: String) -> String {
-                guard let p = peersHere[peer] else { return "peer not installed" }
-                let theirs = preset.name == "tutorial" ? p.figures.stepsPerSecond : p.figures.tokensPerSecond
-                return fmt(ours / theirs, 2) + "x"
+            func ratio(_ ours: Double, _ label: String) -> String {
+                guard let p = peersHere[label] else { return "-" }
+                return fmt(ours / p.figures.tokensPerSecond, 2) + "x"
             }
             for threads in threadCounts {
                 let m = measure(preset, threads: threads, seconds: seconds)
-                let ours = preset.name == "tutorial" ? m.stepsPerSecond : m.tokensPerSecond
-                table.add([preset.name, "tt-ckpt"] + m.cells + [ratio(ours, "torch"), ratio(ours, "jax")])
+                table.add([preset.name, "tt-ckpt", "\(threads)", fmt(m.stepsPerSecond, 1), fmt(m.tokensPerSecond, 0),
+                           fmt(m.gflops, 1), percent(m.gflops, threads: threads), fmt(m.forwardMs, 3), fmt(m.backwardMs, 3),
+                           fmt(m.optimizerMs, 3)] + labels.map { ratio(m.tokensPerSecond, $0) })
             }
-            for peer in ["torch", "jax"] {
-                if let p = peersHere[peer] {
-                    table.add([preset.name, peer] + p.figures.cells + ["", ""])
+            for label in labels {
+                if let p = peersHere[label] {
+                    // GFLOP/s recomputed with this table's count from the peer's tokens/s.
+                    let gflops = p.figures.tokensPerSecond * preset.flopsPerToken / 1e9
+                    let threads = p.figures.threads
+                    table.add([preset.name, label, "\(threads)", fmt(p.figures.stepsPerSecond, 1), fmt(p.figures.tokensPerSecond, 0),
+                               fmt(gflops, 1), percent(gflops, threads: min(max(threads, 1), peerThreads)),
+                               fmt(p.figures.forwardMs, 3), fmt(p.figures.backwardMs, 3), fmt(p.figures.optimizerMs, 3)]
+                              + labels.map { _ in "" })
                 } else {
-                    table.add([preset.name, peer, "-", "peer not installed", "", "", "", "", "", "", ""])
+                    table.add([preset.name, label, "-", "not measured"] + Array(repeating: "", count: 6 + labels.count))
                 }
             }
         }

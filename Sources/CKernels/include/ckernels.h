@@ -91,6 +91,16 @@ void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0,
 /// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), then the tail is added in order.
 float ck_exp_shift_sum(float *x, long n, float shift);
 
+/// The machine's FMA peak, for benchmarks: `iterations` rounds of 12 independent chains of
+/// fused multiply-adds on 8-float vectors (enough to cover the FMA latency on both pipes of
+/// current x86 cores), with AVX2+FMA when available (`ck_fma_peak_width` says), else plain
+/// scalar multiply-adds. Each round is 2·12·width floating-point operations. Returns a
+/// value that depends on every chain, so the work cannot be optimized away.
+float ck_fma_peak(long iterations);
+
+/// Floats per FMA in `ck_fma_peak` on this machine: 8 with AVX2+FMA, else 1.
+int ck_fma_peak_width(void);
+
 #ifdef __cplusplus
 }
 #endif

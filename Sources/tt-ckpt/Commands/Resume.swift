@@ -46,7 +46,7 @@ extension TTCkpt {
         func run() throws {
             let stop = StopFlag()
             let output = try claimTrainingOutput(checkpoint: checkpoint, save: save, stop: stop)
-            let stored = try loadCheckpoint(checkpoint, includeOther: true)
+            let stored = try loadCheckpoint(checkpoint, includeOther: true, threads: threading.count)
             guard !stored.training.sessionStarts.isEmpty else {
                 throw InputError(checkpoint, "has never been trained, so there is nothing to resume; use train")
             }

@@ -79,7 +79,7 @@ extension TTCkpt {
         func run() throws {
             let stop = StopFlag()
             let output = try claimTrainingOutput(checkpoint: checkpoint, save: save, stop: stop)
-            let stored = try loadCheckpoint(checkpoint, includeOther: true)
+            let stored = try loadCheckpoint(checkpoint, includeOther: true, threads: threading.count)
             let optimizer = try hyper.apply(to: stored.training.optimizer, step: stored.training.step, steps: steps)
             let batchSize = hyper.batchSize ?? stored.training.batchSize
             try TrainingLimits.checkBatchSize(batchSize, config: stored.config,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import TTCore
 import TTEngine
+import TTFormat
 import TTTraining
 
 extension LRSchedule: ExpressibleByArgument {}
@@ -130,12 +131,27 @@ struct SaveOptions: ParsableArguments {
     var keep: Int?
     @Flag(help: "Replace an existing file at -o OUT. (Training CKPT in place needs no flag; step copies belong to OUT and are replaced.)")
     var force = false
+    @Option(help: ArgumentHelp("How saves compress: fast (default; sign and exponent bytes Huffman-coded, the near-random mantissa bytes stored), small (also tries zlib level 9 on every byte plane: smallest, slowest) or none (stored, raw size). Recorded only in the blobs: every reader reads all three.", valueName: "mode"))
+    var compression: CompressionOption = .fast
 
     func validate() throws {
         guard saveEvery >= 0 else { throw InputError("--save-every", "must be ≥ 0, got \(saveEvery)") }
         if let keep, keep < 0 { throw InputError("--keep", "must be ≥ 0, got \(keep)") }
         if keep != nil && saveEvery == 0 { throw InputError("--keep", "only applies with --save-every K") }
         if let output, output.isEmpty { throw InputError("--output", "empty path") }
+    }
+}
+
+/// `--compression`: the writer's `BlobEncoding` choices a user picks from.
+enum CompressionOption: String, CaseIterable, ExpressibleByArgument {
+    case none, fast, small
+
+    var encoding: BlobEncoding {
+        switch self {
+        case .none: return .none
+        case .fast: return .fast
+        case .small: return .small
+        }
     }
 }
 

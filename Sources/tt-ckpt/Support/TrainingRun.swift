@@ -13,13 +13,14 @@ typealias TrainerRun = (TrainingSession, TrainingData, TrainerOptions, StopFlag?
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
                  save: SaveOptions, progress: ProgressOptions, threads: Int? = nil, stop: StopFlag? = nil) throws {
     try runTraining(session, data: data, steps: steps, output: output, saveEvery: save.saveEvery, keep: save.keep,
-                    progress: progress, threads: threads, stop: stop)
+                    progress: progress, threads: threads, compression: save.compression.encoding, stop: stop)
 }
 
 /// `threads`: training and compression threads (nil: the model's default). `stop`: nil
 /// routes SIGINT and SIGTERM to a new flag; tests pass their own.
 func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, output: String,
                  saveEvery: Int, keep: Int?, progress: ProgressOptions, threads: Int? = nil,
+                 compression: BlobEncoding = .fast,
                  stop: StopFlag? = nil, trainer: TrainerRun = Trainer.run) throws {
     var options = TrainerOptions(steps: steps, outputPath: output)
     options.writeOptions = try FaultInjection.writeOptions()
@@ -27,6 +28,7 @@ func runTraining(_ session: TrainingSession, data: TrainingData, steps: Int, out
     // The same count compresses the final and interrupted saves (background saves use one
     // thread, see Trainer); set after the fault-injecting options, which replace the struct.
     options.writeOptions.threads = session.model.threadCount
+    options.writeOptions.compression = compression
     options.saveEvery = saveEvery
     options.keep = keep
     let stop = stop ?? {
@@ -147,7 +149,7 @@ final class ProgressPrinter {
 
 /// Reads a checkpoint's header, refuses one beyond `CheckpointBounds` before inflating
 /// anything, then loads the tensors a session uses (with `includeOther`, training, also
-/// the `other` tensors it carries through); errors name the file.
-func loadCheckpoint(_ path: String, includeOther: Bool = false) throws -> Checkpoint {
-    try TrainingSession.loadCheckpoint(path: path, includeOther: includeOther)
+/// the `other` tensors it carries through) on `threads` threads; errors name the file.
+func loadCheckpoint(_ path: String, includeOther: Bool = false, threads: Int = 1) throws -> Checkpoint {
+    try TrainingSession.loadCheckpoint(path: path, includeOther: includeOther, threads: threads)
 }

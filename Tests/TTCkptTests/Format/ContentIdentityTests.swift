@@ -12,8 +12,10 @@ import Testing
     @Test func sameModelAnyCompressionSameDigest() throws {
         var digests = Set<String>()
         var files = Set<[UInt8]>()
-        for (level, filter) in [(Int32(0), BlobFilter.none), (1, .shuffle), (9, .none)] {
+        // Stored blocks, the byte-plane encoder, and the 1.0 writer's deflate at level 9.
+        for (compression, level, filter) in [(BlobEncoding.none, Int32(1), BlobFilter?.none), (.fast, 1, nil), (.zlib, 9, BlobFilter.none)] {
             var o = WriteOptions()
+            o.compression = compression
             o.level = level
             o.filter = filter
             let bytes = try CheckpointWriter.encodedBytes(Self.base, options: o)
