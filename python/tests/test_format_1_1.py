@@ -97,8 +97,6 @@ def test_content_rules_give_tt_ckpts_exact_message(checkpoints, tmp_path, name, 
     err = python_error(path.read_bytes())
     assert err.kind == "invalidValue"
     result = run("inspect", path, check=False)
-    if name == "eps" and "1e-46" not in result.stderr:
-        pytest.skip("this tt-ckpt predates the float32 rule (robust's AdamWConfig change)")
     assert_trouble(result)
     assert result.stderr_lines[0] == f"tt-ckpt: {path}: {err.message}"
 

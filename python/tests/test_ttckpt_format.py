@@ -87,18 +87,30 @@ def test_reads_swift_files_bit_for_bit(checkpoints, tmp_path, which):
 
 
 @pytest.mark.parametrize("which", FIXTURES)
-def test_python_writer_reproduces_swift_bytes(checkpoints, which):
-    """Read, write back: the same bytes as tt-ckpt wrote (same zlib, level 1, Z_RLE, the
-    spec's filter rule). A strong check that the writer encodes every field as the spec says."""
-    path = checkpoints[which]
+def test_python_writer_reproduces_swift_bytes(checkpoints, which, tmp_path):
+    """tt-ckpt's stored encoding (`--compression none`) written back by Python: the same
+    bytes, a strong check that the writer encodes every field as the spec says."""
+    path = tmp_path / "stored.ttc"
+    run("train", checkpoints[which], "--steps", 1, "-o", path, "--compression", "none", "--quiet")
+    assert ttckpt.encode(ttckpt.read(path), compression="none") == path.read_bytes()
+
+
+@pytest.mark.parametrize("which", SAMPLES)
+def test_python_writer_reproduces_the_zlib_written_samples(which):
+    # Format 1.1 as tt-ckpt's zlib encoding wrote it (level 1, Z_RLE, hash section): the
+    # samples until the byte-plane encoder, kept as compatibility fixtures.
+    path = REPO / "Tests" / "Fixtures" / "compat" / "format-1.1-zlib" / which
     assert ttckpt.encode(ttckpt.read(path)) == path.read_bytes()
 
 
 @pytest.mark.parametrize("which", SAMPLES)
-def test_python_writer_reproduces_golden_samples(which):
-    # samples/ are format 1.1, written by the current writer (level 1, Z_RLE, hash section).
-    path = REPO / "samples" / which
-    assert ttckpt.encode(ttckpt.read(path)) == path.read_bytes()
+def test_golden_samples_hold_what_the_zlib_written_ones_hold(which):
+    # samples/ (the byte-plane encoder) and the zlib-written fixtures: other bytes, the same
+    # checkpoint, so Python's re-encoding of either gives the same file.
+    new = ttckpt.read(REPO / "samples" / which)
+    old = ttckpt.read(REPO / "Tests" / "Fixtures" / "compat" / "format-1.1-zlib" / which)
+    assert (REPO / "samples" / which).read_bytes() != (REPO / "Tests" / "Fixtures" / "compat" / "format-1.1-zlib" / which).read_bytes()
+    assert ttckpt.encode(new) == ttckpt.encode(old)
 
 
 @pytest.mark.parametrize("which", COMPAT)

@@ -24,10 +24,12 @@ Every problem with a file raises ``FormatError`` (``path``, ``kind`` = the spec'
 
 Bytes written: metadata keys in byte order, tensors in the given order, each blob deflated
 with zlib level 1 and strategy Z_RLE (``deflateInit2(level, Z_DEFLATED, 15, 8, strategy)``)
-and the filter chosen by the spec's rule (§8). With the same zlib library as tt-ckpt links
-(both use the system zlib, 1.2.13 on the development machine) the output is byte-identical
-to tt-ckpt's for the same checkpoint; the tests check that on every file they read. Another
-zlib build may produce other (equally valid) deflate streams: a reader cannot tell.
+and the filter chosen by the spec's rule (§8): the bytes of tt-ckpt's zlib encoding (its
+writer until the byte-plane encoder; Tests/Fixtures/compat/format-1.1-zlib) with the same
+zlib library. ``compression="none"`` writes the stored blocks of ``tt-ckpt train
+--compression none`` byte for byte. tt-ckpt's default ``fast`` encoding is not written
+here; a reader cannot tell the encodings apart, and another zlib build may produce other
+(equally valid) deflate streams.
 """
 import dataclasses
 import hashlib
@@ -1247,8 +1249,21 @@ def _shuffle(raw):
     return np.frombuffer(raw, np.uint8).reshape(-1, 4).T.tobytes()
 
 
-def _compress_tensor(raw, n, level, strategy, forced):
+def _stored_stream(data):
+    """tt-ckpt's ``none`` encoding (§8): a zlib header, non-final stored blocks of at most
+    65 535 bytes, an empty final fixed-Huffman block, the Adler-32 of ``data``."""
+    out = [b"\x78\x01"]
+    for i in range(0, len(data), 65535):
+        k = min(65535, len(data) - i)
+        out.append(struct.pack("<BHH", 0, k, k ^ 0xFFFF) + data[i:i + k])
+    out.append(b"\x03\x00" + struct.pack(">I", zlib.adler32(data)))
+    return b"".join(out)
+
+
+def _compress_tensor(raw, n, level, strategy, forced, compression="zlib"):
     """(stored bytes, filter name) by the spec's rule (§8), or with the forced filter."""
+    if compression == "none":
+        return _stored_stream(_shuffle(raw) if forced == "shuffle" else raw), forced or "none"
     if forced is not None:
         return _deflate(_shuffle(raw) if forced == "shuffle" else raw, level, strategy), forced
     if n <= EXACT_CHOICE_LIMIT:
@@ -1262,13 +1277,19 @@ def _compress_tensor(raw, n, level, strategy, forced):
 
 
 def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_STRATEGY, filter=None,
-           version=(MAJOR, MINOR)):
+           version=(MAJOR, MINOR), compression="zlib"):
     """The bytes of ``checkpoint`` as a .ttc file. Validates first, with the reader's own
     checks: a checkpoint that would not read back raises ``FormatError`` (kind
     ``invalidCheckpoint``) naming the field or tensor, and nothing is produced.
-    ``version=(1, 0)`` writes what a format-1.0 writer wrote: minor 0 and no hash section."""
+    ``version=(1, 0)`` writes what a format-1.0 writer wrote: minor 0 and no hash section.
+    ``compression``: ``"zlib"`` (zlib's deflate at ``level`` with ``strategy``: tt-ckpt's
+    1.0 writer, and its API's ``zlib`` encoding) or ``"none"`` (stored blocks, the bytes of
+    ``tt-ckpt train --compression none``). tt-ckpt's default ``fast`` byte-plane encoding is
+    not implemented here; every encoding reads the same."""
     def invalid(message):
         raise FormatError(path, "invalidCheckpoint", f"cannot write: {message}")
+    if compression not in ("zlib", "none"):
+        invalid(f"compression {compression!r} is not zlib or none")
     if not (isinstance(level, int) and 0 <= level <= 9):
         invalid(f"compression level {level!r} is not in 0...9")
     if filter not in (None, "none", "shuffle"):
@@ -1309,7 +1330,7 @@ def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_ST
     blobs, entries, digests = [], [], []
     for t, a in zip(c.tensors, arrays):
         raw = a.tobytes()
-        stored, filt = _compress_tensor(raw, a.size, level, strategy, filter)
+        stored, filt = _compress_tensor(raw, a.size, level, strategy, filter, compression)
         blobs.append(stored)
         entries.append((t, a.shape, stored, filt, zlib.crc32(raw), len(raw)))
         digests.append(hashlib.sha256(raw).digest())
