@@ -87,12 +87,81 @@ def test_reads_swift_files_bit_for_bit(checkpoints, tmp_path, which):
 
 
 @pytest.mark.parametrize("which", FIXTURES)
-def test_python_writer_reproduces_swift_bytes(checkpoints, which, tmp_path):
-    """tt-ckpt's stored encoding (`--compression none`) written back by Python: the same
-    bytes, a strong check that the writer encodes every field as the spec says."""
-    path = tmp_path / "stored.ttc"
-    run("train", checkpoints[which], "--steps", 1, "-o", path, "--compression", "none", "--quiet")
-    assert ttckpt.encode(ttckpt.read(path), compression="none") == path.read_bytes()
+@pytest.mark.parametrize("compression", ["fast", "none"])
+def test_python_writer_reproduces_swift_bytes(checkpoints, which, compression, tmp_path):
+    """A file tt-ckpt trained and wrote (its default byte-plane encoding, and the stored
+    `--compression none`), written back by Python: the same bytes, a strong check that the
+    writer encodes every field and every blob as the spec says."""
+    path = tmp_path / f"{compression}.ttc"
+    data = {"gpt": ["--data", checkpoints["corpus"]], "gpt_opts": ["--data", checkpoints["words"]]}.get(which, [])
+    run("train", checkpoints[which], *data, "--steps", 1, "-o", path, "--compression", compression, "--quiet")
+    assert ttckpt.encode(ttckpt.read(path), compression=compression) == path.read_bytes()
+    if compression == "fast":
+        assert ttckpt.encode(ttckpt.read(path)) == path.read_bytes()   # the default
+
+
+def crafted(shape, pattern, rng):
+    """Values whose byte planes take every path of the byte-plane encoder (§8): runs of
+    zeros and of other bytes (matches of 258 and shorter ones, code-length runs), dense
+    normal floats (sampled planes stored), few distinct values (literals and runs), and
+    bytes geometrically distributed (codes deeper than 15 bits, so length-limited)."""
+    n = int(np.prod(shape))
+    if pattern == 0:
+        v = np.zeros(n, np.float32)
+    elif pattern == 1:
+        v = rng.normal(0, 0.02, n).astype(np.float32)
+    elif pattern == 2:
+        v = rng.integers(0, 4, n).astype(np.float32)
+    elif pattern == 3:
+        # Each byte position holds bytes 1, 2, ... with Fibonacci counts (1, 1, 2, 3, 5, ...;
+        # the rest byte 0) in random order: a Huffman tree as deep as it gets, so codes past
+        # 15 bits (and 7 for the code-length code) once a plane holds 2583 bytes or more.
+        # As floats: finite, tiny or subnormal.
+        counts = [1, 1]
+        while sum(counts) + counts[-1] + counts[-2] <= n:
+            counts.append(counts[-1] + counts[-2])
+        plane = np.repeat(np.arange(len(counts) + 1, dtype=np.uint8), [n - sum(counts)] + counts)
+        v = np.stack([rng.permutation(plane) for _ in range(4)], axis=1).reshape(-1).view(np.float32)
+    elif pattern == 4:
+        v = np.repeat(rng.choice(np.float32([0, 1, -2.5, 0.1]), n), rng.integers(1, 600, n))[:n]
+    else:
+        v = np.full(n, 1.0, np.float32)
+        v[rng.random(n) < 0.01] = rng.normal(0, 1, n)[:1] if n else 0
+    return v.reshape(shape)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_python_writer_reproduces_the_byte_plane_encoder_on_crafted_values(tool, tmp_path, seed):
+    """Tensors crafted to take every path of tt-ckpt's default encoder (the filter chosen
+    exactly and by sample, planes stored, literals, runs, sampled and stored unseen,
+    length-limited codes), imported by tt-ckpt and written back by Python: the same bytes."""
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 40)
+    model, exported_path, edited_path, imported = (tmp_path / n for n in ("m.ttc", "m.safetensors", "e.safetensors", "i.ttc"))
+    # ffn.w1 and w2 hold 65 536 elements: the filter and (planes over 32 KiB) the planes sampled.
+    run("init", model, "--arch", "gpt", "--tokenizer", "char", "--data", corpus, "--d-model", 64, "--heads", 2,
+        "--d-ff", 1024, "--layers", 1, "--context", 16)
+    run("export", model, exported_path)
+    with safe_open(str(exported_path), "numpy") as f:
+        metadata = f.metadata()
+    rng = np.random.default_rng(seed)
+    big = {"layers.0.ffn.w1": 3 - 2 * seed, "layers.0.ffn.w2": 1 + 2 * seed}   # dense, and deepest codes
+    tensors = {name: crafted(a.shape, big.get(name, (i + seed) % 6), rng)
+               for i, (name, a) in enumerate(sorted(load_file(str(exported_path)).items()))}
+    save_file(tensors, str(edited_path), metadata=metadata)
+    run("import", edited_path, imported)
+    ckpt = ttckpt.read(imported)
+    assert all(np.array_equal(bits(ckpt.tensor(name)), bits(v)) for name, v in tensors.items())
+    assert ttckpt.encode(ckpt) == imported.read_bytes()
+
+
+@pytest.mark.parametrize("which", SAMPLES)
+def test_python_writer_reproduces_the_golden_samples(which):
+    # samples/ as tt-ckpt's default writer wrote them (the byte-plane encoder).
+    path = REPO / "samples" / which
+    assert ttckpt.encode(ttckpt.read(path)) == path.read_bytes()
 
 
 @pytest.mark.parametrize("which", SAMPLES)
@@ -100,7 +169,7 @@ def test_python_writer_reproduces_the_zlib_written_samples(which):
     # Format 1.1 as tt-ckpt's zlib encoding wrote it (level 1, Z_RLE, hash section): the
     # samples until the byte-plane encoder, kept as compatibility fixtures.
     path = REPO / "Tests" / "Fixtures" / "compat" / "format-1.1-zlib" / which
-    assert ttckpt.encode(ttckpt.read(path)) == path.read_bytes()
+    assert ttckpt.encode(ttckpt.read(path), compression="zlib") == path.read_bytes()
 
 
 @pytest.mark.parametrize("which", SAMPLES)
@@ -119,7 +188,7 @@ def test_python_writer_reproduces_format_1_0_fixtures(which):
     path = REPO / "Tests" / "Fixtures" / "compat" / "format-1.0" / which
     ckpt = ttckpt.read(path)
     assert ckpt.format_version == (1, 0)
-    assert ttckpt.encode(ckpt, strategy=zlib.Z_DEFAULT_STRATEGY, version=(1, 0)) == path.read_bytes()
+    assert ttckpt.encode(ckpt, compression="zlib", strategy=zlib.Z_DEFAULT_STRATEGY, version=(1, 0)) == path.read_bytes()
 
 
 def test_every_filter_and_both_roles_of_moments_are_covered(checkpoints):
@@ -135,6 +204,7 @@ def test_every_filter_and_both_roles_of_moments_are_covered(checkpoints):
 
 SPECIAL_F32 = np.array([0x7FC00001, 0xFFC12345, 0x80000000, 0x00000001, 0x7F800000, 0xFF800000, 0x3F800000],
                        np.uint32).view(np.float32)  # NaN payloads, -0, subnormal, ±inf, 1
+SPECIAL_FINITE_F32 = SPECIAL_F32[np.isfinite(SPECIAL_F32)]  # -0, subnormal, 1
 
 
 def edited(ckpt, rng_seed):
@@ -148,7 +218,11 @@ def edited(ckpt, rng_seed):
     tensors = []
     for x in ckpt.tensors:
         v = rs.standard_normal(x.shape).astype(np.float32) * np.float32(0.05)
-        v.reshape(-1)[:min(v.size, len(SPECIAL_F32))] = SPECIAL_F32[:min(v.size, len(SPECIAL_F32))]
+        # NaN and ±∞ only where tt-ckpt still carries them: it refuses a model whose
+        # parameters are not finite (a diverged run), but moments pass through export.
+        special = SPECIAL_FINITE_F32 if x.role == "parameter" else SPECIAL_F32
+        k = min(v.size, len(special))
+        v.reshape(-1)[:k] = special[:k]
         tensors.append(ttckpt.Tensor(x.name, x.role, v))
     tensors.append(ttckpt.Tensor("notes.extra", "other", np.arange(12, dtype=np.float32).reshape(3, 4)))
     tensors.append(ttckpt.Tensor("scalar", "other", np.array(2.5, np.float32)))
@@ -166,12 +240,14 @@ def edited(ckpt, rng_seed):
 
 
 @pytest.mark.parametrize("which", ["trained", "gpt_opts"])
-@pytest.mark.parametrize("filt", [None, "none", "shuffle"])
-def test_swift_reads_python_files_bit_for_bit(checkpoints, tmp_path, which, filt):
+@pytest.mark.parametrize("filt, options", [(None, {}), ("none", {}), ("shuffle", {}),
+                                           (None, {"compression": "zlib", "level": 6})],
+                         ids=["fast", "fast-none", "fast-shuffle", "zlib-6"])
+def test_swift_reads_python_files_bit_for_bit(checkpoints, tmp_path, which, filt, options):
     ckpt = edited(ttckpt.read(checkpoints[which]), 99)
     out = tmp_path / "py.ttc"
-    ttckpt.write(ckpt, out, level=6, filter=filt)
-    # The file deliberately holds NaN and Inf (their bit patterns must survive), so --verify
+    ttckpt.write(ckpt, out, filter=filt, **options)
+    # The moments deliberately hold NaN and Inf (their bit patterns must survive), so --verify
     # passes every structural check (no CRC or length problem) and exits 1 for the value scan.
     verify = run("inspect", out, "--verify", check=False)
     assert verify.status in (0, 1) and verify.stderr == "", verify.stderr
@@ -193,7 +269,7 @@ def test_swift_reads_python_files_bit_for_bit(checkpoints, tmp_path, which, filt
     assert doc["shape"] == [3, 4] and doc["values"] == np.arange(12).reshape(3, 4).tolist()
     # And back into Python: the same values, the same bytes again.
     again = ttckpt.read(out)
-    assert ttckpt.encode(again, level=6, filter=filt) == out.read_bytes()
+    assert ttckpt.encode(again, filter=filt, **options) == out.read_bytes()
 
 
 def test_python_written_file_resumes_like_the_swift_file(checkpoints, tmp_path):
@@ -202,7 +278,7 @@ def test_python_written_file_resumes_like_the_swift_file(checkpoints, tmp_path):
     gives the same bytes as resuming tt-ckpt's own file."""
     src = checkpoints["gpt_opts"]
     copy = tmp_path / "copy.ttc"
-    ttckpt.write(ttckpt.read(src), copy, level=9, filter="shuffle")
+    ttckpt.write(ttckpt.read(src), copy, compression="zlib", level=9, filter="shuffle")
     assert copy.read_bytes() != src.read_bytes()
     a, b = tmp_path / "a.ttc", tmp_path / "b.ttc"
     run("resume", src, "--data", checkpoints["words"], "--steps", 4, "-o", a, "--quiet")

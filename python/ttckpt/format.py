@@ -1,15 +1,17 @@
 """Read and write tt-ckpt ``.ttc`` checkpoints with numpy alone (spec/FORMAT.md, format 1.1;
 every 1.x file reads).
 
-Written from the spec, independently of the Swift code. The reader checks every rule of the
-spec in the spec's order (§10): preamble and header CRC-32s, section framing (critical and
-ancillary sections), the tensor directory (sizes, expansion cap, blob placement, no trailing
-bytes; unknown dtype/compression/filter codes kept), the ``hash`` section, the typed metadata
-and its value ranges (the float32 rule, the content rules of §3.3, BPE vocabularies, trace
-keys), the set of tensors the config requires (or a trace's), and, per tensor, the stored
-CRC-32, an exact-length zlib inflate with nothing after the stream, the raw CRC-32 and, when
-verifying, the SHA-256. The writer runs the same semantic checks before it writes anything
-and replaces the target atomically. ``model_digest`` computes §4.3's model digest.
+Written from the spec, independently of the Swift code, except the byte-plane encoder: a
+port of Sources/CBlobCodec/blobcodec.c, whose every rule §8 states. The reader checks every
+rule of the spec in the spec's order (§10): preamble and header CRC-32s, section framing
+(critical and ancillary sections), the tensor directory (sizes, expansion cap, blob
+placement, no trailing bytes; unknown dtype/compression/filter codes kept), the ``hash``
+section, the typed metadata and its value ranges (the float32 rule, the content rules of
+§3.3, BPE vocabularies, trace keys), the set of tensors the config requires (or a trace's),
+and, per tensor, the stored CRC-32, an exact-length zlib inflate with nothing after the
+stream, the raw CRC-32 and, when verifying, the SHA-256. The writer runs the same semantic
+checks before it writes anything and replaces the target atomically. ``model_digest``
+computes §4.3's model digest.
 
     from ttckpt import format as ttc
     ckpt = ttc.read("run.ttc")                    # everything, all CRCs verified
@@ -22,14 +24,16 @@ and replaces the target atomically. ``model_digest`` computes §4.3's model dige
 Every problem with a file raises ``FormatError`` (``path``, ``kind`` = the spec's error kind,
 §10, and a one-line ``message`` naming the field or tensor); ``str(e)`` is ``PATH: message``.
 
-Bytes written: metadata keys in byte order, tensors in the given order, each blob deflated
-with zlib level 1 and strategy Z_RLE (``deflateInit2(level, Z_DEFLATED, 15, 8, strategy)``)
-and the filter chosen by the spec's rule (§8): the bytes of tt-ckpt's zlib encoding (its
-writer until the byte-plane encoder; Tests/Fixtures/compat/format-1.1-zlib) with the same
-zlib library. ``compression="none"`` writes the stored blocks of ``tt-ckpt train
---compression none`` byte for byte. tt-ckpt's default ``fast`` encoding is not written
-here; a reader cannot tell the encodings apart, and another zlib build may produce other
-(equally valid) deflate streams.
+Bytes written: metadata keys in byte order, tensors in the given order, each blob in
+tt-ckpt's default ``fast`` encoding (§8's byte-plane encoder: per byte plane, stored
+blocks, one Huffman block of literals, or one of literals and runs, whichever is smallest;
+the filter by the spec's rule), so ``encode(read(f))`` is ``f``'s bytes for a file tt-ckpt
+wrote with its defaults, on any machine: this encoder writes every bit itself.
+``compression="none"`` writes the stored blocks of ``tt-ckpt train --compression none``;
+``compression="zlib"`` deflates with zlib (level 1 and Z_RLE unless told otherwise): the
+bytes of tt-ckpt's zlib encoding (Tests/Fixtures/compat/format-1.1-zlib) with the same zlib
+library (another zlib build may produce other, equally valid streams). tt-ckpt's ``small``
+encoding is not written here. A reader cannot tell the encodings apart.
 """
 import dataclasses
 import hashlib
@@ -397,6 +401,19 @@ def _float32(x):
     return float(np.float32(x))
 
 
+def _float32_text(x):
+    """``x`` as a float32 in tt-ckpt's text (Swift's ``Float.description``): the shortest
+    decimal that reads back as that float32, positional when 1e-4 ≤ |x| ≤ 2^24 (``0.0001``,
+    ``1.0``), else with an exponent of at least two digits (``1.1754944e-38``, ``3e+07``)."""
+    f = np.float32(x)
+    if not np.isfinite(f):
+        return "nan" if np.isnan(f) else ("inf" if f > 0 else "-inf")
+    text = np.format_float_scientific(f, unique=True, trim="-", exp_digits=2)
+    if f == 0 or (abs(f) <= 2 ** 24 and int(text.split("e")[1]) >= -4):
+        return np.format_float_positional(f, unique=True, trim="0")
+    return text
+
+
 def _byte_label(b):
     """The byte vocabulary's label of byte b (§3.3)."""
     return chr(b) if 0x21 <= b <= 0x7E else f"<0x{b:02X}>"
@@ -636,7 +653,7 @@ def _check_metadata(items, fail):
     def normal_f32(key, v):
         if not abs(_float32(v)) >= F32_MIN_NORMAL:
             became = "0" if _float32(v) == 0 else "subnormal"
-            invalid(key, f"{v!r} is {became} in float32 (the engine's type); must be at least {np.float32(F32_MIN_NORMAL)}")
+            invalid(key, f"{v!r} is {became} in float32 (the engine's type); must be at least {_float32_text(F32_MIN_NORMAL)}")
     if not (math.isfinite(o.lr) and 0 < o.lr <= 10):
         invalid("optim.lr", f"must be in (0, 10], got {o.lr!r}")
     normal_f32("optim.lr", o.lr)
@@ -1260,36 +1277,405 @@ def _stored_stream(data):
     return b"".join(out)
 
 
-def _compress_tensor(raw, n, level, strategy, forced, compression="zlib"):
+# The byte-plane encoder (§8, tt-ckpt's ``fast``; the C original is
+# Sources/CBlobCodec/blobcodec.c, ``cb_zlib_planes``). Every bit is this code's own, so the
+# bytes do not depend on the zlib library.
+
+_CLEN_ORDER = (16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15)
+_CLEN_EXTRA = {16: 2, 17: 3, 18: 7}   # extra bits of the code-length code's repeat codes
+_LEN_BASE = np.array([3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31,
+                      35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258], np.int64)
+_LEN_EXTRA = np.array([0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2,
+                       3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0], np.int64)
+_MAX_RUN = 258
+_STORED_BLOCK = 65535
+_PLANE_SAMPLE_CHUNKS = 4     # CB_SAMPLE_CHUNKS
+_PLANE_SAMPLE_BYTES = 8192   # CB_SAMPLE_BYTES
+
+
+def _huffman_lengths(freq, limit):
+    """Code lengths for ``freq`` (one count per symbol), as ``huffman_lengths`` in
+    blobcodec.c: Huffman by a two-queue merge over the used symbols ordered by (frequency,
+    symbol), a leaf taken before a node of equal weight; then limited to ``limit`` bits
+    as miniz's tdefl_huffman_enforce_max_code_size does; the longest codes go to the
+    first symbols in that order. Unused symbols get 0; a lone used symbol gets length 1
+    and so does the lowest other symbol."""
+    freq = [int(f) for f in freq]
+    lengths = [0] * len(freq)
+    leaves = sorted((f, s) for s, f in enumerate(freq) if f)
+    n = len(leaves)
+    if n == 0:
+        return lengths
+    if n == 1:
+        used = leaves[0][1]
+        lengths[used] = 1
+        lengths[1 if used == 0 else 0] = 1
+        return lengths
+    weight = [f for f, _ in leaves]
+    parent = [-1] * n
+    next_leaf, next_node = 0, n
+    for _ in range(n - 1):
+        pick = []
+        for _ in range(2):
+            if next_leaf < n and (next_node >= len(weight) or weight[next_leaf] <= weight[next_node]):
+                pick.append(next_leaf)
+                next_leaf += 1
+            else:
+                pick.append(next_node)
+                next_node += 1
+        parent[pick[0]] = parent[pick[1]] = len(weight)
+        weight.append(weight[pick[0]] + weight[pick[1]])
+        parent.append(-1)
+    depth = [0] * len(weight)
+    for i in range(len(weight) - 2, -1, -1):
+        depth[i] = depth[parent[i]] + 1
+    maxlen = max(depth[:n])
+    count = [0] * (max(maxlen, limit) + 2)
+    for d in depth[:n]:
+        count[d] += 1
+    if maxlen > limit:
+        for i in range(limit + 1, maxlen + 1):
+            count[limit] += count[i]
+            count[i] = 0
+        total = sum(count[i] << (limit - i) for i in range(1, limit + 1))
+        while total != 1 << limit:
+            count[limit] -= 1
+            for i in range(limit - 1, 0, -1):
+                if count[i]:
+                    count[i] -= 1
+                    count[i + 1] += 2
+                    break
+            total -= 1
+        maxlen = limit
+    i = 0
+    for length in range(maxlen, 0, -1):
+        for _ in range(count[length]):
+            lengths[leaves[i][1]] = length
+            i += 1
+    return lengths
+
+
+def _canonical_codes(lengths):
+    """RFC 1951 §3.2.2's canonical codes for ``lengths``, bit-reversed for LSB-first output."""
+    count = [0] * 16
+    for n in lengths:
+        count[n] += 1
+    count[0] = 0
+    next_code, c = [0] * 16, 0
+    for n in range(1, 16):
+        c = (c + count[n - 1]) << 1
+        next_code[n] = c
+    codes = []
+    for n in lengths:
+        if n:
+            codes.append(int(format(next_code[n], f"0{n}b")[::-1], 2))
+            next_code[n] += 1
+        else:
+            codes.append(0)
+    return codes
+
+
+class _DynamicHeader:
+    """A dynamic block's header (RFC 1951 §3.2.7) for literal/length lengths ``litlen``
+    and distance lengths ``dist``, as ``build_header`` in blobcodec.c: the concatenated
+    lengths as runs (a run of zeros: code 18 for 11–138 repeatedly while 11 or more are
+    left, then code 17 for 3–10, then single zeros; a run of another length: the length
+    once, then code 16 for 3–6 repeatedly while 3 or more are left, then the length
+    singly; runs continue across the literal/distance boundary), the code-length code
+    from these symbols' counts limited to 7 bits, HCLEN trimmed of trailing zero lengths
+    in RFC order down to 4. ``bits``: its size after the 3 block-type bits."""
+
+    def __init__(self, litlen, dist):
+        self.hlit, self.hdist = len(litlen), len(dist)
+        values = list(litlen) + list(dist)
+        self.tokens = []   # (code-length symbol, extra-bit value)
+        i = 0
+        while i < len(values):
+            v, run = values[i], 1
+            while i + run < len(values) and values[i + run] == v:
+                run += 1
+            left = run
+            if v == 0:
+                while left >= 11:
+                    r = min(left, 138)
+                    self.tokens.append((18, r - 11))
+                    left -= r
+                if left >= 3:
+                    self.tokens.append((17, left - 3))
+                    left = 0
+                self.tokens += [(0, 0)] * left
+            else:
+                self.tokens.append((v, 0))
+                left -= 1
+                while left >= 3:
+                    r = min(left, 6)
+                    self.tokens.append((16, r - 3))
+                    left -= r
+                self.tokens += [(v, 0)] * left
+            i += run
+        freq = [0] * 19
+        for s, _ in self.tokens:
+            freq[s] += 1
+        self.clen_len = _huffman_lengths(freq, 7)
+        self.clen_code = _canonical_codes(self.clen_len)
+        self.hclen = 19
+        while self.hclen > 4 and self.clen_len[_CLEN_ORDER[self.hclen - 1]] == 0:
+            self.hclen -= 1
+        self.bits = 14 + 3 * self.hclen + sum(self.clen_len[s] + _CLEN_EXTRA.get(s, 0) for s, _ in self.tokens)
+
+    def write(self, w):
+        w.put(2 << 1, 3)   # BFINAL 0, BTYPE 10 (dynamic Huffman)
+        w.put(self.hlit - 257, 5)
+        w.put(self.hdist - 1, 5)
+        w.put(self.hclen - 4, 4)
+        for i in range(self.hclen):
+            w.put(self.clen_len[_CLEN_ORDER[i]], 3)
+        for s, x in self.tokens:
+            w.put(self.clen_code[s], self.clen_len[s])
+            if s in _CLEN_EXTRA:
+                w.put(x, _CLEN_EXTRA[s])
+
+
+class _BitWriter:
+    """Deflate's bit order: values LSB first, bytes filled from their low bit."""
+
+    def __init__(self):
+        self.chunks, self.acc, self.count = [], 0, 0
+
+    def put(self, value, nbits):
+        self.acc |= value << self.count
+        self.count += nbits
+        if self.count >= 8:
+            full = self.count // 8
+            self.chunks.append((self.acc & ((1 << 8 * full) - 1)).to_bytes(full, "little"))
+            self.acc >>= 8 * full
+            self.count -= 8 * full
+
+    def put_array(self, values, nbits):
+        """``put(values[i], nbits[i])`` for every i (values < 2^32 as uint64, nbits ≤ 32)."""
+        if len(values) == 0:
+            return
+        ends = np.cumsum(nbits, dtype=np.int64) + self.count
+        starts = ends - nbits
+        total = int(ends[-1])
+        size = (total + 7) // 8
+        index = starts >> 3
+        shifted = values.astype(np.uint64) << (starts & 7).astype(np.uint64)
+        out = np.zeros(size + 5, np.int64)
+        for k in range(5):
+            part = ((shifted >> np.uint64(8 * k)) & np.uint64(0xFF)).astype(np.float64)
+            # The codes' bits are disjoint, so summing the bytes that share an index ORs them.
+            out += np.bincount(index + k, weights=part, minlength=size + 5).astype(np.int64)
+        out = out[:size].astype(np.uint8)
+        out[0] |= self.acc
+        full = total // 8
+        self.chunks.append(out[:full].tobytes())
+        self.acc, self.count = (int(out[full]), total % 8) if total % 8 else (0, 0)
+
+    def align(self):
+        if self.count:
+            self.chunks.append(bytes([self.acc]))
+        self.acc, self.count = 0, 0
+
+    def raw(self, data):
+        assert self.count == 0
+        self.chunks.append(data)
+
+    def getvalue(self):
+        return b"".join(self.chunks)
+
+
+def _stored_bits(n):
+    """The stored form's size as blobcodec.c counts it: 42 bits per block (7 pad bits assumed)."""
+    return n * 8 + max(1, -(-n // _STORED_BLOCK)) * (3 + 7 + 32)
+
+
+def _rle_tokens(p):
+    """The tokens of the run rule (zlib's deflate_rle, ``CB_RLE_SCAN``) in stream order:
+    the first byte a literal; at each later position, a match (distance 1) of the bytes
+    repeating the previous byte if there are at least 3 of them (at most 258), else a
+    literal. Per maximal run of a byte v and length L: literal v, then the other L − 1 as
+    matches of 258 while 258 are left, then one match of the rest if ≥ 3, else that many
+    literals v. Returns (symbols, run lengths): symbol < 256 a literal, 256 a match, whose
+    length is in the second array (0 for literals)."""
+    n = len(p)
+    if n == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], p[1:] != p[:-1])))
+    lengths = np.diff(np.append(starts, n))
+    values = p[starts].astype(np.int64)
+    rest = lengths - 1
+    full, tail = rest // _MAX_RUN, rest % _MAX_RUN
+    tail_is_run = tail >= 3
+    per_run = 1 + full + np.where(tail_is_run, 1, tail)
+    first = np.cumsum(per_run) - per_run
+    owner = np.repeat(np.arange(len(starts)), per_run)
+    j = np.arange(int(per_run.sum())) - first[owner]
+    f, t, is_run_tail = full[owner], tail[owner], tail_is_run[owner]
+    match_length = np.where(j == 0, 0, np.where(j <= f, _MAX_RUN, np.where(is_run_tail, t, 0)))
+    symbols = np.where(match_length > 0, 256, values[owner])
+    return symbols, match_length
+
+
+class _PlanePlan:
+    """How one plane is written and its exact size in bits (stored: an upper bound)."""
+    STORED, LITERALS, RUNS = 0, 1, 2
+
+    def __init__(self, mode, bits, lit_len=None, header=None, tokens=None):
+        self.mode, self.bits, self.lit_len, self.header, self.tokens = mode, bits, lit_len, header, tokens
+
+
+def _plan_literals(hist):
+    freq = list(hist) + [1]   # 256: end of block
+    lit_len = _huffman_lengths(freq, 15)
+    header = _DynamicHeader(lit_len, [0])
+    bits = 3 + header.bits + sum(f * n for f, n in zip(freq, lit_len))
+    return _PlanePlan(_PlanePlan.LITERALS, bits, lit_len, header)
+
+
+def _plan_runs(p):
+    symbols, match_length = _rle_tokens(p)
+    len_code = np.searchsorted(_LEN_BASE, match_length, side="right") - 1
+    freq = np.bincount(np.where(symbols == 256, 257 + len_code, symbols), minlength=286).tolist()
+    freq[256] = 1
+    hlit = 286
+    while hlit > 257 and freq[hlit - 1] == 0:
+        hlit -= 1
+    lit_len = _huffman_lengths(freq[:hlit], 15)
+    # Distance code 0 (distance 1) is the only one used; a second code of length 1 keeps
+    # the distance code complete.
+    header = _DynamicHeader(lit_len, [1, 1])
+    matches = match_length > 0
+    extra = int(_LEN_EXTRA[len_code[matches]].sum())
+    bits = 3 + header.bits + extra + sum(f * n for f, n in zip(freq, lit_len)) + int(matches.sum())
+    return _PlanePlan(_PlanePlan.RUNS, bits, lit_len, header, (symbols, match_length, len_code))
+
+
+def _repeats(p):
+    """Bytes equal to the byte before them."""
+    return int(np.count_nonzero(p[1:] == p[:-1]))
+
+
+def _plan_plane(p):
+    """``plan_plane`` in blobcodec.c: the smallest of stored, literals and runs by exact
+    count (stored on ties; runs tried only when at least half the bytes repeat). A plane
+    of more than 4 × 8192 bytes is stored without more analysis if, on 4 chunks of 8192
+    bytes (chunk k at ⌊k·(n − 8192)/3⌋), literals cost ≥ 97% of 8 bits a byte and fewer
+    than half the chunks' bytes repeat (counted within each chunk)."""
+    n = len(p)
+    best = _PlanePlan(_PlanePlan.STORED, _stored_bits(n))
+    if n == 0:
+        return best
+    if n > _PLANE_SAMPLE_CHUNKS * _PLANE_SAMPLE_BYTES:
+        hist = np.zeros(256, np.int64)
+        repeats = 0
+        for k in range(_PLANE_SAMPLE_CHUNKS):
+            start = k * (n - _PLANE_SAMPLE_BYTES) // (_PLANE_SAMPLE_CHUNKS - 1)
+            chunk = p[start:start + _PLANE_SAMPLE_BYTES]
+            hist += np.bincount(chunk, minlength=256)
+            repeats += _repeats(chunk)
+        sample_bits = _PLANE_SAMPLE_CHUNKS * _PLANE_SAMPLE_BYTES * 8
+        if (_plan_literals(hist.tolist()).bits * 100 >= sample_bits * 97
+                and repeats * 2 < _PLANE_SAMPLE_CHUNKS * _PLANE_SAMPLE_BYTES):
+            return best
+    literals = _plan_literals(np.bincount(p, minlength=256).tolist())
+    if literals.bits < best.bits:
+        best = literals
+    if _repeats(p) * 2 >= n:
+        runs = _plan_runs(p)
+        if runs.bits < best.bits:
+            best = runs
+    return best
+
+
+def _plane_stream(data, planes):
+    """tt-ckpt's byte-plane zlib stream (§8, ``cb_zlib_planes`` with the FAST effort) of
+    ``data``, cut into ``planes`` equal planes: header 78 01; per plane its stored blocks,
+    literal block or run block (all non-final); an empty final fixed-Huffman block; the
+    big-endian Adler-32 of ``data``."""
+    buf = np.frombuffer(data, np.uint8)
+    n = len(buf) // planes
+    w = _BitWriter()
+    w.raw(b"\x78\x01")
+    for k in range(planes):
+        p = buf[k * n:(k + 1) * n]
+        if n == 0:
+            continue
+        plan = _plan_plane(p)
+        if plan.mode == _PlanePlan.STORED:
+            for i in range(0, n, _STORED_BLOCK):
+                block = p[i:i + _STORED_BLOCK]
+                w.put(0, 3)   # BFINAL 0, BTYPE 00
+                w.align()
+                w.raw(struct.pack("<HH", len(block), len(block) ^ 0xFFFF) + block.tobytes())
+            continue
+        plan.header.write(w)
+        lit_len = np.array(plan.lit_len, np.int64)
+        lit_code = np.array(_canonical_codes(plan.lit_len), np.uint64)
+        if plan.mode == _PlanePlan.LITERALS:
+            symbols = np.append(p.astype(np.int64), 256)
+            w.put_array(lit_code[symbols], lit_len[symbols])
+        else:
+            symbols, match_length, len_code = plan.tokens
+            matches = match_length > 0
+            sym = np.where(matches, 257 + len_code, symbols)
+            extra_len = np.where(matches, _LEN_EXTRA[len_code], 0)
+            extra = np.where(matches, match_length - _LEN_BASE[len_code], 0).astype(np.uint64)
+            code_len = lit_len[sym]
+            # A match: its length code, the extra bits, then distance code 0 (one 0 bit).
+            values = lit_code[sym] | (extra << code_len.astype(np.uint64))
+            nbits = code_len + extra_len + matches
+            w.put_array(np.append(values, lit_code[256]), np.append(nbits, lit_len[256]))
+    w.put(1 | 1 << 1, 3)   # BFINAL 1, BTYPE 01 (fixed Huffman)
+    w.put(0, 7)            # end of block: code 256 is seven 0 bits
+    w.align()
+    w.raw(struct.pack(">I", zlib.adler32(data)))
+    return w.getvalue()
+
+
+def _sample(raw, n):
+    """§8's filter sample: 4 chunks of 1024 elements, chunk k at element ⌊k·(n − 1024)/3⌋."""
+    m = SAMPLE_CHUNK_ELEMENTS
+    return b"".join(raw[4 * (k * (n - m) // (SAMPLE_CHUNKS - 1)):4 * (k * (n - m) // (SAMPLE_CHUNKS - 1) + m)]
+                    for k in range(SAMPLE_CHUNKS))
+
+
+def _compress_tensor(raw, n, level, strategy, forced, compression="fast"):
     """(stored bytes, filter name) by the spec's rule (§8), or with the forced filter."""
     if compression == "none":
         return _stored_stream(_shuffle(raw) if forced == "shuffle" else raw), forced or "none"
+    if compression == "fast":
+        def stream(f, data):
+            return _plane_stream(_shuffle(data), 4) if f == "shuffle" else _plane_stream(data, 1)
+    else:
+        def stream(f, data):
+            return _deflate(_shuffle(data) if f == "shuffle" else data, level, strategy)
     if forced is not None:
-        return _deflate(_shuffle(raw) if forced == "shuffle" else raw, level, strategy), forced
+        return stream(forced, raw), forced
     if n <= EXACT_CHOICE_LIMIT:
-        plain, shuffled = _deflate(raw, level, strategy), _deflate(_shuffle(raw), level, strategy)
+        plain, shuffled = stream("none", raw), stream("shuffle", raw)
         return (shuffled, "shuffle") if len(shuffled) < len(plain) else (plain, "none")
-    m = SAMPLE_CHUNK_ELEMENTS
-    sample = b"".join(raw[4 * (k * (n - m) // (SAMPLE_CHUNKS - 1)):4 * (k * (n - m) // (SAMPLE_CHUNKS - 1) + m)]
-                      for k in range(SAMPLE_CHUNKS))
-    use_shuffle = len(_deflate(_shuffle(sample), level, strategy)) < len(_deflate(sample, level, strategy))
-    return (_deflate(_shuffle(raw), level, strategy), "shuffle") if use_shuffle else (_deflate(raw, level, strategy), "none")
+    sample = _sample(raw, n)
+    filt = "shuffle" if len(stream("shuffle", sample)) < len(stream("none", sample)) else "none"
+    return stream(filt, raw), filt
 
 
 def encode(checkpoint, path="<memory>", level=DEFAULT_LEVEL, strategy=DEFAULT_STRATEGY, filter=None,
-           version=(MAJOR, MINOR), compression="zlib"):
+           version=(MAJOR, MINOR), compression="fast"):
     """The bytes of ``checkpoint`` as a .ttc file. Validates first, with the reader's own
     checks: a checkpoint that would not read back raises ``FormatError`` (kind
     ``invalidCheckpoint``) naming the field or tensor, and nothing is produced.
     ``version=(1, 0)`` writes what a format-1.0 writer wrote: minor 0 and no hash section.
-    ``compression``: ``"zlib"`` (zlib's deflate at ``level`` with ``strategy``: tt-ckpt's
-    1.0 writer, and its API's ``zlib`` encoding) or ``"none"`` (stored blocks, the bytes of
-    ``tt-ckpt train --compression none``). tt-ckpt's default ``fast`` byte-plane encoding is
-    not implemented here; every encoding reads the same."""
+    ``compression``: ``"fast"`` (the default: tt-ckpt's byte-plane encoding, §8, the bytes
+    of its default writer), ``"none"`` (stored blocks, the bytes of ``tt-ckpt train
+    --compression none``) or ``"zlib"`` (zlib's deflate at ``level`` with ``strategy``:
+    tt-ckpt's 1.0 writer, and its API's ``zlib`` encoding); ``level`` and ``strategy``
+    apply to ``"zlib"`` only. tt-ckpt's ``small`` encoding (``fast`` plus zlib's level-9
+    deflate per plane) is not implemented here; every encoding reads the same."""
     def invalid(message):
         raise FormatError(path, "invalidCheckpoint", f"cannot write: {message}")
-    if compression not in ("zlib", "none"):
-        invalid(f"compression {compression!r} is not zlib or none")
+    if compression not in ("fast", "zlib", "none"):
+        invalid(f"compression {compression!r} is not fast, zlib or none")
     if not (isinstance(level, int) and 0 <= level <= 9):
         invalid(f"compression level {level!r} is not in 0...9")
     if filter not in (None, "none", "shuffle"):
