@@ -40,7 +40,7 @@ extension TTCkpt {
                 before, and exits 2 with one line naming the step and the
                 likely cause. A closed stdout (a pipe whose reader exited,
                 `| head -1`) only stops the progress output: training goes on
-                to the end and saves.
+                to the end, saves, and exits 0.
 
                 Threads: --threads N for training and compression (default:
                 the TTCKPT_THREADS environment variable, else the CPU count).

@@ -197,6 +197,37 @@ import Testing
         #expect(stats.status == 2 && stats.stderrLines.count == 1 && stats.stdout.isEmpty)
     }
 
+    /// Issue 11 #19 through the binary: a blob rewritten together with its stored and raw
+    /// CRC-32s passes every CRC (so `--stats` reads it), and only the `hash` section's
+    /// SHA-256, which `--verify` checks, catches it: exit 2 naming the tensor (spec/FORMAT.md
+    /// §4.2, `rawDigest`).
+    @Test func verifyCatchesABlobRewrittenWithItsCRCs() throws {
+        let dir = try F.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let c = FormatFixtures.checkpoint()
+        var f = CraftedFile(c)
+        var values = c.tensors[1].values
+        values[0] += 1
+        let raw = littleEndianBytes(values)
+        f.blobs[1] = zlibCompress(raw, level: 1)
+        f.entries[1].filter = .none
+        f.entries[1].storedLength = UInt64(f.blobs[1].count)
+        f.entries[1].storedCRC32 = crc32Of(f.blobs[1])
+        f.entries[1].rawCRC32 = crc32Of(raw)
+        let path = dir.appendingPathComponent("r.ttc").path
+        try Data(f.bytes()).write(to: URL(fileURLWithPath: path))
+        #expect(f.entries[1].name == "pos_emb")
+        // Every CRC agrees: --stats inflates and checks every blob and passes.
+        let stats = try CLIRunner.run(["inspect", path, "--stats"])
+        #expect(stats.status == 0, "\(stats.stderr)")
+        let r = try CLIRunner.run(["inspect", path, "--verify"])
+        #expect(r.status == 2)
+        #expect(r.stderrLines.count == 1)
+        let prefix = "tt-ckpt: \(path): verify failed for 1 of \(c.tensors.count) tensors (first: pos_emb: tensor 'pos_emb': SHA-256 mismatch (hash section "
+        #expect(r.stderr.hasPrefix(prefix), "\(r.stderr)")
+        #expect(r.stdout.contains("FAILED"))
+    }
+
     @Test func errorsAreOneLineExitTwo() throws {
         let dir = try F.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -62,7 +62,28 @@ import Testing
         #expect(try CLIRunner.run(["sample", "m.ttc"], in: dir.url).status == 0)
     }
 
-    // MARK: #3 `other` tensors
+    /// Issue 11 #7 on #1's exit path: a run that diverges with `--save-every 1 --keep 2`
+    /// leaves exactly two step copies, the newest being the step saved, and no temporary
+    /// or lock file.
+    @Test func divergingRunWithSaveEveryHonoursKeep() throws {
+        let dir = try TemporaryDirectory("diverge-keep")
+        try ok(["init", "m.ttc"], in: dir)
+        try ok(["train", "m.ttc", "--steps", "200", "--quiet"], in: dir)
+        // --lr 1 (not 10) diverges a few steps later, after several saved copies.
+        let r = try CLIRunner.run(["train", "m.ttc", "--steps", "300", "--lr", "1", "--beta2", "0",
+                                   "--save-every", "1", "--keep", "2", "--quiet"], in: dir.url)
+        #expect(r.status == 2, "\(r.stderr)")
+        #expect(r.stderrLines.count == 1)
+        let saved = try load(dir, "m.ttc").training.step
+        #expect(r.stderrLines.first?.contains("so that step was not applied; saved step \(saved).") == true, "\(r.stderr)")
+        // Enough good steps in this run for --keep to have pruned something.
+        #expect(saved >= 203, "diverged too early to test --keep: saved step \(saved)")
+        let names = try dir.listing()
+        #expect(names == [String(format: "m.step%06d.ttc", saved - 1), String(format: "m.step%06d.ttc", saved), "m.ttc"], "\(names)")
+        #expect(try dir.read(String(format: "m.step%06d.ttc", saved)) == dir.read("m.ttc"))
+    }
+
+    // MARK: #3 `other` tensors    // MARK: #3 `other` tensors
 
     @Test func otherTensorsAreCarriedThroughTrainAndResumeAndCountedByExport() throws {
         let dir = try TemporaryDirectory("other")
@@ -291,18 +312,20 @@ import Testing
         let zeros = [Float](repeating: 0, count: 1 << 24)
         for i in 0..<17 { c.tensors.append(NamedTensor(name: "big.\(i)", role: .other, shape: [1 << 24], values: zeros)) }
         try CheckpointWriter.write(c, to: dir.path("big.ttc"))
+        try dir.write("corpus.txt", tinyCorpus)
         let line = "tt-ckpt: big.ttc: its tensors of role other hold 1140850688 bytes, more than the limit 1073741824"
         for args in [["train", "big.ttc", "--steps", "1"], ["resume", "big.ttc", "--steps", "1"], ["sample", "big.ttc"],
                      ["export", "big.ttc", "x.safetensors"], ["plot", "big.ttc", "m.ttc", "-o", "x.svg"],
                      ["inspect", "big.ttc", "--stats"], ["inspect", "big.ttc", "--verify"], ["inspect", "big.ttc", "--tensor", "big.0"],
-                     ["diff", "m.ttc", "big.ttc"]] {
+                     ["diff", "m.ttc", "big.ttc"], ["eval", "big.ttc", "--data", "corpus.txt"],
+                     ["trace", "big.ttc", "-o", "t.ttc"]] {
             let r = try Self.runLimited(args, limitMiB: 400, in: dir)
             #expect(r.status == 2, "\(args): \(r.stderr)")
             #expect(r.stderrLines == [line], "\(args)")
         }
         // The header alone is fine to show.
         #expect(try CLIRunner.run(["inspect", "big.ttc"], in: dir.url).status == 0)
-        #expect(try dir.listing() == ["big.ttc", "m.ttc"])
+        #expect(try dir.listing() == ["big.ttc", "corpus.txt", "m.ttc"])
     }
 
     // MARK: #11 sample streams
@@ -374,6 +397,17 @@ import Testing
         #expect(process.terminationStatus == 0)
         #expect(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self) == "")
         #expect(try load(dir, "m.ttc").training.step == 3000)
+    }
+
+    /// Issue 11 #13: `train --help` says what a closed stdout does, and what it says is
+    /// what `closedStdoutDoesNotStopTrainingOrItsSave` checks: training goes on to the
+    /// end, saves, and exits 0. (The help is re-wrapped here: only the words count.)
+    @Test func trainHelpSaysWhatAClosedStdoutDoes() throws {
+        let help = try CLIRunner.run(["train", "--help"])
+        #expect(help.status == 0)
+        let words = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(words.contains("A closed stdout (a pipe whose reader exited, `| head -1`) only stops the progress output: "
+                               + "training goes on to the end, saves, and exits 0."), "\(help.stdout)")
     }
 
     /// The `created`/`wrote`/`saved` lines escape control characters in names, as stderr does.

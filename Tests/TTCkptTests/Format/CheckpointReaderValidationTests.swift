@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import TTCore
 @testable import TTFormat
 
 /// One handcrafted file per reader rule; each must fail with its own error kind and a
@@ -197,6 +198,145 @@ import Testing
             #expect(e != nil && e!.description.contains(mention), "\(key): \(String(describing: e))")
             #expect([FormatError.Kind.invalidValue, .missingKey].contains(e?.kind))
         }
+    }
+
+    // MARK: Issue 11 #17: the spec's answers to its silent or ambiguous spots
+
+    /// Byte offset of entry `i` in an encoded TDIR payload (spec §4: 41 + name + 8 × rank bytes each).
+    static func entryOffset(_ entries: [TensorEntry], _ i: Int) -> Int {
+        8 + entries[..<i].reduce(0) { $0 + 41 + $1.name.utf8.count + 8 * $1.shape.count }
+    }
+
+    /// §4: an entry that runs past the end of the TDIR payload is `malformedDirectory`,
+    /// named by its name once read, else as `tensor #i`; a name length within the 1024-byte
+    /// cap that runs past the payload is such an entry, one above the cap is `badName`.
+    @Test func directoryEntriesRunningPastThePayload() {
+        // Cut in its fixed fields: the last entry loses its stored CRC-32 (offsets moved
+        // back by the 4 bytes, so every earlier entry is placed right).
+        var cut = CraftedFile(Self.base)
+        var placed = cut.placedEntries()
+        for i in placed.indices { placed[i].offset -= 4 }
+        cut.dirBytes = Array(encodeDirectory(placed).dropLast(4))
+        let e1 = FormatFixtures.readError(cut.bytes(), name: "bad.ttc")
+        #expect(e1?.kind == .malformedDirectory)
+        #expect(e1?.description == "bad.ttc: tensor 'adam_v.lm_head': entry runs past the end of the tensor directory",
+                "\(String(describing: e1))")
+        // The last entry's name length says 1024 (the cap) but fewer bytes are left.
+        let last = Self.base.tensors.count - 1
+        func withNameLength(_ n: UInt32) -> [UInt8] {
+            var f = CraftedFile(Self.base)
+            let entries = f.placedEntries()
+            var dir = encodeDirectory(entries)
+            let at = Self.entryOffset(entries, last)
+            #expect(le32(dir, at) == UInt32("adam_v.lm_head".utf8.count))
+            dir.replaceSubrange(at..<(at + 4), with: withUnsafeBytes(of: n.littleEndian, Array.init))
+            f.dirBytes = dir
+            return f.bytes()
+        }
+        let e2 = FormatFixtures.readError(withNameLength(1024), name: "bad.ttc")
+        #expect(e2?.kind == .malformedDirectory)
+        #expect(e2?.description == "bad.ttc: tensor #\(last): entry runs past the end of the tensor directory",
+                "\(String(describing: e2))")
+        let e3 = FormatFixtures.readError(withNameLength(1025), name: "bad.ttc")
+        #expect(e3?.kind == .badName)
+        #expect(e3?.description == "bad.ttc: tensor #\(last): name length 1025 exceeds the cap 1024", "\(String(describing: e3))")
+    }
+
+    /// §3.2: the u64 keys listed under "The 2^63 − 1 cap" are `invalidValue` at 2^63 with
+    /// "value V is out of range" (an element of train.session_starts: "element I is out of
+    /// range"); `train.seed` and `train.windows_drawn` take any u64.
+    @Test func theCapOnU64KeysAndTheKeysWithout() throws {
+        let above: UInt64 = 1 << 63
+        for key in [MetaKey.dModel, MetaKey.context, MetaKey.warmupSteps, MetaKey.decaySteps, MetaKey.rngIndex,
+                    MetaKey.step, MetaKey.tokensSeen, MetaKey.batchSize, MetaKey.dataByteCount, MetaKey.dataTokenCount] {
+            var f = CraftedFile(Self.base)
+            f.setMeta(key, .u64(above))
+            let e = FormatFixtures.readError(f.bytes(), name: "bad.ttc")
+            #expect(e?.kind == .invalidValue, "\(key)")
+            #expect(e?.description == "bad.ttc: metadata key '\(key)': value 9223372036854775808 is out of range", "\(String(describing: e))")
+        }
+        var starts = CraftedFile(Self.base)
+        starts.setMeta(MetaKey.sessionStarts, .u64Array([0, above]))
+        let e = FormatFixtures.readError(starts.bytes(), name: "bad.ttc")
+        #expect(e?.kind == .invalidValue)
+        #expect(e?.description == "bad.ttc: metadata key 'train.session_starts': element 1 is out of range", "\(String(describing: e))")
+        // 2^63 − 1 itself passes the cap (train.step then fails the loss-history rule of §3.3, a range).
+        var top = CraftedFile(Self.base)
+        top.setMeta(MetaKey.step, .u64(above - 1))
+        #expect(FormatFixtures.readError(top.bytes(), name: "bad.ttc")?.description
+                == "bad.ttc: metadata key 'train.loss_history': 3 losses for 9223372036854775807 steps; there is one loss per step")
+        // No cap on these two: the largest u64 reads back as it is.
+        var f = CraftedFile(Self.base)
+        f.setMeta(MetaKey.seed, .u64(.max))
+        f.setMeta(MetaKey.windowsDrawn, .u64(.max))
+        let c = try CheckpointReader(bytes: f.bytes(), name: "ok.ttc").readCheckpoint()
+        #expect(c.training.seed == .max)
+        #expect(c.training.windowsDrawn == .max)
+    }
+
+    /// §1: two preamble faults in one file; the earlier step of §1's list is reported,
+    /// for each pair of adjacent steps.
+    @Test func twoPreambleFaultsGiveTheEarlierStepsError() {
+        let good = CraftedFile(Self.base).bytes()
+        /// A preamble with these fields, its CRC right unless `badCRC`, then `rest`.
+        func file(major: UInt16 = 1, reserved: UInt32 = 0, headerLength: UInt64? = nil, headerCRC: UInt32? = nil,
+                  badCRC: Bool = false, rest: [UInt8] = Array(good[32...])) -> [UInt8] {
+            var w = ByteWriter()
+            w.append(TTCFormat.magic)
+            w.u16(major); w.u16(TTCFormat.minor); w.u32(reserved)
+            w.u64(headerLength ?? le64(good, 16))
+            w.u32(headerCRC ?? le32(good, 24))
+            w.u32(crc32Of(w.bytes) ^ (badCRC ? 1 : 0))
+            return w.bytes + rest
+        }
+        let header = Int(le64(good, 16))
+        let cases: [(String, [UInt8], FormatError.Kind, String)] = [
+            ("1 magic + 2 size", Array("PK\u{3}".utf8), .notTTC, "not a .ttc file (bad magic bytes)"),
+            ("2 size + 3 major", Array(file(major: 2).prefix(20)), .truncated, "truncated: 20 bytes is shorter than the 32-byte preamble"),
+            ("3 major + 4 preamble CRC", file(major: 2, badCRC: true), .unsupportedVersion,
+             "format version 2.\(TTCFormat.minor) is not supported (this tt-ckpt reads major version 1 only)"),
+            ("4 preamble CRC + 5 reserved", file(reserved: 1, badCRC: true), .preambleCRC, "preamble CRC-32 mismatch"),
+            ("5 reserved + 6 header cap", file(reserved: 1, headerLength: 1 << 40), .reservedField, "preamble reserved field is 1, must be 0"),
+            ("6 header cap + 7 header in file", file(headerLength: 1 << 40), .headerTooLarge, "header length 1099511627776 exceeds the cap 268435456"),
+            ("7 header in file + 8 header CRC", file(headerLength: UInt64(good.count), headerCRC: 0), .headerOutOfFile,
+             "header length \(good.count) runs past the end of the file (\(good.count) bytes)"),
+            ("8 header CRC + later", file(headerCRC: 0, rest: Array(good[32...]) + [0]), .headerCRC, "header CRC-32 mismatch"),
+        ]
+        #expect(header < good.count)
+        for (pair, bytes, kind, message) in cases {
+            let e = FormatFixtures.readError(bytes, name: "bad.ttc")
+            #expect(e?.kind == kind, "\(pair): \(String(describing: e))")
+            #expect(e?.description.hasPrefix("bad.ttc: " + message) == true, "\(pair): \(String(describing: e))")
+        }
+    }
+
+    /// §4.1: one tensor with both a wrong role and a wrong shape is `unexpectedTensor` (the
+    /// role is checked first); a file with one tensor missing and another unexpected is
+    /// `unexpectedTensor` (the missing ones are reported after the pass).
+    @Test func tensorSetPrecedence() {
+        var both = CraftedFile(Self.base)
+        both.entries[0].role = .adamM
+        both.entries[0].shape = [16, 6]  // tok_emb is (6, 16): the same raw length
+        let e1 = FormatFixtures.readError(both.bytes(), name: "bad.ttc")
+        #expect(e1?.kind == .unexpectedTensor)
+        #expect(e1?.description == "bad.ttc: tensor 'tok_emb': role adam_m, expected parameter", "\(String(describing: e1))")
+        // tok_emb (first in canonical order) missing; 'extra' (role parameter) last in the file.
+        var swapped = CraftedFile(Self.base)
+        var extra = swapped.entries.removeFirst()
+        extra.name = "extra"
+        swapped.entries.append(extra)
+        swapped.blobs.append(swapped.blobs.removeFirst())
+        swapped.digests!.append(swapped.digests!.removeFirst())
+        let e2 = FormatFixtures.readError(swapped.bytes(), name: "bad.ttc")
+        #expect(e2?.kind == .unexpectedTensor)
+        #expect(e2?.description == "bad.ttc: tensor 'extra': role parameter but not a tensor of this config", "\(String(describing: e2))")
+        // Without the unexpected one, the missing one is reported.
+        swapped.entries.removeLast()
+        swapped.blobs.removeLast()
+        swapped.digests!.removeLast()
+        let e3 = FormatFixtures.readError(swapped.bytes(), name: "bad.ttc")
+        #expect(e3?.kind == .missingTensor)
+        #expect(e3?.description == "bad.ttc: tensor 'tok_emb': missing (parameter of this config)", "\(String(describing: e3))")
     }
 
     @Test func metadataStructureRules() {

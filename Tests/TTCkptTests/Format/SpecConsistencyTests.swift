@@ -111,6 +111,27 @@ import Testing
         #expect(flat.contains("no final block or Adler-32 trailer; truncated stream"))
     }
 
+    /// Issue 11 #18: §8 says what byte-identical output depends on: which encodings write
+    /// every bit with tt-ckpt's own code and which call the zlib linked (every encoding the
+    /// writer has is in one group or the other), that another zlib such as zlib-ng gives
+    /// other bytes, and that the content (raw CRCs, digests, model digest) does not change.
+    @Test func section8SaysWhatByteIdenticalDependsOn() throws {
+        let start = try #require(Self.format.range(of: "\n## 8. Writer rules\n"))
+        let end = try #require(Self.format.range(of: "\n## 9. ", range: start.upperBound..<Self.format.endIndex))
+        let section = Self.format[start.upperBound..<end.lowerBound]
+        let head = try #require(section.range(of: "- **What \"byte-identical\" depends on**: "))
+        let rest = section[head.upperBound...]
+        let item = rest[..<(rest.range(of: "\n- ")?.lowerBound ?? rest.endIndex)]
+        let text = item.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let ownCode: Set<BlobEncoding> = [.fast, .none], callsZlib: Set<BlobEncoding> = [.small, .zlib]
+        #expect(ownCode.union(callsZlib) == Set(BlobEncoding.allCases), "an encoding §8 does not place")
+        #expect(text.hasPrefix("`fast` and `none` write every bit with tt-ckpt's own code, so their files are the same on any machine and with any zlib."), "\(text)")
+        #expect(text.contains("`small` and `zlib` call the zlib library the writer is linked with"), "\(text)")
+        #expect(text.contains("zlib-ng"))
+        #expect(text.contains("other, equally valid streams for the same content"))
+        #expect(text.contains("every reader, the raw CRCs, the `hash` digests and the model digest are the same"))
+    }
+
     /// TRAINING.md names both parameter limits the binary applies (the format's 2^31, first,
     /// and init's 2^27), with the binary's own words.
     @Test func parameterLimitsInTrainingMDAreTheBinarys() throws {

@@ -97,9 +97,13 @@ func interopSampleCheckpoint(_ config: ModelConfig = .tutorial, vocabulary: Voca
                 "\(e)" == file.path + ": " + message
             }
         }
-        // "NaN" is not JSON at all: the parser's error, naming the key.
+        // "NaN" is not JSON at all: the parser's error, naming the key and the byte.
         let nan = try exported(ckpt, includeOptimizer: true, editMetadata: { $0["loss_history"] = "[1.8,NaN,1.2]" })
-        #expect { try SafetensorsCheckpoint.importCheckpoint(nan) } throws: { "\($0)".contains("__metadata__ loss_history: ") }
+        #expect {
+            try SafetensorsCheckpoint.importCheckpoint(nan)
+        } throws: { e in
+            "\(e)" == nan.path + ": __metadata__ loss_history: invalid JSON at byte 5: unexpected character"
+        }
     }
 
     /// Issue 11 #12: the importer applies the vocabulary rules of the .ttc reader.

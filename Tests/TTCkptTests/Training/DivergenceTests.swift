@@ -44,6 +44,71 @@ import Testing
         }
     }
 
+    /// Makes the next step's loss finite and its gradient not: unit 0 of the first FFN gets
+    /// the bias 1e20, so its pre-activation is ≈ 1e20 at every position, and its output
+    /// weights (column 0 of ffn.w2) are zeroed, so the forward adds 0 · GELU(1e20) = 0 and
+    /// the loss is what it was. The backward's GELU′ at 1e20 is 2x·σ·(1 − σ)·(1 + 3k·x²)
+    /// with 1 − σ = 0 and x² = inf in float32: 0 · inf = NaN, which reaches ffn.w1 and b1.
+    /// Every weight stays finite.
+    func poisonTheBackwardOnly(_ model: Model) {
+        let F = model.layout.config.dFF
+        let b1 = model.view(model.parameters, model.layout.slots.first { $0.name == "layers.0.ffn.b1" }!)
+        let w2 = model.view(model.parameters, model.layout.slots.first { $0.name == "layers.0.ffn.w2" }!)  // (D, F)
+        b1[0] = 1e20
+        for c in 0..<model.layout.config.dModel { w2[c * F] = 0 }
+    }
+
+    /// Issue 11 #1: a finite loss with a non-finite gradient is a divergence too; the step
+    /// is not applied and the state is as before it.
+    @Test func stepWithAFiniteLossButANonFiniteGradientIsNotApplied() throws {
+        let (session, data) = try makeSession()
+        let sampler = session.sampler(for: data)
+        for _ in 0..<3 { #expect(session.step(sampler).applied) }
+        poisonTheBackwardOnly(session.model)
+        let before = session.snapshot()
+        let rngBefore = session.rng.state
+        let result = session.step(sampler)
+        #expect(!result.applied)
+        #expect(result.step == 4)
+        #expect(result.loss.isFinite)
+        #expect(!result.gradNorm.isFinite)
+        let after = session.snapshot()
+        #expect(after.training == before.training)
+        #expect(session.rng.state == rngBefore)
+        for (a, b) in zip(after.tensors, before.tensors) {
+            #expect(a.values.map(\.bitPattern) == b.values.map(\.bitPattern), "\(a.name)")
+        }
+    }
+
+    /// Through the training loop: the run stops at that step and saves the step before it,
+    /// exactly the state the last good step left (finite, so it is written).
+    @Test func trainerSavesTheLastGoodStateWhenOnlyTheGradientIsNotFinite() throws {
+        let dir = try TemporaryDirectory("diverge-grad")
+        let (session, data) = try makeSession()
+        var options = TrainerOptions(steps: 10, outputPath: dir.path("m.ttc"))
+        options.backgroundSaves = false
+        var lastGood: Checkpoint? = nil
+        let outcome = try Trainer.run(session, data: data, options: options, onStep: {
+            if $0.step == 2 {
+                self.poisonTheBackwardOnly(session.model)
+                lastGood = session.snapshot()
+            }
+        })
+        guard case .diverged(let d) = outcome else { Issue.record("outcome \(outcome)"); return }
+        #expect(d.step == 3 && d.savedStep == 2)
+        #expect(d.loss.isFinite && !d.gradNorm.isFinite)
+        #expect(d.message.hasPrefix("training diverged at step 3: the loss is \(d.loss) and the gradient norm nan, so that step was not applied; saved step 2."),
+                "\(d.message)")
+        #expect(try dir.listing() == ["m.ttc"])
+        let saved = try CheckpointReader(path: dir.path("m.ttc")).readCheckpoint()
+        #expect(saved.training.step == 2)
+        let expected = try #require(lastGood)
+        #expect(saved.training == expected.training)
+        for (a, b) in zip(saved.tensors, expected.tensors) {
+            #expect(a.values.map(\.bitPattern) == b.values.map(\.bitPattern), "\(a.name)")
+        }
+    }
+
     /// Once the weight is repaired, the next step draws exactly the windows the failed one
     /// drew: the failed step left no trace.
     @Test func theStepAfterAFailedOneDrawsTheSameBatch() throws {
