@@ -10,7 +10,7 @@ enum CheckpointBench {
     static func mediumCheckpoint(steps: Int = 3) throws -> Checkpoint {
         let preset = BenchPreset.all.first { $0.name == "medium" }!
         let config = preset.config
-        let vocabulary = Vocabulary(kind: .byte, tokens: (0..<config.vocabSize).map { String(format: "%02x", $0) })
+        let vocabulary = Vocabulary.bench(size: config.vocabSize)
         let initial = try TrainingSession.initialCheckpoint(config: config, vocabulary: vocabulary, seed: 42, data: nil)
         let session = try TrainingSession(checkpoint: initial, maxBatchSize: preset.batchSize, source: "bench")
         let batch = preset.batch()

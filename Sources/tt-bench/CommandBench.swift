@@ -55,7 +55,7 @@ enum CommandBench {
         }
         func vs(_ s: Double) -> String { peerCycle.map { fmt(s / $0, 2) + "x" } ?? "-" }
         for mode in ["fast", "small", "none"] {
-            let argv = ["train", model, "--data", corpus, "--steps", "1", "-o", out, "--quiet", "--threads", "\(threads)",
+            let argv = ["train", model, "--data", corpus, "--steps", "1", "-o", out, "--force", "--quiet", "--threads", "\(threads)",
                         "--compression", mode]
             if let s = best(argv) {
                 table.add(["train --steps 1 -o, --compression \(mode)\(mode == "fast" ? " (default)" : "")", fmt(s, 3), vs(s)])

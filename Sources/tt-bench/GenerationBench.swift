@@ -39,7 +39,7 @@ enum GenerationBench {
         var rng = PythonRandom(seed: 42)
         model.initializeWeights(rng: &rng)
         model.threadCount = threads
-        let vocabulary = Vocabulary(kind: .byte, tokens: (0..<c.config.vocabSize).map { String($0) })
+        let vocabulary = Vocabulary.bench(size: c.config.vocabSize)
         let prompt = lcg(c.promptTokens, vocab: c.config.vocabSize)
         var options = GenerationOptions()
         options.temperature = 0

@@ -63,3 +63,12 @@ struct BenchPreset {
         return Batch(tokens: tokens, targets: targets, batchSize: B, seqLen: T)
     }
 }
+
+extension Vocabulary {
+    /// A vocabulary of `size` tokens that a checkpoint may hold (spec/FORMAT.md §3.3): the
+    /// byte vocabulary for 256, otherwise one CJK character per token (char kind).
+    static func bench(size: Int) -> Vocabulary {
+        if size == 256 { return .bytes }
+        return Vocabulary(kind: .char, tokens: (0..<size).map { String(UnicodeScalar(0x4E00 + UInt32($0))!) })
+    }
+}

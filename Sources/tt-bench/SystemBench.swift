@@ -11,7 +11,7 @@ enum SystemBench {
     static func mediumSession() throws -> (TrainingSession, TrainingData) {
         let preset = medium
         let config = preset.config
-        let vocabulary = Vocabulary(kind: .byte, tokens: (0..<config.vocabSize).map { String(format: "%02x", $0) })
+        let vocabulary = Vocabulary.bench(size: config.vocabSize)
         var state: UInt64 = 99
         var tokens: [Int32] = []
         for _ in 0..<20_000 {
