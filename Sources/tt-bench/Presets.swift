@@ -66,9 +66,11 @@ struct BenchPreset {
 
 extension Vocabulary {
     /// A vocabulary of `size` tokens that a checkpoint may hold (spec/FORMAT.md §3.3): the
-    /// byte vocabulary for 256, otherwise one CJK character per token (char kind).
+    /// byte vocabulary for 256, otherwise a word vocabulary (its three specials, then
+    /// `w3`, `w4`, …).
     static func bench(size: Int) -> Vocabulary {
         if size == 256 { return .bytes }
-        return Vocabulary(kind: .char, tokens: (0..<size).map { String(UnicodeScalar(0x4E00 + UInt32($0))!) })
+        let specials = ["<PAD>", "<BOS>", "<EOS>"]
+        return Vocabulary(kind: .word, tokens: specials + (specials.count..<size).map { "w\($0)" })
     }
 }
