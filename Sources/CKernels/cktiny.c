@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "transpose8.h"
 #define CT_X86 1
 #else
 #define CT_X86 0
@@ -146,22 +147,6 @@ CT_AVX2 static void matmul_backward_weight(float *dW, float *dBias, const float 
         }
 }
 
-// In-place 8 x 8 transpose of r[0..7].
-CT_AVX2 static inline void transpose8(__m256 r[8]) {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20); r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20); r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31); r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31); r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
-}
-
 // dst(C,R) = src(R,C)ᵀ: 8 x 8 blocks in registers, the edges element by element.
 CT_AVX2 static void transpose(float *restrict dst, const float *restrict src, long R, long C) {
     long R8 = R & ~7L, C8 = C & ~7L;
@@ -169,7 +154,7 @@ CT_AVX2 static void transpose(float *restrict dst, const float *restrict src, lo
         for (long c0 = 0; c0 < C8; c0 += 8) {
             __m256 v[8];
             for (int k = 0; k < 8; k++) v[k] = _mm256_loadu_ps(src + (r0 + k) * C + c0);
-            transpose8(v);
+            transpose8x8_avx2(v);
             for (int k = 0; k < 8; k++) _mm256_storeu_ps(dst + (c0 + k) * R + r0, v[k]);
         }
     for (long r = 0; r < R; r++)

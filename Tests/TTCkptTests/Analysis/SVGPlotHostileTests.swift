@@ -10,7 +10,7 @@ import Testing
 /// (0, 1e-18) used to trap converting a tick's 10^19 scale to Int64), no "nan" or "inf" in
 /// an attribute, and well-formed XML.
 @Suite struct SVGPlotHostileTests {
-    static let extremes: [Float] = [0, -0, 1e-19, 1e-30, 1.1754944e-38, 1e-40, .leastNonzeroMagnitude, 1, 2.5, 1e10, 3e38,
+    static let extremes: [Float] = [0, -0, 1e-19, 1e-30, 1.1754944e-38, Float(bitPattern: 0x11D6C), /* ≈ 1e-40, subnormal */ .leastNonzeroMagnitude, 1, 2.5, 1e10, 3e38,
                                     .greatestFiniteMagnitude, -1, -3e38, .nan, .infinity, -.infinity]
 
     static func check(_ svg: String, _ label: String) {

@@ -10,14 +10,6 @@ import Testing
 /// identical bytes for any thread count), `eval` against the Double reference model, and
 /// `sample`'s streamed output.
 @Suite struct GPT2CommandTests {
-    @discardableResult
-    func ok(_ args: [String], in dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIRunner.Result {
-        let result = try CLIRunner.run(args, in: dir.url)
-        #expect(result.status == 0, "\(args.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderr.isEmpty, "\(result.stderr)", sourceLocation: sourceLocation)
-        return result
-    }
-
     /// gpt2-tiny shrunk so a debug build runs it in seconds; byte tokens.
     static let shape = ["--preset", "gpt2-tiny", "--d-model", "32", "--heads", "4", "--d-ff", "64", "--layers", "2",
                         "--context", "16", "--seed", "5"]
@@ -25,14 +17,14 @@ import Testing
     @Test func trainThenResumeIsByteIdenticalAndThreadCountsAgree() throws {
         let dir = try TemporaryDirectory("gpt2-contract")
         try dir.write("corpus.txt", tinyCorpus)
-        for name in ["a.ttc", "b.ttc", "c.ttc"] { try ok(["init", name] + Self.shape, in: dir) }
+        for name in ["a.ttc", "b.ttc", "c.ttc"] { try CLIRunner.ok(["init", name] + Self.shape, in: dir) }
         // nanoGPT's optimizer settings: decay 0.1 on the 2-D weights only.
         let hyper = ["--data", "corpus.txt", "--batch-size", "2", "--lr", "3e-3", "--schedule", "cosine", "--warmup", "2",
                      "--decay-steps", "12", "--grad-clip", "1", "--weight-decay", "0.1", "--no-decay-norm-bias", "--quiet"]
-        try ok(["train", "a.ttc", "--steps", "12", "--threads", "1"] + hyper, in: dir)
-        try ok(["train", "b.ttc", "--steps", "7", "--threads", "2"] + hyper, in: dir)
-        try ok(["resume", "b.ttc", "--steps", "5", "--data", "corpus.txt", "--threads", "3", "--quiet"], in: dir)
-        try ok(["train", "c.ttc", "--steps", "12", "--threads", "3"] + hyper, in: dir)
+        try CLIRunner.ok(["train", "a.ttc", "--steps", "12", "--threads", "1"] + hyper, in: dir)
+        try CLIRunner.ok(["train", "b.ttc", "--steps", "7", "--threads", "2"] + hyper, in: dir)
+        try CLIRunner.ok(["resume", "b.ttc", "--steps", "5", "--data", "corpus.txt", "--threads", "3", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "c.ttc", "--steps", "12", "--threads", "3"] + hyper, in: dir)
         let a = try dir.read("a.ttc")
         #expect(a == (try dir.read("b.ttc")))
         #expect(a == (try dir.read("c.ttc")))
@@ -54,10 +46,10 @@ import Testing
         try dir.write("corpus.txt", tinyCorpus)
         let text = "the lazy fox learns the letters. é\n"
         try dir.write("valid.txt", text)
-        try ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "2",
+        try CLIRunner.ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "2",
                 "--context", "8"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "3", "--data", "corpus.txt", "--quiet"], in: dir)
-        let result = try ok(["eval", "m.ttc", "--data", "valid.txt", "--json"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "3", "--data", "corpus.txt", "--quiet"], in: dir)
+        let result = try CLIRunner.ok(["eval", "m.ttc", "--data", "valid.txt", "--json"], in: dir)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let loss = try #require(json["loss"] as? Double)
         let n = text.utf8.count
@@ -81,9 +73,9 @@ import Testing
         let expected = sum / Double(n - 1)
         #expect(abs(loss - expected) <= 1e-6 * expected, "eval \(loss) vs reference \(expected)")
 
-        let one = try ok(["eval", "m.ttc", "--data", "valid.txt", "--json", "--batch-size", "1"], in: dir)
+        let one = try CLIRunner.ok(["eval", "m.ttc", "--data", "valid.txt", "--json", "--batch-size", "1"], in: dir)
         #expect(one.stdout == result.stdout)
-        let plain = try ok(["eval", "m.ttc", "--data", "valid.txt"], in: dir)
+        let plain = try CLIRunner.ok(["eval", "m.ttc", "--data", "valid.txt"], in: dir)
         #expect(plain.stdout.hasPrefix("loss \(String(format: "%.6f", loss))  perplexity "))
         #expect(plain.stdout.contains("(\(n - 1) tokens in \((n - 1 + 7) / 8) windows of up to 8)"))
     }
@@ -93,9 +85,9 @@ import Testing
     @Test func evalProgressOnlyWhenAsked() throws {
         let dir = try TemporaryDirectory("gpt2-eval-progress")
         try dir.write("text.txt", String(repeating: tinyCorpus, count: 2))
-        try ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1",
+        try CLIRunner.ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1",
                 "--context", "8"], in: dir)
-        let quiet = try ok(["eval", "m.ttc", "--data", "text.txt", "--batch-size", "2"], in: dir)
+        let quiet = try CLIRunner.ok(["eval", "m.ttc", "--data", "text.txt", "--batch-size", "2"], in: dir)
         let loud = try CLIRunner.run(["eval", "m.ttc", "--data", "text.txt", "--batch-size", "2", "--progress"], in: dir.url)
         #expect(loud.status == 0 && loud.stdout == quiet.stdout)
         let windows = (String(repeating: tinyCorpus, count: 2).utf8.count - 1 + 7) / 8
@@ -110,10 +102,10 @@ import Testing
     /// two-byte character), as the library generates it with the same options.
     @Test func sampleStreamsExactlyTheDecodedText() throws {
         let dir = try TemporaryDirectory("gpt2-sample")
-        try ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1",
+        try CLIRunner.ok(["init", "m.ttc", "--preset", "gpt2-tiny", "--d-model", "16", "--heads", "2", "--d-ff", "32", "--layers", "1",
                 "--context", "32"], in: dir)
         let prompt = "café"
-        let result = try ok(["sample", "m.ttc", "--prompt", prompt, "--tokens", "60", "--temperature", "1.5", "--seed", "9"], in: dir)
+        let result = try CLIRunner.ok(["sample", "m.ttc", "--prompt", prompt, "--tokens", "60", "--temperature", "1.5", "--seed", "9"], in: dir)
         let session = try TrainingSession(checkpoint: try TrainingSession.loadCheckpoint(path: dir.path("m.ttc")),
                                           maxBatchSize: 1, source: "m.ttc")
         var options = GenerationOptions()
@@ -129,11 +121,11 @@ import Testing
 
     @Test func initHelpListsTheGPT2PresetsAndTrainHelpTheNanoGPTDecay() throws {
         let dir = try TemporaryDirectory("gpt2-help")
-        let help = try ok(["init", "--help"], in: dir).stdout
+        let help = try CLIRunner.ok(["init", "--help"], in: dir).stdout
         #expect(help.contains("gpt2-tiny") && help.contains("gpt2-124m") && help.contains("124,439,808"))
-        let train = try ok(["train", "--help"], in: dir).stdout
+        let train = try CLIRunner.ok(["train", "--help"], in: dir).stdout
         #expect(train.contains("nanoGPT"))
-        let created = try ok(["init", "m.ttc", "--preset", "gpt2-tiny"], in: dir).stdout
+        let created = try CLIRunner.ok(["init", "m.ttc", "--preset", "gpt2-tiny"], in: dir).stdout
         let c = ModelConfig.gpt2Tiny()
         #expect(created.contains("arch gpt2, V 256, D 64, H 4, F 256, L 2, T 64, \(ParameterLayout.parameterCount(c)) parameters"))
     }

@@ -9,14 +9,6 @@ import Testing
 /// read big or hostile files stay bounded, and `sample` streams. Each test fails on the
 /// tool before issue 11 (run with `TT_CKPT_BIN` pointing at an old build to see it).
 @Suite struct RunSafetyTests {
-    @discardableResult
-    func ok(_ args: [String], in dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIRunner.Result {
-        let result = try CLIRunner.run(args, in: dir.url)
-        #expect(result.status == 0, "\(args.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderr.isEmpty, "\(result.stderr)", sourceLocation: sourceLocation)
-        return result
-    }
-
     func load(_ dir: TemporaryDirectory, _ name: String) throws -> Checkpoint {
         try CheckpointReader(path: dir.path(name)).readCheckpoint()
     }
@@ -25,7 +17,7 @@ import Testing
     /// to sample quickly in a debug build.
     func charModel(_ dir: TemporaryDirectory, _ name: String = "c.ttc") throws {
         try dir.write("corpus.txt", tinyCorpus)
-        try ok(["init", name, "--preset", "gpt-small", "--data", "corpus.txt", "--d-model", "16", "--heads", "2",
+        try CLIRunner.ok(["init", name, "--preset", "gpt-small", "--data", "corpus.txt", "--d-model", "16", "--heads", "2",
                 "--d-ff", "32", "--layers", "1", "--context", "8"], in: dir)
     }
 
@@ -36,8 +28,8 @@ import Testing
     /// likely cause. The file saved is exactly what training to that step gives.
     @Test func divergingRunStopsAtTheFirstNonFiniteStepAndSavesTheLastGoodState() throws {
         let dir = try TemporaryDirectory("diverge")
-        try ok(["init", "m.ttc"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "200", "--quiet"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "200", "--quiet"], in: dir)
         try FileManager.default.copyItem(atPath: dir.path("m.ttc"), toPath: dir.path("copy.ttc"))
         let r = try CLIRunner.run(["train", "m.ttc", "--steps", "300", "--lr", "10", "--beta2", "0", "--quiet"], in: dir.url)
         #expect(r.status == 2, "\(r.stderr)")
@@ -56,7 +48,7 @@ import Testing
         #expect(saved.training.lossHistory.count == saved.training.step)
         for t in saved.tensors { #expect(t.values.allSatisfy { $0.isFinite }, "\(t.name)") }
         // The same hyperparameters for exactly the good steps give the same bytes.
-        try ok(["train", "copy.ttc", "--steps", String(diverged - 1 - 200), "--lr", "10", "--beta2", "0", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "copy.ttc", "--steps", String(diverged - 1 - 200), "--lr", "10", "--beta2", "0", "--quiet"], in: dir)
         #expect(try dir.read("m.ttc") == dir.read("copy.ttc"))
         // The state saved is a usable model.
         #expect(try CLIRunner.run(["sample", "m.ttc"], in: dir.url).status == 0)
@@ -67,8 +59,8 @@ import Testing
     /// or lock file.
     @Test func divergingRunWithSaveEveryHonoursKeep() throws {
         let dir = try TemporaryDirectory("diverge-keep")
-        try ok(["init", "m.ttc"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "200", "--quiet"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "200", "--quiet"], in: dir)
         // --lr 1 (not 10) diverges a few steps later, after several saved copies.
         let r = try CLIRunner.run(["train", "m.ttc", "--steps", "300", "--lr", "1", "--beta2", "0",
                                    "--save-every", "1", "--keep", "2", "--quiet"], in: dir.url)
@@ -87,17 +79,17 @@ import Testing
 
     @Test func otherTensorsAreCarriedThroughTrainAndResumeAndCountedByExport() throws {
         let dir = try TemporaryDirectory("other")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         var checkpoint = try load(dir, "m.ttc")
         let notes = NamedTensor(name: "notes.embedding_norms", role: .other, shape: [2, 3], values: [1, 2, 3, 4, 5, 6])
         checkpoint.tensors.append(notes)
         try CheckpointWriter.write(checkpoint, to: dir.path("m.ttc"))
-        try ok(["train", "m.ttc", "--steps", "2", "--quiet"], in: dir)
-        try ok(["resume", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        try CLIRunner.ok(["resume", "m.ttc", "--steps", "2", "--quiet"], in: dir)
         let trained = try load(dir, "m.ttc")
         #expect(trained.training.step == 4)
         #expect(trained.tensors.filter { $0.role == .other } == [notes])
-        let r = try ok(["export", "m.ttc", "m.safetensors"], in: dir)
+        let r = try CLIRunner.ok(["export", "m.ttc", "m.safetensors"], in: dir)
         let file = try SafetensorsFile(path: dir.path("m.safetensors"))
         #expect(file.tensors.count == 13)
         #expect(r.stdout == "wrote m.safetensors: 13 tensors (f32), step 4; 1 tensor of role other not exported\n")
@@ -109,7 +101,7 @@ import Testing
     /// process; once the first has finished (here: stopped by SIGTERM, saved) it goes ahead.
     @Test func secondWriterIsRefusedWithTheHoldersPid() throws {
         let dir = try TemporaryDirectory("lock")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let first = try CLIRunner.start(["train", "m.ttc", "--steps", "100000000", "--quiet"], in: dir.url)
         let pid = first.process.processIdentifier
         let lockFile = dir.path(".m.ttc.lock")
@@ -119,7 +111,7 @@ import Testing
         let expected = "tt-ckpt: m.ttc: is being written by process \(pid) (lock file .m.ttc.lock); wait for it to finish or stop it"
         for args in [["train", "m.ttc", "--steps", "10"], ["resume", "m.ttc", "--steps", "10"],
                      ["train", "x.ttc", "--steps", "10", "-o", "m.ttc", "--force"], ["init", "m.ttc", "--force"]] {
-            if args[1] == "x.ttc" { try ok(["init", "x.ttc"], in: dir) }
+            if args[1] == "x.ttc" { try CLIRunner.ok(["init", "x.ttc"], in: dir) }
             let second = try CLIRunner.run(args, in: dir.url)
             #expect(second.status == 2, "\(args)")
             #expect(second.stderrLines == [expected], "\(args)")
@@ -129,7 +121,7 @@ import Testing
         #expect(first.process.terminationStatus == 143)
         let step = try load(dir, "m.ttc").training.step
         #expect(step > 0)
-        try ok(["train", "m.ttc", "--steps", "10", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "10", "--quiet"], in: dir)
         #expect(try load(dir, "m.ttc").training.step == step + 10)
         #expect(try dir.listing() == ["m.ttc", "x.ttc"])  // no lock file left
     }
@@ -138,8 +130,8 @@ import Testing
 
     @Test func existingOutputsNeedForceButInPlaceTrainingDoesNot() throws {
         let dir = try TemporaryDirectory("force")
-        try ok(["init", "m.ttc"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "2", "--quiet"], in: dir)
         try dir.write("other.ttc", "unrelated")
         try dir.write("other.safetensors", "unrelated")
         try dir.write("other.svg", "unrelated")
@@ -152,15 +144,15 @@ import Testing
             #expect(try dir.read(out) == Data("unrelated".utf8), "\(args)")
         }
         // In place, under any spelling of the same file, needs no flag.
-        try ok(["train", "m.ttc", "--steps", "1", "--quiet"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "1", "-o", "./m.ttc", "--quiet"], in: dir)
-        try ok(["resume", "m.ttc", "--steps", "1", "-o", "m.ttc", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "1", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "1", "-o", "./m.ttc", "--quiet"], in: dir)
+        try CLIRunner.ok(["resume", "m.ttc", "--steps", "1", "-o", "m.ttc", "--quiet"], in: dir)
         #expect(try load(dir, "m.ttc").training.step == 5)
         // --force replaces.
-        try ok(["train", "m.ttc", "--steps", "1", "-o", "other.ttc", "--force", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "1", "-o", "other.ttc", "--force", "--quiet"], in: dir)
         #expect(try load(dir, "other.ttc").training.step == 6)
-        try ok(["export", "m.ttc", "other.safetensors", "--force"], in: dir)
-        try ok(["plot", "m.ttc", "-o", "other.svg", "--force"], in: dir)
+        try CLIRunner.ok(["export", "m.ttc", "other.safetensors", "--force"], in: dir)
+        try CLIRunner.ok(["plot", "m.ttc", "-o", "other.svg", "--force"], in: dir)
         #expect(try String(decoding: dir.read("other.svg"), as: UTF8.self).hasPrefix("<?xml"))
     }
 
@@ -170,12 +162,12 @@ import Testing
     /// name with --save-every writes its step copies.
     @Test func longOutputNamesSave() throws {
         let dir = try TemporaryDirectory("long")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let long = String(repeating: "n", count: 250) + ".ttc"
-        try ok(["train", "m.ttc", "--steps", "3", "-o", long, "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "3", "-o", long, "--quiet"], in: dir)
         #expect(try CheckpointReader(path: dir.path(long)).training.step == 3)
         let medium = String(repeating: "m", count: 226) + ".ttc"
-        try ok(["train", "m.ttc", "--steps", "3", "-o", medium, "--save-every", "1", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "3", "-o", medium, "--save-every", "1", "--quiet"], in: dir)
         let copies = try dir.listing().filter { $0.hasPrefix(String(repeating: "m", count: 226) + ".step") }
         #expect(copies.count == 3)
         #expect(try dir.listing().count == 3 + 3)  // m.ttc, the two outputs, the copies; no temporaries
@@ -187,7 +179,7 @@ import Testing
     /// temporary file, no lock file, and exactly --keep step copies.
     @Test func sighupDuringSavesSavesExits129AndHonoursKeep() throws {
         let dir = try TemporaryDirectory("hup")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let running = try CLIRunner.start(["train", "m.ttc", "--steps", "100000000", "--save-every", "1", "--keep", "2",
                                            "--json", "--log-every", "1"], in: dir.url)
         let deadline = Date().addingTimeInterval(60)
@@ -210,8 +202,8 @@ import Testing
     /// are still pruned to --keep.
     @Test func fullDiskAfterTheStepCopySaysWhereTheStateIsAndKeepsKeep() throws {
         let dir = try TemporaryDirectory("enospc")
-        try ok(["init", "m.ttc"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "2", "--save-every", "1", "--quiet"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "2", "--save-every", "1", "--quiet"], in: dir)
         #expect(try dir.listing() == ["m.step000001.ttc", "m.step000002.ttc", "m.ttc"])
         let before = try dir.read("m.ttc")
         let budget = before.count * 3 / 2  // the step copy fits, the output does not
@@ -237,17 +229,17 @@ import Testing
 
     @Test func plotOfExtremeLossesAndNonFiniteTensorsDoesNotTrap() throws {
         let dir = try TemporaryDirectory("plot")
-        try ok(["init", "a.ttc"], in: dir)
+        try CLIRunner.ok(["init", "a.ttc"], in: dir)
         var c = try load(dir, "a.ttc")
-        c.training.lossHistory = [2.5, 1e-19, 3e-30, .nan, 1.2e-38, .infinity, 4e-45, 0.5]
+        c.training.lossHistory = [2.5, 1e-19, 3e-30, .nan, 1.2e-38, .infinity, Float(bitPattern: 3), 0.5]  // 3 × 2^-149 ≈ 4.2e-45, subnormal
         c.training.step = c.training.lossHistory.count
         c.training.sessionStarts = [0, 4]
         try CheckpointWriter.write(c, to: dir.path("tiny-loss.ttc"))
-        try ok(["plot", "tiny-loss.ttc", "-o", "log.svg", "--log-y"], in: dir)
-        try ok(["plot", "tiny-loss.ttc", "-o", "linear.svg"], in: dir)
+        try CLIRunner.ok(["plot", "tiny-loss.ttc", "-o", "log.svg", "--log-y"], in: dir)
+        try CLIRunner.ok(["plot", "tiny-loss.ttc", "-o", "linear.svg"], in: dir)
         c.tensors[0].values[0] = .nan
         try CheckpointWriter.write(c, to: dir.path("nan.ttc"))
-        try ok(["plot", "a.ttc", "nan.ttc", "-o", "change.svg"], in: dir)
+        try CLIRunner.ok(["plot", "a.ttc", "nan.ttc", "-o", "change.svg"], in: dir)
         for name in ["log.svg", "linear.svg", "change.svg"] {
             let svg = String(decoding: try dir.read(name), as: UTF8.self)
             #expect(!svg.contains("\"nan\"") && !svg.contains("\"inf\"") && !svg.contains("\"-inf\""), "\(name)")
@@ -284,7 +276,7 @@ import Testing
     /// every tensor: export over 768 MiB, plot A B over 1.5 GiB).
     @Test func exportAndPlotStayBoundedByTheLargestTensor() throws {
         let dir = try TemporaryDirectory("bounded")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         var c = try load(dir, "m.ttc")
         let zeros = [Float](repeating: 0, count: 1 << 24)
         for i in 0..<12 { c.tensors.append(NamedTensor(name: "big.\(i)", role: .other, shape: [1 << 12, 1 << 12], values: zeros)) }
@@ -307,7 +299,7 @@ import Testing
     /// from a file of about 1 MiB.
     @Test func everyCommandThatInflatesRefusesTheSameOversizedFile() throws {
         let dir = try TemporaryDirectory("oversized")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         var c = try load(dir, "m.ttc")
         let zeros = [Float](repeating: 0, count: 1 << 24)
         for i in 0..<17 { c.tensors.append(NamedTensor(name: "big.\(i)", role: .other, shape: [1 << 24], values: zeros)) }
@@ -375,7 +367,7 @@ import Testing
     /// `train … | head -1`: the closed pipe does not stop training or its save; exit 0.
     @Test func closedStdoutDoesNotStopTrainingOrItsSave() throws {
         let dir = try TemporaryDirectory("head")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLIRunner.binaryPath)
         process.arguments = ["train", "m.ttc", "--steps", "3000", "--log-every", "1"]
@@ -416,11 +408,11 @@ import Testing
         let name = "a\u{1B}[31mb.ttc"
         let shown = TerminalText.escaped(name)
         #expect(shown == "a\\u{1b}[31mb.ttc")
-        let created = try ok(["init", name], in: dir)
+        let created = try CLIRunner.ok(["init", name], in: dir)
         #expect(created.stdout.hasPrefix("created \(shown): arch tutorial"), "\(created.stdout)")
-        let saved = try ok(["train", name, "--steps", "2", "--log-every", "2"], in: dir)
+        let saved = try CLIRunner.ok(["train", name, "--steps", "2", "--log-every", "2"], in: dir)
         #expect(saved.stdoutLines.last?.hasPrefix("saved \(shown): step 2, loss ") == true, "\(saved.stdout)")
-        let wrote = try ok(["export", name, "x\u{7}.safetensors"], in: dir)
+        let wrote = try CLIRunner.ok(["export", name, "x\u{7}.safetensors"], in: dir)
         #expect(wrote.stdout.hasPrefix("wrote x\\u{7}.safetensors: 13 tensors"), "\(wrote.stdout)")
         for r in [created, saved, wrote] { #expect(!r.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }) }
     }
@@ -428,7 +420,7 @@ import Testing
     /// A corpus that reports size 0 (procfs) is read, not called empty.
     @Test func corpusFromAProcFileIsRead() throws {
         let dir = try TemporaryDirectory("proc")
-        let r = try ok(["init", "p.ttc", "--preset", "gpt-small", "--data", "/proc/version", "--d-model", "16", "--heads", "2",
+        let r = try CLIRunner.ok(["init", "p.ttc", "--preset", "gpt-small", "--data", "/proc/version", "--d-model", "16", "--heads", "2",
                         "--d-ff", "32", "--layers", "1", "--context", "8"], in: dir)
         #expect(r.stdout.hasPrefix("created p.ttc: arch gpt"))
         let bytes = Array(try String(contentsOfFile: "/proc/version", encoding: .utf8).utf8)

@@ -13,14 +13,6 @@ let tinyCorpus = """
 /// End-to-end training through the built binary: the resume contract, learning, saving,
 /// progress output and the data rules.
 @Suite struct TrainCommandTests {
-    @discardableResult
-    func ok(_ args: [String], in dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> CLIRunner.Result {
-        let result = try CLIRunner.run(args, in: dir.url)
-        #expect(result.status == 0, "\(args.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
-        #expect(result.stderr.isEmpty, "\(result.stderr)", sourceLocation: sourceLocation)
-        return result
-    }
-
     func load(_ dir: TemporaryDirectory, _ name: String) throws -> Checkpoint {
         try CheckpointReader(path: dir.path(name)).readCheckpoint()
     }
@@ -29,11 +21,11 @@ let tinyCorpus = """
 
     @Test func tutorialTrainThenResumeIsByteIdenticalToOneRun() throws {
         let dir = try TemporaryDirectory("contract-tutorial")
-        try ok(["init", "a.ttc"], in: dir)
-        try ok(["init", "b.ttc"], in: dir)
-        try ok(["train", "a.ttc", "--steps", "20", "--quiet"], in: dir)
-        try ok(["train", "b.ttc", "--steps", "10", "--quiet"], in: dir)
-        try ok(["resume", "b.ttc", "--steps", "10", "--quiet"], in: dir)
+        try CLIRunner.ok(["init", "a.ttc"], in: dir)
+        try CLIRunner.ok(["init", "b.ttc"], in: dir)
+        try CLIRunner.ok(["train", "a.ttc", "--steps", "20", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "b.ttc", "--steps", "10", "--quiet"], in: dir)
+        try CLIRunner.ok(["resume", "b.ttc", "--steps", "10", "--quiet"], in: dir)
         let a = try dir.read("a.ttc"), b = try dir.read("b.ttc")
         #expect(a == b)
         let state = try load(dir, "b.ttc").training
@@ -51,13 +43,13 @@ let tinyCorpus = """
         try dir.write("corpus.txt", tinyCorpus)
         let shape = ["--preset", "gpt-small", "--data", "corpus.txt", "--d-model", "32", "--heads", "4", "--d-ff", "64",
                      "--layers", "2", "--context", "16", "--seed", "7"]
-        try ok(["init", "a.ttc"] + shape, in: dir)
-        try ok(["init", "b.ttc"] + shape, in: dir)
+        try CLIRunner.ok(["init", "a.ttc"] + shape, in: dir)
+        try CLIRunner.ok(["init", "b.ttc"] + shape, in: dir)
         let hyper = ["--batch-size", "4", "--lr", "3e-3", "--schedule", "cosine", "--warmup", "3", "--decay-steps", "16",
                      "--grad-clip", "1.0", "--no-decay-norm-bias", "--weight-decay", "0.1", "--quiet"]
-        try ok(["train", "a.ttc", "--steps", "16", "--data", "corpus.txt"] + hyper, in: dir)
-        try ok(["train", "b.ttc", "--steps", "9", "--data", "corpus.txt"] + hyper, in: dir)
-        try ok(["resume", "b.ttc", "--steps", "7", "--data", "corpus.txt", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "a.ttc", "--steps", "16", "--data", "corpus.txt"] + hyper, in: dir)
+        try CLIRunner.ok(["train", "b.ttc", "--steps", "9", "--data", "corpus.txt"] + hyper, in: dir)
+        try CLIRunner.ok(["resume", "b.ttc", "--steps", "7", "--data", "corpus.txt", "--quiet"], in: dir)
         #expect(try dir.read("a.ttc") == dir.read("b.ttc"))
         let state = try load(dir, "b.ttc").training
         #expect(state.step == 16)
@@ -76,9 +68,9 @@ let tinyCorpus = """
         // (B > 1 with the contract's own train/resume split is the test above.)
         let dir = try TemporaryDirectory("contract-gpt-small")
         try dir.write("corpus.txt", String(repeating: tinyCorpus, count: 2))
-        try ok(["init", "m.ttc", "--preset", "gpt-small", "--data", "corpus.txt"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "2", "--data", "corpus.txt", "--save-every", "1", "-o", "a.ttc", "--quiet"], in: dir)
-        try ok(["resume", "a.step000001.ttc", "--steps", "1", "--data", "corpus.txt", "-o", "b.ttc", "--quiet"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc", "--preset", "gpt-small", "--data", "corpus.txt"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "2", "--data", "corpus.txt", "--save-every", "1", "-o", "a.ttc", "--quiet"], in: dir)
+        try CLIRunner.ok(["resume", "a.step000001.ttc", "--steps", "1", "--data", "corpus.txt", "-o", "b.ttc", "--quiet"], in: dir)
         #expect(try dir.read("a.ttc") == dir.read("b.ttc"))
         #expect(try load(dir, "b.ttc").config == ModelConfig.gptSmall(vocabSize: 30))
     }
@@ -87,27 +79,27 @@ let tinyCorpus = """
 
     @Test func trainedTutorialModelCompletesTheSentence() throws {
         let dir = try TemporaryDirectory("tutorial-1000")
-        try ok(["init", "m.ttc"], in: dir)
-        let train = try ok(["train", "m.ttc", "--steps", "1000"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        let train = try CLIRunner.ok(["train", "m.ttc", "--steps", "1000"], in: dir)
         #expect(train.stdoutLines.last?.hasPrefix("saved m.ttc: step 1000, loss ") == true)
         // Issue 2: with the defaults the tutorial loss falls below 0.01 within 1000 steps.
         let state = try load(dir, "m.ttc").training
         #expect(try #require(state.lossHistory.last) < 0.01)
-        let sample = try ok(["sample", "m.ttc", "--prompt", "<BOS>", "--temperature", "0"], in: dir)
+        let sample = try CLIRunner.ok(["sample", "m.ttc", "--prompt", "<BOS>", "--temperature", "0"], in: dir)
         #expect(sample.stdout == "<BOS> I like transformers <EOS>\n")
         // The default prompt is <BOS>; sampling at temperature 1 from a model this sure still
         // finds the sentence, and top-k 1 is greedy whatever the temperature.
-        #expect(try ok(["sample", "m.ttc", "--temperature", "0"], in: dir).stdout == "<BOS> I like transformers <EOS>\n")
-        #expect(try ok(["sample", "m.ttc", "--top-k", "1", "--temperature", "5"], in: dir).stdout
+        #expect(try CLIRunner.ok(["sample", "m.ttc", "--temperature", "0"], in: dir).stdout == "<BOS> I like transformers <EOS>\n")
+        #expect(try CLIRunner.ok(["sample", "m.ttc", "--top-k", "1", "--temperature", "5"], in: dir).stdout
                 == "<BOS> I like transformers <EOS>\n")
         // Continuing from the middle.
-        #expect(try ok(["sample", "m.ttc", "--prompt", "<BOS> I", "--temperature", "0"], in: dir).stdout
+        #expect(try CLIRunner.ok(["sample", "m.ttc", "--prompt", "<BOS> I", "--temperature", "0"], in: dir).stdout
                 == "<BOS> I like transformers <EOS>\n")
     }
 
     @Test func initWithSeed42HasTheSeriesWeights() throws {
         let dir = try TemporaryDirectory("init")
-        let result = try ok(["init", "m.ttc"], in: dir)
+        let result = try CLIRunner.ok(["init", "m.ttc"], in: dir)
         #expect(result.stdout.hasPrefix("created m.ttc: arch tutorial, V 6, D 16, H 2, F 64, L 1, T 5"))
         let checkpoint = try load(dir, "m.ttc")
         #expect(checkpoint.vocabulary == .tutorial)
@@ -125,16 +117,16 @@ let tinyCorpus = """
     @Test func samplingIsSeededAndSlidesPastTheContext() throws {
         let dir = try TemporaryDirectory("sample")
         try dir.write("corpus.txt", tinyCorpus)
-        try ok(["init", "m.ttc", "--preset", "gpt-small", "--data", "corpus.txt", "--d-model", "16", "--heads", "2",
+        try CLIRunner.ok(["init", "m.ttc", "--preset", "gpt-small", "--data", "corpus.txt", "--d-model", "16", "--heads", "2",
                 "--d-ff", "32", "--layers", "1", "--context", "8"], in: dir)
         let args = ["sample", "m.ttc", "--prompt", "the ", "--tokens", "40", "--seed", "3"]
-        let first = try ok(args, in: dir), second = try ok(args, in: dir)
+        let first = try CLIRunner.ok(args, in: dir), second = try CLIRunner.ok(args, in: dir)
         #expect(first.stdout == second.stdout)
         // 4 prompt characters + 40 generated (no <EOS> in a char vocabulary) + newline; more
         // than T = 8, so the window slid.
         #expect(first.stdout.unicodeScalars.count == 4 + 40 + 1)
         #expect(first.stdout.hasPrefix("the "))
-        let other = try ok(["sample", "m.ttc", "--prompt", "the ", "--tokens", "40", "--seed", "4"], in: dir)
+        let other = try CLIRunner.ok(["sample", "m.ttc", "--prompt", "the ", "--tokens", "40", "--seed", "4"], in: dir)
         #expect(other.stdout != first.stdout)
     }
 
@@ -142,24 +134,24 @@ let tinyCorpus = """
 
     @Test func saveEveryWritesStepFilesAndKeepsTheNewest() throws {
         let dir = try TemporaryDirectory("save-every")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let original = try dir.read("m.ttc")
-        try ok(["train", "m.ttc", "--steps", "7", "--save-every", "2", "--keep", "2", "-o", "out.ttc", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "7", "--save-every", "2", "--keep", "2", "-o", "out.ttc", "--quiet"], in: dir)
         #expect(try dir.listing() == ["m.ttc", "out.step000004.ttc", "out.step000006.ttc", "out.ttc"])
         #expect(try dir.read("m.ttc") == original)  // -o leaves the input alone
         #expect(try load(dir, "out.step000006.ttc").training.step == 6)
         #expect(try load(dir, "out.ttc").training.step == 7)
-        try ok(["train", "out.ttc", "--steps", "4", "--save-every", "1", "--keep", "0", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "out.ttc", "--steps", "4", "--save-every", "1", "--keep", "0", "--quiet"], in: dir)
         #expect(try dir.listing() == ["m.ttc", "out.step000004.ttc", "out.step000006.ttc", "out.ttc"])
-        try ok(["train", "out.ttc", "--steps", "2", "--save-every", "13", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "out.ttc", "--steps", "2", "--save-every", "13", "--quiet"], in: dir)
         #expect(try dir.listing() == ["m.ttc", "out.step000004.ttc", "out.step000006.ttc", "out.step000013.ttc", "out.ttc"])
         #expect(try dir.read("out.step000013.ttc") == dir.read("out.ttc"))
     }
 
     @Test func jsonProgressHasOneObjectPerLoggedStep() throws {
         let dir = try TemporaryDirectory("json")
-        try ok(["init", "m.ttc"], in: dir)
-        let result = try ok(["train", "m.ttc", "--steps", "6", "--json", "--log-every", "2"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        let result = try CLIRunner.ok(["train", "m.ttc", "--steps", "6", "--json", "--log-every", "2"], in: dir)
         let objects = try result.stdoutLines.map { line in
             try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
         }
@@ -178,21 +170,21 @@ let tinyCorpus = """
 
     @Test func plainProgressLinesWhenNotATerminal() throws {
         let dir = try TemporaryDirectory("plain")
-        try ok(["init", "m.ttc"], in: dir)
-        let lines = try ok(["train", "m.ttc", "--steps", "20"], in: dir).stdoutLines
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        let lines = try CLIRunner.ok(["train", "m.ttc", "--steps", "20"], in: dir).stdoutLines
         // Default interval: steps / 10 = 2.
         #expect(lines.count == 11)
         #expect(lines.first?.hasPrefix("step 2/20  loss ") == true)
         #expect(lines.first?.contains(" tok/s  ETA ") == true)
         #expect(lines.last?.hasPrefix("saved m.ttc: step 20, loss ") == true)
-        #expect(try ok(["train", "m.ttc", "--steps", "3", "--quiet"], in: dir).stdout.isEmpty)
+        #expect(try CLIRunner.ok(["train", "m.ttc", "--steps", "3", "--quiet"], in: dir).stdout.isEmpty)
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script"), "needs util-linux script for a pty"))
     func liveProgressLineOnATerminal() throws {
         // `script` runs the command on a pseudo-terminal, so stdout is a TTY.
         let dir = try TemporaryDirectory("tty")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
         process.arguments = ["-qec", "'\(CLIRunner.binaryPath)' train m.ttc --steps 300", "/dev/null"]
@@ -215,19 +207,19 @@ let tinyCorpus = """
 
     @Test func hyperparametersAreRecordedAndSessionsCounted() throws {
         let dir = try TemporaryDirectory("hyper")
-        try ok(["init", "m.ttc"], in: dir)
-        try ok(["train", "m.ttc", "--steps", "3", "--lr", "0.005", "--batch-size", "2", "--weight-decay", "0",
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "3", "--lr", "0.005", "--batch-size", "2", "--weight-decay", "0",
                 "--schedule", "cosine", "--quiet"], in: dir)
         var state = try load(dir, "m.ttc").training
         #expect(state.optimizer.learningRate == 0.005 && state.optimizer.weightDecay == 0)
         #expect(state.optimizer.schedule == .cosine && state.optimizer.decaySteps == 3)
         #expect(state.batchSize == 2)
         #expect(state.sessionStarts == [0])
-        try ok(["resume", "m.ttc", "--steps", "2", "--quiet"], in: dir)
+        try CLIRunner.ok(["resume", "m.ttc", "--steps", "2", "--quiet"], in: dir)
         state = try load(dir, "m.ttc").training
         #expect(state.sessionStarts == [0])
         #expect(state.optimizer.decaySteps == 3)
-        try ok(["train", "m.ttc", "--steps", "4", "--quiet"], in: dir)
+        try CLIRunner.ok(["train", "m.ttc", "--steps", "4", "--quiet"], in: dir)
         state = try load(dir, "m.ttc").training
         #expect(state.sessionStarts == [0, 5])
         #expect(state.step == 9)
@@ -239,7 +231,7 @@ let tinyCorpus = """
 
     func interrupt(with signal: Int32, expecting status: Int32, name: String) throws {
         let dir = try TemporaryDirectory("signal")
-        try ok(["init", "m.ttc"], in: dir)
+        try CLIRunner.ok(["init", "m.ttc"], in: dir)
         let running = try CLIRunner.start(["train", "m.ttc", "--steps", "10000000", "--json", "--log-every", "1"], in: dir.url)
         let deadline = Date().addingTimeInterval(60)
         while running.stdoutSoFar.split(separator: "\n").count < 3 && Date() < deadline { usleep(20_000) }

@@ -96,8 +96,13 @@ import Testing
         URL(fileURLWithPath: CLIRunner.binaryPath).deletingLastPathComponent().appendingPathComponent(name).path
     }
 
-    @Test(arguments: [("ttc-fuzz", "Tests/Fuzz/corpus"), ("safetensors-fuzz", "Tests/Fuzz/safetensors-corpus")])
-    func corpusReplays(_ target: String, _ corpus: String) throws {
+    /// Each committed fuzz corpus through its target's replay mode (`interop-fuzz` takes the
+    /// format as its first argument): every input is handled without a finding.
+    @Test(arguments: [("ttc-fuzz", "Tests/Fuzz/corpus"), ("safetensors-fuzz", "Tests/Fuzz/safetensors-corpus"),
+                      ("interop-fuzz safetensors", "Tests/Fuzz/corpus-safetensors"), ("interop-fuzz gguf", "Tests/Fuzz/corpus-gguf")])
+    func corpusReplays(_ command: String, _ corpus: String) throws {
+        let words = command.split(separator: " ").map(String.init)
+        let target = words[0]
         let binary = Self.tool(target)
         try #require(FileManager.default.isExecutableFile(atPath: binary), "\(binary) not built (swift build builds it)")
         let root = TestPaths.path(corpus)
@@ -112,7 +117,7 @@ import Testing
         #expect(files.count >= 10)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
-        p.arguments = files.sorted()
+        p.arguments = Array(words.dropFirst()) + files.sorted()
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice

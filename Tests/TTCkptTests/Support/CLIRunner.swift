@@ -34,6 +34,15 @@ enum CLIRunner {
         var stdoutLines: [String] { stdout.split(separator: "\n").map(String.init) }
     }
 
+    /// Runs `tt-ckpt args...` in `dir` and expects success: exit 0 and nothing on stderr.
+    @discardableResult
+    static func ok(_ args: [String], in dir: TemporaryDirectory, sourceLocation: SourceLocation = #_sourceLocation) throws -> Result {
+        let result = try run(args, in: dir.url)
+        #expect(result.status == 0, "\(args.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.isEmpty, "\(result.stderr)", sourceLocation: sourceLocation)
+        return result
+    }
+
     /// Runs `tt-ckpt args...` to completion in `directory` (default: the current one).
     static func run(_ args: [String], in directory: URL? = nil) throws -> Result {
         let running = try start(args, in: directory)
