@@ -131,7 +131,7 @@ struct SaveOptions: ParsableArguments {
     var keep: Int?
     @Flag(help: "Replace an existing file at -o OUT. (Training CKPT in place needs no flag; step copies belong to OUT and are replaced.)")
     var force = false
-    @Option(help: ArgumentHelp("How saves compress: fast (default; sign and exponent bytes Huffman-coded, the near-random mantissa bytes stored), small (also tries zlib level 9 on every byte plane: smallest, slowest) or none (stored, raw size). Recorded only in the blobs: every reader reads all three.", valueName: "mode"))
+    @Option(help: ArgumentHelp("How saves compress: fast (default; sign and exponent bytes Huffman-coded, the near-random mantissa bytes stored), small (also tries zlib level 9 on the byte planes with runs and both filters on every tensor: never larger than fast, slower) or none (stored, raw size). Recorded only in the blobs: every reader reads all three.", valueName: "mode"))
     var compression: CompressionOption = .fast
 
     func validate() throws {
