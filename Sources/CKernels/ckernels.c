@@ -16,7 +16,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#include "transpose8.h"
+#include "avx2_shared.h"
 #define CK_HAVE_X86 1
 #else
 #define CK_HAVE_X86 0
@@ -556,22 +556,14 @@ __attribute__((target("avx2,fma")))
 static long adamw_avx2(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
                        long i0, long i1, float lr, float beta1, float one_minus_beta1, float beta2,
                        float one_minus_beta2, float eps, float decay, float bias1, float bias2, float grad_scale) {
-    const __m256 vb1 = _mm256_set1_ps(beta1), vomb1 = _mm256_set1_ps(one_minus_beta1);
-    const __m256 vb2 = _mm256_set1_ps(beta2), vomb2 = _mm256_set1_ps(one_minus_beta2);
-    const __m256 vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps), vdecay = _mm256_set1_ps(decay);
-    const __m256 vbias1 = _mm256_set1_ps(bias1), vbias2 = _mm256_set1_ps(bias2), vscale = _mm256_set1_ps(grad_scale);
+    const ck_adamw_vectors c = ck_adamw_vectors_make(lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, bias1, bias2);
+    const __m256 vdecay = _mm256_set1_ps(decay), vscale = _mm256_set1_ps(grad_scale);
     const int scaled = grad_scale != 1.0f;
     long i = i0;
     for (; i + 8 <= i1; i += 8) {
         __m256 gi = _mm256_loadu_ps(g + i);
         if (scaled) gi = _mm256_mul_ps(gi, vscale);
-        __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vomb1, gi));
-        __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vomb2, _mm256_mul_ps(gi, gi)));
-        _mm256_storeu_ps(m + i, mi);
-        _mm256_storeu_ps(v + i, vi);
-        __m256 num = _mm256_mul_ps(vlr, _mm256_div_ps(mi, vbias1));
-        __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vi, vbias2)), veps);
-        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), vdecay), _mm256_div_ps(num, den)));
+        ck_adamw8(&c, vdecay, p, m, v, gi, i);
     }
     return i;
 }

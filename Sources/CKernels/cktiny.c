@@ -9,7 +9,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
-#include "transpose8.h"
+#include "avx2_shared.h"
 #define CT_X86 1
 #else
 #define CT_X86 0
@@ -562,10 +562,7 @@ CT_AVX2 double ck_adamw_update_sum_of_squares(float *p, const float *g, float *m
                                               const long *noDecay, long ranges,
                                               float lr, float beta1, float one_minus_beta1, float beta2,
                                               float one_minus_beta2, float eps, float decay, float bias1, float bias2) {
-    const __m256 vb1 = _mm256_set1_ps(beta1), vomb1 = _mm256_set1_ps(one_minus_beta1);
-    const __m256 vb2 = _mm256_set1_ps(beta2), vomb2 = _mm256_set1_ps(one_minus_beta2);
-    const __m256 vlr = _mm256_set1_ps(lr), veps = _mm256_set1_ps(eps);
-    const __m256 vbias1 = _mm256_set1_ps(bias1), vbias2 = _mm256_set1_ps(bias2);
+    const ck_adamw_vectors c = ck_adamw_vectors_make(lr, beta1, one_minus_beta1, beta2, one_minus_beta2, eps, bias1, bias2);
     double total = 0;
     long r = 0;   // next no-decay range that may still apply
     for (long start = 0; start < n; start += block) {
@@ -599,13 +596,7 @@ CT_AVX2 double ck_adamw_update_sum_of_squares(float *p, const float *g, float *m
                 __m256d x1 = _mm256_cvtps_pd(_mm256_extractf128_ps(gi, 1));
                 lanes = _mm256_add_pd(_mm256_mul_pd(x0, x0), lanes);
                 lanes = _mm256_add_pd(_mm256_mul_pd(x1, x1), lanes);
-                __m256 mi = _mm256_add_ps(_mm256_mul_ps(vb1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(vomb1, gi));
-                __m256 vi = _mm256_add_ps(_mm256_mul_ps(vb2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(vomb2, _mm256_mul_ps(gi, gi)));
-                _mm256_storeu_ps(m + i, mi);
-                _mm256_storeu_ps(v + i, vi);
-                __m256 num = _mm256_mul_ps(vlr, _mm256_div_ps(mi, vbias1));
-                __m256 den = _mm256_add_ps(_mm256_sqrt_ps(_mm256_div_ps(vi, vbias2)), veps);
-                _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_mul_ps(_mm256_loadu_ps(p + i), vdecay), _mm256_div_ps(num, den)));
+                ck_adamw8(&c, vdecay, p, m, v, gi, i);
             }
             for (; i < segEnd; i++) {
                 double x = (double)g[i];
