@@ -175,6 +175,13 @@ def main(argv=None):
         dist.broadcast(status, 0)  # every rank exits with rank 0's status
         return int(status.item())
     finally:
+        # DDP's reducer and gloo's pending work hold tensors; freed by the garbage collector
+        # at interpreter exit (reference cycles), after the group is gone, they made a rank
+        # abort now and then ("terminate called without an active exception"). Free them
+        # while the group is alive. No barrier here: after an error on one rank it would hang.
+        result = None
+        import gc
+        gc.collect()
         dist.destroy_process_group()
 
 
