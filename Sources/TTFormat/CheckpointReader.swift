@@ -226,20 +226,27 @@ public final class CheckpointReader {
     /// counter). The result is the same for any count; when several tensors fail, the
     /// error of the first in file order is thrown.
     public func readCheckpoint(threads: Int) throws -> Checkpoint {
-        let entries = self.entries
-        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: entries.count)
+        Checkpoint(config: config, vocabulary: vocabulary, training: training,
+                   tensors: try loadTensors(threads: threads) { _ in true }, trace: trace)
+    }
+
+    /// Loads the tensors whose entries `included` accepts, in file order, on up to `threads`
+    /// threads (largest first from a shared counter), with every check of `loadTensor`. The
+    /// result is the same for any count; when several tensors fail, the error of the first
+    /// in file order is thrown.
+    public func loadTensors(threads: Int, where included: (TensorEntry) -> Bool) throws -> [NamedTensor] {
+        let selected = entries.indices.filter { included(entries[$0]) }
+        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: selected.count)
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
         nonisolated(unsafe) let out = results
-        forEachLargestFirst(sizes: entries.map { Int($0.rawLength) }, threads: threads) { i in
-            out[i] = Result { try self.loadValidated(i) }
+        forEachLargestFirst(sizes: selected.map { Int(entries[$0].rawLength) }, threads: threads) { i in
+            out[i] = Result { try self.loadValidated(selected[i]) }
         }
-        var tensors: [NamedTensor] = []
-        tensors.reserveCapacity(entries.count)
-        for (i, e) in entries.enumerated() {
-            tensors.append(NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try results[i]!.get()))
+        return try selected.indices.map { i in
+            let e = entries[selected[i]]
+            return NamedTensor(name: e.name, role: e.role, shape: e.shape, values: try results[i]!.get())
         }
-        return Checkpoint(config: config, vocabulary: vocabulary, training: training, tensors: tensors, trace: trace)
     }
 }
 

@@ -49,20 +49,7 @@ public final class ReadableFile: @unchecked Sendable {
             throw FormatError(path: path, kind: .io, message: "read of \(count) bytes at \(offset) is past the end of the file")
         }
         var out = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count }
-        var done = 0
-        try out.withUnsafeMutableBytes { buffer in
-            while done < count {
-                let n = pread(fd, buffer.baseAddress! + done, min(count - done, 1 << 30), off_t(offset + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw FormatError(path: path, kind: .io, message: "read failed: \(String(cString: strerror(errno)))")
-                }
-                if n == 0 {
-                    throw FormatError(path: path, kind: .io, message: "file shrank while reading (ends before byte \(offset + done))")
-                }
-                done += n
-            }
-        }
+        try out.withUnsafeMutableBytes { try read(at: offset, into: $0) }
         return out
     }
 

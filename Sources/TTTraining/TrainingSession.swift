@@ -241,17 +241,7 @@ extension TrainingSession {
     public static func loadCheckpoint(path: String, includeOther: Bool = false, threads: Int = 1) throws -> Checkpoint {
         let reader = try CheckpointReader(path: path)
         try CheckpointBounds.check(reader)
-        let used = reader.entries.filter { includeOther || $0.role != .other }
-        let results = UnsafeMutableBufferPointer<Result<[Float], Error>?>.allocate(capacity: used.count)
-        results.initialize(repeating: nil)
-        defer { results.deinitialize(); results.deallocate() }
-        nonisolated(unsafe) let out = results
-        forEachLargestFirst(sizes: used.map { Int($0.rawLength) }, threads: threads) { i in
-            out[i] = Result { try reader.loadTensor(used[i]) }
-        }
-        let tensors = try used.indices.map { i in
-            NamedTensor(name: used[i].name, role: used[i].role, shape: used[i].shape, values: try results[i]!.get())
-        }
+        let tensors = try reader.loadTensors(threads: threads) { includeOther || $0.role != .other }
         return Checkpoint(config: reader.config, vocabulary: reader.vocabulary, training: reader.training, tensors: tensors)
     }
 }
