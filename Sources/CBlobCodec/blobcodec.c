@@ -283,14 +283,27 @@ static inline void bw_align(bitw *w) {
 
 typedef struct { uint32_t freq; uint16_t sym; } leaf;
 
-static int leaf_compare(const void *x, const void *y) {
-    const leaf *a = (const leaf *)x, *b = (const leaf *)y;
-    if (a->freq != b->freq) return a->freq < b->freq ? -1 : 1;
-    return a->sym < b->sym ? -1 : a->sym > b->sym ? 1 : 0;
+// By (frequency, symbol): a total order, so the result does not depend on the sort. Each
+// leaf is one 64-bit key (frequency << 16 | symbol) and the keys are merge-sorted bottom
+// up; qsort with a comparison callback cost about 10% of a save (two sorts per plane).
+static void sort_leaves(leaf *v, int n) {
+    uint64_t a[288], b[288];
+    for (int i = 0; i < n; i++) a[i] = (uint64_t)v[i].freq << 16 | v[i].sym;
+    uint64_t *src = a, *dst = b;
+    for (int i = 0; i + 1 < n; i += 2)   // runs of 2 first
+        if (a[i] > a[i + 1]) { uint64_t t = a[i]; a[i] = a[i + 1]; a[i + 1] = t; }
+    for (int width = 2; width < n; width *= 2) {
+        for (int lo = 0; lo < n; lo += 2 * width) {
+            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
+            int i = lo, j = mid, k = lo;
+            while (i < mid && j < hi) dst[k++] = src[i] <= src[j] ? src[i++] : src[j++];
+            while (i < mid) dst[k++] = src[i++];
+            while (j < hi) dst[k++] = src[j++];
+        }
+        uint64_t *t = src; src = dst; dst = t;
+    }
+    for (int i = 0; i < n; i++) { v[i].freq = (uint32_t)(src[i] >> 16); v[i].sym = (uint16_t)(src[i] & 0xffff); }
 }
-
-// By (frequency, symbol): a total order, so the result does not depend on the sort.
-static void sort_leaves(leaf *v, int n) { qsort(v, (size_t)n, sizeof(leaf), leaf_compare); }
 
 // Optimal code lengths (Huffman, two-queue merge over leaves sorted by frequency), then
 // limited to `limit` bits by moving codes down the tree until Kraft's sum is exact (the
