@@ -30,6 +30,14 @@ public enum AtomicWrite {
         /// Appends `bytes` to the temporary file.
         public func append(_ bytes: UnsafeRawBufferPointer) throws { try io.write(fd, bytes, path: tempPath) }
         public func append(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try append($0) } }
+        /// Overwrites bytes already appended, at `offset` (for a header whose contents are
+        /// known only once the rest is written).
+        public func write(_ bytes: [UInt8], at offset: Int) throws {
+            try bytes.withUnsafeBytes { try io.write(fd, $0, at: offset, path: tempPath) }
+        }
+        /// Starts writing `offset..<offset + count` to the device without waiting, so the
+        /// final fsync waits for less (`FileSystemIO.beginWriteback`).
+        public func beginWriteback(offset: Int, count: Int) { io.beginWriteback(fd, offset: offset, count: count) }
     }
 
     /// The streaming form of `write(_:to:io:)`, with the same guarantees: `produce` appends

@@ -1,3 +1,4 @@
+import Dispatch
 import TTCore
 
 /// How the writer stores blobs.
@@ -35,12 +36,36 @@ public enum CheckpointWriter {
     public static func write(_ checkpoint: Checkpoint, to paths: [String], options: WriteOptions = WriteOptions(),
                              written: (String) -> Void = { _ in }) throws {
         guard let first = paths.first else { return }
-        let image = try encode(checkpoint, path: first, options: options)
-        for path in paths {
-            try AtomicWrite.write([image.head] + image.blobs, to: path, io: options.io)
+        let layout = try plan(checkpoint, path: first, options: options)
+        // The first file is written while the blobs are compressed: each blob goes out as
+        // soon as it and the ones before it are done, and the device starts on them at once,
+        // so the write and most of the fsync overlap the compression. The preamble and
+        // header, which need every blob's length and checksums, come last, over zeros.
+        var blobs: [CompressedBlob] = []
+        var head: [UInt8] = []
+        try AtomicWrite.write(to: first, io: options.io) { sink in
+            try sink.append([UInt8](repeating: 0, count: layout.headLength))
+            var end = layout.headLength, flushed = 0
+            blobs = try compressAll(checkpoint.tensors, options: options) { _, blob in
+                try sink.append(blob.stored)
+                end += blob.stored.count
+                if end - flushed >= writebackChunk {
+                    sink.beginWriteback(offset: flushed, count: end - flushed)
+                    flushed = end
+                }
+            }
+            head = layout.head(blobs)
+            try sink.write(head, at: 0)
+        }
+        written(first)
+        for path in paths.dropFirst() {
+            try AtomicWrite.write([head] + blobs.map(\.stored), to: path, io: options.io)
             written(path)
         }
     }
+
+    /// Bytes written between writeback hints while streaming a save.
+    static let writebackChunk = 4 << 20
 
     /// The bytes `write` would store, in pieces (preamble + header, then each blob).
     /// Validates the checkpoint and options first; throws `.invalidCheckpoint` naming the field.
@@ -60,6 +85,42 @@ public enum CheckpointWriter {
     }
 
     static func encode(_ c: Checkpoint, path: String, options: WriteOptions) throws -> Image {
+        let layout = try plan(c, path: path, options: options)
+        let blobs = try compressAll(c.tensors, options: options)
+        return Image(head: layout.head(blobs), blobs: blobs.map(\.stored), entries: layout.entries(blobs),
+                     digests: blobs.map(\.rawSHA256))
+    }
+
+    /// What the file holds besides the blobs, known before any is compressed: the metadata
+    /// and, since no entry's size depends on its blob, the header's length.
+    struct Layout {
+        var tensors: [NamedTensor]
+        var metadata: [UInt8]
+        var headLength: Int
+
+        func entries(_ blobs: [CompressedBlob]) -> [TensorEntry] {
+            var offset = UInt64(headLength)
+            return zip(tensors, blobs).map { t, b in
+                defer { offset += UInt64(b.stored.count) }
+                return TensorEntry(name: t.name, role: t.role, dtype: .f32, shape: t.shape, compression: .zlib, filter: b.filter,
+                                   offset: offset, storedLength: UInt64(b.stored.count), rawLength: UInt64(t.values.count * 4),
+                                   rawCRC32: b.rawCRC, storedCRC32: b.storedCRC)
+            }
+        }
+
+        /// The preamble and header for these blobs.
+        func head(_ blobs: [CompressedBlob]) -> [UInt8] {
+            let header = encodeHeader(sections: [(TTCFormat.metadataTag, metadata), (TTCFormat.directoryTag, encodeDirectory(entries(blobs))),
+                                                 (TTCFormat.digestTag, encodeDigests(blobs.map(\.rawSHA256)))])
+            precondition(TTCFormat.preambleSize + header.count == headLength)
+            var head = encodePreamble(major: TTCFormat.major, minor: TTCFormat.minor, header: header)
+            head.append(contentsOf: header)
+            return head
+        }
+    }
+
+    /// Validates the checkpoint and options and lays out the file.
+    static func plan(_ c: Checkpoint, path: String, options: WriteOptions) throws -> Layout {
         func invalid(_ m: String) -> FormatError { FormatError(path: path, kind: .invalidCheckpoint, message: "cannot write: \(m)") }
         guard (0...9).contains(options.level) else { throw invalid("compression level \(options.level) is not in 0...9") }
         guard options.threads >= 1 else { throw invalid("threads must be at least 1, got \(options.threads)") }
@@ -95,31 +156,17 @@ public enum CheckpointWriter {
             throw invalid(e.message)
         }
 
-        let blobs = compressAll(c.tensors, options: options)
         let meta = encodeMetadata(metadataItems(config: c.config, vocabulary: c.vocabulary, training: c.training, trace: c.trace))
-        var entries = zip(c.tensors, blobs).map { t, b in
-            TensorEntry(name: t.name, role: t.role, dtype: .f32, shape: t.shape, compression: .zlib, filter: b.filter,
-                        offset: 0, storedLength: UInt64(b.stored.count), rawLength: UInt64(t.values.count * 4),
-                        rawCRC32: b.rawCRC, storedCRC32: crc32Of(b.stored))
+        // Entry sizes depend on neither offsets nor blobs, so placeholders give the length.
+        let placeholders = c.tensors.map { t in
+            TensorEntry(name: t.name, role: t.role, dtype: .f32, shape: t.shape, compression: .zlib, filter: .none,
+                        offset: 0, storedLength: 0, rawLength: 0, rawCRC32: 0, storedCRC32: 0)
         }
-        let rawDigests = blobs.map(\.rawSHA256)
-        let digests = encodeDigests(rawDigests)
-        // Entry sizes do not depend on offsets, so the header length is known before them.
-        let headerLength = 3 * 12 + meta.count + encodeDirectory(entries).count + digests.count
+        let headerLength = 3 * 12 + meta.count + encodeDirectory(placeholders).count + 8 + 32 * c.tensors.count
         guard headerLength <= FormatLimits.maxHeaderLength else {
             throw invalid("header would be \(headerLength) bytes, more than the cap \(FormatLimits.maxHeaderLength)")
         }
-        var offset = UInt64(TTCFormat.preambleSize + headerLength)
-        for i in entries.indices {
-            entries[i].offset = offset
-            offset += entries[i].storedLength
-        }
-        let header = encodeHeader(sections: [(TTCFormat.metadataTag, meta), (TTCFormat.directoryTag, encodeDirectory(entries)),
-                                             (TTCFormat.digestTag, digests)])
-        precondition(header.count == headerLength)
-        var head = encodePreamble(major: TTCFormat.major, minor: TTCFormat.minor, header: header)
-        head.append(contentsOf: header)
-        return Image(head: head, blobs: blobs.map(\.stored), entries: entries, digests: rawDigests)
+        return Layout(tensors: c.tensors, metadata: meta, headLength: TTCFormat.preambleSize + headerLength)
     }
 
     struct CompressedBlob {
@@ -128,21 +175,44 @@ public enum CheckpointWriter {
         var rawCRC: UInt32
         /// SHA-256 of the raw bytes (the `hash` section's entry).
         var rawSHA256: [UInt8]
-    }
+        /// CRC-32 of `stored`, computed with it on the compressing thread.
+        var storedCRC: UInt32
 
-    /// Compresses each tensor on `options.threads` threads. Each tensor's result depends
-    /// only on its values and the options, so the output is the same for any thread count.
-    static func compressAll(_ tensors: [NamedTensor], options: WriteOptions) -> [CompressedBlob] {
-        let results = UnsafeMutableBufferPointer<CompressedBlob?>.allocate(capacity: tensors.count)
-        results.initialize(repeating: nil)
-        defer { results.deinitialize(); results.deallocate() }  // release the blobs too
-        nonisolated(unsafe) let out = results
-        forEachLargestFirst(sizes: tensors.map(\.values.count), threads: options.threads) { i in
-            out[i] = compressTensor(tensors[i].values, options: options)
+        init(stored: [UInt8], filter: BlobFilter, rawCRC: UInt32, rawSHA256: [UInt8]) {
+            self.stored = stored
+            self.filter = filter
+            self.rawCRC = rawCRC
+            self.rawSHA256 = rawSHA256
+            storedCRC = crc32Of(stored)
         }
-        return results.map { $0! }
     }
 
+    /// Compresses each tensor on `options.threads` threads, taking them in order, and
+    /// passes each blob to `emit` in tensor order, one call at a time, as soon as it and
+    /// every blob before it are done (while later ones are still being compressed). Each
+    /// tensor's result depends only on its values and the options, so the output is the
+    /// same for any thread count. An error thrown by `emit` stops the work and is rethrown.
+    static func compressAll(_ tensors: [NamedTensor], options: WriteOptions,
+                            emit: (Int, CompressedBlob) throws -> Void = { _, _ in }) throws -> [CompressedBlob] {
+        let threads = min(max(1, options.threads), max(1, tensors.count))
+        if threads == 1 {
+            return try tensors.indices.map { i in
+                let blob = compressTensor(tensors[i].values, options: options)
+                try emit(i, blob)
+                return blob
+            }
+        }
+        let queue = InOrderQueue<CompressedBlob>(count: tensors.count)
+        withoutActuallyEscaping(emit) { emit in
+            nonisolated(unsafe) let emit = emit
+            DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                while let i = queue.take() {
+                    queue.finish(i, compressTensor(tensors[i].values, options: options), emit: emit)
+                }
+            }
+        }
+        return try queue.results()
+    }
     /// Tensors with at most this many elements are compressed both ways, keeping the smaller.
     static let exactChoiceLimit = 16_384
     /// Larger tensors choose from 4 evenly spaced 1024-element samples (16 until format

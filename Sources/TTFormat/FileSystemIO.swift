@@ -9,6 +9,7 @@ private let systemWrite = Darwin.write
 private let systemClose = Darwin.close
 private let systemRename = Darwin.rename
 #endif
+import CBlobCodec
 import Foundation
 
 /// A failed file-system call: the operation, the path and `errno`.
@@ -39,6 +40,13 @@ public protocol FileSystemIO: Sendable {
     func createExclusive(_ path: String) throws -> Int32
     /// Writes all of `bytes` (retrying short writes and EINTR).
     func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws
+    /// Writes all of `bytes` at file offset `offset` (pwrite(2); the file position is
+    /// not moved).
+    func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws
+    /// A hint: start writing bytes `offset..<offset + count` to the device now, without
+    /// waiting (Linux `sync_file_range(SYNC_FILE_RANGE_WRITE)`), so the final fsync has
+    /// less to wait for. Not a durability guarantee; a no-op where unsupported.
+    func beginWriteback(_ fd: Int32, offset: Int, count: Int)
     func sync(_ fd: Int32, path: String) throws
     func close(_ fd: Int32, path: String) throws
     /// rename(2): atomically replaces `to`.
@@ -71,6 +79,23 @@ public struct POSIXFileSystem: FileSystemIO {
             if n == 0 { throw FileSystemError(operation: "write", path: path, code: EIO) }
             done += n
         }
+    }
+
+    public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(fd, bytes.baseAddress! + done, min(bytes.count - done, 1 << 30), off_t(offset + done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileSystemError(operation: "write", path: path, code: errno)
+            }
+            if n == 0 { throw FileSystemError(operation: "write", path: path, code: EIO) }
+            done += n
+        }
+    }
+
+    public func beginWriteback(_ fd: Int32, offset: Int, count: Int) {
+        _ = cb_begin_writeback(fd, Int64(offset), Int64(count))
     }
 
     public func sync(_ fd: Int32, path: String) throws {
@@ -139,18 +164,28 @@ public final class FaultInjectingFileSystem: FileSystemIO, @unchecked Sendable {
     }
 
     public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
-        if case .noSpace(let limit) = fault {
-            let allowed = lock.withLock { () -> Int in
-                let a = max(0, min(bytes.count, limit - written))
-                written += a
-                return a
-            }
-            try base.write(fd, UnsafeRawBufferPointer(rebasing: bytes[0..<allowed]), path: path)
-            if allowed < bytes.count { throw FileSystemError(operation: "write", path: path, code: ENOSPC) }
-            return
-        }
-        try base.write(fd, bytes, path: path)
+        try limited(bytes, path: path) { try base.write(fd, $0, path: path) }
     }
+
+    public func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        try limited(bytes, path: path) { try base.write(fd, $0, at: offset, path: path) }
+    }
+
+    /// Passes `bytes` to `write`, under `.noSpace` only as many as the limit leaves, then
+    /// fails with ENOSPC.
+    private func limited(_ bytes: UnsafeRawBufferPointer, path: String,
+                         _ write: (UnsafeRawBufferPointer) throws -> Void) throws {
+        guard case .noSpace(let limit) = fault else { return try write(bytes) }
+        let allowed = lock.withLock { () -> Int in
+            let a = max(0, min(bytes.count, limit - written))
+            written += a
+            return a
+        }
+        try write(UnsafeRawBufferPointer(rebasing: bytes[0..<allowed]))
+        if allowed < bytes.count { throw FileSystemError(operation: "write", path: path, code: ENOSPC) }
+    }
+
+    public func beginWriteback(_ fd: Int32, offset: Int, count: Int) { base.beginWriteback(fd, offset: offset, count: count) }
 
     public func sync(_ fd: Int32, path: String) throws {
         if fault == .syncFails { throw FileSystemError(operation: "fsync", path: path, code: EIO) }

@@ -34,3 +34,59 @@ private final class WorkCounter: @unchecked Sendable {
         }
     }
 }
+
+/// Work items 0, 1, 2, ... handed out in order to any number of threads, whose results are
+/// passed on in that order: `finish` stores item i's result, and the thread that completes
+/// the run of finished items at the front passes them to `emit`, outside the lock, while
+/// the others go on working. One thread emits at a time. The first error `emit` throws
+/// stops the hand-out; `results()` rethrows it.
+final class InOrderQueue<Result>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [Result?]
+    private var handedOut = 0
+    private var emitted = 0
+    private var emitting = false
+    private var failure: (any Error)? = nil
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// The next item to work on, or nil when there are none left or an emit failed.
+    func take() -> Int? {
+        lock.withLock {
+            guard failure == nil, handedOut < slots.count else { return nil }
+            defer { handedOut += 1 }
+            return handedOut
+        }
+    }
+
+    func finish(_ i: Int, _ result: Result, emit: (Int, Result) throws -> Void) {
+        lock.lock()
+        slots[i] = result
+        guard !emitting, failure == nil else { return lock.unlock() }
+        emitting = true
+        while true {
+            let start = emitted
+            while emitted < slots.count, slots[emitted] != nil { emitted += 1 }
+            let ready = (start..<emitted).map { ($0, slots[$0]!) }
+            if ready.isEmpty || failure != nil {
+                emitting = false
+                return lock.unlock()
+            }
+            lock.unlock()
+            do {
+                for (k, r) in ready { try emit(k, r) }
+            } catch {
+                lock.withLock { failure = error }
+            }
+            lock.lock()
+        }
+    }
+
+    /// Every result in order, once all are finished; or the error an emit threw.
+    func results() throws -> [Result] {
+        try lock.withLock {
+            if let failure { throw failure }
+            return slots.map { $0! }
+        }
+    }
+}

@@ -49,4 +49,57 @@ import Testing
         #expect(serialError.contains(reader.entries[1].name))
         #expect(parallelError == serialError)
     }
+
+    /// The save streams each blob to the file as it is compressed and writes the header
+    /// last: the file must be exactly the encoded bytes, for any thread count, and a
+    /// second path gets the same bytes.
+    @Test func streamedSavesAreTheEncodedBytes() throws {
+        let c = try checkpoint()
+        let expected = try CheckpointWriter.encodedBytes(c)
+        let dir = FormatFixtures.tempDirectory()
+        for threads in [1, 2, 3, 8] {
+            var o = WriteOptions()
+            o.threads = threads
+            let paths = [dir + "/a\(threads).ttc", dir + "/b\(threads).ttc"]
+            var written: [String] = []
+            try CheckpointWriter.write(c, to: paths, options: o, written: { written.append($0) })
+            #expect(written == paths)
+            for p in paths { #expect(FormatFixtures.readBytes(p) == expected, "\(threads) threads: \(p)") }
+        }
+    }
+
+    /// `InOrderQueue` passes results on in item order whatever order they finish in, one
+    /// emit at a time; an emit that throws stops the hand-out and its error comes back.
+    @Test func inOrderQueueEmitsInOrderAndStopsOnError() throws {
+        final class Log: @unchecked Sendable {
+            let lock = NSLock()
+            var order: [Int] = []
+            var inside = 0, overlapped = false, wrong = false
+        }
+        for failAt in [nil, 0, 17, 99] as [Int?] {
+            let queue = InOrderQueue<Int>(count: 100)
+            let log = Log()
+            struct Stop: Error {}
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                while let i = queue.take() {
+                    usleep(UInt32((i * 7919) % 13) * 50)   // finish out of order
+                    queue.finish(i, i * i) { k, r in
+                        log.lock.withLock { log.inside += 1; if log.inside > 1 { log.overlapped = true } }
+                        defer { log.lock.withLock { log.inside -= 1 } }
+                        if r != k * k { log.lock.withLock { log.wrong = true } }
+                        if k == failAt { throw Stop() }
+                        log.lock.withLock { log.order.append(k) }
+                    }
+                }
+            }
+            #expect(!log.overlapped && !log.wrong)
+            if let failAt {
+                #expect(log.order == Array(0..<failAt))
+                #expect(throws: Stop.self) { try queue.results() }
+            } else {
+                #expect(log.order == Array(0..<100))
+                #expect(try queue.results() == (0..<100).map { $0 * $0 })
+            }
+        }
+    }
 }
