@@ -1,6 +1,6 @@
 // SHA-256 block function with the x86 SHA extensions (SHA-NI), after the public-domain
 // sha256-x86.c of Jeffrey Walton / Intel's white paper "Intel SHA Extensions" (2013),
-// written as a loop over the 16 four-round groups. The portable code is TTCore's
+// written out as its 16 four-round groups. The portable code is TTCore's
 // SHA256.swift; SHA256Tests compare the two on every length from 0 to 300 bytes and on
 // large random buffers.
 #include "cdigest.h"
@@ -42,23 +42,37 @@ static void sha256_blocks_ni(uint32_t state[8], const uint8_t *data, size_t bloc
 
     for (size_t n = 0; n < blocks; n++, data += 64) {
         const __m128i abef = state0, cdgh = state1;
-        __m128i w[4];  // message words 4g...4g+3, kept for the last four groups
-        for (int g = 0; g < 16; g++) {
-            __m128i m;
-            if (g < 4) {
-                m = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * g)), mask);
-            } else {
-                // W[t] = σ1(W[t−2]) + W[t−7] + σ0(W[t−15]) + W[t−16], four at a time.
-                m = _mm_sha256msg1_epu32(w[(g - 4) & 3], w[(g - 3) & 3]);
-                m = _mm_add_epi32(m, _mm_alignr_epi8(w[(g - 1) & 3], w[(g - 2) & 3], 4));
-                m = _mm_sha256msg2_epu32(m, w[(g - 1) & 3]);
-            }
-            w[g & 3] = m;
-            __m128i msg = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&K[4 * g]));
-            state1 = _mm_sha256rnds2_epu32(state1, state0, msg);
-            msg = _mm_shuffle_epi32(msg, 0x0E);
-            state0 = _mm_sha256rnds2_epu32(state0, state1, msg);
-        }
+        // Message words 4g...4g+3 of group g rotate through w0..w3. Written out group by
+        // group: clang does not unroll the loop form, and the rolled loop ran at 1.0-1.3
+        // GB/s against 1.76 unrolled on this machine's Zen cores.
+        __m128i w0, w1, w2, w3, msg;
+#define ROUNDS(g, m) do { \
+            msg = _mm_add_epi32(m, _mm_loadu_si128((const __m128i *)&K[4 * (g)])); \
+            state1 = _mm_sha256rnds2_epu32(state1, state0, msg); \
+            state0 = _mm_sha256rnds2_epu32(state0, state1, _mm_shuffle_epi32(msg, 0x0E)); } while (0)
+        // W[t] = σ1(W[t−2]) + W[t−7] + σ0(W[t−15]) + W[t−16], four at a time, into a.
+#define SCHEDULE(a, b, c, d) \
+            a = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(a, b), _mm_alignr_epi8(d, c, 4)), d)
+#define LOAD(g) _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(data + 16 * (g))), mask)
+        w0 = LOAD(0); ROUNDS(0, w0);
+        w1 = LOAD(1); ROUNDS(1, w1);
+        w2 = LOAD(2); ROUNDS(2, w2);
+        w3 = LOAD(3); ROUNDS(3, w3);
+        SCHEDULE(w0, w1, w2, w3); ROUNDS(4, w0);
+        SCHEDULE(w1, w2, w3, w0); ROUNDS(5, w1);
+        SCHEDULE(w2, w3, w0, w1); ROUNDS(6, w2);
+        SCHEDULE(w3, w0, w1, w2); ROUNDS(7, w3);
+        SCHEDULE(w0, w1, w2, w3); ROUNDS(8, w0);
+        SCHEDULE(w1, w2, w3, w0); ROUNDS(9, w1);
+        SCHEDULE(w2, w3, w0, w1); ROUNDS(10, w2);
+        SCHEDULE(w3, w0, w1, w2); ROUNDS(11, w3);
+        SCHEDULE(w0, w1, w2, w3); ROUNDS(12, w0);
+        SCHEDULE(w1, w2, w3, w0); ROUNDS(13, w1);
+        SCHEDULE(w2, w3, w0, w1); ROUNDS(14, w2);
+        SCHEDULE(w3, w0, w1, w2); ROUNDS(15, w3);
+#undef LOAD
+#undef SCHEDULE
+#undef ROUNDS
         state0 = _mm_add_epi32(state0, abef);
         state1 = _mm_add_epi32(state1, cdgh);
     }
