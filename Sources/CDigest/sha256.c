@@ -86,7 +86,11 @@ static void sha256_blocks_ni(uint32_t state[8], const uint8_t *data, size_t bloc
 }
 
 int cdigest_sha256_blocks(uint32_t state[8], const void *data, size_t blocks) {
-    if (!has_sha_extensions()) return 0;
+    // cpuid traps to the hypervisor in a VM (microseconds), and a save hashes every tensor
+    // in pieces: ask once. A race only makes two threads ask; they get the same answer.
+    static volatile int known = -1;
+    if (known < 0) known = has_sha_extensions();
+    if (!known) return 0;
     sha256_blocks_ni(state, (const uint8_t *)data, blocks);
     return 1;
 }
