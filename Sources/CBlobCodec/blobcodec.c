@@ -596,11 +596,27 @@ static void encode_literals(bitw *w, const plane_plan *pl, const uint8_t *p, siz
     uint32_t code[256];
     uint8_t len[256];
     for (int s = 0; s < 256; s++) { code[s] = pl->lit_code[s]; len[s] = pl->lit_len[s]; }
+    // bw_put's steps on local copies of the writer's state, which the compiler then keeps
+    // in registers (through the pointer it reloaded and stored them for every pair).
+    uint64_t bits = w->bits;
+    unsigned count = w->count;
+    uint8_t *out = w->out + w->pos;
     size_t i = 0;
     for (; i + 2 <= n; i += 2) {
         uint8_t a = p[i], b = p[i + 1];
-        bw_put(w, code[a] | (code[b] << len[a]), (unsigned)(len[a] + len[b]));
+        bits |= (uint64_t)(code[a] | (code[b] << len[a])) << count;
+        count += (unsigned)(len[a] + len[b]);
+        if (count >= 32) {
+            uint32_t low = (uint32_t)bits;
+            memcpy(out, &low, 4);
+            out += 4;
+            bits >>= 32;
+            count -= 32;
+        }
     }
+    w->bits = bits;
+    w->count = count;
+    w->pos = (size_t)(out - w->out);
     if (i < n) bw_put(w, code[p[i]], len[p[i]]);
     bw_put(w, pl->lit_code[256], pl->lit_len[256]);
 }
