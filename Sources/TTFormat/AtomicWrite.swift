@@ -1,3 +1,4 @@
+import Dispatch
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -53,6 +54,7 @@ public enum AtomicWrite {
         let tempName = temporaryName(for: base, pid: getpid(), suffix: rng.next() as UInt32)
         let tempPath = directory == "" ? tempName : directory + "/" + tempName
         var fd: Int32 = -1
+        var retired: String? = nil
         do {
             fd = try io.createExclusive(tempPath)
             do {
@@ -68,17 +70,47 @@ public enum AtomicWrite {
             let closing = fd
             fd = -1
             try io.close(closing, path: tempPath)
+            // A rename over a file frees it inside the call: its blocks and its cached
+            // pages (10 ms for 50 MB here, a sixth of a save). A second name keeps the old
+            // file alive through the rename, and it is freed afterwards in the background.
+            // The name is a temporary file's, so if this process dies before removing it,
+            // the next writer removes it as a stale temporary file.
+            if case .regular = io.status(path) {
+                let name = temporaryName(for: base, pid: getpid(), suffix: rng.next() as UInt32)
+                let keep = directory == "" ? name : directory + "/" + name
+                if (try? io.link(path, keep)) != nil { retired = keep }
+            }
             try io.rename(tempPath, path)
         } catch let e as FileSystemError {
             if fd >= 0 { try? io.close(fd, path: tempPath) }
             io.remove(tempPath)
+            if let retired { io.remove(retired) }
             throw failed("save failed, previous file (if any) left unchanged: \(e)")
         }
+        if let retired { Retired.remove(retired, io: io) }
         do {
             try io.syncDirectory(directory == "" ? "." : directory)
         } catch let e as FileSystemError {
             throw failed("saved, but the directory could not be synced, so the save may not survive a power loss: \(e)")
         }
+    }
+
+    /// Waits until the files replaced by earlier writes are removed (they are removed on a
+    /// background thread; see `write(to:io:_:)`). Runs at process exit too.
+    public static func finishRemovals() { Retired.wait() }
+
+    /// Replaced files, each unlinked in turn on one background queue.
+    private enum Retired {
+        static let queue = DispatchQueue(label: "tt-ckpt.retired-files")
+        static let pending = DispatchGroup()
+        static let registerExit: Void = { atexit { AtomicWrite.finishRemovals() } }()
+
+        static func remove(_ path: String, io: any FileSystemIO) {
+            _ = registerExit
+            queue.async(group: pending) { io.remove(path) }
+        }
+
+        static func wait() { pending.wait() }
     }
 
     /// Refuses, before anything is written, a target that is not a file path, a

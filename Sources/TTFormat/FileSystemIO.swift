@@ -3,11 +3,13 @@ import Glibc
 private let systemWrite = Glibc.write
 private let systemClose = Glibc.close
 private let systemRename = Glibc.rename
+private let systemLink = Glibc.link
 #elseif canImport(Darwin)
 import Darwin
 private let systemWrite = Darwin.write
 private let systemClose = Darwin.close
 private let systemRename = Darwin.rename
+private let systemLink = Darwin.link
 #endif
 import CBlobCodec
 import Foundation
@@ -51,6 +53,8 @@ public protocol FileSystemIO: Sendable {
     func close(_ fd: Int32, path: String) throws
     /// rename(2): atomically replaces `to`.
     func rename(_ from: String, _ to: String) throws
+    /// link(2): a second name `new` for the file `existing`.
+    func link(_ existing: String, _ new: String) throws
     /// Opens the directory and fsyncs it, so a completed rename survives a power loss.
     func syncDirectory(_ path: String) throws
     /// Best-effort unlink (used for cleanup; errors ignored).
@@ -108,6 +112,10 @@ public struct POSIXFileSystem: FileSystemIO {
 
     public func rename(_ from: String, _ to: String) throws {
         guard systemRename(from, to) == 0 else { throw FileSystemError(operation: "rename to", path: to, code: errno) }
+    }
+
+    public func link(_ existing: String, _ new: String) throws {
+        guard systemLink(existing, new) == 0 else { throw FileSystemError(operation: "link to", path: new, code: errno) }
     }
 
     public func syncDirectory(_ path: String) throws {
@@ -204,6 +212,8 @@ public final class FaultInjectingFileSystem: FileSystemIO, @unchecked Sendable {
         if fault == .renameFails { throw FileSystemError(operation: "rename to", path: to, code: EXDEV) }
         try base.rename(from, to)
     }
+
+    public func link(_ existing: String, _ new: String) throws { try base.link(existing, new) }
 
     public func syncDirectory(_ path: String) throws {
         if fault == .directorySyncFails { throw FileSystemError(operation: "fsync directory", path: path, code: EIO) }

@@ -56,7 +56,50 @@ import Testing
         #expect { try CheckpointWriter.write(Self.new, to: path, options: o) } throws: { ($0 as? FormatError)?.kind == .writeFailed }
         // The rename had happened: the target is the complete new checkpoint.
         #expect(FormatFixtures.readBytes(path) == (try CheckpointWriter.encodedBytes(Self.new)))
+        AtomicWrite.finishRemovals()   // the replaced file is removed in the background
         #expect(AtomicWrite.temporaryFiles(for: path).isEmpty)
+    }
+
+    /// A save over an existing file keeps the old one alive under a temporary name through
+    /// the rename (so the rename does not free it), then removes that name in the background.
+    @Test func replacedFileIsRetiredUnderATemporaryNameAndRemoved() throws {
+        final class Recording: FileSystemIO, @unchecked Sendable {
+            let base = POSIXFileSystem()
+            let lock = NSLock()
+            var calls: [String] = []
+            func log(_ s: String) { lock.withLock { calls.append(s) } }
+            func createExclusive(_ path: String) throws -> Int32 { try base.createExclusive(path) }
+            func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws { try base.write(fd, bytes, path: path) }
+            func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+                try base.write(fd, bytes, at: offset, path: path)
+            }
+            func beginWriteback(_ fd: Int32, offset: Int, count: Int) { base.beginWriteback(fd, offset: offset, count: count) }
+            func sync(_ fd: Int32, path: String) throws { try base.sync(fd, path: path) }
+            func close(_ fd: Int32, path: String) throws { try base.close(fd, path: path) }
+            func rename(_ from: String, _ to: String) throws { log("rename \(to)"); try base.rename(from, to) }
+            func link(_ existing: String, _ new: String) throws { log("link \(new)"); try base.link(existing, new) }
+            func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
+            func remove(_ path: String) { log("remove \(path)"); base.remove(path) }
+            func status(_ path: String) -> FileStatus { base.status(path) }
+        }
+        let (dir, path, _) = try Self.setUp()
+        let io = Recording()
+        var o = WriteOptions()
+        o.io = io
+        try CheckpointWriter.write(Self.new, to: path, options: o)
+        AtomicWrite.finishRemovals()
+        let calls = io.lock.withLock { io.calls }
+        #expect(calls.count == 3)
+        let retired = calls.first.map { String($0.dropFirst("link ".count)) } ?? ""
+        #expect(calls == ["link \(retired)", "rename \(path)", "remove \(retired)"])
+        #expect(retired.hasPrefix(dir + "/.run.ttc.tmp-\(getpid())-"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["run.ttc"])
+        #expect(FormatFixtures.bitExactlyEqual(try CheckpointReader(path: path).readCheckpoint(), Self.new))
+        // A save to a new path has nothing to retire.
+        let fresh = Recording()
+        o.io = fresh
+        try CheckpointWriter.write(Self.new, to: dir + "/other.ttc", options: o)
+        #expect(fresh.lock.withLock { fresh.calls } == ["rename \(dir)/other.ttc"])
     }
 
     /// Safetensors export and SVG plots write through the same `AtomicWrite` as checkpoints:
@@ -81,6 +124,7 @@ import Testing
             (e as? FormatError)?.message.contains("directory could not be synced") == true
         }
         #expect(FormatFixtures.readBytes(path) != before)  // renamed into place before the fsync
+        AtomicWrite.finishRemovals()
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir).sorted() == ["run.safetensors", "run.ttc"])
     }
 
