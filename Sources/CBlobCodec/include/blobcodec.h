@@ -1,7 +1,8 @@
 // blobcodec: the byte work of .ttc blobs, in C.
 //
-// - CRC-32 and Adler-32 with the same values as zlib's crc32/adler32 (PCLMULQDQ folding
-//   and AVX2 sums when the CPU has them, tables and plain sums otherwise);
+// - CRC-32 and Adler-32 with the same values as zlib's crc32/adler32 (VPCLMULQDQ or
+//   PCLMULQDQ folding and AVX2 sums when the CPU has them, tables and plain sums
+//   otherwise);
 // - the format's byte shuffle for 4-byte elements and its inverse (AVX2 when available);
 // - a zlib stream writer for byte planes: each plane of a shuffled tensor (all first
 //   bytes, all second bytes, ...) is encoded on its own as stored blocks, one dynamic
