@@ -255,16 +255,17 @@ static size_t shuffle4_avx2(uint8_t *restrict dst, const uint8_t *restrict src, 
 }
 
 __attribute__((target("avx2")))
-static size_t unshuffle4_avx2(uint8_t *restrict dst, const uint8_t *restrict src, size_t n, size_t stride) {
+static size_t unshuffle4_avx2(uint8_t *restrict dst, const uint8_t *s0, const uint8_t *s1, const uint8_t *s2,
+                              const uint8_t *s3, size_t n) {
     const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
                                            0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __m256i words = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m256i p0 = _mm256_loadu_si256((const __m256i *)(src + i));
-        __m256i p1 = _mm256_loadu_si256((const __m256i *)(src + stride + i));
-        __m256i p2 = _mm256_loadu_si256((const __m256i *)(src + 2 * stride + i));
-        __m256i p3 = _mm256_loadu_si256((const __m256i *)(src + 3 * stride + i));
+        __m256i p0 = _mm256_loadu_si256((const __m256i *)(s0 + i));
+        __m256i p1 = _mm256_loadu_si256((const __m256i *)(s1 + i));
+        __m256i p2 = _mm256_loadu_si256((const __m256i *)(s2 + i));
+        __m256i p3 = _mm256_loadu_si256((const __m256i *)(s3 + i));
         __m256i a = _mm256_permute2x128_si256(p0, p2, 0x20), c = _mm256_permute2x128_si256(p0, p2, 0x31);
         __m256i b = _mm256_permute2x128_si256(p1, p3, 0x20), d = _mm256_permute2x128_si256(p1, p3, 0x31);
         __m256i v[4] = {_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b),
@@ -287,27 +288,26 @@ void cb_shuffle4(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
     }
 }
 
-// Elements 0..<n of planes `stride` bytes apart.
-static void unshuffle4_strided(uint8_t *restrict dst, const uint8_t *restrict src, size_t n, size_t stride) {
+void cb_unshuffle4_planes(uint8_t *restrict dst, const uint8_t *s0, const uint8_t *s1, const uint8_t *s2,
+                          const uint8_t *s3, size_t n) {
     size_t i = 0;
 #if CB_X86
-    if ((cb_features() & CB_FEAT_AVX2)) i = unshuffle4_avx2(dst, src, n, stride);
+    if ((cb_features() & CB_FEAT_AVX2)) i = unshuffle4_avx2(dst, s0, s1, s2, s3, n);
 #endif
     for (; i < n; i++) {
-        dst[4 * i] = src[i]; dst[4 * i + 1] = src[stride + i];
-        dst[4 * i + 2] = src[2 * stride + i]; dst[4 * i + 3] = src[3 * stride + i];
+        dst[4 * i] = s0[i]; dst[4 * i + 1] = s1[i]; dst[4 * i + 2] = s2[i]; dst[4 * i + 3] = s3[i];
     }
 }
 
 void cb_unshuffle4(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
-    unshuffle4_strided(dst, src, n, n);
+    cb_unshuffle4_planes(dst, src, src + n, src + 2 * n, src + 3 * n, n);
 }
 
 uint32_t cb_unshuffle4_crc32(uint8_t *restrict dst, const uint8_t *restrict src, size_t n, uint32_t crc) {
     enum { CHUNK = 4096 };   // elements: 16 KiB of output, CRC'd while it is in L1
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t k = n - i < CHUNK ? n - i : CHUNK;
-        unshuffle4_strided(dst + 4 * i, src + i, k, n);
+        cb_unshuffle4_planes(dst + 4 * i, src + i, src + n + i, src + 2 * n + i, src + 3 * n + i, k);
         crc = cb_crc32(crc, dst + 4 * i, 4 * k);
     }
     return crc;

@@ -124,42 +124,41 @@ static inline uint32_t dist_entry(int sym, unsigned len) {
 // The literal/length table from its single-symbol table: each literal entry extended by
 // the literals whose codes follow within the same lb bits (greedily, at most MAXPACK).
 // Entry i > 0 starting with a literal of l bits is that literal followed by the first
-// literals of entry i >> l (built before it) that fit in the lb − l bits left; `cum`
-// holds each entry's bit count after each of its literals, 4 bits apiece.
-static void build_litlen(uint64_t *table, const uint32_t *single, int lb, int pack, uint32_t *cum) {
+// literals of entry i >> l (built before it) that fit in the lb − l bits left. `ends`
+// holds, per entry, bit b set when one of its literals ends b bits in: the literals that
+// fit in r bits are those whose bits are at most r, without a branch per literal.
+static void build_litlen(uint64_t *table, const uint32_t *single, int lb, int pack, uint16_t *ends) {
     uint32_t size = 1u << lb;
     for (uint32_t i = 0; i < size; i++) {
         uint32_t s = single[i];
         unsigned len = s & 0xff;
-        if (len == 0) { table[i] = (uint64_t)K_BAD << 8; continue; }
-        if (len == 0xff) { table[i] = (uint64_t)K_LONG << 8; continue; }
         int sym = (int)(s >> 8);
-        if (sym >= 256 || !pack) { table[i] = litlen_entry(sym, len); continue; }
+        if (len == 0 || len == 0xff || sym >= 256 || !pack) {
+            table[i] = len == 0 ? (uint64_t)K_BAD << 8 : len == 0xff ? (uint64_t)K_LONG << 8 : litlen_entry(sym, len);
+            if (pack) ends[i] = 0;
+            continue;
+        }
         uint64_t lits = (uint64_t)sym;
         unsigned bits = len, count = 1;
-        uint32_t c = len;
+        uint32_t e = 1u << len;
         if (i == 0) {   // all zero bits: the same code again while it fits
             while (count < MAXPACK && bits + len <= (unsigned)lb) {
                 lits |= (uint64_t)sym << (8 * count);
                 bits += len;
-                c |= bits << (4 * count);
+                e |= 1u << bits;
                 count++;
             }
         } else {
-            uint32_t j = i >> len, cj = cum[j];
-            uint64_t ej = table[j];
-            unsigned kj = (unsigned)(ej >> 8) & 0xff, room = (unsigned)lb - len, m = 0;
-            if (kj > MAXPACK) kj = 0;
-            if (kj > MAXPACK - 1) kj = MAXPACK - 1;
-            while (m < kj && ((cj >> (4 * m)) & 15) <= room) m++;
-            if (m) {
-                lits |= ((ej >> 16) & ((1ull << (8 * m)) - 1)) << 8;
-                bits += (cj >> (4 * (m - 1))) & 15;
-                c |= ((cj & ((1u << (4 * m)) - 1)) + len * (0x111111u & ((1u << (4 * m)) - 1))) << 4;
-                count += m;
-            }
+            uint32_t j = i >> len, room = (unsigned)lb - len;
+            uint32_t f = ends[j] & ((2u << room) - 1);
+            unsigned m = (unsigned)__builtin_popcount(f);
+            if (m > MAXPACK - 1) { f &= ~(1u << (31 - __builtin_clz(f))); m = MAXPACK - 1; }   // entry j had MAXPACK
+            lits |= ((table[j] >> 16) & ((1ull << (8 * m)) - 1)) << 8;
+            bits += (unsigned)(31 - __builtin_clz(f | 1));
+            count += m;
+            e |= f << len;
         }
-        cum[i] = c;
+        ends[i] = (uint16_t)e;
         table[i] = lits << 16 | (uint64_t)count << 8 | bits;
     }
 }
@@ -200,13 +199,27 @@ typedef struct {
     uint64_t litlen[1u << MAXLB];
     uint32_t dist[1u << DB];
     uint32_t single[1u << MAXLB];
-    uint32_t cum[1u << MAXLB];
+    uint16_t ends[1u << MAXLB];
     canon lcanon, dcanon;
 } dyn_tables;
 
 enum { SUM_CHUNK = 32768 };
 
-int cb_inflate_exact(uint8_t *dst, size_t n, const uint8_t *src, size_t srclen, uint32_t *crc) {
+// Stored blocks left in the input instead of copied to the output (cb_inflate_unshuffle4):
+// output bytes [off, off + len) are in[0 ..< len].
+typedef struct { size_t off; const uint8_t *in; size_t len; } stored_seg;
+enum { MAXSEGS = 512 };
+typedef struct { stored_seg seg[MAXSEGS]; int count; } seg_list;
+
+// Copies the stored blocks into the output (before a match, which may read them).
+static void materialize(seg_list *segs, uint8_t *dst) {
+    for (int k = 0; k < segs->count; k++) memcpy(dst + segs->seg[k].off, segs->seg[k].in, segs->seg[k].len);
+    segs->count = 0;
+}
+
+// cb_inflate_exact; with `segs`, stored blocks (up to MAXSEGS of them) are not copied to
+// dst but listed in segs (and copied after all if a match follows them).
+static int inflate_core(uint8_t *dst, size_t n, const uint8_t *src, size_t srclen, uint32_t *crc, seg_list *segs) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
     return 0;   // the bit buffer assumes little-endian loads: zlib decodes instead
 #endif
@@ -258,10 +271,18 @@ int cb_inflate_exact(uint8_t *dst, size_t n, const uint8_t *src, size_t srclen, 
             bb = 0;
             bc = 0;
             if (len > (size_t)(in_end - in) || len > (size_t)(out_end - out)) goto fail;
-            memcpy(out, in, len);
+            if (segs && !crc && len > 0 && segs->count < MAXSEGS) {
+                // summed == out here: every block ends with its sums.
+                segs->seg[segs->count++] = (stored_seg){(size_t)(out - dst), in, len};
+                adler = cb_adler32(adler, in, len);
+                out += len;
+                summed = out;
+            } else {
+                memcpy(out, in, len);
+                out += len;
+                SUMS();
+            }
             in += len;
-            out += len;
-            SUMS();
             continue;
         }
         if (type == 3) goto fail;
@@ -313,7 +334,7 @@ int cb_inflate_exact(uint8_t *dst, size_t n, const uint8_t *src, size_t srclen, 
             // but cost more to build than a short block saves.
             lb = left >= (1u << 18) ? 12 : left >= (1u << 17) ? 11 : left >= (1u << 14) ? 10 : left >= (1u << 10) ? 9 : 8;
             if (build_single(lens, (int)nlen, (int)lb, dyn.single, &dyn.lcanon, 0)) goto fail;
-            build_litlen(dyn.litlen, dyn.single, (int)lb, 1, dyn.cum);
+            build_litlen(dyn.litlen, dyn.single, (int)lb, 1, dyn.ends);
             if (build_single(lens + nlen, (int)ndist, DB, dyn.single, &dyn.dcanon, 0)) goto fail;
             build_dist(dyn.dist, dyn.single);
             lt = dyn.litlen; dt = dyn.dist; lc = &dyn.lcanon; dc = &dyn.dcanon;
@@ -368,6 +389,7 @@ int cb_inflate_exact(uint8_t *dst, size_t n, const uint8_t *src, size_t srclen, 
                 size_t dist = (d >> 16) + BITS(dx);
                 DROP(dx);
                 if (unlikely(dist > (size_t)(out - dst) || len > (size_t)(out_end - out))) goto fail;
+                if (unlikely(segs && segs->count)) materialize(segs, dst);
                 const uint8_t *from = out - dist;
                 if (dist == 1) {
                     memset(out, from[0], len);
@@ -401,4 +423,42 @@ fail:
 #undef BITS
 #undef DROP
 #undef SUMS
+}
+
+int cb_inflate_exact(uint8_t *dst, size_t n, const uint8_t *src, size_t srclen, uint32_t *crc) {
+    return inflate_core(dst, n, src, srclen, crc, NULL);
+}
+
+int cb_inflate_unshuffle4(uint8_t *dst, uint8_t *scratch, size_t n, const uint8_t *src, size_t srclen, uint32_t *crc) {
+    seg_list segs;
+    segs.count = 0;
+    if (!inflate_core(scratch, 4 * n, src, srclen, NULL, &segs)) return 0;
+    // Each plane's bytes from its stored segments or the scratch, in chunks that cross no
+    // segment boundary, unshuffled and checksummed while in cache.
+    enum { CHUNK = 4096 };
+    int cursor[4] = {0, 0, 0, 0};
+    uint32_t c = *crc;
+    for (size_t i = 0; i < n;) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        const uint8_t *plane[4];
+        for (int p = 0; p < 4; p++) {
+            size_t off = (size_t)p * n + i;
+            int s = cursor[p];
+            while (s < segs.count && segs.seg[s].off + segs.seg[s].len <= off) s++;
+            cursor[p] = s;
+            if (s < segs.count && segs.seg[s].off <= off) {
+                plane[p] = segs.seg[s].in + (off - segs.seg[s].off);
+                size_t left = segs.seg[s].off + segs.seg[s].len - off;
+                if (left < k) k = left;
+            } else {
+                plane[p] = scratch + off;
+                if (s < segs.count && segs.seg[s].off - off < k) k = segs.seg[s].off - off;
+            }
+        }
+        cb_unshuffle4_planes(dst + 4 * i, plane[0], plane[1], plane[2], plane[3], k);
+        c = cb_crc32(c, dst + 4 * i, 4 * k);
+        i += k;
+    }
+    *crc = c;
+    return 1;
 }

@@ -212,9 +212,10 @@ func inflateExact(_ stored: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPo
 }
 
 /// A tensor's values from its blob: inflated straight into the result's storage (filter
-/// none) or into a scratch buffer and un-shuffled into it (`cb_unshuffle4_crc32`). Returns
-/// the values and the CRC-32 of the raw little-endian bytes. `rawLength` is a multiple of
-/// 4, bounded by the caller.
+/// none) or into a scratch buffer and un-shuffled into it (`cb_inflate_unshuffle4`: stored
+/// planes are un-shuffled straight from the blob), with the same guarantees as
+/// `inflateExact`. Returns the values and the CRC-32 of the raw little-endian bytes.
+/// `rawLength` is a multiple of 4, bounded by the caller.
 func inflateFloats(_ stored: UnsafeRawBufferPointer, rawLength: Int, shuffled: Bool) throws -> (values: [Float], rawCRC: UInt32) {
     #if _endian(little)
     let n = rawLength / 4
@@ -226,8 +227,15 @@ func inflateFloats(_ stored: UnsafeRawBufferPointer, rawLength: Int, shuffled: B
         if shuffled && n > 0 {
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: rawLength, alignment: 64)
             defer { scratch.deallocate() }
-            _ = try inflateExact(stored, into: scratch, rawLength: rawLength)
-            rawCRC = cb_unshuffle4_crc32(d.assumingMemoryBound(to: UInt8.self), scratch.assumingMemoryBound(to: UInt8.self), n, 0)
+            let (out, planes) = (d.assumingMemoryBound(to: UInt8.self), scratch.assumingMemoryBound(to: UInt8.self))
+            if let s = stored.baseAddress,
+               cb_inflate_unshuffle4(out, planes, n, s.assumingMemoryBound(to: UInt8.self), stored.count, &rawCRC) == 1 {
+                count = n
+                return
+            }
+            // Not accepted by the fast decoder: zlib's answer, from the blob's first byte.
+            try zlibInflate(stored, into: scratch, rawLength: rawLength)
+            rawCRC = cb_unshuffle4_crc32(out, planes, n, 0)
         } else {
             rawCRC = try inflateExact(stored, into: d, rawLength: rawLength)
         }

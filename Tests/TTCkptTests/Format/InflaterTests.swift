@@ -38,6 +38,21 @@ import Testing
         return (rc == 1, Array(out.prefix(n)), crc)
     }
 
+    /// The fast decoder with the un-shuffle (n a multiple of 4): accepted, the un-shuffled
+    /// bytes and the CRC-32 it reports.
+    static func fastUnshuffledAnswer(_ stream: [UInt8], count n: Int) -> (accepted: Bool, bytes: [UInt8], crc: UInt32) {
+        var out = [UInt8](repeating: 0xA5, count: max(n, 1)), scratch = out
+        var crc: UInt32 = 7
+        let rc = stream.withUnsafeBufferPointer { s in
+            out.withUnsafeMutableBufferPointer { o in
+                scratch.withUnsafeMutableBufferPointer {
+                    cb_inflate_unshuffle4(o.baseAddress!, $0.baseAddress!, n / 4, s.baseAddress ?? UnsafePointer(bitPattern: 1)!, s.count, &crc)
+                }
+            }
+        }
+        return (rc == 1, Array(out.prefix(n)), crc)
+    }
+
     /// The reader's path (`inflateExact`): bytes and CRC-32, or the failure.
     static func readerAnswer(_ stream: [UInt8], count n: Int) -> Result<([UInt8], UInt32), InflateFailure> {
         var out = [UInt8](repeating: 0, count: max(n, 1))
@@ -80,6 +95,15 @@ import Testing
                 #expect(f == failure, "reader failure \(f), zlib's \(failure): \(label())", sourceLocation: sourceLocation)
             } else {
                 Issue.record("reader path accepted what zlib rejects: \(label())", sourceLocation: sourceLocation)
+            }
+        }
+        if n % 4 == 0 {
+            let u = fastUnshuffledAnswer(stream, count: n)
+            #expect(u.accepted == fast.accepted, "with the un-shuffle, \(u.accepted ? "accepted" : "declined"): \(label())", sourceLocation: sourceLocation)
+            if u.accepted, case .success(let bytes) = z {
+                let raw = unshuffleBytes(bytes, elementSize: 4)
+                #expect(u.bytes == raw && u.crc == raw.withUnsafeBytes { crc32Of($0, continuing: 7) },
+                        "un-shuffled bytes or CRC-32: \(label())", sourceLocation: sourceLocation)
             }
         }
         let accepted = (try? z.get()) != nil
@@ -362,9 +386,9 @@ import Testing
             b.put(0, 1); b.put(0, 2); b.align(); b.put(16_384, 16); b.put(16_384 ^ 0xFFFF, 16)
             for k in 0..<16_384 { b.put(Int(far[part * 16_384 + k]), 8) }
         }
-        b.put(1, 1); b.put(1, 2); b.fixed(284); b.put(30, 5); b.code(29, 5); b.put(8191, 13); b.fixed(256)
-        far += far.prefix(257)
-        Self.agree(b.finished(far), count: far.count, expect: true, "distance 32768, length 257")
+        b.put(1, 1); b.put(1, 2); b.fixed(284); b.put(29, 5); b.code(29, 5); b.put(8191, 13); b.fixed(256)
+        far += far.prefix(256)
+        Self.agree(b.finished(far), count: far.count, expect: true, "distance 32768, length 256")
 
         // Dynamic: 'a' (1 bit), end (2 bits), length 3 (2 bits); one distance code of one
         // bit (incomplete, which zlib allows for a single code).
@@ -444,6 +468,23 @@ import Testing
             }
         }
         #expect(readable >= 9 && blobs > 100, "\(readable) files, \(blobs) blobs")
+    }
+
+    /// More stored blocks than the un-shuffling decoder lists (512; the rest are copied):
+    /// a 36 MB tensor stored, through the reader's path.
+    @Test func manyStoredBlocks() throws {
+        let n = 8_600_000
+        let values = [Float](unsafeUninitializedCapacity: n) { v, count in
+            for i in 0..<n { v[i] = Float(bitPattern: UInt32(truncatingIfNeeded: i &* 2_654_435_761)) }
+            count = n
+        }
+        let stream = values.withUnsafeBufferPointer { planeStream($0, filter: .shuffle, effort: Int32(CB_EFFORT_STORED)) }
+        #expect(stream.count > 520 * 65_535)
+        let (back, crc) = try stream.withUnsafeBytes { try inflateFloats($0, rawLength: 4 * n, shuffled: true) }
+        #expect(back.count == n && memcmp(back, values, 4 * n) == 0)
+        #expect(crc == values.withUnsafeBytes { crc32Of($0) })
+        let u = Self.fastUnshuffledAnswer(stream, count: 4 * n)
+        #expect(u.accepted && memcmp(u.bytes, values, 4 * n) == 0)
     }
 
     @Test func unshuffleWithCRCEqualsUnshuffleThenCRC() {
