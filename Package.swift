@@ -33,7 +33,7 @@ let package = Package(
         // Matrix-multiply kernels in C: AVX2/FMA chosen at run time, portable fallback.
         .target(name: "CKernels"),
         // Blob byte work in C: CRC-32/Adler-32, the byte shuffle, byte-plane zlib streams
-        // (the system zlib through CZlib for the `small` effort).
+        // (the system zlib through CZlib for the `small` effort), the reader's inflater.
         .target(name: "CBlobCodec", dependencies: ["CZlib"]),
         // SHA-256 blocks with the x86 SHA extensions when the CPU has them (TTCore's SHA256
         // falls back to its portable Swift code otherwise).

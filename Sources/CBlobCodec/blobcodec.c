@@ -15,7 +15,7 @@
 // MARK: - CPU features (cached; every path gives the same results)
 
 #if CB_X86
-enum { CB_FEAT_PCLMUL = 1, CB_FEAT_AVX2 = 2 };
+enum { CB_FEAT_PCLMUL = 1, CB_FEAT_AVX2 = 2, CB_FEAT_VPCLMUL = 4 };
 
 static int cb_features(void) {
     static int cached = -1;
@@ -25,6 +25,9 @@ static int cb_features(void) {
         v = 0;
         if (__builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1")) v |= CB_FEAT_PCLMUL;
         if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt")) v |= CB_FEAT_AVX2;
+        if ((v & CB_FEAT_PCLMUL) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl")
+            && __builtin_cpu_supports("vpclmulqdq"))
+            v |= CB_FEAT_VPCLMUL;
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
     return v;
@@ -103,12 +106,62 @@ static uint32_t crc_raw_pclmul(uint32_t c, const uint8_t *p, size_t n) {
     uint32_t r = crc_raw_slice8(0, tmp, 16);
     return crc_raw_slice8(r, p, n);
 }
+
+// The same folding on 512-bit vectors (VPCLMULQDQ): four accumulators fold 256 bytes per
+// step (constants x^(2048±32) mod P, reflected and shifted as above), are folded into one
+// by 512 bits, and its four 128-bit lanes into one by 128 bits.
+__attribute__((target("avx512f,avx512vl,vpclmulqdq,pclmul,sse4.1")))
+static uint32_t crc_raw_vpclmul(uint32_t c, const uint8_t *p, size_t n) {
+    // n >= 256
+    const __m512i k2048 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1322d1430LL, 0x11542778aLL));
+    const __m512i k512 = _mm512_broadcast_i32x4(_mm_set_epi64x(0x1c6e41596LL, 0x154442bd4LL));
+    const __m128i k128 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
+    __m512i x0 = _mm512_loadu_si512((const void *)(p + 0));
+    __m512i x1 = _mm512_loadu_si512((const void *)(p + 64));
+    __m512i x2 = _mm512_loadu_si512((const void *)(p + 128));
+    __m512i x3 = _mm512_loadu_si512((const void *)(p + 192));
+    x0 = _mm512_xor_si512(x0, _mm512_zextsi128_si512(_mm_cvtsi32_si128((int)c)));
+    p += 256; n -= 256;
+#define FOLD512(x, k, y) _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00), \
+                                                   _mm512_clmulepi64_epi128(x, k, 0x11), y, 0x96)
+    while (n >= 256) {
+        x0 = FOLD512(x0, k2048, _mm512_loadu_si512((const void *)(p + 0)));
+        x1 = FOLD512(x1, k2048, _mm512_loadu_si512((const void *)(p + 64)));
+        x2 = FOLD512(x2, k2048, _mm512_loadu_si512((const void *)(p + 128)));
+        x3 = FOLD512(x3, k2048, _mm512_loadu_si512((const void *)(p + 192)));
+        p += 256; n -= 256;
+    }
+    x0 = FOLD512(x0, k512, x1);
+    x0 = FOLD512(x0, k512, x2);
+    x0 = FOLD512(x0, k512, x3);
+    while (n >= 64) {
+        x0 = FOLD512(x0, k512, _mm512_loadu_si512((const void *)p));
+        p += 64; n -= 64;
+    }
+#undef FOLD512
+#define FOLD128(x, y) _mm_xor_si128(_mm_xor_si128(_mm_clmulepi64_si128(x, k128, 0x00), \
+                                                  _mm_clmulepi64_si128(x, k128, 0x11)), y)
+    __m128i a = _mm512_extracti32x4_epi32(x0, 0);
+    a = FOLD128(a, _mm512_extracti32x4_epi32(x0, 1));
+    a = FOLD128(a, _mm512_extracti32x4_epi32(x0, 2));
+    a = FOLD128(a, _mm512_extracti32x4_epi32(x0, 3));
+    while (n >= 16) {
+        a = FOLD128(a, _mm_loadu_si128((const __m128i *)p));
+        p += 16; n -= 16;
+    }
+#undef FOLD128
+    uint8_t tmp[16];
+    _mm_storeu_si128((__m128i *)tmp, a);
+    uint32_t r = crc_raw_slice8(0, tmp, 16);
+    return crc_raw_slice8(r, p, n);
+}
 #endif
 
 uint32_t cb_crc32(uint32_t crc, const void *buf, size_t n) {
     const uint8_t *p = (const uint8_t *)buf;
     uint32_t c = ~crc;
 #if CB_X86
+    if (n >= 256 && (cb_features() & CB_FEAT_VPCLMUL)) return ~crc_raw_vpclmul(c, p, n);
     if (n >= 64 && (cb_features() & CB_FEAT_PCLMUL)) return ~crc_raw_pclmul(c, p, n);
 #endif
     return ~crc_raw_slice8(c, p, n);
@@ -202,16 +255,17 @@ static size_t shuffle4_avx2(uint8_t *restrict dst, const uint8_t *restrict src, 
 }
 
 __attribute__((target("avx2")))
-static size_t unshuffle4_avx2(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
+static size_t unshuffle4_avx2(uint8_t *restrict dst, const uint8_t *s0, const uint8_t *s1, const uint8_t *s2,
+                              const uint8_t *s3, size_t n) {
     const __m256i bytes = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15,
                                            0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
     const __m256i words = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
-        __m256i p0 = _mm256_loadu_si256((const __m256i *)(src + i));
-        __m256i p1 = _mm256_loadu_si256((const __m256i *)(src + n + i));
-        __m256i p2 = _mm256_loadu_si256((const __m256i *)(src + 2 * n + i));
-        __m256i p3 = _mm256_loadu_si256((const __m256i *)(src + 3 * n + i));
+        __m256i p0 = _mm256_loadu_si256((const __m256i *)(s0 + i));
+        __m256i p1 = _mm256_loadu_si256((const __m256i *)(s1 + i));
+        __m256i p2 = _mm256_loadu_si256((const __m256i *)(s2 + i));
+        __m256i p3 = _mm256_loadu_si256((const __m256i *)(s3 + i));
         __m256i a = _mm256_permute2x128_si256(p0, p2, 0x20), c = _mm256_permute2x128_si256(p0, p2, 0x31);
         __m256i b = _mm256_permute2x128_si256(p1, p3, 0x20), d = _mm256_permute2x128_si256(p1, p3, 0x31);
         __m256i v[4] = {_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b),
@@ -234,14 +288,29 @@ void cb_shuffle4(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
     }
 }
 
-void cb_unshuffle4(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
+void cb_unshuffle4_planes(uint8_t *restrict dst, const uint8_t *s0, const uint8_t *s1, const uint8_t *s2,
+                          const uint8_t *s3, size_t n) {
     size_t i = 0;
 #if CB_X86
-    if ((cb_features() & CB_FEAT_AVX2)) i = unshuffle4_avx2(dst, src, n);
+    if ((cb_features() & CB_FEAT_AVX2)) i = unshuffle4_avx2(dst, s0, s1, s2, s3, n);
 #endif
     for (; i < n; i++) {
-        dst[4 * i] = src[i]; dst[4 * i + 1] = src[n + i]; dst[4 * i + 2] = src[2 * n + i]; dst[4 * i + 3] = src[3 * n + i];
+        dst[4 * i] = s0[i]; dst[4 * i + 1] = s1[i]; dst[4 * i + 2] = s2[i]; dst[4 * i + 3] = s3[i];
     }
+}
+
+void cb_unshuffle4(uint8_t *restrict dst, const uint8_t *restrict src, size_t n) {
+    cb_unshuffle4_planes(dst, src, src + n, src + 2 * n, src + 3 * n, n);
+}
+
+uint32_t cb_unshuffle4_crc32(uint8_t *restrict dst, const uint8_t *restrict src, size_t n, uint32_t crc) {
+    enum { CHUNK = 4096 };   // elements: 16 KiB of output, CRC'd while it is in L1
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t k = n - i < CHUNK ? n - i : CHUNK;
+        cb_unshuffle4_planes(dst + 4 * i, src + i, src + n + i, src + 2 * n + i, src + 3 * n + i, k);
+        crc = cb_crc32(crc, dst + 4 * i, 4 * k);
+    }
+    return crc;
 }
 
 // MARK: - Byte-plane zlib streams

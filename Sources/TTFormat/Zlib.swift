@@ -3,8 +3,10 @@ import CZlib
 
 // Blob encoding: CRC-32, one RFC 1950 stream per blob, the byte-shuffle filter, and the
 // writer's compression choices (`BlobEncoding`). The byte work is in C (CBlobCodec:
-// PCLMULQDQ CRC-32, AVX2 Adler-32 and shuffle, the byte-plane stream writer); zlib
-// deflates for `.small` and `.zlib` and inflates every blob on load.
+// PCLMULQDQ CRC-32, AVX2 Adler-32 and shuffle, the byte-plane stream writer, the fast
+// inflater); zlib deflates for `.small` and `.zlib`, and on load inflates only the blobs
+// the fast inflater does not accept (to name what is wrong, or for a valid stream it
+// declines).
 
 /// zlib's CRC-32 (ISO-HDLC: reflected polynomial 0xEDB88320, init and final xor 0xFFFFFFFF),
 /// the same function as Python's `zlib.crc32` (`cb_crc32`, checked against zlib's in
@@ -192,28 +194,54 @@ func zlibInflate(_ stored: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPoi
     }
 }
 
+/// Inflates one zlib stream into `dst` with the guarantees of `zlibInflate` (same bytes,
+/// same accept/reject decision, same `InflateFailure`): `cb_inflate_exact` decodes it, and
+/// any stream it does not accept is inflated again from its first byte by zlib, which
+/// either accepts it (a valid stream the fast decoder declines) or says what is wrong.
+/// Returns `cb_crc32(crc, dst, rawLength)`, computed while the output is in cache.
+func inflateExact(_ stored: UnsafeRawBufferPointer, into dst: UnsafeMutableRawPointer, rawLength: Int,
+                  crc: UInt32 = 0) throws -> UInt32 {
+    var sum = crc
+    if let s = stored.baseAddress,
+       cb_inflate_exact(dst.assumingMemoryBound(to: UInt8.self), rawLength, s.assumingMemoryBound(to: UInt8.self),
+                        stored.count, &sum) == 1 {
+        return sum
+    }
+    try zlibInflate(stored, into: dst, rawLength: rawLength)
+    return cb_crc32(crc, dst, rawLength)
+}
+
 /// A tensor's values from its blob: inflated straight into the result's storage (filter
-/// none) or into a scratch buffer and un-shuffled into it (`cb_unshuffle4`). Returns the
-/// values and the CRC-32 of the raw little-endian bytes. `rawLength` is a multiple of 4,
-/// bounded by the caller.
+/// none) or into a scratch buffer and un-shuffled into it (`cb_inflate_unshuffle4`: stored
+/// planes are un-shuffled straight from the blob), with the same guarantees as
+/// `inflateExact`. Returns the values and the CRC-32 of the raw little-endian bytes.
+/// `rawLength` is a multiple of 4, bounded by the caller.
 func inflateFloats(_ stored: UnsafeRawBufferPointer, rawLength: Int, shuffled: Bool) throws -> (values: [Float], rawCRC: UInt32) {
     #if _endian(little)
     let n = rawLength / 4
     ReaderAllocationMeter.note(rawLength + 1)
+    var rawCRC: UInt32 = 0
     let values = try [Float](unsafeUninitializedCapacity: max(n, 1)) { buf, count in
         count = 0
         let d = UnsafeMutableRawPointer(buf.baseAddress!)
         if shuffled && n > 0 {
             let scratch = UnsafeMutableRawPointer.allocate(byteCount: rawLength, alignment: 64)
             defer { scratch.deallocate() }
+            let (out, planes) = (d.assumingMemoryBound(to: UInt8.self), scratch.assumingMemoryBound(to: UInt8.self))
+            if let s = stored.baseAddress,
+               cb_inflate_unshuffle4(out, planes, n, s.assumingMemoryBound(to: UInt8.self), stored.count, &rawCRC) == 1 {
+                count = n
+                return
+            }
+            // Not accepted by the fast decoder: zlib's answer, from the blob's first byte.
             try zlibInflate(stored, into: scratch, rawLength: rawLength)
-            cb_unshuffle4(d.assumingMemoryBound(to: UInt8.self), scratch.assumingMemoryBound(to: UInt8.self), n)
+            rawCRC = cb_unshuffle4_crc32(out, planes, n, 0)
         } else {
-            try zlibInflate(stored, into: d, rawLength: rawLength)
+            rawCRC = try inflateExact(stored, into: d, rawLength: rawLength)
         }
         count = n
     }
-    return (values, values.withUnsafeBytes { crc32Of($0) })
+    return (values, rawCRC)
     #else
     return decodeFloats(try zlibInflateExact(stored, rawLength: rawLength), shuffled: shuffled)
     #endif
