@@ -71,7 +71,7 @@ enum MatmulBench {
             let a2 = gf(time(c, impl: .avx2, pool: many, minSeconds: minSeconds))
             table.add([c.label, c.kind.rawValue, "\(c.m)", "\(c.k)", "\(c.n)", fmt(p1), fmt(a1), fmt(a2), fmt(a2 / a1, 2) + "x"])
         }
-        // The fixed cost of a parallel loop (DispatchQueue.concurrentPerform) with empty bodies.
+        // The fixed cost of a parallel loop (ThreadPool.parallelFor) with empty bodies.
         let dispatch = bestTimePerCall(minSeconds: minSeconds) { many.parallelFor(maxThreads) { _ in } }
         // AdamW over the medium model's parameters (memory-bound: 7 floats moved per element).
         let n = BenchPreset.all.first { $0.name == "medium" }!.parameterCount

@@ -19,6 +19,8 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 
+#include "ckatomic.h"
+
 
 #ifdef __cplusplus
 extern "C" {

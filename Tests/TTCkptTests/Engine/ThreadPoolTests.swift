@@ -3,8 +3,9 @@ import Testing
 
 @Suite struct ThreadPoolTests {
     @Test func chunksCoverRangeExactlyOnce() {
-        for threads in [1, 2, 3, 5] {
+        for (threads, spin) in [(1, 0), (2, 0), (3, 0), (5, 0), (2, 1000), (3, 1000)] {
             let pool = ThreadPool(threads: threads)
+            pool.spinIterations = spin
             for count in [0, 1, 2, 5, 100, 3, 1] {
                 let seen = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
                 seen.initialize(repeating: 0)
@@ -12,7 +13,7 @@ import Testing
                 pool.parallelFor(count) { range in
                     for i in range { seen[i] += 1 }
                 }
-                #expect(Array(seen.prefix(count)) == [Int](repeating: 1, count: count), "threads \(threads) count \(count)")
+                #expect(Array(seen.prefix(count)) == [Int](repeating: 1, count: count), "threads \(threads) spin \(spin) count \(count)")
             }
         }
     }
