@@ -71,6 +71,24 @@ static uint32_t crc_raw_slice8(uint32_t c, const uint8_t *p, size_t n) {
 // Polynomials Using PCLMULQDQ"; constants for the reflected CRC-32 polynomial as in Linux's
 // crc32-pclmul). The folded 128-bit remainder is congruent to the message, so the CRC of
 // its 16 bytes (table method, register form starting from 0) is the CRC of the message.
+// The end of both folding loops: the 128-bit remainder `x` of the bytes before `p` folds
+// in the whole 16-byte blocks left, and its CRC (table method, register form from 0) is
+// continued over the last n % 16 bytes.
+__attribute__((target("pclmul,sse4.1")))
+static uint32_t crc_finish128(__m128i x, const uint8_t *p, size_t n) {
+    const __m128i k3k4 = _mm_set_epi64x(0x0ccaa009eLL, 0x1751997d0LL);
+    while (n >= 16) {
+        __m128i lo = _mm_clmulepi64_si128(x, k3k4, 0x00);
+        __m128i hi = _mm_clmulepi64_si128(x, k3k4, 0x11);
+        x = _mm_xor_si128(_mm_xor_si128(lo, hi), _mm_loadu_si128((const __m128i *)p));
+        p += 16; n -= 16;
+    }
+    uint8_t tmp[16];
+    _mm_storeu_si128((__m128i *)tmp, x);
+    uint32_t r = crc_raw_slice8(0, tmp, 16);
+    return crc_raw_slice8(r, p, n);
+}
+
 __attribute__((target("pclmul,sse4.1")))
 static uint32_t crc_raw_pclmul(uint32_t c, const uint8_t *p, size_t n) {
     // n >= 64
@@ -96,15 +114,8 @@ static uint32_t crc_raw_pclmul(uint32_t c, const uint8_t *p, size_t n) {
         __m128i hi = _mm_clmulepi64_si128(x, k3k4, 0x11); \
         x = _mm_xor_si128(_mm_xor_si128(lo, hi), y); } while (0)
     FOLD1(x0, x1); FOLD1(x0, x2); FOLD1(x0, x3);
-    while (n >= 16) {
-        FOLD1(x0, _mm_loadu_si128((const __m128i *)p));
-        p += 16; n -= 16;
-    }
 #undef FOLD1
-    uint8_t tmp[16];
-    _mm_storeu_si128((__m128i *)tmp, x0);
-    uint32_t r = crc_raw_slice8(0, tmp, 16);
-    return crc_raw_slice8(r, p, n);
+    return crc_finish128(x0, p, n);
 }
 
 // The same folding on 512-bit vectors (VPCLMULQDQ): four accumulators fold 256 bytes per
@@ -145,15 +156,8 @@ static uint32_t crc_raw_vpclmul(uint32_t c, const uint8_t *p, size_t n) {
     a = FOLD128(a, _mm512_extracti32x4_epi32(x0, 1));
     a = FOLD128(a, _mm512_extracti32x4_epi32(x0, 2));
     a = FOLD128(a, _mm512_extracti32x4_epi32(x0, 3));
-    while (n >= 16) {
-        a = FOLD128(a, _mm_loadu_si128((const __m128i *)p));
-        p += 16; n -= 16;
-    }
 #undef FOLD128
-    uint8_t tmp[16];
-    _mm_storeu_si128((__m128i *)tmp, a);
-    uint32_t r = crc_raw_slice8(0, tmp, 16);
-    return crc_raw_slice8(r, p, n);
+    return crc_finish128(a, p, n);
 }
 #endif
 
