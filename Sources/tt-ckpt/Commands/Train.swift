@@ -44,7 +44,10 @@ extension TTCkpt {
 
                 Threads: --threads N for training and compression (default:
                 the TTCKPT_THREADS environment variable, else the CPU count).
-                Results are bit-identical for any thread count.
+                Results are bit-identical for any thread count. Between
+                operations the worker threads spin briefly before they sleep
+                (TTCKPT_SPIN pause hints, default 2000); on a machine busy
+                with other jobs, TTCKPT_SPIN=0 makes them sleep at once.
 
                 Examples:
                   tt-ckpt init model.ttc
