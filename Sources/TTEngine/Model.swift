@@ -122,19 +122,13 @@ public final class Model {
         self.config = config
         self.layout = ParameterLayout(config: config)
         self.maxBatchSize = maxBatchSize
-        func zeroed(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
-            let p = UnsafeMutableBufferPointer<Float>.allocate(capacity: n)
-            p.initialize(repeating: 0)
-            return p
-        }
-        parameters = zeroed(layout.totalCount)
-        gradients = zeroed(layout.totalCount)
-        adamM = zeroed(layout.totalCount)
-        adamV = zeroed(layout.totalCount)
+        parameters = Model.zeroedFloats(layout.totalCount)
+        gradients = Model.zeroedFloats(layout.totalCount)
+        adamM = Model.zeroedFloats(layout.totalCount)
+        adamV = Model.zeroedFloats(layout.totalCount)
         acts = ActivationLayout(config: config, maxBatchSize: maxBatchSize)
-        precondition(acts.total < Int.max, "activation buffer size overflows")
-        actBuffer = .allocate(capacity: acts.total)
-        actBuffer.initialize(repeating: 0, count: acts.total)
+        precondition(acts.total < Int.max / 4, "activation buffer size overflows")
+        actBuffer = Model.zeroedFloats(acts.total).baseAddress!
         let rows = maxBatchSize * config.context
         tokenBuffer = .allocate(capacity: rows)
         tokenBuffer.initialize(repeating: 0, count: rows)
@@ -148,12 +142,26 @@ public final class Model {
         smallPath = SmallModelPath(model: self)
     }
 
+    /// `n` zero floats from `ck_zeroed_alloc`: large buffers are fresh mappings with
+    /// transparent huge pages (a medium model's 250 MB took 60 000 page faults and a
+    /// memset before, a few hundred faults now). Freed by `freeFloats`.
+    static func zeroedFloats(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
+        guard let raw = ck_zeroed_alloc(max(n, 1) * MemoryLayout<Float>.stride) else {
+            fatalError("out of memory allocating \(n) floats")
+        }
+        return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: max(n, 1)), count: n)
+    }
+
+    static func freeFloats(_ p: UnsafeMutableBufferPointer<Float>) {
+        ck_zeroed_free(p.baseAddress, max(p.count, 1) * MemoryLayout<Float>.stride)
+    }
+
     deinit {
-        parameters.deallocate()
-        gradients.deallocate()
-        adamM.deallocate()
-        adamV.deallocate()
-        actBuffer.deallocate()
+        Model.freeFloats(parameters)
+        Model.freeFloats(gradients)
+        Model.freeFloats(adamM)
+        Model.freeFloats(adamV)
+        Model.freeFloats(UnsafeMutableBufferPointer(start: actBuffer, count: acts.total))
         tokenBuffer.deallocate()
         targetBuffer.deallocate()
         normPartials.deallocate()

@@ -20,6 +20,7 @@
 #define CKERNELS_H
 
 #include "ckatomic.h"
+#include "ckmem.h"
 
 
 #ifdef __cplusplus
