@@ -104,16 +104,9 @@ import Testing
             f.entries[0].storedLength = 40
             f.entries[0].storedCRC32 = crc32Of(f.blobs[0])
         })
-        // Replaces tensor 0's stream with one of `raw` and fixes its lengths and stored CRC.
-        func restream(_ f: inout CraftedFile, _ raw: [UInt8]) {
-            f.blobs[0] = zlibCompress(raw, level: 6)
-            f.entries[0].filter = .none
-            f.entries[0].storedLength = UInt64(f.blobs[0].count)
-            f.entries[0].storedCRC32 = crc32Of(f.blobs[0])
-        }
         let tokRaw = littleEndianBytes(base.tensors[0].values)
-        add(.inflateTooLong, "more than the raw length", crafted { restream(&$0, tokRaw + [1, 2, 3, 4]) })
-        add(.inflateTooShort, "less than the raw length", crafted { restream(&$0, Array(tokRaw.dropLast(4))) })
+        add(.inflateTooLong, "more than the raw length", crafted { $0.restream(0, tokRaw + [1, 2, 3, 4], level: 6) })
+        add(.inflateTooShort, "less than the raw length", crafted { $0.restream(0, Array(tokRaw.dropLast(4)), level: 6) })
         add(.missingTensor, "adam_v.lm_head", crafted { f in
             f.entries.removeLast()
             f.blobs.removeLast()

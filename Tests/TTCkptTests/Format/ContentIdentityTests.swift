@@ -84,10 +84,7 @@ import Testing
         var values = Self.base.tensors[1].values
         values[0] += 1
         let raw = littleEndianBytes(values)
-        f.blobs[1] = zlibCompress(raw, level: 1)
-        f.entries[1].filter = .none
-        f.entries[1].storedLength = UInt64(f.blobs[1].count)
-        f.entries[1].storedCRC32 = crc32Of(f.blobs[1])
+        f.restream(1, raw, level: 1)
         f.entries[1].rawCRC32 = crc32Of(raw)
         let reader = try CheckpointReader(bytes: f.bytes(), name: "r.ttc")
         let entry = reader.entries[1]

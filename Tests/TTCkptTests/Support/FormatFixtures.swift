@@ -142,6 +142,15 @@ struct CraftedFile {
         digests = image.digests
     }
 
+    /// Replaces tensor `i`'s stream with zlib's of `raw` at `level`, filter none, and fixes
+    /// its stored length and stored CRC (not its raw CRC: tests choose that).
+    mutating func restream(_ i: Int, _ raw: [UInt8], level: Int32) {
+        blobs[i] = zlibCompress(raw, level: level)
+        entries[i].filter = .none
+        entries[i].storedLength = UInt64(blobs[i].count)
+        entries[i].storedCRC32 = crc32Of(blobs[i])
+    }
+
     /// Replaces (or removes, with nil) a metadata item, keeping key order.
     mutating func setMeta(_ key: String, _ value: MetaValue?) {
         meta.removeAll { $0.key == key }
