@@ -28,6 +28,7 @@
 
 #define MR 6
 #define NR 16
+_Static_assert(CK_DECODE_PANEL == NR, "the decode layout is the GEMM's packed B");
 #define KC CK_KC
 #define MC 96     // multiple of MR: the packed A block (MC x KC = 96 KB) stays in L2
 #define NC 1024   // multiple of NR: the packed B block (KC x NC = 1 MB)
@@ -174,13 +175,14 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
     }
 }
 
-// Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels:
-// panel c0 holds dst[c0*kc + p*NR + c] = B(p, c0+c), columns past nc are zero.
+// Packs B(p,j) for p < kc, j < nc (b points at B(pc,jc)) into NR-column panels
+// `pstride` floats apart (kc·NR, or NR·k in the decode layout): panel c0 holds
+// dst[(c0/NR)*pstride + p*NR + c] = B(p, c0+c), columns past nc are zero.
 static void pack_b(float *restrict dst, const float *restrict b, long kc, long nc,
-                   long rs, long cs, int avx2) {
+                   long rs, long cs, int avx2, long pstride) {
     for (long c0 = 0; c0 < nc; c0 += NR) {
         long nr = nc - c0 < NR ? nc - c0 : NR;
-        float *restrict d = dst + c0 * kc;
+        float *restrict d = dst + (c0 / NR) * pstride;
         const float *src = b + c0 * cs;
         if (cs == 1 && nr == NR) {
             for (long p = 0; p < kc; p++) memcpy(d + p * NR, src + p * rs, sizeof(float) * NR);
@@ -249,6 +251,29 @@ static void pack_b_panel_transposed_avx2(float *restrict d, const float *restric
     }
     for (; p < kc; p++)
         for (int c = 0; c < NR; c++) d[p * NR + c] = src[c * cs + p];
+}
+
+// ck_decode_pack for one full panel: two groups of eight rows of b, 8 x 8 blocks
+// transposed in registers and streamed past the caches (the copy is read back by the
+// next decode step, and a non-temporal store saves reading each line first). Same
+// values as the scalar loop.
+__attribute__((target("avx2,fma")))
+static void pack_decode_panel_avx2(float *restrict d, const float *restrict src, long K) {
+    const long W = CK_DECODE_PANEL;
+    long p = 0;
+    for (; p + 8 <= K; p += 8) {
+        for (int g = 0; g < W / 8; g++) {
+            const float *s = src + (long)g * 8 * K + p;
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * K);
+            transpose8x8_avx2(r);
+            float *o = d + p * W + g * 8;
+            for (int q = 0; q < 8; q++) _mm256_stream_ps(o + q * W, r[q]);
+        }
+    }
+    for (; p < K; p++)
+        for (long r = 0; r < W; r++) d[p * W + r] = src[r * K + p];
+    _mm_sfence();
 }
 
 // pack_b for a row-contiguous B (cs == 1) whose panel is narrower than NR: masked loads
@@ -394,10 +419,12 @@ static void fill_block(float *c, long ldc, long i0, long i1, long j0, long j1, c
     }
 }
 
-void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
-                    const float *a, long a_rs, long a_cs,
-                    const float *b, long b_rs, long b_cs,
-                    float *c, long ldc, int accumulate, const float *bias) {
+// ck_sgemm_block; with `keep` (the decode layout of all of B, NR-column panels of k
+// rows), B's panels are packed there instead of the thread's buffer and read from there.
+static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
+                        const float *a, long a_rs, long a_cs,
+                        const float *b, long b_rs, long b_cs,
+                        float *c, long ldc, int accumulate, const float *bias, float *keep) {
     if (i1 <= i0 || j1 <= j0) return;
     if (k <= 0) {
         if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
@@ -420,13 +447,15 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             long kc = k - pc < KC ? k - pc : KC;
             int mode = (pc == 0 && !accumulate) ? 0 : 1;
             const float *biasBlock = (mode == 0 && bias) ? bias + jc : NULL;
-            pack_b(bufs->b, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2);
+            float *bpack = keep ? keep + (jc / NR) * NR * k + pc * NR : bufs->b;
+            long pstride = keep ? NR * k : NR * kc;
+            pack_b(bpack, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2, pstride);
             for (long ic = i0; ic < i1; ic += MC) {
                 long mc = i1 - ic < MC ? i1 - ic : MC;
                 pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs, avx2);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
-                    const float *bpanel = bufs->b + jr * kc;
+                    const float *bpanel = bpack + (jr / NR) * pstride;
                     const float *biasTile = biasBlock ? biasBlock + jr : NULL;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long mr = mc - ir < MR ? mc - ir : MR;
@@ -437,6 +466,13 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             }
         }
     }
+}
+
+void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
+                    const float *a, long a_rs, long a_cs,
+                    const float *b, long b_rs, long b_cs,
+                    float *c, long ldc, int accumulate, const float *bias) {
+    sgemm_block(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, NULL);
 }
 
 // MARK: - The engine's three shapes
@@ -511,6 +547,97 @@ static void matvec_avx2(float *out, const float *a, const float *b, const float 
 }
 #endif
 
+// MARK: - The decode layout
+
+size_t ck_decode_packed_count(long K, long N) {
+    return (size_t)((N + CK_DECODE_PANEL - 1) / CK_DECODE_PANEL) * CK_DECODE_PANEL * (size_t)K;
+}
+
+void ck_decode_pack(int impl, float *packed, const float *b, long K, long N, long q0, long q1) {
+    const long W = CK_DECODE_PANEL;
+    for (long q = q0; q < q1; q++) {
+        float *d = packed + q * W * K;
+        const float *src = b + q * W * K;
+        long valid = N - q * W < W ? N - q * W : W;
+#if CK_HAVE_X86
+        if (valid == W && ck_resolve_impl(impl) == CK_IMPL_AVX2) {
+            pack_decode_panel_avx2(d, src, K);
+            continue;
+        }
+#else
+        (void)impl;
+#endif
+        for (long p = 0; p < K; p++)
+            for (long r = 0; r < W; r++) d[p * W + r] = r < valid ? src[r * K + p] : 0.0f;
+    }
+}
+
+#if CK_HAVE_X86
+// One decode step's product from the decode layout: out(j) for the columns of panels
+// [q0,q1), with the GEMM's arithmetic (per CK_KC block an FMA chain over p from 0,
+// C = s_0 (+ bias), then C = C + s_q). Each panel is one contiguous stream of K·16
+// floats, read once; two panels side by side give four independent chains, so memory,
+// not the FMA latency, sets the pace.
+CK_AVX2
+static void matvec_decode_avx2(float *out, const float *a, const float *packed, const float *bias,
+                               long K, long N, long q0, long q1) {
+    const long W = CK_DECODE_PANEL;
+    for (long q = q0; q < q1; q += 2) {
+        // Panels q and q + 1 (q alone at the end: the second stream rereads the first).
+        const float *w0 = packed + q * W * K;
+        const float *w1 = q + 1 < q1 ? w0 + W * K : w0;
+        long j0 = q * W;
+        long valid = N - j0 < 2 * W ? N - j0 : 2 * W;
+        if (q + 1 >= q1 && valid > W) valid = W;
+        __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+        for (long pc = 0; pc < K; pc += KC) {
+            long p1 = K - pc < KC ? K : pc + KC;
+            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+            for (long p = pc; p < p1; p++) {
+                __m256 ap = _mm256_broadcast_ss(a + p);
+                s0 = _mm256_fmadd_ps(ap, _mm256_load_ps(w0 + p * W), s0);
+                s1 = _mm256_fmadd_ps(ap, _mm256_load_ps(w0 + p * W + 8), s1);
+                s2 = _mm256_fmadd_ps(ap, _mm256_load_ps(w1 + p * W), s2);
+                s3 = _mm256_fmadd_ps(ap, _mm256_load_ps(w1 + p * W + 8), s3);
+            }
+            if (pc > 0) {
+                c0 = _mm256_add_ps(c0, s0); c1 = _mm256_add_ps(c1, s1);
+                c2 = _mm256_add_ps(c2, s2); c3 = _mm256_add_ps(c3, s3);
+            } else if (bias) {
+                float bb[32] __attribute__((aligned(32)));
+                for (long r = 0; r < 2 * W; r++) bb[r] = r < valid ? bias[j0 + r] : 0.0f;
+                c0 = _mm256_add_ps(s0, _mm256_load_ps(bb)); c1 = _mm256_add_ps(s1, _mm256_load_ps(bb + 8));
+                c2 = _mm256_add_ps(s2, _mm256_load_ps(bb + 16)); c3 = _mm256_add_ps(s3, _mm256_load_ps(bb + 24));
+            } else {
+                c0 = s0; c1 = s1; c2 = s2; c3 = s3;
+            }
+        }
+        if (valid == 2 * W) {
+            _mm256_storeu_ps(out + j0, c0); _mm256_storeu_ps(out + j0 + 8, c1);
+            _mm256_storeu_ps(out + j0 + 16, c2); _mm256_storeu_ps(out + j0 + 24, c3);
+        } else {
+            float t[32] __attribute__((aligned(32)));
+            _mm256_store_ps(t, c0); _mm256_store_ps(t + 8, c1);
+            _mm256_store_ps(t + 16, c2); _mm256_store_ps(t + 24, c3);
+            for (long r = 0; r < valid; r++) out[j0 + r] = t[r];
+        }
+    }
+}
+#endif
+
+int ck_matvec_decode(int impl, float *out, const float *a, const float *packed, const float *bias,
+                     long K, long N, long q0, long q1) {
+#if CK_HAVE_X86
+    if (ck_resolve_impl(impl) == CK_IMPL_AVX2) {
+        matvec_decode_avx2(out, a, packed, bias, K, N, q0, q1);
+        return 1;
+    }
+#else
+    (void)out; (void)a; (void)packed; (void)bias; (void)K; (void)N; (void)q0; (void)q1; (void)impl;
+#endif
+    return 0;
+}
+
 void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
                        long M, long K, long N, long i0, long i1, long j0, long j1) {
     (void)M;
@@ -522,6 +649,12 @@ void ck_matmul_forward(int impl, float *out, const float *a, const float *b, con
 #endif
     // out(i,j) = sum_p a[i*K + p] · b[j*K + p]: A(i,p) = a[i*K + p], B(p,j) = b[j*K + p].
     ck_sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias);
+}
+
+void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
+                            long M, long K, long N, long i0, long i1, long j0, long j1, float *keep) {
+    (void)M; (void)N;
+    sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias, keep);
 }
 
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,

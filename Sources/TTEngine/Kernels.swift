@@ -106,13 +106,47 @@ public struct Kernels: Sendable {
 
     // MARK: - Matmuls
 
-    /// out(M,N) = a(M,K) · b(N,K)ᵀ (+ bias(N)). `out` is overwritten.
+    /// out(M,N) = a(M,K) · b(N,K)ᵀ (+ bias(N)). `out` is overwritten. With `keep`, also
+    /// writes b's decode layout there (`ck_matmul_forward_keep`: the GEMM packs b there,
+    /// from the block holding row 0 of each column range); the same bits either way.
     public func matmulForward(_ out: UnsafeMutablePointer<Float>,
                               _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
-                              _ M: Int, _ N: Int, _ K: Int) {
+                              _ M: Int, _ N: Int, _ K: Int, keep: UnsafeMutablePointer<Float>? = nil) {
         let impl = implementation.code
         splitOutput(rows: M, cols: N, depth: K) { i0, i1, j0, j1 in
-            ck_matmul_forward(impl, out, a, b, bias, M, K, N, i0, i1, j0, j1)
+            if let keep, i0 == 0 {
+                ck_matmul_forward_keep(impl, out, a, b, bias, M, K, N, i0, i1, j0, j1, keep)
+            } else {
+                ck_matmul_forward(impl, out, a, b, bias, M, K, N, i0, i1, j0, j1)
+            }
+        }
+    }
+
+    /// Floats of b(N,K)'s decode layout (`ck_decode_pack`).
+    static func decodePackedCount(_ N: Int, _ K: Int) -> Int { Int(ck_decode_packed_count(K, N)) }
+
+    /// Writes b(N,K) in the decode layout: panels of 16 rows of b, each one stream.
+    func decodePack(_ packed: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ N: Int, _ K: Int) {
+        let impl = implementation.code
+        let panels = (N + Int(CK_DECODE_PANEL) - 1) / Int(CK_DECODE_PANEL)
+        forEach(panels, work: N &* K) { q in
+            ck_decode_pack(impl, packed, b, K, N, q.lowerBound, q.upperBound)
+        }
+    }
+
+    /// True when this implementation has the decode-layout product (`.avx2`).
+    var hasDecodeProduct: Bool { implementation.resolved == .avx2 }
+
+    /// out(1,N) = a(1,K) · b(N,K)ᵀ (+ bias(N)) from b's decode layout: bit for bit
+    /// `matmulForward`'s row. Split by panels of 16 outputs.
+    /// - Precondition: `hasDecodeProduct`.
+    func matvecDecode(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
+                      _ packed: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ N: Int, _ K: Int) {
+        let impl = implementation.code
+        let panels = (N + Int(CK_DECODE_PANEL) - 1) / Int(CK_DECODE_PANEL)
+        forEach(panels, work: N &* K) { q in
+            let done = ck_matvec_decode(impl, out, a, packed, bias, K, N, q.lowerBound, q.upperBound)
+            precondition(done != 0, "matvecDecode needs the avx2 implementation")
         }
     }
 

@@ -106,6 +106,18 @@ public final class Model {
     /// `decode`; 0 after a forward of several sequences.
     public private(set) var cachedPositions = 0
 
+    /// The first position with logits: 0 after a `forward`, the last one after a `prefill`
+    /// (decodes then add theirs).
+    var firstLogitsPosition = 0
+
+    /// The forward weights in the decode layout (`Kernels.decodePack`) once
+    /// `prepareDecoding()` made room for them, at `decodeOffsets`: layer l's QKV, output
+    /// projection, FFN in and FFN out at 4l...4l+3, the head at 4L.
+    private var decodeWeights: UnsafeMutableBufferPointer<Float>? = nil
+    private var decodeOffsets: [Int] = []
+    /// True when `decodeWeights` holds the weights of the last `forward` or `prefill`.
+    private var decodeWeightsCurrent = false
+
     /// Floats the activation buffer of `Model(config:maxBatchSize:)` would allocate
     /// (activations, backward scratch and packed QKV weights; Int.max if the count
     /// overflows). It grows with maxBatchSize·H·T², so check it before building a model
@@ -162,6 +174,7 @@ public final class Model {
         Model.freeFloats(adamM)
         Model.freeFloats(adamV)
         Model.freeFloats(UnsafeMutableBufferPointer(start: actBuffer, count: acts.total))
+        if let decodeWeights { Model.freeFloats(decodeWeights) }
         tokenBuffer.deallocate()
         targetBuffer.deallocate()
         normPartials.deallocate()
@@ -233,11 +246,35 @@ public final class Model {
             targetBuffer[i] = y
             if y != Batch.ignore { count += 1 }
         }
+        decodeWeightsCurrent = false
         return run(batchSize: B, seqLen: T, targetCount: count)
     }
 
-    /// `forward` on the tokens and targets already in `tokenBuffer` and `targetBuffer`.
-    private func run(batchSize B: Int, seqLen T: Int, targetCount count: Int) -> Float {
+    /// A forward on one sequence that computes the logits at its last position only (no
+    /// loss), the start of a KV-cached generation: the same activations and KV cache as
+    /// `forward`, and the same logits at that position bit for bit, without the head's
+    /// product for the other positions (on GPT-2 124M with a 64-token prompt, a third of
+    /// the work). `backward()` is refused until the next `forward`.
+    /// - Precondition: 1 ≤ tokens.count ≤ T, tokens in 0..<V.
+    public func prefill(_ tokens: [Int32]) -> UnsafeBufferPointer<Float> {
+        let T = tokens.count, V = config.vocabSize
+        precondition(T >= 1 && T <= config.context, "sequence length \(T) outside 1...\(config.context)")
+        for (i, x) in tokens.enumerated() {
+            precondition(x >= 0 && Int(x) < V, "token id out of range")
+            tokenBuffer[i] = x
+            targetBuffer[i] = Batch.ignore
+        }
+        decodeWeightsCurrent = false
+        _ = run(batchSize: 1, seqLen: T, targetCount: 0, lastLogitsOnly: true)
+        firstLogitsPosition = T - 1
+        backwardReady = false
+        return logits(batch: 0, position: T - 1)
+    }
+
+    /// `forward` on the tokens and targets already in `tokenBuffer` and `targetBuffer`; with
+    /// `lastLogitsOnly` (one sequence), the head runs on the last position only, and there is
+    /// no loss (0).
+    private func run(batchSize B: Int, seqLen T: Int, targetCount count: Int, lastLogitsOnly lastOnly: Bool = false) -> Float {
         let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
         let BT = B * T
         lastBatchSize = B
@@ -245,6 +282,7 @@ public final class Model {
         lastTargetCount = count
         backwardReady = true
         cachedPositions = B == 1 ? T : 0
+        if !lastOnly { firstLogitsPosition = 0 }
         if let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
             let total = small.forward(batchSize: B, seqLen: T, targetCount: count)
             return count > 0 ? Float(total / Double(count)) : 0
@@ -255,6 +293,11 @@ public final class Model {
         let o = offsets
         let eps = ModelConfig.layerNormEpsilon
         packQKVWeights()
+        // A prefill that decodes can follow writes the decode layout as it goes: the GEMM
+        // packs each weight there and reads it from there (matrix m of `decodeOffsets`).
+        let keep = lastOnly && T < config.context && !decodeWeightsCurrent && kernels.hasDecodeProduct
+            ? decodeWeights?.baseAddress : nil
+        func kept(_ m: Int) -> UnsafeMutablePointer<Float>? { keep.map { $0 + decodeOffsets[m] } }
 
         encoderForward(a + acts.encoded, tokenBuffer, p + o.tokEmb, p + o.posEmb, B, T, C, kernels)
         var x = UnsafeMutablePointer(a + acts.encoded)  // (B, T, C): the current layer's input
@@ -264,12 +307,13 @@ public final class Model {
             let (wqkv, bqkv, bo) = attentionWeights(l)
             switch config.arch {
             case .tutorial:
-                kernels.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C)
+                kernels.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C, keep: kept(4 * l))
                 attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
-                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C)   // mh
-                kernels.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C)
+                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C, keep: kept(4 * l + 1))   // mh
+                kernels.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C, keep: kept(4 * l + 2))
                 geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels)
-                kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F,
+                                      keep: kept(4 * l + 3))
                 residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, kernels)  // r = mh + FFN(mh)
                 layernormForward(la + acts.lnOut, la + acts.lnMean, la + acts.lnRstd, la + acts.res3,
                                  p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, kernels)
@@ -277,15 +321,16 @@ public final class Model {
             case .gpt, .gpt2:
                 layernormForward(la + acts.ln1, la + acts.ln1Mean, la + acts.ln1Rstd, x,
                                  p + w.ln1Gamma, p + w.ln1Beta, BT, C, eps: eps, kernels)
-                kernels.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, bqkv, BT, 3 * C, C)
+                kernels.matmulForward(la + acts.qkv, la + acts.ln1, wqkv, bqkv, BT, 3 * C, C, keep: kept(4 * l))
                 attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
-                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, bo, BT, C, C)
+                kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, bo, BT, C, C, keep: kept(4 * l + 1))
                 residualForward(la + acts.res2, x, la + acts.attproj, BT * C, kernels)
                 layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
                                  p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, kernels)
-                kernels.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C)
+                kernels.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C, keep: kept(4 * l + 2))
                 geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels)
-                kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F)
+                kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F,
+                                      keep: kept(4 * l + 3))
                 residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, kernels)
                 x = la + acts.res3
             }
@@ -296,6 +341,12 @@ public final class Model {
             x = a + acts.lnf
         }
         // gpt2: lmHead is tok_emb's offset (the tied head)
+        if lastOnly {
+            kernels.matmulForward(a + acts.logits + (BT - 1) * V, x + (BT - 1) * C, p + o.lmHead, nil, 1, V, C,
+                                  keep: kept(4 * L))
+            if keep != nil { decodeWeightsCurrent = true }
+            return 0
+        }
         kernels.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
         let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, kernels)
         return count > 0 ? Float(total / Double(count)) : 0
@@ -323,11 +374,57 @@ public final class Model {
     /// Logits (V) at sequence `b`, position `t` of the last `forward`.
     public func logits(batch b: Int, position t: Int) -> UnsafeBufferPointer<Float> {
         precondition(b >= 0 && b < lastBatchSize && t >= 0 && t < lastSeqLen, "no logits at (\(b), \(t))")
+        precondition(t >= firstLogitsPosition, "no logits at position \(t): a prefill computes only its last position's")
         let V = config.vocabSize
         return UnsafeBufferPointer(start: actBuffer + acts.logits + (b * lastSeqLen + t) * V, count: V)
     }
 
     // MARK: - KV cache
+
+    /// Makes room for a copy of the forward weights in the decode layout
+    /// (`Kernels.decodePack`), which `decode` then reads as one stream per 16 outputs: a
+    /// decode step is bound by reading the weights, and in place (rows of K floats read
+    /// 32 at a time and transposed) it ran at less than half the memory bandwidth. The
+    /// copy costs memory the size of the matmul weights and the head (about the parameter
+    /// count). A `prefill` writes it as it runs (its GEMMs pack the weights there and read
+    /// them from there); after a `forward`, the first `decode` writes it.
+    /// Does nothing when called again, or when the kernels have no decode product
+    /// (`.portable`: `decode` then reads the weights in place). The logits are the same
+    /// bits either way.
+    public func prepareDecoding() {
+        guard decodeWeights == nil, kernels.hasDecodeProduct else { return }
+        let (C, V, F, L) = (config.dModel, config.vocabSize, config.dFF, config.nLayers)
+        var offsets: [Int] = []
+        var total = 0
+        for _ in 0..<L {
+            for (n, k) in [(3 * C, C), (C, C), (F, C), (C, F)] {
+                offsets.append(total)
+                total += Kernels.decodePackedCount(n, k)
+            }
+        }
+        offsets.append(total)
+        total += Kernels.decodePackedCount(V, C)
+        decodeOffsets = offsets
+        decodeWeights = Model.zeroedFloats(total)
+        decodeWeightsCurrent = false
+    }
+
+    /// Writes the decode layout of every forward weight into `decodeWeights`.
+    private func packDecodeWeights() {
+        guard let d = decodeWeights?.baseAddress else { return }
+        let (C, V, F, L) = (config.dModel, config.vocabSize, config.dFF, config.nLayers)
+        let p = parameters.baseAddress!
+        for l in 0..<L {
+            let w = offsets.layers[l]
+            let m = 4 * l
+            kernels.decodePack(d + decodeOffsets[m], attentionWeights(l).wqkv, 3 * C, C)
+            kernels.decodePack(d + decodeOffsets[m + 1], p + w.wo, C, C)
+            kernels.decodePack(d + decodeOffsets[m + 2], p + w.w1, F, C)
+            kernels.decodePack(d + decodeOffsets[m + 3], p + w.w2, C, F)
+        }
+        kernels.decodePack(d + decodeOffsets[4 * L], p + offsets.lmHead, V, C)
+        decodeWeightsCurrent = true
+    }
 
     /// Appends `token` at position P = `cachedPositions` of the sequence the last `forward`
     /// ran (one sequence) and returns the logits (V) at P: one position through every layer,
@@ -351,7 +448,11 @@ public final class Model {
         if t + 1 == attentionGemmMinimum {
             tokenBuffer[t] = token
             for i in 0...t { targetBuffer[i] = Batch.ignore }
-            _ = run(batchSize: 1, seqLen: t + 1, targetCount: 0)
+            // The earlier rows change too: after a forward, keep every position's logits
+            // those of this long forward; after a prefill, only this position has any.
+            let lastOnly = firstLogitsPosition > 0
+            _ = run(batchSize: 1, seqLen: t + 1, targetCount: 0, lastLogitsOnly: lastOnly)
+            if lastOnly { firstLogitsPosition = t }
             backwardReady = false
             return logits(batch: 0, position: t)
         }
@@ -359,6 +460,18 @@ public final class Model {
         let a = actBuffer
         let o = offsets
         let eps = ModelConfig.layerNormEpsilon
+        let packed = kernels.hasDecodeProduct ? decodeWeights?.baseAddress : nil
+        if packed != nil && !decodeWeightsCurrent { packDecodeWeights() }
+        // out(N) = x(K) · W(N,K)ᵀ (+ bias): from the decode layout (matrix m of
+        // `decodeOffsets`) when there is one, else in place; the same bits either way.
+        func project(_ m: Int, _ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>,
+                     _ w: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ N: Int, _ K: Int) {
+            if let packed {
+                kernels.matvecDecode(out, x, packed + decodeOffsets[m], bias, N, K)
+            } else {
+                kernels.matmulForward(out, x, w, bias, 1, N, K)
+            }
+        }
         // One sequence: row t of every (S, width) view sits at t·width whatever S is.
         func row(_ view: Int, _ width: Int) -> UnsafeMutablePointer<Float> { a + view + t * width }
         tokenBuffer[t] = token
@@ -373,12 +486,12 @@ public final class Model {
             // att scratch: H·(t+1) weights, in this layer's att view (a decode keeps no att rows)
             switch config.arch {
             case .tutorial:
-                kernels.matmulForward(r(acts.qkv, 3 * C), x, wqkv, nil, 1, 3 * C, C)
+                project(4 * l, r(acts.qkv, 3 * C), x, wqkv, nil, 3 * C, C)
                 attentionForwardLastRow(r(acts.atty, C), a + la + acts.att, a + la + acts.qkv, t, C, H, kernels)
-                kernels.matmulForward(r(acts.attproj, C), r(acts.atty, C), p + w.wo, nil, 1, C, C)
-                kernels.matmulForward(r(acts.fch, F), r(acts.attproj, C), p + w.w1, p + w.b1, 1, F, C)
+                project(4 * l + 1, r(acts.attproj, C), r(acts.atty, C), p + w.wo, nil, C, C)
+                project(4 * l + 2, r(acts.fch, F), r(acts.attproj, C), p + w.w1, p + w.b1, F, C)
                 geluForward(r(acts.fchGelu, F), r(acts.fch, F), F, kernels)
-                kernels.matmulForward(r(acts.fcproj, C), r(acts.fchGelu, F), p + w.w2, p + w.b2, 1, C, F)
+                project(4 * l + 3, r(acts.fcproj, C), r(acts.fchGelu, F), p + w.w2, p + w.b2, C, F)
                 residualForward(r(acts.res3, C), r(acts.attproj, C), r(acts.fcproj, C), C, kernels)
                 layernormForward(r(acts.lnOut, C), r(acts.lnMean, 1), r(acts.lnRstd, 1), r(acts.res3, C),
                                  p + w.ln1Gamma, p + w.ln1Beta, 1, C, eps: eps, kernels)
@@ -386,15 +499,15 @@ public final class Model {
             case .gpt, .gpt2:
                 layernormForward(r(acts.ln1, C), r(acts.ln1Mean, 1), r(acts.ln1Rstd, 1), x,
                                  p + w.ln1Gamma, p + w.ln1Beta, 1, C, eps: eps, kernels)
-                kernels.matmulForward(r(acts.qkv, 3 * C), r(acts.ln1, C), wqkv, bqkv, 1, 3 * C, C)
+                project(4 * l, r(acts.qkv, 3 * C), r(acts.ln1, C), wqkv, bqkv, 3 * C, C)
                 attentionForwardLastRow(r(acts.atty, C), a + la + acts.att, a + la + acts.qkv, t, C, H, kernels)
-                kernels.matmulForward(r(acts.attproj, C), r(acts.atty, C), p + w.wo, bo, 1, C, C)
+                project(4 * l + 1, r(acts.attproj, C), r(acts.atty, C), p + w.wo, bo, C, C)
                 residualForward(r(acts.res2, C), x, r(acts.attproj, C), C, kernels)
                 layernormForward(r(acts.ln2, C), r(acts.ln2Mean, 1), r(acts.ln2Rstd, 1), r(acts.res2, C),
                                  p + w.ln2Gamma, p + w.ln2Beta, 1, C, eps: eps, kernels)
-                kernels.matmulForward(r(acts.fch, F), r(acts.ln2, C), p + w.w1, p + w.b1, 1, F, C)
+                project(4 * l + 2, r(acts.fch, F), r(acts.ln2, C), p + w.w1, p + w.b1, F, C)
                 geluForward(r(acts.fchGelu, F), r(acts.fch, F), F, kernels)
-                kernels.matmulForward(r(acts.fcproj, C), r(acts.fchGelu, F), p + w.w2, p + w.b2, 1, C, F)
+                project(4 * l + 3, r(acts.fcproj, C), r(acts.fchGelu, F), p + w.w2, p + w.b2, C, F)
                 residualForward(r(acts.res3, C), r(acts.res2, C), r(acts.fcproj, C), C, kernels)
                 x = r(acts.res3, C)
             }
@@ -404,7 +517,7 @@ public final class Model {
                              p + o.lnfGamma, p + o.lnfBeta, 1, C, eps: eps, kernels)
             x = row(acts.lnf, C)
         }
-        kernels.matmulForward(row(acts.logits, V), x, p + o.lmHead, nil, 1, V, C)
+        project(4 * L, row(acts.logits, V), x, p + o.lmHead, nil, V, C)
         cachedPositions = t + 1
         lastBatchSize = 1
         lastSeqLen = t + 1

@@ -23,8 +23,9 @@ public enum Sampler {
     /// Each step picks from the logits at the last position of the model run on the last
     /// min(n, T) tokens (the context window slides once the sequence is longer than T).
     /// Those logits come from the KV cache while the sequence fits in T: the prompt runs
-    /// once (`Model.forward`), then each new token is one `Model.decode`, whose logits equal
-    /// a full recompute bit for bit. Once the window slides every position moves, so each
+    /// once (`Model.prefill`), then each new token is one `Model.decode` (on the weights'
+    /// decode layout, `Model.prepareDecoding`), whose logits equal a full recompute bit for
+    /// bit. Once the window slides every position moves, so each
     /// later step recomputes the whole window. `onToken` is called with each new token as it
     /// is chosen; returning false stops generation there (a reader that went away:
     /// `sample | head`). Deterministic for a given model, prompt and options.
@@ -42,17 +43,14 @@ public enum Sampler {
         var weights = [Double](repeating: 0, count: V)
         // Positions 0..<cached of `sequence` are in the model's KV cache (0: nothing usable).
         var cached = 0
+        if options.maxTokens > 1 { model.prepareDecoding() }
         for _ in 0..<options.maxTokens {
             let logits: UnsafeBufferPointer<Float>
             if sequence.count <= T && cached == sequence.count - 1 && cached == model.cachedPositions && cached > 0 {
                 logits = model.decode(sequence[sequence.count - 1])
                 cached += 1
             } else {
-                let window = Array(sequence.suffix(T))
-                let batch = Batch(tokens: window, targets: [Int32](repeating: Batch.ignore, count: window.count),
-                                  batchSize: 1, seqLen: window.count)
-                _ = model.forward(batch)
-                logits = model.logits(batch: 0, position: window.count - 1)
+                logits = model.prefill(Array(sequence.suffix(T)))
                 // A slid window starts past position 0: its cache cannot be extended.
                 cached = sequence.count <= T ? sequence.count : 0
             }

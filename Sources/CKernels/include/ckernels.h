@@ -23,6 +23,8 @@
 #include "ckmem.h"
 
 
+#include <stddef.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -57,6 +59,30 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
 /// out(M,N) = a(M,K)·b(N,K)ᵀ (+ bias(N)), rows [i0,i1) x cols [j0,j1) of out.
 void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
                        long M, long K, long N, long i0, long i1, long j0, long j1);
+
+/// The decode layout of a forward weight b(N,K), for one row's products (a KV-cached
+/// decode step): the GEMM's packed B panels over all of K, panels of W = CK_DECODE_PANEL
+/// columns of out, panel q holding packed[q·K·W + p·W + r] = b[(q·W + r)·K + p] (0 for
+/// rows past N), so a matrix-vector product reads each panel as one stream. Every panel
+/// is 64-byte aligned when `packed` is (K·W floats is a multiple of 64 bytes).
+enum { CK_DECODE_PANEL = 16 };
+/// Floats of the decode layout of b(N,K).
+size_t ck_decode_packed_count(long K, long N);
+/// Writes panels [q0,q1) of the decode layout of b(N,K).
+void ck_decode_pack(int impl, float *packed, const float *b, long K, long N, long q0, long q1);
+/// out(1,N) = a(1,K)·b(N,K)ᵀ (+ bias(N)) for the columns of panels [q0,q1), read from the
+/// decode layout: bit for bit ck_matmul_forward's row. Returns 0 (and does nothing) when
+/// `impl` does not resolve to AVX2, the only path that has it.
+int ck_matvec_decode(int impl, float *out, const float *a, const float *packed, const float *bias,
+                     long K, long N, long q0, long q1);
+
+/// ck_matmul_forward that also leaves columns [j0,j1) of b in the decode layout at `keep`
+/// (the layout of all of b): the GEMM packs its B panels there and reads them from there,
+/// so a prefill writes the layout the decode steps after it read, at the cost of the
+/// stores. Always the GEMM (also for one row). j0 must be a multiple of CK_DECODE_PANEL;
+/// concurrent calls must not share columns (give `keep` to one row block per column range).
+void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
+                            long M, long K, long N, long i0, long i1, long j0, long j1, float *keep);
 
 /// dA(M,K) += dOut(M,N)·b(N,K), rows [i0,i1) (of M) x cols [j0,j1) (of K) of dA.
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,

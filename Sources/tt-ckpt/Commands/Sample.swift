@@ -16,8 +16,9 @@ extension TTCkpt {
                 it) or after --tokens tokens; each token is written as soon as
                 it is chosen. Up to T tokens the model keeps the keys and
                 values of earlier positions (a KV cache) and runs one new
-                position per token; past T it sees the last T, recomputed for
-                each token. --temperature 0 is greedy; otherwise tokens are drawn
+                position per token, reading a copy of the weights laid out for
+                that (it costs memory about the size of the parameters); past T
+                it sees the last T, recomputed for each token. --temperature 0 is greedy; otherwise tokens are drawn
                 from softmax(logits / temperature), among the --top-k most
                 likely if given, by a generator seeded with --seed.
 

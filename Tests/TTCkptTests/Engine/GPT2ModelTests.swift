@@ -76,19 +76,37 @@ import Testing
     struct Case: CustomTestStringConvertible, Sendable {
         var config: ModelConfig
         var threads: Int
-        var testDescription: String { "\(config.arch) D\(config.dModel) H\(config.nHeads) T\(config.context) threads \(threads)" }
+        /// How the decodes start: a `forward` on the weights in place, or with the decode
+        /// layout (`prepareDecoding`) that a `prefill` writes as it runs or the first decode
+        /// after a `forward` writes.
+        enum Start: String, Sendable { case forward, prefillLayout = "prefill + decode layout", forwardLayout = "forward + decode layout" }
+        var start = Start.forward
+        /// Prompt length: 3, or 30 (a prefill longer than D 20, whose GEMMs split by rows).
+        var prompt = 3
+        var testDescription: String {
+            "\(config.arch) D\(config.dModel) H\(config.nHeads) F\(config.dFF) V\(config.vocabSize) T\(config.context) threads \(threads), \(start.rawValue), prompt \(prompt)"
+        }
     }
 
     // T 40: decoding crosses attentionGemmMinimum (16) and attentionBlock (32); head sizes
-    // 4 and 8 (and D 24, not a multiple of 16, for the matmul tails).
-    static let cases: [Case] = Architecture.allCases.flatMap { arch in
-        [Case(config: ModelConfig(arch: arch, vocabSize: 11, dModel: 16, nHeads: 4, dFF: 32, nLayers: 2, context: 40), threads: 1),
-         Case(config: ModelConfig(arch: arch, vocabSize: 11, dModel: 24, nHeads: 3, dFF: 40, nLayers: 2, context: 40), threads: 3)]
+    // 4 and 8 (and D 24, not a multiple of 16, for the matmul tails). The decode layout's
+    // panels are 32 outputs wide: V 37 and F 300 leave partial panels, and K 300 (ffn.w2)
+    // spans two CK_KC blocks with a tail that is not a multiple of 8.
+    static let cases: [Case] = Architecture.allCases.flatMap { arch -> [Case] in
+        let plain = [
+            Case(config: ModelConfig(arch: arch, vocabSize: 11, dModel: 16, nHeads: 4, dFF: 32, nLayers: 2, context: 40), threads: 1),
+            Case(config: ModelConfig(arch: arch, vocabSize: 11, dModel: 24, nHeads: 3, dFF: 40, nLayers: 2, context: 40), threads: 3)]
+        let odd = ModelConfig(arch: arch, vocabSize: 37, dModel: 20, nHeads: 5, dFF: 300, nLayers: 2, context: 40)
+        let layout = [Case.Start.prefillLayout, .forwardLayout].flatMap { start in
+            [Case(config: odd, threads: 1, start: start), Case(config: odd, threads: 3, start: start)]
+        }
+        return plain + layout + [Case(config: odd, threads: 3, start: .prefillLayout, prompt: 30)]
     }
 
-    /// After a forward on a 3-token prompt, each decode's logits equal bit for bit the last
-    /// position's logits of a forward on the whole sequence so far (on a second model with
-    /// the same weights), at every length up to T; also with 3 threads and threshold 0.
+    /// After a forward (or a prefill) on the prompt, each decode's logits equal bit for bit
+    /// the last position's logits of a forward on the whole sequence so far (on a second
+    /// model with the same weights), at every length up to T, with the weights in place or
+    /// in the decode layout; also with 3 threads and threshold 0.
     @Test(arguments: cases)
     func decodeEqualsFullRecomputeBitForBit(_ c: Case) {
         let T = c.config.context
@@ -108,20 +126,50 @@ import Testing
             _ = m.forward(batch)
             return Array(m.logits(batch: 0, position: n - 1))
         }
-        _ = forward(cached, 3)
-        #expect(cached.cachedPositions == 3)
+        switch c.start {
+        case .prefillLayout:
+            cached.prepareDecoding()
+            let prefilled = Array(cached.prefill(Array(tokens[0..<c.prompt])))
+            #expect(prefilled.map(\.bitPattern) == forward(full, c.prompt).map(\.bitPattern), "prefill")
+        case .forwardLayout:
+            cached.prepareDecoding()
+            _ = forward(cached, c.prompt)
+        case .forward:
+            _ = forward(cached, c.prompt)
+        }
+        #expect(cached.cachedPositions == c.prompt)
         var mismatches: [Int] = []
-        for n in 4...T {
+        for n in (c.prompt + 1)...T {
             let decoded = Array(cached.decode(tokens[n - 1]))
             if decoded.map(\.bitPattern) != forward(full, n).map(\.bitPattern) { mismatches.append(n) }
         }
         #expect(mismatches.isEmpty, "lengths whose decoded logits differ: \(mismatches)")
         #expect(cached.cachedPositions == T)
-        // every position's logits now equal the full forward's (a decode writes its own row)
-        for t in 0..<T {
+        // every position's logits now equal the full forward's (a decode writes its own row;
+        // after a prefill, only the positions from the one whose decode reran the sequence
+        // past attentionGemmMinimum have logits)
+        for t in (c.start == .prefillLayout ? max(15, c.prompt - 1) : 0)..<T {
             #expect(Array(cached.logits(batch: 0, position: t)).map(\.bitPattern)
                     == Array(full.logits(batch: 0, position: t)).map(\.bitPattern), "position \(t)")
         }
+    }
+
+    /// The decode layout is a copy of the weights: a prefill after the parameters changed
+    /// refreshes it, so the next decode uses the new weights.
+    @Test func decodeLayoutFollowsNewWeights() {
+        let config = ModelConfig(arch: .gpt2, vocabSize: 40, dModel: 16, nHeads: 2, dFF: 48, nLayers: 1, context: 8)
+        let model = Model(config: config), full = Model(config: config)
+        var rng = PythonRandom(seed: 5)
+        model.initializeWeights(rng: &rng)
+        model.prepareDecoding()
+        _ = model.prefill([1, 2, 3])
+        _ = model.decode(4)
+        EngineFixtures.randomizeParameters(model, &rng)
+        _ = full.parameters.update(from: model.parameters)
+        _ = model.prefill([1, 2, 3])
+        let decoded = Array(model.decode(4)).map(\.bitPattern)
+        _ = full.forward(Batch(tokens: [1, 2, 3, 4], targets: [Int32](repeating: Batch.ignore, count: 4), batchSize: 1, seqLen: 4))
+        #expect(decoded == Array(full.logits(batch: 0, position: 3)).map(\.bitPattern))
     }
 
     /// A forward of several sequences leaves no usable cache; one of one sequence of length S
