@@ -419,12 +419,13 @@ static void fill_block(float *c, long ldc, long i0, long i1, long j0, long j1, c
     }
 }
 
-// ck_sgemm_block; with `keep` (the decode layout of all of B, NR-column panels of k
-// rows), B's panels are packed there instead of the thread's buffer and read from there.
+// ck_sgemm_block; with `keep` (all of B in NR-column panels of k rows, the decode
+// layout), B's panels are packed there instead of the thread's buffer and read from
+// there, or, with `keep_ready`, only read from there (packed before).
 static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
                         const float *a, long a_rs, long a_cs,
                         const float *b, long b_rs, long b_cs,
-                        float *c, long ldc, int accumulate, const float *bias, float *keep) {
+                        float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready) {
     if (i1 <= i0 || j1 <= j0) return;
     if (k <= 0) {
         if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
@@ -449,7 +450,7 @@ static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             const float *biasBlock = (mode == 0 && bias) ? bias + jc : NULL;
             float *bpack = keep ? keep + (jc / NR) * NR * k + pc * NR : bufs->b;
             long pstride = keep ? NR * k : NR * kc;
-            pack_b(bpack, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2, pstride);
+            if (!keep_ready) pack_b(bpack, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2, pstride);
             for (long ic = i0; ic < i1; ic += MC) {
                 long mc = i1 - ic < MC ? i1 - ic : MC;
                 pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs, avx2);
@@ -472,7 +473,31 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
                     const float *a, long a_rs, long a_cs,
                     const float *b, long b_rs, long b_cs,
                     float *c, long ldc, int accumulate, const float *bias) {
-    sgemm_block(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, NULL);
+    sgemm_block(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, NULL, 0);
+}
+
+// B of each shape: forward B(p,j) = b[j*K + p]; backward_a B(p,j) = b[p*K + j] (p < N);
+// backward_b B(p,j) = a[p*K + j] (p < M).
+static void shape_b(int shape, long M, long K, long N, long *k, long *n, long *rs, long *cs) {
+    switch (shape) {
+    case CK_SHAPE_FORWARD: *k = K; *n = N; *rs = 1; *cs = K; break;
+    case CK_SHAPE_BACKWARD_A: *k = N; *n = K; *rs = K; *cs = 1; break;
+    default: *k = M; *n = K; *rs = K; *cs = 1; break;
+    }
+}
+
+void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M, long K, long N, long q0, long q1) {
+    long k, n, rs, cs;
+    shape_b(shape, M, K, N, &k, &n, &rs, &cs);
+    if (q1 <= q0 || k <= 0) return;
+    int avx2 = 0;
+#if CK_HAVE_X86
+    avx2 = ck_resolve_impl(impl) == CK_IMPL_AVX2;
+#else
+    (void)impl;
+#endif
+    long j0 = q0 * NR, j1 = q1 * NR < n ? q1 * NR : n;
+    pack_b(packed + q0 * NR * k, b + j0 * cs, k, j1 - j0, rs, cs, avx2, NR * k);
 }
 
 // MARK: - The engine's three shapes
@@ -654,7 +679,22 @@ void ck_matmul_forward(int impl, float *out, const float *a, const float *b, con
 void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
                             long M, long K, long N, long i0, long i1, long j0, long j1, float *keep) {
     (void)M; (void)N;
-    sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias, keep);
+    sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias, keep, 0);
+}
+
+void ck_matmul_packed(int impl, int shape, float *out, const float *a, const float *packed, const float *bias,
+                      long M, long K, long N, long i0, long i1, long j0, long j1) {
+    switch (shape) {
+    case CK_SHAPE_FORWARD:
+        sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, NULL, 1, K, out, N, 0, bias, (float *)packed, 1);
+        break;
+    case CK_SHAPE_BACKWARD_A:
+        sgemm_block(impl, i0, i1, j0, j1, N, a, N, 1, NULL, K, 1, out, K, 1, NULL, (float *)packed, 1);
+        break;
+    default:
+        sgemm_block(impl, i0, i1, j0, j1, M, a, 1, N, NULL, K, 1, out, K, 1, NULL, (float *)packed, 1);
+        break;
+    }
 }
 
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,

@@ -65,6 +65,16 @@ public struct Kernels: Sendable {
     public var pool: ThreadPool
     public var threshold: Int
     public var implementation: Implementation
+    /// Room for one packed B operand, shared by the threads of a matmul split by rows
+    /// (`sharedB`); nil: each thread packs its own. A model's kernels have one (in its
+    /// activation buffer), so its matmuls must not run concurrently with each other (the
+    /// model calls them one at a time, never from inside a parallel region).
+    var packScratch: PackScratch? = nil
+
+    struct PackScratch: @unchecked Sendable {
+        let base: UnsafeMutablePointer<Float>
+        let count: Int
+    }
 
     public init(pool: ThreadPool = .shared, threshold: Int = Kernels.defaultThreshold, implementation: Implementation = .auto) {
         self.pool = pool
@@ -104,6 +114,30 @@ public struct Kernels: Sendable {
         }
     }
 
+    /// A matmul split by rows between threads has every thread pack all of B (the
+    /// weights, or the activations of a weight gradient). When B fits `packScratch`, the
+    /// threads instead pack disjoint panels of it there (`ck_matmul_pack_b`), and then
+    /// `compute(packed, rowStart, rowEnd)` runs on each one's rows, in the 6-row tiles of
+    /// `splitOutput`. Returns false, having done nothing, when that does not apply (one
+    /// thread, work under the threshold, a column split, or B too large).
+    @inline(__always)
+    func sharedB(_ shape: Int32, _ b: UnsafePointer<Float>, rows: Int, cols: Int, depth: Int,
+                 _ M: Int, _ K: Int, _ N: Int, _ compute: (UnsafePointer<Float>, Int, Int) -> Void) -> Bool {
+        guard let room = packScratch, pool.threadCount > 1, rows >= cols, cols > 0, depth > 0,
+              rows &* cols &* depth >= threshold else { return false }
+        let panels = (cols + 15) / 16
+        guard panels &* 16 &* depth <= room.count else { return false }
+        let scratch = room.base
+        let impl = implementation.code
+        pool.parallelFor(panels) { q in
+            ck_matmul_pack_b(impl, shape, scratch, b, M, K, N, q.lowerBound, q.upperBound)
+        }
+        pool.parallelFor((rows + 5) / 6) { tiles in
+            compute(UnsafePointer(scratch), tiles.lowerBound * 6, min(rows, tiles.upperBound * 6))
+        }
+        return true
+    }
+
     // MARK: - Matmuls
 
     /// out(M,N) = a(M,K) · b(N,K)ᵀ (+ bias(N)). `out` is overwritten. With `keep`, also
@@ -113,6 +147,9 @@ public struct Kernels: Sendable {
                               _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?,
                               _ M: Int, _ N: Int, _ K: Int, keep: UnsafeMutablePointer<Float>? = nil) {
         let impl = implementation.code
+        if keep == nil, sharedB(Int32(CK_SHAPE_FORWARD), b, rows: M, cols: N, depth: K, M, K, N, { packed, i0, i1 in
+            ck_matmul_packed(impl, Int32(CK_SHAPE_FORWARD), out, a, packed, bias, M, K, N, i0, i1, 0, N)
+        }) { return }
         splitOutput(rows: M, cols: N, depth: K) { i0, i1, j0, j1 in
             if let keep, i0 == 0 {
                 ck_matmul_forward_keep(impl, out, a, b, bias, M, K, N, i0, i1, j0, j1, keep)
@@ -155,6 +192,9 @@ public struct Kernels: Sendable {
                                     _ dOut: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
                                     _ M: Int, _ N: Int, _ K: Int) {
         let impl = implementation.code
+        if sharedB(Int32(CK_SHAPE_BACKWARD_A), b, rows: M, cols: K, depth: N, M, K, N, { packed, i0, i1 in
+            ck_matmul_packed(impl, Int32(CK_SHAPE_BACKWARD_A), dA, dOut, packed, nil, M, K, N, i0, i1, 0, K)
+        }) { return }
         splitOutput(rows: M, cols: K, depth: N) { i0, i1, j0, j1 in
             ck_matmul_backward_a(impl, dA, dOut, b, M, K, N, i0, i1, j0, j1)
         }
@@ -165,8 +205,12 @@ public struct Kernels: Sendable {
                                      _ dOut: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
                                      _ M: Int, _ N: Int, _ K: Int) {
         let impl = implementation.code
-        splitOutput(rows: N, cols: K, depth: M) { i0, i1, j0, j1 in
-            ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1)
+        if !sharedB(Int32(CK_SHAPE_BACKWARD_B), a, rows: N, cols: K, depth: M, M, K, N, { packed, i0, i1 in
+            ck_matmul_packed(impl, Int32(CK_SHAPE_BACKWARD_B), dB, dOut, packed, nil, M, K, N, i0, i1, 0, K)
+        }) {
+            splitOutput(rows: N, cols: K, depth: M) { i0, i1, j0, j1 in
+                ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1)
+            }
         }
         if let dBias {
             forEach(N, work: M &* N) { ns in

@@ -151,6 +151,7 @@ public final class Model {
         normPartials = .allocate(capacity: max(1, blocks))
         normPartials.initialize(repeating: 0, count: max(1, blocks))
         kernels = Kernels()
+        kernels.packScratch = Kernels.PackScratch(base: actBuffer + acts.bpack, count: acts.bpackCount)
         smallPath = SmallModelPath(model: self)
     }
 
@@ -848,6 +849,7 @@ struct ActivationLayout {
     var dfch = 0, dfchGelu = 0                 // (B,T,F)
     var dlogits = 0                            // (B,T,V)
     var dwqkvT = 0                             // (3C,C)
+    var bpack = 0, bpackCount = 0              // one packed B operand (Kernels.sharedB)
     var total = 0
 
     init(config: ModelConfig, maxBatchSize: Int) {
@@ -902,6 +904,13 @@ struct ActivationLayout {
         dfchGelu = take(m(BT, F))
         dlogits = take(m(BT, V))
         dwqkvT = take(packed ? m(3, C, C) : 0)
+        // The widest B of a matmul: a weight (up to max(3C, F) wide, max(C, F) deep) or the
+        // activations of a weight gradient (up to max(C, F) wide, BT deep), in 16-column
+        // panels. The head's B (V wide) is packed per thread when it does not fit.
+        // 64-byte aligned (the micro-kernel's aligned loads): the buffer is.
+        bpackCount = m((max(3 * C, F) + 15) / 16, 16, max(C, F, BT))
+        _ = take((16 - offset % 16) % 16)
+        bpack = take(bpackCount)
         total = offset
     }
 }

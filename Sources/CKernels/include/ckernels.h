@@ -84,6 +84,21 @@ int ck_matvec_decode(int impl, float *out, const float *a, const float *packed, 
 void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
                             long M, long K, long N, long i0, long i1, long j0, long j1, float *keep);
 
+/// The three shapes, for the calls that share one packed B between threads.
+enum { CK_SHAPE_FORWARD = 0, CK_SHAPE_BACKWARD_A = 1, CK_SHAPE_BACKWARD_B = 2 };
+
+/// Packs NR-column panels [q0,q1) of the B operand of `shape` (forward: b(N,K)ᵀ, K deep;
+/// backward_a: b(N,K), N deep; backward_b: a(M,K), M deep) into `packed`, in the decode
+/// layout over the whole depth: panel q at packed + q·16·depth. Threads packing disjoint
+/// panels build one copy that ck_matmul_packed calls on every thread then read.
+void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M, long K, long N, long q0, long q1);
+
+/// ck_matmul_forward / _backward_a / _backward_b (by `shape`; `a` is their first input:
+/// a, dOut, dOut) on B already packed by ck_matmul_pack_b: the same arithmetic, so the
+/// same bits. `bias` is used by the forward only.
+void ck_matmul_packed(int impl, int shape, float *out, const float *a, const float *packed, const float *bias,
+                      long M, long K, long N, long i0, long i1, long j0, long j1);
+
 /// dA(M,K) += dOut(M,N)·b(N,K), rows [i0,i1) (of M) x cols [j0,j1) (of K) of dA.
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
                           long M, long K, long N, long i0, long i1, long j0, long j1);
