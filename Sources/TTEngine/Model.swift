@@ -639,7 +639,21 @@ public final class Model {
     /// above it, every gradient is scaled by gradClip / norm before entering the moments
     /// (`gradients` itself is left unchanged).
     public func applyAdamW(_ optimizer: AdamWConfig, step t: Int) -> (learningRate: Double, gradNorm: Float) {
-        applyAdamW(optimizer, step: t, gradientSumOfSquares: gradientSumOfSquares())
+        if let done = applySmallAdamW(optimizer, step: t) { return done }
+        return applyAdamW(optimizer, step: t, gradientSumOfSquares: gradientSumOfSquares())
+    }
+
+    /// The small path's update, which sums Σ g² as it goes (the same sum, so the same
+    /// norm), when it applies: no clipping (which needs the norm first) and a last
+    /// forward the small path ran. Nil otherwise.
+    private func applySmallAdamW(_ optimizer: AdamWConfig, step t: Int) -> (learningRate: Double, gradNorm: Float)? {
+        guard optimizer.gradClip == 0, let small = smallPath,
+              small.handles(batchSize: max(1, lastBatchSize), seqLen: max(1, lastSeqLen), kernels: kernels) else { return nil }
+        let lr = optimizer.learningRate(atStep: t)
+        let constants = Kernels.AdamWStep(learningRate: lr, beta1: optimizer.beta1, beta2: optimizer.beta2,
+                                          epsilon: optimizer.epsilon, weightDecay: optimizer.weightDecay, step: t)
+        let norm = small.applyAdamW(constants, exemptNormAndBias: optimizer.exemptNormAndBias).squareRoot()
+        return (lr, Float(norm))
     }
 
     /// `applyAdamW(_:step:)` with Σ g² already computed by `gradientSumOfSquares()`, for a
@@ -648,14 +662,7 @@ public final class Model {
     public func applyAdamW(_ optimizer: AdamWConfig, step t: Int, gradientSumOfSquares sumOfSquares: Double)
         -> (learningRate: Double, gradNorm: Float) {
         precondition(t >= 1, "AdamW steps are 1-based")
-        if optimizer.gradClip == 0, let small = smallPath,
-           small.handles(batchSize: max(1, lastBatchSize), seqLen: max(1, lastSeqLen), kernels: kernels) {
-            let lr = optimizer.learningRate(atStep: t)
-            let constants = Kernels.AdamWStep(learningRate: lr, beta1: optimizer.beta1, beta2: optimizer.beta2,
-                                              epsilon: optimizer.epsilon, weightDecay: optimizer.weightDecay, step: t)
-            let norm = small.applyAdamW(constants, exemptNormAndBias: optimizer.exemptNormAndBias).squareRoot()
-            return (lr, Float(norm))
-        }
+        if let done = applySmallAdamW(optimizer, step: t) { return done }
         let n = layout.totalCount
         let g = gradients.baseAddress!
         let norm = sumOfSquares.squareRoot()
