@@ -389,9 +389,9 @@ public final class Model {
     /// copy costs memory the size of the matmul weights and the head (about the parameter
     /// count). A `prefill` writes it as it runs (its GEMMs pack the weights there and read
     /// them from there); after a `forward`, the first `decode` writes it.
-    /// Does nothing when called again, or when the kernels have no decode product
-    /// (`.portable`: `decode` then reads the weights in place). The logits are the same
-    /// bits either way.
+    /// Does nothing when called again, when the kernels have no decode product
+    /// (`.portable`), or when the memory is not there: `decode` then reads the weights in
+    /// place. The logits are the same bits either way.
     public func prepareDecoding() {
         guard decodeWeights == nil, kernels.hasDecodeProduct else { return }
         let (C, V, F, L) = (config.dModel, config.vocabSize, config.dFF, config.nLayers)
@@ -405,8 +405,10 @@ public final class Model {
         }
         offsets.append(total)
         total += Kernels.decodePackedCount(V, C)
+        // Out of memory is not an error here: decode then reads the weights in place.
+        guard let raw = ck_zeroed_alloc(total * MemoryLayout<Float>.stride) else { return }
         decodeOffsets = offsets
-        decodeWeights = Model.zeroedFloats(total)
+        decodeWeights = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: total), count: total)
         decodeWeightsCurrent = false
     }
 
