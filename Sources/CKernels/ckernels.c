@@ -253,29 +253,6 @@ static void pack_b_panel_transposed_avx2(float *restrict d, const float *restric
         for (int c = 0; c < NR; c++) d[p * NR + c] = src[c * cs + p];
 }
 
-// ck_decode_pack for one full panel: two groups of eight rows of b, 8 x 8 blocks
-// transposed in registers and streamed past the caches (the copy is read back by the
-// next decode step, and a non-temporal store saves reading each line first). Same
-// values as the scalar loop.
-__attribute__((target("avx2,fma")))
-static void pack_decode_panel_avx2(float *restrict d, const float *restrict src, long K) {
-    const long W = CK_DECODE_PANEL;
-    long p = 0;
-    for (; p + 8 <= K; p += 8) {
-        for (int g = 0; g < W / 8; g++) {
-            const float *s = src + (long)g * 8 * K + p;
-            __m256 r[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(s + i * K);
-            transpose8x8_avx2(r);
-            float *o = d + p * W + g * 8;
-            for (int q = 0; q < 8; q++) _mm256_stream_ps(o + q * W, r[q]);
-        }
-    }
-    for (; p < K; p++)
-        for (long r = 0; r < W; r++) d[p * W + r] = src[r * K + p];
-    _mm_sfence();
-}
-
 // pack_b for a row-contiguous B (cs == 1) whose panel is narrower than NR: masked loads
 // read only the nr valid columns and give zeros for the rest.
 __attribute__((target("avx2,fma")))
@@ -579,22 +556,8 @@ size_t ck_decode_packed_count(long K, long N) {
 }
 
 void ck_decode_pack(int impl, float *packed, const float *b, long K, long N, long q0, long q1) {
-    const long W = CK_DECODE_PANEL;
-    for (long q = q0; q < q1; q++) {
-        float *d = packed + q * W * K;
-        const float *src = b + q * W * K;
-        long valid = N - q * W < W ? N - q * W : W;
-#if CK_HAVE_X86
-        if (valid == W && ck_resolve_impl(impl) == CK_IMPL_AVX2) {
-            pack_decode_panel_avx2(d, src, K);
-            continue;
-        }
-#else
-        (void)impl;
-#endif
-        for (long p = 0; p < K; p++)
-            for (long r = 0; r < W; r++) d[p * W + r] = r < valid ? src[r * K + p] : 0.0f;
-    }
+    // The decode layout is the forward's B packed over the whole depth.
+    ck_matmul_pack_b(impl, CK_SHAPE_FORWARD, packed, b, 1, K, N, q0, q1);
 }
 
 #if CK_HAVE_X86
