@@ -453,28 +453,45 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
     sgemm_block(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, NULL, 0);
 }
 
-// B of each shape: forward B(p,j) = b[j*K + p]; backward_a B(p,j) = b[p*K + j] (p < N);
-// backward_b B(p,j) = a[p*K + j] (p < M).
-static void shape_b(int shape, long M, long K, long N, long *k, long *n, long *rs, long *cs) {
+// The engine's three products as GEMMs C (=|+=) A·B, in one place:
+//   forward     out(M,N)  = a(M,K)·b(N,K)ᵀ:  A(i,p) = a[i*K + p],    B(p,j) = b[j*K + p], depth K
+//   backward_a  dA(M,K)  += dOut(M,N)·b(N,K): A(i,p) = dOut[i*N + p], B(p,j) = b[p*K + j], depth N
+//   backward_b  dB(N,K)  += dOutᵀ·a(M,K):     A(i,p) = dOut[p*N + i], B(p,j) = a[p*K + j], depth M
+typedef struct {
+    long k;                 // depth
+    long n;                 // columns of C (and of B)
+    long a_rs, a_cs, b_rs, b_cs, ldc;
+    int accumulate;
+} ck_shape;
+
+static ck_shape shape_of(int shape, long M, long K, long N) {
     switch (shape) {
-    case CK_SHAPE_FORWARD: *k = K; *n = N; *rs = 1; *cs = K; break;
-    case CK_SHAPE_BACKWARD_A: *k = N; *n = K; *rs = K; *cs = 1; break;
-    default: *k = M; *n = K; *rs = K; *cs = 1; break;
+    case CK_SHAPE_FORWARD: return (ck_shape){K, N, K, 1, 1, K, N, 0};
+    case CK_SHAPE_BACKWARD_A: return (ck_shape){N, K, N, 1, K, 1, K, 1};
+    default: return (ck_shape){M, K, 1, N, K, 1, K, 1};
     }
 }
 
+// Rows [i0,i1) x cols [j0,j1) of `shape`'s product (bias: forward only), B packed as
+// sgemm_block's `keep` and `keep_ready` say.
+static void matmul_shape(int impl, int shape, float *c, const float *a, const float *b, const float *bias,
+                         long M, long K, long N, long i0, long i1, long j0, long j1, float *keep, int keep_ready) {
+    ck_shape s = shape_of(shape, M, K, N);
+    sgemm_block(impl, i0, i1, j0, j1, s.k, a, s.a_rs, s.a_cs, b, s.b_rs, s.b_cs, c, s.ldc, s.accumulate,
+                shape == CK_SHAPE_FORWARD ? bias : NULL, keep, keep_ready);
+}
+
 void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M, long K, long N, long q0, long q1) {
-    long k, n, rs, cs;
-    shape_b(shape, M, K, N, &k, &n, &rs, &cs);
-    if (q1 <= q0 || k <= 0) return;
+    ck_shape s = shape_of(shape, M, K, N);
+    if (q1 <= q0 || s.k <= 0) return;
     int avx2 = 0;
 #if CK_HAVE_X86
     avx2 = ck_resolve_impl(impl) == CK_IMPL_AVX2;
 #else
     (void)impl;
 #endif
-    long j0 = q0 * NR, j1 = q1 * NR < n ? q1 * NR : n;
-    pack_b(packed + q0 * NR * k, b + j0 * cs, k, j1 - j0, rs, cs, avx2, NR * k);
+    long j0 = q0 * NR, j1 = q1 * NR < s.n ? q1 * NR : s.n;
+    pack_b(packed + q0 * NR * s.k, b + j0 * s.b_cs, s.k, j1 - j0, s.b_rs, s.b_cs, avx2, NR * s.k);
 }
 
 // MARK: - The engine's three shapes
@@ -628,49 +645,33 @@ int ck_matvec_decode(int impl, float *out, const float *a, const float *packed, 
 
 void ck_matmul_forward(int impl, float *out, const float *a, const float *b, const float *bias,
                        long M, long K, long N, long i0, long i1, long j0, long j1) {
-    (void)M;
 #if CK_HAVE_X86
     if (i1 > i0 && i1 - i0 <= CK_MATVEC_ROWS && K > 0 && j1 > j0 && ck_resolve_impl(impl) == CK_IMPL_AVX2) {
         matvec_avx2(out, a, b, bias, K, N, i0, i1, j0, j1);
         return;
     }
 #endif
-    // out(i,j) = sum_p a[i*K + p] · b[j*K + p]: A(i,p) = a[i*K + p], B(p,j) = b[j*K + p].
-    ck_sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias);
+    matmul_shape(impl, CK_SHAPE_FORWARD, out, a, b, bias, M, K, N, i0, i1, j0, j1, NULL, 0);
 }
 
 void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
                             long M, long K, long N, long i0, long i1, long j0, long j1, float *keep) {
-    (void)M; (void)N;
-    sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, b, 1, K, out, N, 0, bias, keep, 0);
+    matmul_shape(impl, CK_SHAPE_FORWARD, out, a, b, bias, M, K, N, i0, i1, j0, j1, keep, 0);
 }
 
 void ck_matmul_packed(int impl, int shape, float *out, const float *a, const float *packed, const float *bias,
                       long M, long K, long N, long i0, long i1, long j0, long j1) {
-    switch (shape) {
-    case CK_SHAPE_FORWARD:
-        sgemm_block(impl, i0, i1, j0, j1, K, a, K, 1, NULL, 1, K, out, N, 0, bias, (float *)packed, 1);
-        break;
-    case CK_SHAPE_BACKWARD_A:
-        sgemm_block(impl, i0, i1, j0, j1, N, a, N, 1, NULL, K, 1, out, K, 1, NULL, (float *)packed, 1);
-        break;
-    default:
-        sgemm_block(impl, i0, i1, j0, j1, M, a, 1, N, NULL, K, 1, out, K, 1, NULL, (float *)packed, 1);
-        break;
-    }
+    matmul_shape(impl, shape, out, a, NULL, bias, M, K, N, i0, i1, j0, j1, (float *)packed, 1);
 }
 
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
                           long M, long K, long N, long i0, long i1, long j0, long j1) {
-    (void)M;
-    // dA(i,j) += sum_n dOut[i*N + n] · b[n*K + j].
-    ck_sgemm_block(impl, i0, i1, j0, j1, N, dOut, N, 1, b, K, 1, dA, K, 1, NULL);
+    matmul_shape(impl, CK_SHAPE_BACKWARD_A, dA, dOut, b, NULL, M, K, N, i0, i1, j0, j1, NULL, 0);
 }
 
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
                           long M, long K, long N, long i0, long i1, long j0, long j1) {
-    // dB(i,j) += sum_m dOut[m*N + i] · a[m*K + j].
-    ck_sgemm_block(impl, i0, i1, j0, j1, M, dOut, 1, N, a, K, 1, dB, K, 1, NULL);
+    matmul_shape(impl, CK_SHAPE_BACKWARD_B, dB, dOut, a, NULL, M, K, N, i0, i1, j0, j1, NULL, 0);
 }
 
 // MARK: - AdamW

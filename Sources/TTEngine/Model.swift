@@ -159,9 +159,13 @@ public final class Model {
     /// transparent huge pages (a medium model's 250 MB took 60 000 page faults and a
     /// memset before, a few hundred faults now). Freed by `freeFloats`.
     static func zeroedFloats(_ n: Int) -> UnsafeMutableBufferPointer<Float> {
-        guard let raw = ck_zeroed_alloc(max(n, 1) * MemoryLayout<Float>.stride) else {
-            fatalError("out of memory allocating \(n) floats")
-        }
+        guard let p = zeroedFloatsIfAvailable(n) else { fatalError("out of memory allocating \(n) floats") }
+        return p
+    }
+
+    /// `zeroedFloats`, or nil when the memory is not there.
+    static func zeroedFloatsIfAvailable(_ n: Int) -> UnsafeMutableBufferPointer<Float>? {
+        guard let raw = ck_zeroed_alloc(max(n, 1) * MemoryLayout<Float>.stride) else { return nil }
         return UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: max(n, 1)), count: n)
     }
 
@@ -394,38 +398,42 @@ public final class Model {
     /// place. The logits are the same bits either way.
     public func prepareDecoding() {
         guard decodeWeights == nil, kernels.hasDecodeProduct else { return }
-        let (C, V, F, L) = (config.dModel, config.vocabSize, config.dFF, config.nLayers)
         var offsets: [Int] = []
         var total = 0
-        for _ in 0..<L {
-            for (n, k) in [(3 * C, C), (C, C), (F, C), (C, F)] {
-                offsets.append(total)
-                total += Kernels.decodePackedCount(n, k)
-            }
+        for (_, n, k) in forwardWeights() {
+            offsets.append(total)
+            total += Kernels.decodePackedCount(n, k)
         }
-        offsets.append(total)
-        total += Kernels.decodePackedCount(V, C)
         // Out of memory is not an error here: decode then reads the weights in place.
-        guard let raw = ck_zeroed_alloc(total * MemoryLayout<Float>.stride) else { return }
+        guard let room = Model.zeroedFloatsIfAvailable(total) else { return }
         decodeOffsets = offsets
-        decodeWeights = UnsafeMutableBufferPointer(start: raw.bindMemory(to: Float.self, capacity: total), count: total)
+        decodeWeights = room
         decodeWeightsCurrent = false
+    }
+
+    /// Every forward weight (N, K), in `decodeOffsets` order: per layer QKV, output
+    /// projection, FFN in, FFN out; then the head.
+    private func forwardWeights() -> [(weights: UnsafePointer<Float>, n: Int, k: Int)] {
+        let (C, V, F) = (config.dModel, config.vocabSize, config.dFF)
+        let p = UnsafePointer(parameters.baseAddress!)
+        var list: [(weights: UnsafePointer<Float>, n: Int, k: Int)] = []
+        for l in 0..<config.nLayers {
+            let w = offsets.layers[l]
+            list.append((UnsafePointer(attentionWeights(l).wqkv), 3 * C, C))
+            list.append((p + w.wo, C, C))
+            list.append((p + w.w1, F, C))
+            list.append((p + w.w2, C, F))
+        }
+        list.append((p + offsets.lmHead, V, C))
+        return list
     }
 
     /// Writes the decode layout of every forward weight into `decodeWeights`.
     private func packDecodeWeights() {
         guard let d = decodeWeights?.baseAddress else { return }
-        let (C, V, F, L) = (config.dModel, config.vocabSize, config.dFF, config.nLayers)
-        let p = parameters.baseAddress!
-        for l in 0..<L {
-            let w = offsets.layers[l]
-            let m = 4 * l
-            kernels.decodePack(d + decodeOffsets[m], attentionWeights(l).wqkv, 3 * C, C)
-            kernels.decodePack(d + decodeOffsets[m + 1], p + w.wo, C, C)
-            kernels.decodePack(d + decodeOffsets[m + 2], p + w.w1, F, C)
-            kernels.decodePack(d + decodeOffsets[m + 3], p + w.w2, C, F)
+        for (m, (weights, n, k)) in forwardWeights().enumerated() {
+            kernels.decodePack(d + decodeOffsets[m], weights, n, k)
         }
-        kernels.decodePack(d + decodeOffsets[4 * L], p + offsets.lmHead, V, C)
         decodeWeightsCurrent = true
     }
 
