@@ -126,7 +126,10 @@ public enum Trainer {
     ///
     /// Before the first step it checks every path the run will write (`checkOutputs`) and
     /// removes temporary files a killed writer left beside the output
-    /// (`AtomicWrite.removeStaleTemporaryFiles`). A step whose loss or gradient is not
+    /// (`AtomicWrite.removeStaleTemporaryFiles`). It returns (or throws) only after the
+    /// replaced files its saves unlink in the background are gone
+    /// (`AtomicWrite.finishRemovals`), so the directory then holds only what the run keeps.
+    /// A step whose loss or gradient is not
     /// finite ends the run (`TrainOutcome.diverged`): it is not applied, and the state after
     /// the last good step is saved (nothing is written when no step of the run finished).
     /// With `keep`, step copies are pruned after every save that wrote one, also when
@@ -150,7 +153,9 @@ public enum Trainer {
         var diverged: SessionStepResult? = nil
         let background = options.backgroundSaves ? BackgroundSaver() : nil
         // A background save that fails is reported (thrown) at the next save or at the end;
-        // the file it was replacing stays intact.
+        // the file it was replacing stays intact. (Defers run last first: the saver is
+        // waited for before the removals it may have queued.)
+        defer { AtomicWrite.finishRemovals() }
         defer { _ = try? background?.wait() }
         for _ in 0..<options.steps {
             if let signal = stop?.signal { stoppedBy = signal; break }

@@ -63,32 +63,13 @@ import Testing
     /// A save over an existing file keeps the old one alive under a temporary name through
     /// the rename (so the rename does not free it), then removes that name in the background.
     @Test func replacedFileIsRetiredUnderATemporaryNameAndRemoved() throws {
-        final class Recording: FileSystemIO, @unchecked Sendable {
-            let base = POSIXFileSystem()
-            let lock = NSLock()
-            var calls: [String] = []
-            func log(_ s: String) { lock.withLock { calls.append(s) } }
-            func createExclusive(_ path: String) throws -> Int32 { try base.createExclusive(path) }
-            func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws { try base.write(fd, bytes, path: path) }
-            func write(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
-                try base.write(fd, bytes, at: offset, path: path)
-            }
-            func beginWriteback(_ fd: Int32, offset: Int, count: Int) { base.beginWriteback(fd, offset: offset, count: count) }
-            func sync(_ fd: Int32, path: String) throws { try base.sync(fd, path: path) }
-            func close(_ fd: Int32, path: String) throws { try base.close(fd, path: path) }
-            func rename(_ from: String, _ to: String) throws { log("rename \(to)"); try base.rename(from, to) }
-            func link(_ existing: String, _ new: String) throws { log("link \(new)"); try base.link(existing, new) }
-            func syncDirectory(_ path: String) throws { try base.syncDirectory(path) }
-            func remove(_ path: String) { log("remove \(path)"); base.remove(path) }
-            func status(_ path: String) -> FileStatus { base.status(path) }
-        }
         let (dir, path, _) = try Self.setUp()
-        let io = Recording()
+        let io = RecordingIO()
         var o = WriteOptions()
         o.io = io
         try CheckpointWriter.write(Self.new, to: path, options: o)
         AtomicWrite.finishRemovals()
-        let calls = io.lock.withLock { io.calls }
+        let calls = io.recorded
         #expect(calls.count == 3)
         let retired = calls.first.map { String($0.dropFirst("link ".count)) } ?? ""
         #expect(calls == ["link \(retired)", "rename \(path)", "remove \(retired)"])
@@ -96,10 +77,10 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["run.ttc"])
         #expect(FormatFixtures.bitExactlyEqual(try CheckpointReader(path: path).readCheckpoint(), Self.new))
         // A save to a new path has nothing to retire.
-        let fresh = Recording()
+        let fresh = RecordingIO()
         o.io = fresh
         try CheckpointWriter.write(Self.new, to: dir + "/other.ttc", options: o)
-        #expect(fresh.lock.withLock { fresh.calls } == ["rename \(dir)/other.ttc"])
+        #expect(fresh.recorded == ["rename \(dir)/other.ttc"])
     }
 
     /// Safetensors export and SVG plots write through the same `AtomicWrite` as checkpoints:

@@ -89,6 +89,21 @@ import Testing
         options.temperature = 0
         #expect(Sampler.generate(model: session.model, vocabulary: .tutorial, prompt: [1], options: options) == [3, 4, 5, 2])
     }
+
+    /// Every save over an existing file leaves the old one under a temporary name that is
+    /// removed in the background; the run returns only after those removals, so what it
+    /// leaves in the directory can be listed at once (removes here take 0.2 s each).
+    @Test(arguments: [true, false]) func runReturnsAfterTheReplacedFilesAreRemoved(background: Bool) throws {
+        let dir = try TemporaryDirectory("trainer-retired")
+        let session = try tutorialSession()
+        var options = TrainerOptions(steps: 6, outputPath: dir.path("m.ttc"))
+        options.saveEvery = 2
+        options.keep = 0
+        options.backgroundSaves = background
+        options.writeOptions.io = RecordingIO(removeDelay: 0.2)
+        #expect(try Trainer.run(session, data: .tutorial(), options: options) == .completed)
+        #expect(try dir.listing() == ["m.ttc"])
+    }
 }
 
 /// Background saves (issue 5): the periodic saves are written from a snapshot on another
