@@ -116,7 +116,15 @@ public final class Model {
     private var decodeWeights: UnsafeMutableBufferPointer<Float>? = nil
     private var decodeOffsets: [Int] = []
     /// True when `decodeWeights` holds the weights of the last `forward` or `prefill`.
-    private var decodeWeightsCurrent = false
+    private var decodeWeightsCurrent = false {
+        didSet { if !decodeWeightsCurrent { headScreen?.current = false } }
+    }
+    /// The greedy head's screen (`prepareDecoding(greedy: true)`), built from the head's
+    /// decode layout at the first `decodeGreedy` after the weights change.
+    private var headScreen: HeadScreen? = nil
+    /// Positions from this one on may hold only some of their logits: those a
+    /// `decodeGreedy` computed (Int.max: none).
+    private var firstScreenedPosition = Int.max
 
     /// Floats the activation buffer of `Model(config:maxBatchSize:)` would allocate
     /// (activations, backward scratch and packed QKV weights; Int.max if the count
@@ -287,6 +295,7 @@ public final class Model {
         lastTargetCount = count
         backwardReady = true
         cachedPositions = B == 1 ? T : 0
+        firstScreenedPosition = Int.max
         if !lastOnly { firstLogitsPosition = 0 }
         if let small = smallPath, small.handles(batchSize: B, seqLen: T, kernels: kernels) {
             let total = small.forward(batchSize: B, seqLen: T, targetCount: count)
@@ -380,6 +389,7 @@ public final class Model {
     public func logits(batch b: Int, position t: Int) -> UnsafeBufferPointer<Float> {
         precondition(b >= 0 && b < lastBatchSize && t >= 0 && t < lastSeqLen, "no logits at (\(b), \(t))")
         precondition(t >= firstLogitsPosition, "no logits at position \(t): a prefill computes only its last position's")
+        precondition(t < firstScreenedPosition, "no logits at position \(t): a greedy decode computes only its candidates'")
         let V = config.vocabSize
         return UnsafeBufferPointer(start: actBuffer + acts.logits + (b * lastSeqLen + t) * V, count: V)
     }
@@ -395,8 +405,15 @@ public final class Model {
     /// them from there); after a `forward`, the first `decode` writes it.
     /// Does nothing when called again, when the kernels have no decode product
     /// (`.portable`), or when the memory is not there: `decode` then reads the weights in
-    /// place. The logits are the same bits either way.
-    public func prepareDecoding() {
+    /// place. The logits are the same bits either way. With `greedy`, also makes room for
+    /// the greedy head's screen (`decodeGreedy`): a half-precision copy of the head, half
+    /// its size, plus 8 bytes a row (none without F16C or the memory).
+    public func prepareDecoding(greedy: Bool = false) {
+        defer {
+            if greedy && headScreen == nil && decodeWeights != nil {
+                headScreen = HeadScreen(V: config.vocabSize, C: config.dModel)
+            }
+        }
         guard decodeWeights == nil, kernels.hasDecodeProduct else { return }
         var offsets: [Int] = []
         var total = 0
@@ -453,6 +470,41 @@ public final class Model {
     /// - Precondition: 1 ≤ cachedPositions < T, token in 0..<V.
     public func decode(_ token: Int32) -> UnsafeBufferPointer<Float> {
         let t = cachedPositions
+        _ = decodeStep(token, screened: false)
+        return logits(batch: 0, position: t)
+    }
+
+    /// `decode(token)` for greedy generation: returns `Model.argmax` of the logits that
+    /// decode computes, the same id, but after `prepareDecoding(greedy: true)` reads the
+    /// head through its screen (`HeadScreen`): half the head's bytes plus a few exact rows,
+    /// instead of the whole head (a third of GPT-2 124M's step). The logits of this
+    /// position and later ones are then not available until the next `forward` or
+    /// `prefill`.
+    /// - Precondition: as `decode`.
+    public func decodeGreedy(_ token: Int32) -> Int {
+        let t = cachedPositions
+        if let id = decodeStep(token, screened: true) { return id }
+        return Model.argmax(logits(batch: 0, position: t))
+    }
+
+    /// Rows of the head computed exactly by the last `decodeGreedy` (0: its head was not
+    /// screened, so all V were).
+    var lastScreenCandidates: Int { screenUsed ? headScreen?.lastCandidates ?? 0 : 0 }
+    private var screenUsed = false
+
+    /// The lowest id of the largest value (greedy decoding's rule; NaN is never larger).
+    public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        for i in 1..<logits.count where logits[i] > logits[best] { best = i }
+        return best
+    }
+
+    /// One decode step. With `screened` and a head screen, the head runs through the
+    /// screen and the argmax it found is returned (nil: the head's logits were computed
+    /// in full).
+    private func decodeStep(_ token: Int32, screened: Bool) -> Int? {
+        let t = cachedPositions
+        screenUsed = false
         let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
         precondition(t >= 1 && t < config.context, "decode needs 1...\(config.context - 1) cached positions, has \(t)")
         precondition(token >= 0 && Int(token) < V, "token id out of range")
@@ -465,7 +517,7 @@ public final class Model {
             _ = run(batchSize: 1, seqLen: t + 1, targetCount: 0, lastLogitsOnly: lastOnly)
             if lastOnly { firstLogitsPosition = t }
             backwardReady = false
-            return logits(batch: 0, position: t)
+            return nil
         }
         let p = parameters.baseAddress!
         let a = actBuffer
@@ -528,12 +580,23 @@ public final class Model {
                              p + o.lnfGamma, p + o.lnfBeta, 1, C, eps: eps, kernels)
             x = row(acts.lnf, C)
         }
-        project(4 * L, row(acts.logits, V), x, p + o.lmHead, nil, V, C)
+        var argmax: Int? = nil
+        if screened, let packed, let headScreen {
+            let head = packed + decodeOffsets[4 * L]
+            if !headScreen.current { headScreen.build(from: head, kernels: kernels) }
+            argmax = headScreen.argmax(x, packed: head, logits: row(acts.logits, V), kernels: kernels)
+            screenUsed = true
+        }
+        if argmax == nil {
+            project(4 * L, row(acts.logits, V), x, p + o.lmHead, nil, V, C)
+        } else {
+            firstScreenedPosition = min(firstScreenedPosition, t)
+        }
         cachedPositions = t + 1
         lastBatchSize = 1
         lastSeqLen = t + 1
         backwardReady = false
-        return UnsafeBufferPointer(start: row(acts.logits, V), count: V)
+        return argmax
     }
 
     /// Overwrites `gradients` with d(mean loss)/dθ for the last `forward`.

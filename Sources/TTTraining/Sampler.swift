@@ -25,7 +25,9 @@ public enum Sampler {
     /// Those logits come from the KV cache while the sequence fits in T: the prompt runs
     /// once (`Model.prefill`), then each new token is one `Model.decode` (on the weights'
     /// decode layout, `Model.prepareDecoding`), whose logits equal a full recompute bit for
-    /// bit. Once the window slides every position moves, so each
+    /// bit; a greedy decode step (temperature 0) takes `Model.decodeGreedy`, which finds the
+    /// same argmax while reading the head through its half-precision screen. Once the
+    /// window slides every position moves, so each
     /// later step recomputes the whole window. `onToken` is called with each new token as it
     /// is chosen; returning false stops generation there (a reader that went away:
     /// `sample | head`). Deterministic for a given model, prompt and options.
@@ -43,40 +45,25 @@ public enum Sampler {
         var weights = [Double](repeating: 0, count: V)
         // Positions 0..<cached of `sequence` are in the model's KV cache (0: nothing usable).
         var cached = 0
-        if options.maxTokens > 1 { model.prepareDecoding() }
+        let greedy = options.temperature == 0
+        if options.maxTokens > 1 { model.prepareDecoding(greedy: greedy) }
         for _ in 0..<options.maxTokens {
-            let logits: UnsafeBufferPointer<Float>
-            if sequence.count <= T && cached == sequence.count - 1 && cached == model.cachedPositions && cached > 0 {
-                logits = model.decode(sequence[sequence.count - 1])
+            let extend = sequence.count <= T && cached == sequence.count - 1 && cached == model.cachedPositions && cached > 0
+            let next: Int
+            if extend && greedy {
+                next = model.decodeGreedy(sequence[sequence.count - 1])
                 cached += 1
             } else {
-                logits = model.prefill(Array(sequence.suffix(T)))
-                // A slid window starts past position 0: its cache cannot be extended.
-                cached = sequence.count <= T ? sequence.count : 0
-            }
-            let next: Int
-            if options.temperature == 0 {
-                var best = 0
-                for i in 1..<V where logits[i] > logits[best] { best = i }
-                next = best
-            } else {
-                for i in 0..<V { order[i] = i }
-                order.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
-                let k = options.topK > 0 ? min(options.topK, V) : V
-                let top = Double(logits[order[0]])
-                var total = 0.0
-                for j in 0..<k {
-                    weights[j] = ((Double(logits[order[j]]) - top) / options.temperature).exp
-                    total += weights[j]
+                let logits: UnsafeBufferPointer<Float>
+                if extend {
+                    logits = model.decode(sequence[sequence.count - 1])
+                    cached += 1
+                } else {
+                    logits = model.prefill(Array(sequence.suffix(T)))
+                    // A slid window starts past position 0: its cache cannot be extended.
+                    cached = sequence.count <= T ? sequence.count : 0
                 }
-                let u = rng.random() * total
-                var acc = 0.0
-                var pick = order[k - 1]
-                for j in 0..<k {
-                    acc += weights[j]
-                    if u < acc { pick = order[j]; break }
-                }
-                next = pick
+                next = greedy ? Model.argmax(logits) : draw(logits, options: options, rng: &rng, order: &order, weights: &weights)
             }
             let id = Int32(next)
             sequence.append(id)
@@ -84,6 +71,29 @@ public enum Sampler {
             if !onToken(id) || id == eos { break }
         }
         return generated
+    }
+
+    /// Draws from softmax(logits / temperature) over the top k (all with topK 0), ids
+    /// ordered by logit then id; `order` and `weights` are scratch of V entries.
+    private static func draw(_ logits: UnsafeBufferPointer<Float>, options: GenerationOptions, rng: inout PythonRandom,
+                             order: inout [Int], weights: inout [Double]) -> Int {
+        let V = logits.count
+        for i in 0..<V { order[i] = i }
+        order.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
+        let k = options.topK > 0 ? min(options.topK, V) : V
+        let top = Double(logits[order[0]])
+        var total = 0.0
+        for j in 0..<k {
+            weights[j] = ((Double(logits[order[j]]) - top) / options.temperature).exp
+            total += weights[j]
+        }
+        let u = rng.random() * total
+        var acc = 0.0
+        for j in 0..<k {
+            acc += weights[j]
+            if u < acc { return order[j] }
+        }
+        return order[k - 1]
     }
 }
 

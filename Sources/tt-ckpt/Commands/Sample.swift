@@ -18,7 +18,10 @@ extension TTCkpt {
                 values of earlier positions (a KV cache) and runs one new
                 position per token, reading a copy of the weights laid out for
                 that (it costs memory about the size of the parameters); past T
-                it sees the last T, recomputed for each token. --temperature 0 is greedy; otherwise tokens are drawn
+                it sees the last T, recomputed for each token. --temperature 0
+                is greedy (the same tokens as the full logits' argmax, found
+                from a half-precision copy of the head and a few exact rows,
+                which costs memory half the head's size); otherwise tokens are drawn
                 from softmax(logits / temperature), among the --top-k most
                 likely if given, by a generator seeded with --seed.
 
