@@ -1,5 +1,6 @@
-// The AVX2 pieces that ckernels.c and cktiny.c share, so that the two paths compute the
-// same bits: the in-register 8 x 8 transpose and the AdamW update of eight parameters.
+// The AVX2 pieces that ckernels.c, cktiny.c and ckscreen.c share, so that the paths compute
+// the same bits: the in-register 8 x 8 transpose, the AdamW update of eight parameters, and
+// the walk over the decode layout two panels at a time.
 // x86 only; include after <immintrin.h>. A private header of the CKernels target.
 #ifndef CK_AVX2_SHARED_H
 #define CK_AVX2_SHARED_H
@@ -23,6 +24,30 @@ static inline void transpose8x8_avx2(__m256 r[8]) {
     r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
     r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// The decode layout read two panels of W outputs at a time (matvec_decode_avx2, the greedy
+// head's screen): of the 2W outputs of panels q and q + 1 (q alone when it is the last of
+// [q0,q1), its stream then read twice), how many are real.
+static inline long ck_panel_pair_valid(long q, long q1, long N, long W) {
+    long j0 = q * W;
+    long valid = N - j0 < 2 * W ? N - j0 : 2 * W;
+    if (q + 1 >= q1 && valid > W) valid = W;
+    return valid;
+}
+
+// Stores the first `valid` (≤ 32) of the outputs c0..c3 at out.
+__attribute__((target("avx2,fma")))
+static inline void ck_store_panel_pair(float *out, long valid, __m256 c0, __m256 c1, __m256 c2, __m256 c3) {
+    if (valid == 32) {
+        _mm256_storeu_ps(out, c0); _mm256_storeu_ps(out + 8, c1);
+        _mm256_storeu_ps(out + 16, c2); _mm256_storeu_ps(out + 24, c3);
+    } else {
+        float t[32] __attribute__((aligned(32)));
+        _mm256_store_ps(t, c0); _mm256_store_ps(t + 8, c1);
+        _mm256_store_ps(t + 16, c2); _mm256_store_ps(t + 24, c3);
+        for (long r = 0; r < valid; r++) out[r] = t[r];
+    }
 }
 
 // The AdamW constants as vectors (spec/TRAINING.md's update; bias1/bias2 are 1 − β^t).

@@ -591,9 +591,7 @@ static void matvec_decode_avx2(float *out, const float *a, const float *packed, 
         // Panels q and q + 1 (q alone at the end: the second stream rereads the first).
         const float *w0 = packed + q * W * K;
         const float *w1 = q + 1 < q1 ? w0 + W * K : w0;
-        long j0 = q * W;
-        long valid = N - j0 < 2 * W ? N - j0 : 2 * W;
-        if (q + 1 >= q1 && valid > W) valid = W;
+        long j0 = q * W, valid = ck_panel_pair_valid(q, q1, N, W);
         __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
         for (long pc = 0; pc < K; pc += KC) {
             long p1 = K - pc < KC ? K : pc + KC;
@@ -617,15 +615,7 @@ static void matvec_decode_avx2(float *out, const float *a, const float *packed, 
                 c0 = s0; c1 = s1; c2 = s2; c3 = s3;
             }
         }
-        if (valid == 2 * W) {
-            _mm256_storeu_ps(out + j0, c0); _mm256_storeu_ps(out + j0 + 8, c1);
-            _mm256_storeu_ps(out + j0 + 16, c2); _mm256_storeu_ps(out + j0 + 24, c3);
-        } else {
-            float t[32] __attribute__((aligned(32)));
-            _mm256_store_ps(t, c0); _mm256_store_ps(t + 8, c1);
-            _mm256_store_ps(t + 16, c2); _mm256_store_ps(t + 24, c3);
-            for (long r = 0; r < valid; r++) out[j0 + r] = t[r];
-        }
+        ck_store_panel_pair(out + j0, valid, c0, c1, c2, c3);
     }
 }
 #endif

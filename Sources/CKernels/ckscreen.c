@@ -7,6 +7,7 @@
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
+#include "avx2_shared.h"
 #define CK_SCREEN_X86 1
 #define CK_F16C __attribute__((target("avx2,fma,f16c")))
 #else
@@ -15,14 +16,9 @@
 
 int ck_screen_available(void) {
 #if CK_SCREEN_X86
-    static int cached = -1;
-    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
-    if (v < 0) {
-        __builtin_cpu_init();
-        v = (ck_avx2_available() && __builtin_cpu_supports("f16c")) ? 1 : 0;
-        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
-    }
-    return v;
+    if (!ck_avx2_available()) return 0;
+    __builtin_cpu_init();   // cpuid once per process (ck_avx2_available ran it already)
+    return __builtin_cpu_supports("f16c") ? 1 : 0;
 #else
     return 0;
 #endif
@@ -78,9 +74,7 @@ static void screen_product_f16c(float *out, const float *a, const uint16_t *half
     for (long q = q0; q < q1; q += 2) {
         const uint16_t *w0 = half + q * W * K;
         const uint16_t *w1 = q + 1 < q1 ? w0 + W * K : w0;
-        long j0 = q * W;
-        long valid = N - j0 < 2 * W ? N - j0 : 2 * W;
-        if (q + 1 >= q1 && valid > W) valid = W;
+        long j0 = q * W, valid = ck_panel_pair_valid(q, q1, N, W);
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
         for (long p = 0; p < K; p++) {
             __m256 ap = _mm256_broadcast_ss(a + p);
@@ -89,10 +83,7 @@ static void screen_product_f16c(float *out, const float *a, const uint16_t *half
             s2 = _mm256_fmadd_ps(ap, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w1 + p * W))), s2);
             s3 = _mm256_fmadd_ps(ap, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(w1 + p * W + 8))), s3);
         }
-        float t[32] __attribute__((aligned(32)));
-        _mm256_store_ps(t, s0); _mm256_store_ps(t + 8, s1);
-        _mm256_store_ps(t + 16, s2); _mm256_store_ps(t + 24, s3);
-        for (long r = 0; r < valid; r++) out[j0 + r] = t[r];
+        ck_store_panel_pair(out + j0, valid, s0, s1, s2, s3);
     }
 }
 #endif
