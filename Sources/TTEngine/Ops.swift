@@ -65,24 +65,9 @@ func layernormForward(_ out: UnsafeMutablePointer<Float>,
                       _ inp: UnsafePointer<Float>,               // (N, C)
                       _ weight: UnsafePointer<Float>, _ bias: UnsafePointer<Float>,  // (C)
                       _ N: Int, _ C: Int, eps: Float, _ kernels: Kernels = .serial) {
-    let invC = 1 / Float(C)
-    kernels.forEach(N, work: 4 &* N &* C) { rows in for i in rows {
-        let x = inp + i &* C
-        var m: Float = 0
-        for c in 0..<C { m += x[c] }
-        m *= invC
-        var v: Float = 0
-        for c in 0..<C {
-            let d = x[c] - m
-            v = d * d + v
-        }
-        v *= invC
-        let s = 1 / (v + eps).squareRoot()
-        let o = out + i &* C
-        for c in 0..<C { o[c] = (s * (x[c] - m)) * weight[c] + bias[c] }
-        mean[i] = m
-        rstd[i] = s
-    } }
+    kernels.forEach(N, work: 4 &* N &* C) { rows in
+        ck_layernorm_forward(out, mean, rstd, inp, weight, bias, C, eps, rows.lowerBound, rows.upperBound)
+    }
 }
 
 /// Exact LayerNorm gradient through the mean and the variance:
@@ -96,42 +81,11 @@ func layernormBackward(_ dinp: UnsafeMutablePointer<Float>,
                        _ weight: UnsafePointer<Float>,
                        _ mean: UnsafePointer<Float>, _ rstd: UnsafePointer<Float>,  // (N)
                        _ N: Int, _ C: Int, _ kernels: Kernels = .serial) {
-    let invC = 1 / Float(C)
     kernels.forEach(N, work: 6 &* N &* C) { rows in
-        for i in rows {
-            let x = inp + i &* C
-            let d = dout + i &* C
-            let di = dinp + i &* C
-            let m = mean[i], s = rstd[i]
-            var dnormMean: Float = 0
-            var dnormNormMean: Float = 0
-            for c in 0..<C {
-                let xhat = (x[c] - m) * s
-                let g = weight[c] * d[c]
-                dnormMean += g
-                dnormNormMean = g * xhat + dnormNormMean
-            }
-            dnormMean *= invC
-            dnormNormMean *= invC
-            for c in 0..<C {
-                let xhat = (x[c] - m) * s
-                let g = weight[c] * d[c]
-                di[c] += s * (g - dnormMean - xhat * dnormNormMean)
-            }
-        }
+        ck_layernorm_backward_rows(dinp, dout, inp, weight, mean, rstd, C, rows.lowerBound, rows.upperBound)
     }
     kernels.forEach(C, work: 3 &* N &* C) { cs in
-        let c0 = cs.lowerBound, c1 = cs.upperBound
-        for i in 0..<N {
-            let x = inp + i &* C
-            let d = dout + i &* C
-            let m = mean[i], s = rstd[i]
-            for c in c0..<c1 {
-                let xhat = (x[c] - m) * s
-                dbias[c] += d[c]
-                dweight[c] = xhat * d[c] + dweight[c]
-            }
-        }
+        ck_layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, N, C, cs.lowerBound, cs.upperBound)
     }
 }
 

@@ -130,6 +130,26 @@ void ck_gelu_forward(float *out, const float *inp, long i0, long i1);
 /// dinp[i] += gelu'(inp[i])·dout[i] for i in [i0, i1) (true derivative of the forward).
 void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1);
 
+/// LayerNorm forward of rows [i0, i1) of inp (rows of C floats), every float operation
+/// rounded on its own (no fused multiply-add), sums in the order of c: per row
+/// m = (Σ x_c)·(1/C), v = (Σ (x_c − m)²)·(1/C), s = 1/√(v + eps),
+/// out_c = (s·(x_c − m))·weight_c + bias_c; mean and rstd get m and s. The same bits on
+/// every path (AVX2 sums 8 rows at once, one row a lane) and for any split of the rows.
+void ck_layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                          const float *bias, long C, float eps, long i0, long i1);
+
+/// LayerNorm backward, the rows [i0, i1) of dinp: with x̂_c = (x_c − m)·s and
+/// g_c = weight_c·dout_c, a = (Σ g_c)·(1/C), b = (Σ g_c·x̂_c)·(1/C) (sums in the order
+/// of c, each product rounded), dinp_c += s·((g_c − a) − x̂_c·b). Same bits on every path.
+void ck_layernorm_backward_rows(float *dinp, const float *dout, const float *inp, const float *weight,
+                                const float *mean, const float *rstd, long C, long i0, long i1);
+
+/// LayerNorm backward, the channels [c0, c1) of the parameter gradients: for each row i
+/// in order, dbias_c += dout_c and dweight_c = x̂_c·dout_c + dweight_c. Same bits on
+/// every path and for any split of the channels.
+void ck_layernorm_backward_params(float *dweight, float *dbias, const float *dout, const float *inp,
+                                  const float *mean, const float *rstd, long N, long C, long c0, long c1);
+
 /// x[i] = exp(x[i] - shift) for i < n; returns their sum: lane j (j < 8) adds the
 /// elements i ≡ j (mod 8) below n & ~7 in order, lanes combine as
 /// ((l0+l4)+(l2+l6))+((l1+l5)+(l3+l7)), then the tail is added in order.
