@@ -186,61 +186,16 @@ static void encoder_backward(float *dwte, float *dwpe, const float *dout, const 
         }
 }
 
-// layernormForward
-static void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
-                              const float *bias, long N, long C, float eps) {
-    float invC = 1.0f / (float)C;
-    for (long i = 0; i < N; i++) {
-        const float *x = inp + i * C;
-        float m = 0.0f;
-        for (long c = 0; c < C; c++) m += x[c];
-        m *= invC;
-        float v = 0.0f;
-        for (long c = 0; c < C; c++) {
-            float d = x[c] - m;
-            v = d * d + v;
-        }
-        v *= invC;
-        float s = 1.0f / sqrtf(v + eps);
-        float *o = out + i * C;
-        for (long c = 0; c < C; c++) o[c] = (s * (x[c] - m)) * weight[c] + bias[c];
-        mean[i] = m;
-        rstd[i] = s;
-    }
+// layernormForward / layernormBackward: the general path's kernels (cklayernorm.c).
+static inline void layernorm_forward(float *out, float *mean, float *rstd, const float *inp, const float *weight,
+                                     const float *bias, long N, long C, float eps) {
+    ck_layernorm_forward(out, mean, rstd, inp, weight, bias, C, eps, 0, N);
 }
 
-// layernormBackward
-static void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
-                               const float *weight, const float *mean, const float *rstd, long N, long C) {
-    float invC = 1.0f / (float)C;
-    for (long i = 0; i < N; i++) {
-        const float *x = inp + i * C, *d = dout + i * C;
-        float *di = dinp + i * C;
-        float m = mean[i], s = rstd[i];
-        float dnormMean = 0.0f, dnormNormMean = 0.0f;
-        for (long c = 0; c < C; c++) {
-            float xhat = (x[c] - m) * s;
-            float g = weight[c] * d[c];
-            dnormMean += g;
-            dnormNormMean = g * xhat + dnormNormMean;
-        }
-        dnormMean *= invC;
-        dnormNormMean *= invC;
-        for (long c = 0; c < C; c++) {
-            float xhat = (x[c] - m) * s;
-            float g = weight[c] * d[c];
-            di[c] += s * (g - dnormMean - xhat * dnormNormMean);
-        }
-    }
-    for (long i = 0; i < N; i++) {
-        const float *x = inp + i * C, *d = dout + i * C;
-        float m = mean[i], s = rstd[i];
-        for (long c = 0; c < C; c++) {
-            float xhat = (x[c] - m) * s;
-            dbias[c] += d[c];
-            dweight[c] = xhat * d[c] + dweight[c];
-        }
-    }
+static inline void layernorm_backward(float *dinp, float *dweight, float *dbias, const float *dout, const float *inp,
+                                      const float *weight, const float *mean, const float *rstd, long N, long C) {
+    ck_layernorm_backward_rows(dinp, dout, inp, weight, mean, rstd, C, 0, N);
+    ck_layernorm_backward_params(dweight, dbias, dout, inp, mean, rstd, N, C, 0, C);
 }
 
 // dotProduct: 8 interleaved lanes over the first n & ~7 terms, lanes combined as
