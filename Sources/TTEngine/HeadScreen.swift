@@ -27,8 +27,9 @@ final class HeadScreen {
     var current = false
     /// Every row's radius is finite (the last build found every weight in binary16's range).
     private var usable = false
-    /// Rows computed exactly by the last `argmax` that decided (0: it did not).
-    private(set) var lastCandidates = 0
+    /// Rows computed exactly by the last `argmax` that decided; `Model` sets it to 0
+    /// before each decode step, so 0 means the step's head was not screened.
+    var lastCandidates = 0
 
     /// nil when the CPU lacks F16C or the memory is not there.
     init?(V: Int, C: Int) {
@@ -36,7 +37,7 @@ final class HeadScreen {
         let W = Int(CK_DECODE_PANEL)
         self.V = V
         self.C = C
-        panels = (V + W - 1) / W
+        panels = Kernels.decodePanels(V)
         halfBytes = panels * W * C * MemoryLayout<UInt16>.stride
         let radiusBytes = V * MemoryLayout<Double>.stride, scoreBytes = panels * W * MemoryLayout<Float>.stride
         guard let h = ck_zeroed_alloc(halfBytes) else { return nil }
@@ -73,7 +74,6 @@ final class HeadScreen {
     /// they were.
     func argmax(_ x: UnsafePointer<Float>, packed: UnsafePointer<Float>, logits: UnsafeMutablePointer<Float>,
                 kernels: Kernels) -> Int? {
-        lastCandidates = 0
         guard usable else { return nil }
         var sum = 0.0
         for i in 0..<C { sum += Double(x[i]) * Double(x[i]) }

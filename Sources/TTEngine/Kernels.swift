@@ -162,11 +162,13 @@ public struct Kernels: Sendable {
     /// Floats of b(N,K)'s decode layout (`ck_decode_pack`).
     static func decodePackedCount(_ N: Int, _ K: Int) -> Int { Int(ck_decode_packed_count(K, N)) }
 
+    /// Panels of the decode layout of N outputs (16 outputs a panel, the last one padded).
+    static func decodePanels(_ N: Int) -> Int { (N + Int(CK_DECODE_PANEL) - 1) / Int(CK_DECODE_PANEL) }
+
     /// Writes b(N,K) in the decode layout: panels of 16 rows of b, each one stream.
     func decodePack(_ packed: UnsafeMutablePointer<Float>, _ b: UnsafePointer<Float>, _ N: Int, _ K: Int) {
         let impl = implementation.code
-        let panels = (N + Int(CK_DECODE_PANEL) - 1) / Int(CK_DECODE_PANEL)
-        forEach(panels, work: N &* K) { q in
+        forEach(Kernels.decodePanels(N), work: N &* K) { q in
             ck_decode_pack(impl, packed, b, K, N, q.lowerBound, q.upperBound)
         }
     }
@@ -180,8 +182,7 @@ public struct Kernels: Sendable {
     func matvecDecode(_ out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
                       _ packed: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, _ N: Int, _ K: Int) {
         let impl = implementation.code
-        let panels = (N + Int(CK_DECODE_PANEL) - 1) / Int(CK_DECODE_PANEL)
-        forEach(panels, work: N &* K) { q in
+        forEach(Kernels.decodePanels(N), work: N &* K) { q in
             let done = ck_matvec_decode(impl, out, a, packed, bias, K, N, q.lowerBound, q.upperBound)
             precondition(done != 0, "matvecDecode needs the avx2 implementation")
         }

@@ -489,8 +489,7 @@ public final class Model {
 
     /// Rows of the head computed exactly by the last `decodeGreedy` (0: its head was not
     /// screened, so all V were).
-    var lastScreenCandidates: Int { screenUsed ? headScreen?.lastCandidates ?? 0 : 0 }
-    private var screenUsed = false
+    var lastScreenCandidates: Int { headScreen?.lastCandidates ?? 0 }
 
     /// The lowest id of the largest value (greedy decoding's rule; NaN is never larger).
     public static func argmax(_ logits: UnsafeBufferPointer<Float>) -> Int {
@@ -504,7 +503,7 @@ public final class Model {
     /// in full).
     private func decodeStep(_ token: Int32, screened: Bool) -> Int? {
         let t = cachedPositions
-        screenUsed = false
+        headScreen?.lastCandidates = 0
         let (C, V, H, F, L) = (config.dModel, config.vocabSize, config.nHeads, config.dFF, config.nLayers)
         precondition(t >= 1 && t < config.context, "decode needs 1...\(config.context - 1) cached positions, has \(t)")
         precondition(token >= 0 && Int(token) < V, "token id out of range")
@@ -585,7 +584,6 @@ public final class Model {
             let head = packed + decodeOffsets[4 * L]
             if !headScreen.current { headScreen.build(from: head, kernels: kernels) }
             argmax = headScreen.argmax(x, packed: head, logits: row(acts.logits, V), kernels: kernels)
-            screenUsed = true
         }
         if argmax == nil {
             project(4 * L, row(acts.logits, V), x, p + o.lmHead, nil, V, C)
