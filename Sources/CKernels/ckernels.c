@@ -798,83 +798,128 @@ static float exp_shift_sum_tail(float *x, long i, long n, float shift, const flo
 }
 
 #if CK_HAVE_X86
-__attribute__((target("avx2")))
-static inline __m256 exp_avx2(__m256 x) {
-    const __m256 nan_mask = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
-    __m256 xc = _mm256_min_ps(x, _mm256_set1_ps(CK_EXP_HI));
-    xc = _mm256_max_ps(xc, _mm256_set1_ps(CK_EXP_LO));
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(CK_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_sub_ps(xc, _mm256_mul_ps(n, _mm256_set1_ps(CK_EXP_C1)));
-    r = _mm256_sub_ps(r, _mm256_mul_ps(n, _mm256_set1_ps(CK_EXP_C2)));
-    __m256 z = _mm256_mul_ps(r, r);
-    __m256 y = _mm256_set1_ps(CK_EXP_P0);
-    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P1));
-    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P2));
-    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P3));
-    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P4));
-    y = _mm256_add_ps(_mm256_mul_ps(y, r), _mm256_set1_ps(CK_EXP_P5));
-    y = _mm256_add_ps(_mm256_mul_ps(y, z), r);
-    y = _mm256_add_ps(y, _mm256_set1_ps(1.0f));
-    __m256i ni = _mm256_cvtps_epi32(n);
-    __m256i n1 = _mm256_srai_epi32(ni, 1);
-    __m256i n2 = _mm256_sub_epi32(ni, n1);
+// One exp, GELU or softmax vector is a chain of some 40 dependent operations, so a loop
+// that takes one vector at a time waits on latency. These take CK_WAYS independent vectors
+// and do each stage for all of them before the next, so the chains overlap (3 measured
+// fastest: 4 runs out of registers). They are always inlined, so w is a constant; each lane's
+// operations, and so its bits, are those of the one-vector form.
+#define CK_WAYS 3
+
+__attribute__((target("avx2"), always_inline))
+static inline void exp_avx2_ways(__m256 *x, int w) {
+    __m256 nan_mask[CK_WAYS], n[CK_WAYS], r[CK_WAYS], z[CK_WAYS], y[CK_WAYS];
+    for (int k = 0; k < w; k++) {
+        nan_mask[k] = _mm256_cmp_ps(x[k], x[k], _CMP_UNORD_Q);
+        __m256 xc = _mm256_min_ps(x[k], _mm256_set1_ps(CK_EXP_HI));
+        xc = _mm256_max_ps(xc, _mm256_set1_ps(CK_EXP_LO));
+        n[k] = _mm256_round_ps(_mm256_mul_ps(xc, _mm256_set1_ps(CK_LOG2E)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        r[k] = _mm256_sub_ps(xc, _mm256_mul_ps(n[k], _mm256_set1_ps(CK_EXP_C1)));
+    }
+    for (int k = 0; k < w; k++) {
+        r[k] = _mm256_sub_ps(r[k], _mm256_mul_ps(n[k], _mm256_set1_ps(CK_EXP_C2)));
+        z[k] = _mm256_mul_ps(r[k], r[k]);
+        y[k] = _mm256_add_ps(_mm256_mul_ps(_mm256_set1_ps(CK_EXP_P0), r[k]), _mm256_set1_ps(CK_EXP_P1));
+    }
+    for (int k = 0; k < w; k++) y[k] = _mm256_add_ps(_mm256_mul_ps(y[k], r[k]), _mm256_set1_ps(CK_EXP_P2));
+    for (int k = 0; k < w; k++) y[k] = _mm256_add_ps(_mm256_mul_ps(y[k], r[k]), _mm256_set1_ps(CK_EXP_P3));
+    for (int k = 0; k < w; k++) y[k] = _mm256_add_ps(_mm256_mul_ps(y[k], r[k]), _mm256_set1_ps(CK_EXP_P4));
+    for (int k = 0; k < w; k++) y[k] = _mm256_add_ps(_mm256_mul_ps(y[k], r[k]), _mm256_set1_ps(CK_EXP_P5));
+    for (int k = 0; k < w; k++) {
+        y[k] = _mm256_add_ps(_mm256_mul_ps(y[k], z[k]), r[k]);
+        y[k] = _mm256_add_ps(y[k], _mm256_set1_ps(1.0f));
+    }
     const __m256i bias = _mm256_set1_epi32(127);
-    __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
-    __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
-    y = _mm256_mul_ps(_mm256_mul_ps(y, p1), p2);
-    return _mm256_blendv_ps(y, x, nan_mask);
+    for (int k = 0; k < w; k++) {
+        __m256i ni = _mm256_cvtps_epi32(n[k]);
+        __m256i n1 = _mm256_srai_epi32(ni, 1);
+        __m256i n2 = _mm256_sub_epi32(ni, n1);
+        __m256 p1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, bias), 23));
+        __m256 p2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n2, bias), 23));
+        y[k] = _mm256_mul_ps(_mm256_mul_ps(y[k], p1), p2);
+        x[k] = _mm256_blendv_ps(y[k], x[k], nan_mask[k]);
+    }
 }
 
-__attribute__((target("avx2")))
-static inline void gelu_avx2(__m256 x, __m256 *fwd, __m256 *bwd) {
+// GELU of w vectors x: fwd (x·s) and/or bwd (its derivative), either may be NULL.
+__attribute__((target("avx2"), always_inline))
+static inline void gelu_avx2_ways(const __m256 *x, __m256 *fwd, __m256 *bwd, int w) {
     const __m256 S = _mm256_set1_ps(CK_GELU_S), K = _mm256_set1_ps(CK_GELU_K);
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
-    __m256 u = _mm256_mul_ps(S, _mm256_add_ps(x, _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(K, x), x), x)));
-    __m256 au = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), u);
-    __m256 e = exp_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.0f), au));
-    __m256 large = _mm256_div_ps(one, _mm256_add_ps(one, e));
-    __m256 small = _mm256_mul_ps(e, large);
-    __m256 pos = _mm256_cmp_ps(u, _mm256_setzero_ps(), _CMP_GE_OQ);
-    __m256 s = _mm256_blendv_ps(small, large, pos);
-    if (fwd) *fwd = _mm256_mul_ps(x, s);
-    if (bwd) {
-        __m256 sc = _mm256_blendv_ps(large, small, pos);
-        __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(two, x), s), sc), S);
-        __m256 k3 = _mm256_mul_ps(_mm256_set1_ps(3.0f), K);
-        __m256 poly = _mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(k3, x), x));
-        *bwd = _mm256_add_ps(s, _mm256_mul_ps(t, poly));
+    __m256 u[CK_WAYS], e[CK_WAYS];
+    for (int k = 0; k < w; k++) {
+        u[k] = _mm256_mul_ps(S, _mm256_add_ps(x[k], _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(K, x[k]), x[k]), x[k])));
+        e[k] = _mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), u[k]));
     }
+    exp_avx2_ways(e, w);
+    for (int k = 0; k < w; k++) {
+        __m256 large = _mm256_div_ps(one, _mm256_add_ps(one, e[k]));
+        __m256 small = _mm256_mul_ps(e[k], large);
+        __m256 pos = _mm256_cmp_ps(u[k], _mm256_setzero_ps(), _CMP_GE_OQ);
+        __m256 s = _mm256_blendv_ps(small, large, pos);
+        if (fwd) fwd[k] = _mm256_mul_ps(x[k], s);
+        if (bwd) {
+            __m256 sc = _mm256_blendv_ps(large, small, pos);
+            __m256 t = _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(two, x[k]), s), sc), S);
+            __m256 k3 = _mm256_mul_ps(_mm256_set1_ps(3.0f), K);
+            __m256 poly = _mm256_add_ps(one, _mm256_mul_ps(_mm256_mul_ps(k3, x[k]), x[k]));
+            bwd[k] = _mm256_add_ps(s, _mm256_mul_ps(t, poly));
+        }
+    }
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline void gelu_forward_ways(float *out, const float *inp, long i, int w) {
+    __m256 x[CK_WAYS], f[CK_WAYS];
+    for (int k = 0; k < w; k++) x[k] = _mm256_loadu_ps(inp + i + 8 * k);
+    gelu_avx2_ways(x, f, NULL, w);
+    for (int k = 0; k < w; k++) _mm256_storeu_ps(out + i + 8 * k, f[k]);
 }
 
 __attribute__((target("avx2")))
 static void gelu_forward_avx2(float *out, const float *inp, long i0, long i1) {
     long i = i0;
-    for (; i + 8 <= i1; i += 8) {
-        __m256 f;
-        gelu_avx2(_mm256_loadu_ps(inp + i), &f, NULL);
-        _mm256_storeu_ps(out + i, f);
-    }
+    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_forward_ways(out, inp, i, CK_WAYS);
+    for (; i + 8 <= i1; i += 8) gelu_forward_ways(out, inp, i, 1);
     for (; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline void gelu_backward_ways(float *dinp, const float *inp, const float *dout, long i, int w) {
+    __m256 x[CK_WAYS], d[CK_WAYS];
+    for (int k = 0; k < w; k++) x[k] = _mm256_loadu_ps(inp + i + 8 * k);
+    gelu_avx2_ways(x, NULL, d, w);
+    for (int k = 0; k < w; k++) {
+        float *o = dinp + i + 8 * k;
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(d[k], _mm256_loadu_ps(dout + i + 8 * k)), _mm256_loadu_ps(o)));
+    }
 }
 
 __attribute__((target("avx2")))
 static void gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long i0, long i1) {
     long i = i0;
-    for (; i + 8 <= i1; i += 8) {
-        __m256 d;
-        gelu_avx2(_mm256_loadu_ps(inp + i), NULL, &d);
-        _mm256_storeu_ps(dinp + i, _mm256_add_ps(_mm256_mul_ps(d, _mm256_loadu_ps(dout + i)), _mm256_loadu_ps(dinp + i)));
-    }
+    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_backward_ways(dinp, inp, dout, i, CK_WAYS);
+    for (; i + 8 <= i1; i += 8) gelu_backward_ways(dinp, inp, dout, i, 1);
     for (; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + dinp[i];
 }
 
+// The exps of CK_WAYS vectors overlap; the sum still adds one vector at a time in order.
 __attribute__((target("avx2")))
 static float exp_shift_sum_avx2(float *x, long n, float shift) {
     const __m256 vs = _mm256_set1_ps(shift);
     __m256 acc = _mm256_setzero_ps();
     long i = 0;
+    for (; i + 8 * CK_WAYS <= n; i += 8 * CK_WAYS) {
+        __m256 e[CK_WAYS];
+        for (int k = 0; k < CK_WAYS; k++) e[k] = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * k), vs);
+        exp_avx2_ways(e, CK_WAYS);
+        for (int k = 0; k < CK_WAYS; k++) {
+            _mm256_storeu_ps(x + i + 8 * k, e[k]);
+            acc = _mm256_add_ps(acc, e[k]);
+        }
+    }
     for (; i + 8 <= n; i += 8) {
-        __m256 e = exp_avx2(_mm256_sub_ps(_mm256_loadu_ps(x + i), vs));
+        __m256 e = _mm256_sub_ps(_mm256_loadu_ps(x + i), vs);
+        exp_avx2_ways(&e, 1);
         _mm256_storeu_ps(x + i, e);
         acc = _mm256_add_ps(acc, e);
     }
