@@ -102,6 +102,24 @@ public struct SHA256: Sendable {
         return hasher.finalize()
     }
 
+    /// SHA-256 of two messages, the same as `digest` of each. The whole blocks they have in
+    /// common go through the SHA extensions as two interleaved chains (about 1.8x the
+    /// throughput of one), the rest of the longer one alone.
+    public static func digests(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> ([UInt8], [UInt8]) {
+        var ha = SHA256(), hb = SHA256()
+        let common = 64 * (min(a.count, b.count) / 64)
+        if common > 0, ha.compressPair(with: &hb, a.baseAddress!, b.baseAddress!, blocks: common / 64) {
+            ha.length = UInt64(common)
+            hb.length = UInt64(common)
+            ha.update(UnsafeRawBufferPointer(rebasing: a[common...]))
+            hb.update(UnsafeRawBufferPointer(rebasing: b[common...]))
+        } else {
+            ha.update(a)
+            hb.update(b)
+        }
+        return (ha.finalize(), hb.finalize())
+    }
+
     /// SHA-256 of `bytes` (32 bytes).
     public static func digest<C: Collection>(_ bytes: C) -> [UInt8] where C.Element == UInt8 {
         var hasher = SHA256()
@@ -133,6 +151,22 @@ public struct SHA256: Sendable {
             }
         }
         Self.compressPortable(&state, p, blocks: blocks)
+    }
+
+    /// Runs the compression function over `blocks` blocks of `a` for this hasher and of `b`
+    /// for `other`, interleaved, if this CPU has the SHA extensions; false (both untouched)
+    /// if not, or if either hasher is the portable one.
+    private mutating func compressPair(with other: inout SHA256, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, blocks: Int) -> Bool {
+        guard !portable, !other.portable else { return false }
+        var h = [state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h]
+        var g = [other.state.a, other.state.b, other.state.c, other.state.d, other.state.e, other.state.f, other.state.g, other.state.h]
+        let done = h.withUnsafeMutableBufferPointer { h in
+            g.withUnsafeMutableBufferPointer { g in cdigest_sha256_blocks2(h.baseAddress!, a, g.baseAddress!, b, blocks) }
+        }
+        guard done != 0 else { return false }
+        state = State(a: h[0], b: h[1], c: h[2], d: h[3], e: h[4], f: h[5], g: h[6], h: h[7])
+        other.state = State(a: g[0], b: g[1], c: g[2], d: g[3], e: g[4], f: g[5], g: g[6], h: g[7])
+        return true
     }
 
     /// The compression function in Swift (FIPS 180-4 §6.2.2).

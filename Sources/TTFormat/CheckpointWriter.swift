@@ -173,45 +173,65 @@ public enum CheckpointWriter {
         var stored: [UInt8]
         var filter: BlobFilter
         var rawCRC: UInt32
-        /// SHA-256 of the raw bytes (the `hash` section's entry).
-        var rawSHA256: [UInt8]
+        /// SHA-256 of the raw bytes (the `hash` section's entry), filled in by
+        /// `compressAll` (the blobs it passes to `emit` do not have it yet).
+        var rawSHA256: [UInt8] = []
         /// CRC-32 of `stored`, computed with it on the compressing thread.
         var storedCRC: UInt32
 
-        init(stored: [UInt8], filter: BlobFilter, rawCRC: UInt32, rawSHA256: [UInt8]) {
+        init(stored: [UInt8], filter: BlobFilter, rawCRC: UInt32) {
             self.stored = stored
             self.filter = filter
             self.rawCRC = rawCRC
-            self.rawSHA256 = rawSHA256
             storedCRC = crc32Of(stored)
         }
     }
 
     /// Compresses each tensor on `options.threads` threads, taking them in order, and
     /// passes each blob to `emit` in tensor order, one call at a time, as soon as it and
-    /// every blob before it are done (while later ones are still being compressed). Each
-    /// tensor's result depends only on its values and the options, so the output is the
-    /// same for any thread count. An error thrown by `emit` stops the work and is rethrown.
+    /// every blob before it are done (while later ones are still being compressed). A
+    /// thread that finds no tensor left to compress goes on to the digests (only the
+    /// header needs them), two tensors at a time (`DigestPairs`). Each tensor's result
+    /// depends only on its values and the options, so the output is the same for any
+    /// thread count. An error thrown by `emit` stops the work and is rethrown.
     static func compressAll(_ tensors: [NamedTensor], options: WriteOptions,
                             emit: (Int, CompressedBlob) throws -> Void = { _, _ in }) throws -> [CompressedBlob] {
         let threads = min(max(1, options.threads), max(1, tensors.count))
+        let digestPairs = DigestPairs(sizes: tensors.map(\.values.count))
+        var digests = [[UInt8]](repeating: [], count: tensors.count)
+        var blobs: [CompressedBlob]
         if threads == 1 {
-            return try tensors.indices.map { i in
+            blobs = try tensors.indices.map { i in
                 let blob = compressTensor(tensors[i].values, options: options)
                 try emit(i, blob)
                 return blob
             }
-        }
-        let queue = InOrderQueue<CompressedBlob>(count: tensors.count)
-        withoutActuallyEscaping(emit) { emit in
-            nonisolated(unsafe) let emit = emit
-            DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                while let i = queue.take() {
-                    queue.finish(i, compressTensor(tensors[i].values, options: options), emit: emit)
+            digests.withUnsafeMutableBufferPointer { out in
+                for k in digestPairs.pairs.indices { digestPairs.hash(k, { tensors[$0].values }, into: out) }
+            }
+        } else {
+            let queue = InOrderQueue<CompressedBlob>(count: tensors.count)
+            let nextPair = WorkCounter()
+            withoutActuallyEscaping(emit) { emit in
+                nonisolated(unsafe) let emit = emit
+                digests.withUnsafeMutableBufferPointer { out in
+                    nonisolated(unsafe) let out = out
+                    DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                        while let i = queue.take() {
+                            queue.finish(i, compressTensor(tensors[i].values, options: options), emit: emit)
+                        }
+                        while !queue.failed {
+                            let k = nextPair.take()
+                            guard k < digestPairs.pairs.count else { break }
+                            digestPairs.hash(k, { tensors[$0].values }, into: out)
+                        }
+                    }
                 }
             }
+            blobs = try queue.results()
         }
-        return try queue.results()
+        for i in blobs.indices { blobs[i].rawSHA256 = digests[i] }
+        return blobs
     }
     /// Tensors with at most this many elements are compressed both ways, keeping the smaller.
     static let exactChoiceLimit = 16_384
@@ -224,25 +244,24 @@ public enum CheckpointWriter {
         if options.compression != .zlib {
             let b = encodeBlob(values, compression: options.compression, filter: options.filter, exactChoiceLimit: exactChoiceLimit,
                                sampleChunks: sampleChunks, sampleChunkElements: sampleChunkElements)
-            return CompressedBlob(stored: b.stored, filter: b.filter, rawCRC: b.rawCRC, rawSHA256: rawDigest(values))
+            return CompressedBlob(stored: b.stored, filter: b.filter, rawCRC: b.rawCRC)
         }
         let raw = littleEndianBytes(values)
         let rawCRC = crc32Of(raw)
-        let sha = SHA256.digest(raw)
         func compress(_ f: BlobFilter, _ bytes: [UInt8]) -> [UInt8] {
             zlibCompress(f == .shuffle ? shuffleBytes(bytes, elementSize: 4) : bytes, level: options.level,
                          strategy: options.strategy)
         }
         if let forced = options.filter {
-            return CompressedBlob(stored: compress(forced, raw), filter: forced, rawCRC: rawCRC, rawSHA256: sha)
+            return CompressedBlob(stored: compress(forced, raw), filter: forced, rawCRC: rawCRC)
         }
         if values.count <= exactChoiceLimit {
             let plain = compress(.none, raw), shuffled = compress(.shuffle, raw)
-            return shuffled.count < plain.count ? CompressedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC, rawSHA256: sha)
-                                                : CompressedBlob(stored: plain, filter: .none, rawCRC: rawCRC, rawSHA256: sha)
+            return shuffled.count < plain.count ? CompressedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC)
+                                                : CompressedBlob(stored: plain, filter: .none, rawCRC: rawCRC)
         }
         let filter = chooseFilterBySample(raw, count: values.count, level: options.level, strategy: options.strategy)
-        return CompressedBlob(stored: compress(filter, raw), filter: filter, rawCRC: rawCRC, rawSHA256: sha)
+        return CompressedBlob(stored: compress(filter, raw), filter: filter, rawCRC: rawCRC)
     }
 
     /// The sample rule of spec/FORMAT.md: chunk k (k = 0..<4) starts at element

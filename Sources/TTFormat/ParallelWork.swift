@@ -24,7 +24,7 @@ package func forEachLargestFirst(sizes: [Int], threads: Int, _ body: (Int) -> Vo
 }
 
 /// 0, 1, 2, ... to any number of threads.
-private final class WorkCounter: @unchecked Sendable {
+final class WorkCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
     func take() -> Int {
@@ -49,6 +49,9 @@ final class InOrderQueue<Result>: @unchecked Sendable {
     private var failure: (any Error)? = nil
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// Whether an emit has failed (the hand-out has stopped).
+    var failed: Bool { lock.withLock { failure != nil } }
 
     /// The next item to work on, or nil when there are none left or an emit failed.
     func take() -> Int? {

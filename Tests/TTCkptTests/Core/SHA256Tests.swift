@@ -73,4 +73,34 @@ import Testing
                 == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
         print("SHA256Tests: SHA extensions \(SHA256.hasHardwarePath ? "used" : "not available; portable code only")")
     }
+
+    /// `digests(a, b)` equals the portable digest of each, for pairs of lengths on both
+    /// sides of the block boundaries (shorter first and longer first), and on two
+    /// NIST messages.
+    @Test func pairDigestsEqualSingleDigests() {
+        var x: UInt64 = 0x2545_F491_4F6C_DD1D
+        let bytes: [UInt8] = (0..<(1 << 16) + 300).map { _ in
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17
+            return UInt8(truncatingIfNeeded: x)
+        }
+        func portable(_ d: ArraySlice<UInt8>) -> [UInt8] {
+            var h = SHA256(portable: true)
+            h.update(d)
+            return h.finalize()
+        }
+        let lengths = [0, 1, 55, 56, 63, 64, 65, 127, 128, 129, 1000, 4096, 1 << 16, (1 << 16) + 77]
+        for la in lengths {
+            for lb in lengths {
+                // Different contents: b starts 211 bytes into the buffer.
+                let a = bytes[0..<la], b = bytes[211..<(211 + lb)]
+                let (da, db) = a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in SHA256.digests(pa, pb) } }
+                #expect(da == portable(a), "a of \(la) bytes beside \(lb)")
+                #expect(db == portable(b), "b of \(lb) bytes beside \(la)")
+            }
+        }
+        let abc = Array("abc".utf8), million = [UInt8](repeating: 0x61, count: 1_000_000)
+        let (d1, d2) = million.withUnsafeBytes { m in abc.withUnsafeBytes { SHA256.digests(m, $0) } }
+        #expect(SHA256.hex(d1) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(SHA256.hex(d2) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    }
 }
