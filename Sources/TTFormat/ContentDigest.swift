@@ -14,16 +14,12 @@ package func rawDigest(_ values: [Float]) -> [UInt8] {
 }
 
 /// The `rawDigest` of tensors two at a time (`SHA256.digests`, whose interleaved chains run
-/// about 1.8x the bytes a second of one): indices sorted by size, largest first (ties:
-/// lower index first), paired in that order so the two in a pair are close in size; an
-/// odd count leaves the smallest alone. `hash(k, values, out)` stores pair k's digests.
+/// about 1.8x the bytes a second of one), paired by `pairsLargestFirst`.
+/// `hash(k, values, out)` stores pair k's digests.
 struct DigestPairs {
     let pairs: [(Int, Int?)]
 
-    init(sizes: [Int]) {
-        let order = sizes.indices.sorted { (sizes[$0], $1) > (sizes[$1], $0) }
-        pairs = stride(from: 0, to: order.count, by: 2).map { (order[$0], $0 + 1 < order.count ? order[$0 + 1] : nil) }
-    }
+    init(sizes: [Int]) { pairs = pairsLargestFirst(sizes: sizes) }
 
     func hash(_ k: Int, _ values: (Int) -> [Float], into out: UnsafeMutableBufferPointer<[UInt8]>) {
         let (i, j) = pairs[k]

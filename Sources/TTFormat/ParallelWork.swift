@@ -23,6 +23,14 @@ package func forEachLargestFirst(sizes: [Int], threads: Int, _ body: (Int) -> Vo
     }
 }
 
+/// Items to be worked on two at a time (`SHA256.digests`): indices sorted by size, largest
+/// first (ties: lower index first), taken two by two, so the two in a pair are close in
+/// size; an odd count leaves the smallest alone.
+package func pairsLargestFirst(sizes: [Int]) -> [(Int, Int?)] {
+    let order = sizes.indices.sorted { (sizes[$0], $1) > (sizes[$1], $0) }
+    return stride(from: 0, to: order.count, by: 2).map { (order[$0], $0 + 1 < order.count ? order[$0 + 1] : nil) }
+}
+
 /// 0, 1, 2, ... to any number of threads.
 final class WorkCounter: @unchecked Sendable {
     private let lock = NSLock()

@@ -426,7 +426,7 @@ extension ModelFile {
     /// `SafetensorsFile.modelDigest()` for one file). Defined when every tensor but the
     /// `adam_m.`/`adam_v.` moments is F32; nil otherwise, and for GGUF (a .ttc gives its own
     /// through `CheckpointReader`). Reads every weight tensor once, mapped, hashing tensors
-    /// on up to `threads` threads (the digest does not depend on how many).
+    /// two at a time on up to `threads` threads (the digest does not depend on how many).
     public func safetensorsModelDigest(threads: Int = 1) throws -> String? {
         let weights = tensors.filter { !$0.name.hasPrefix(TensorRole.adamM.namePrefix) && !$0.name.hasPrefix(TensorRole.adamV.namePrefix) }
         guard format == .safetensors || format == .shardedSafetensors, weights.allSatisfy({ $0.dtype == "F32" }) else { return nil }
@@ -439,11 +439,21 @@ extension ModelFile {
         results.initialize(repeating: nil)
         defer { results.deinitialize(); results.deallocate() }
         nonisolated(unsafe) let out = results
-        forEachLargestFirst(sizes: located.map(\.info.byteCount), threads: threads) { i in
+        func bytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
             let (info, file) = located[i]
-            out[i] = Result {
-                try file.source.withBytes(offset: UInt64(file.dataStart + info.begin), count: info.byteCount) { SHA256.digest($0) }
+            return try file.source.withBytes(offset: UInt64(file.dataStart + info.begin), count: info.byteCount, body)
+        }
+        // Two tensors at a time (SHA256.digests); a pair whose read fails is hashed one by
+        // one, so each tensor gets its own result.
+        let pairs = pairsLargestFirst(sizes: located.map(\.info.byteCount))
+        forEachLargestFirst(sizes: pairs.map { located[$0.0].info.byteCount }, threads: threads) { k in
+            let (i, pair) = pairs[k]
+            if let j = pair, let (a, b) = try? bytes(i, { a in try bytes(j) { b in SHA256.digests(a, b) } }) {
+                out[i] = .success(a)
+                out[j] = .success(b)
+                return
             }
+            for t in [i, pair].compactMap({ $0 }) { out[t] = Result { try bytes(t) { SHA256.digest($0) } } }
         }
         var items: [ModelDigest.Item] = []
         for (i, (info, _)) in located.enumerated() {
