@@ -1,6 +1,6 @@
 // The AVX2 pieces that ckernels.c, cktiny.c and ckscreen.c share, so that the paths compute
-// the same bits: the in-register 8 x 8 transpose, the AdamW update of eight parameters, and
-// the walk over the decode layout two panels at a time.
+// the same bits: the in-register 8 x 8 transpose, lane masks, the AdamW update of eight
+// parameters, and the walk over the decode layout two panels at a time.
 // x86 only; include after <immintrin.h>. A private header of the CKernels target.
 #ifndef CK_AVX2_SHARED_H
 #define CK_AVX2_SHARED_H
@@ -24,6 +24,13 @@ static inline void transpose8x8_avx2(__m256 r[8]) {
     r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
     r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
     r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// A mask of lanes 0..<k of 8 for maskload/maskstore; k below 0 gives none, above 8 all.
+__attribute__((target("avx2")))
+static inline __m256i ck_lane_mask(long k) {
+    long c = k < 0 ? 0 : k > 8 ? 8 : k;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)c), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
 // The decode layout read two panels of W outputs at a time (matvec_decode_avx2, the greedy

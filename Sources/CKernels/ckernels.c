@@ -257,9 +257,7 @@ static void pack_b_panel_transposed_avx2(float *restrict d, const float *restric
 // read only the nr valid columns and give zeros for the rest.
 __attribute__((target("avx2,fma")))
 static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr), lane);
-    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nr - 8), lane);
+    const __m256i m0 = ck_lane_mask(nr), m1 = ck_lane_mask(nr - 8);
     for (long p = 0; p < kc; p++) {
         const float *s = src + p * rs;
         _mm256_store_ps(d + p * NR, _mm256_maskload_ps(s, m0));
@@ -786,14 +784,10 @@ static inline float gelu_bwd_portable(float x) {
 }
 
 // Both paths of ck_exp_shift_sum end alike: the 8 lane sums reduced in a fixed tree,
-// then elements i..<n one at a time in order.
-static float exp_shift_sum_tail(float *x, long i, long n, float shift, const float l[8]) {
+// then the exps of elements i..<n, already in x, added one at a time in order.
+static float exp_shift_sum_tail(const float *x, long i, long n, const float l[8]) {
     float s = ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]));
-    for (; i < n; i++) {
-        float e = ck_expf_portable(x[i] - shift);
-        x[i] = e;
-        s += e;
-    }
+    for (; i < n; i++) s += x[i];
     return s;
 }
 
@@ -923,9 +917,17 @@ static float exp_shift_sum_avx2(float *x, long n, float shift) {
         _mm256_storeu_ps(x + i, e);
         acc = _mm256_add_ps(acc, e);
     }
+    // The last n − i < 8 exps in one masked vector (short rows, such as attention's first
+    // ones and small vocabularies, are only this), summed in order by the tail.
+    if (i < n) {
+        const __m256i mask = ck_lane_mask(n - i);
+        __m256 e = _mm256_sub_ps(_mm256_maskload_ps(x + i, mask), vs);
+        exp_avx2_ways(&e, 1);
+        _mm256_maskstore_ps(x + i, mask, e);
+    }
     float l[8];
     _mm256_storeu_ps(l, acc);
-    return exp_shift_sum_tail(x, i, n, shift, l);
+    return exp_shift_sum_tail(x, i, n, l);
 }
 #endif
 
@@ -959,7 +961,8 @@ float ck_exp_shift_sum(float *x, long n, float shift) {
             l[j] = l[j] + e;
         }
     }
-    return exp_shift_sum_tail(x, i, n, shift, l);
+    for (long j = i; j < n; j++) x[j] = ck_expf_portable(x[j] - shift);
+    return exp_shift_sum_tail(x, i, n, l);
 }
 
 // MARK: - FMA peak (benchmarks)

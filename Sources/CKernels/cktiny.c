@@ -84,15 +84,10 @@ TARGET static void NAME(float *c, long ldc, const float *a, long ars, long acs, 
     }                                                                                                 \
 }
 
-// AVX2: lane masks in a vector register.
-CT_AVX2 static inline __m256i lane_mask_avx2(long n) {
-    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    long k = n < 0 ? 0 : n > 8 ? 8 : n;
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)k), idx);
-}
+// AVX2: lane masks in a vector register (ck_lane_mask).
 #define CT_LOAD_AVX2(p, m) _mm256_maskload_ps((p), (m))
 #define CT_STORE_AVX2(p, m, v) _mm256_maskstore_ps((p), (m), (v))
-CT_SGEMM_SMALL(sgemm_small_avx2, CT_AVX2, __m256i, lane_mask_avx2, CT_LOAD_AVX2, CT_STORE_AVX2)
+CT_SGEMM_SMALL(sgemm_small_avx2, CT_AVX2, __m256i, ck_lane_mask, CT_LOAD_AVX2, CT_STORE_AVX2)
 
 // AVX-512VL: lane masks in mask registers.
 #define CT_AVX512 __attribute__((target("avx2,fma,avx512f,avx512vl")))
