@@ -613,22 +613,22 @@ public final class Model {
         let a = actBuffer
         let o = offsets
         let dres = a + acts.dres, dln = a + acts.dln
-        gradients.update(repeating: 0)
+        kernels.zero(g, gradients.count)
 
         crossEntropySoftmaxBackward(a + acts.dlogits, a + acts.probs, targetBuffer, BT, V, count: lastTargetCount, kernels)
         let lastLayer = a + (L - 1) * acts.layerStride
         switch config.arch {
         case .tutorial:
-            dres.update(repeating: 0, count: BT * C)
+            kernels.zero(dres, BT * C)
             kernels.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
             kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
         case .gpt, .gpt2:
             // gpt2: lmHead is tok_emb, so its gradient here is the head's use; the
             // embedding's use is added by encoderBackward at the end.
-            dln.update(repeating: 0, count: BT * C)
+            kernels.zero(dln, BT * C)
             kernels.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
             kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
-            dres.update(repeating: 0, count: BT * C)
+            kernels.zero(dres, BT * C)
             layernormBackward(dres, g + o.lnfGamma, g + o.lnfBeta, dln, lastLayer + acts.res3,
                               p + o.lnfGamma, a + acts.lnfMean, a + acts.lnfRstd, BT, C, kernels)
         }
@@ -645,37 +645,37 @@ public final class Model {
             case .tutorial:
                 let xin = l == 0 ? a + acts.encoded : below + acts.lnOut
                 // x = LayerNorm(r): dln = dr
-                dln.update(repeating: 0, count: BT * C)
+                kernels.zero(dln, BT * C)
                 layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
                                   p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, kernels)
                 // r = mh + FFN(mh)
-                dfchGelu.update(repeating: 0, count: BT * F)
+                kernels.zero(dfchGelu, BT * F)
                 kernels.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
-                dfch.update(repeating: 0, count: BT * F)
+                kernels.zero(dfch, BT * F)
                 geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels)
                 dmh.update(from: dln, count: BT * C)
                 kernels.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
                 // mh = concat(heads)·Woᵀ
-                datty.update(repeating: 0, count: BT * C)
+                kernels.zero(datty, BT * C)
                 kernels.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
                 kernels.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
-                dqkv.update(repeating: 0, count: BT * 3 * C)
+                kernels.zero(dqkv, BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 // qkv = x·Wqkv
-                dres.update(repeating: 0, count: BT * C)
+                kernels.zero(dres, BT * C)
                 kernels.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
             case .gpt, .gpt2:
                 let xin = l == 0 ? a + acts.encoded : below + acts.res3
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
-                dfchGelu.update(repeating: 0, count: BT * F)
+                kernels.zero(dfchGelu, BT * F)
                 kernels.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
-                dfch.update(repeating: 0, count: BT * F)
+                kernels.zero(dfch, BT * F)
                 geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels)
-                dln.update(repeating: 0, count: BT * C)
+                kernels.zero(dln, BT * C)
                 kernels.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
@@ -683,12 +683,12 @@ public final class Model {
                 backwardObserver?(.afterFFN(l))
                 // res2 = x + Attn(LN1(x))
                 let gpt2 = config.arch == .gpt2
-                datty.update(repeating: 0, count: BT * C)
+                kernels.zero(datty, BT * C)
                 kernels.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
                 kernels.matmulBackwardWeight(g + w.wo, gpt2 ? g + w.bo : nil, dres, la + acts.atty, BT, C, C)
-                dqkv.update(repeating: 0, count: BT * 3 * C)
+                kernels.zero(dqkv, BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
-                dln.update(repeating: 0, count: BT * C)
+                kernels.zero(dln, BT * C)
                 kernels.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
                 if gpt2 {
                     kernels.matmulBackwardWeight(g + w.wqkv, g + w.bqkv, dqkv, la + acts.ln1, BT, 3 * C, C)
@@ -823,7 +823,7 @@ public final class Model {
         let (C, H) = (config.dModel, config.nHeads)
         let hs = C / H
         let scratch = actBuffer + acts.dwqkvT
-        scratch.update(repeating: 0, count: 3 * C * C)
+        kernels.zero(scratch, 3 * C * C)
         kernels.matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
         let w = offsets.layers[l]
         let g = gradients.baseAddress!
