@@ -19,8 +19,14 @@ public struct SHA256: Sendable {
 
     /// The eight working words h0...h7.
     private struct State {
+        typealias Words = (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32)
         var a: UInt32 = 0x6a09e667, b: UInt32 = 0xbb67ae85, c: UInt32 = 0x3c6ef372, d: UInt32 = 0xa54ff53a
         var e: UInt32 = 0x510e527f, f: UInt32 = 0x9b05688c, g: UInt32 = 0x1f83d9ab, h: UInt32 = 0x5be0cd19
+
+        init() {}
+        init(_ w: Words) { (a, b, c, d, e, f, g, h) = w }
+        /// h0...h7 as a tuple, contiguous in memory, for the C block functions.
+        var words: Words { (a, b, c, d, e, f, g, h) }
     }
 
     private var state = State()
@@ -140,13 +146,12 @@ public struct SHA256: Sendable {
     /// Runs the compression function over `blocks` 64-byte blocks at `p`.
     private mutating func compress(_ p: UnsafeRawPointer, blocks: Int) {
         if !portable {
-            var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
-                (state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h)
+            var h = state.words
             let done = withUnsafeMutableBytes(of: &h) {
                 cdigest_sha256_blocks($0.baseAddress!.assumingMemoryBound(to: UInt32.self), p, blocks)
             }
             if done != 0 {
-                state = State(a: h.0, b: h.1, c: h.2, d: h.3, e: h.4, f: h.5, g: h.6, h: h.7)
+                state = State(h)
                 return
             }
         }
@@ -158,14 +163,16 @@ public struct SHA256: Sendable {
     /// if not, or if either hasher is the portable one.
     private mutating func compressPair(with other: inout SHA256, _ a: UnsafeRawPointer, _ b: UnsafeRawPointer, blocks: Int) -> Bool {
         guard !portable, !other.portable else { return false }
-        var h = [state.a, state.b, state.c, state.d, state.e, state.f, state.g, state.h]
-        var g = [other.state.a, other.state.b, other.state.c, other.state.d, other.state.e, other.state.f, other.state.g, other.state.h]
-        let done = h.withUnsafeMutableBufferPointer { h in
-            g.withUnsafeMutableBufferPointer { g in cdigest_sha256_blocks2(h.baseAddress!, a, g.baseAddress!, b, blocks) }
+        var h = state.words, g = other.state.words
+        let done = withUnsafeMutableBytes(of: &h) { h in
+            withUnsafeMutableBytes(of: &g) { g in
+                cdigest_sha256_blocks2(h.baseAddress!.assumingMemoryBound(to: UInt32.self), a,
+                                       g.baseAddress!.assumingMemoryBound(to: UInt32.self), b, blocks)
+            }
         }
         guard done != 0 else { return false }
-        state = State(a: h[0], b: h[1], c: h[2], d: h[3], e: h[4], f: h[5], g: h[6], h: h[7])
-        other.state = State(a: g[0], b: g[1], c: g[2], d: g[3], e: g[4], f: g[5], g: g[6], h: g[7])
+        state = State(h)
+        other.state = State(g)
         return true
     }
 
