@@ -466,6 +466,7 @@ static ck_shape shape_of(int shape, long M, long K, long N) {
     switch (shape) {
     case CK_SHAPE_FORWARD: return (ck_shape){K, N, K, 1, 1, K, N, 0};
     case CK_SHAPE_BACKWARD_A: return (ck_shape){N, K, N, 1, K, 1, K, 1};
+    case CK_SHAPE_BACKWARD_A_SET: return (ck_shape){N, K, N, 1, K, 1, K, 0};
     default: return (ck_shape){M, K, 1, N, K, 1, K, 1};
     }
 }
@@ -653,8 +654,9 @@ void ck_matmul_packed(int impl, int shape, float *out, const float *a, const flo
 }
 
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
-                          long M, long K, long N, long i0, long i1, long j0, long j1) {
-    matmul_shape(impl, CK_SHAPE_BACKWARD_A, dA, dOut, b, NULL, M, K, N, i0, i1, j0, j1, NULL, 0);
+                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate) {
+    matmul_shape(impl, accumulate ? CK_SHAPE_BACKWARD_A : CK_SHAPE_BACKWARD_A_SET, dA, dOut, b, NULL,
+                 M, K, N, i0, i1, j0, j1, NULL, 0);
 }
 
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
@@ -877,23 +879,31 @@ static void gelu_forward_avx2(float *out, const float *inp, long i0, long i1) {
     for (; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
 }
 
+// acc: 1 adds to dinp, 0 adds +0 instead (always inlined, so a constant).
 __attribute__((target("avx2"), always_inline))
-static inline void gelu_backward_ways(float *dinp, const float *inp, const float *dout, long i, int w) {
+static inline void gelu_backward_ways(float *dinp, const float *inp, const float *dout, long i, int w, int acc) {
     __m256 x[CK_WAYS], d[CK_WAYS];
     for (int k = 0; k < w; k++) x[k] = _mm256_loadu_ps(inp + i + 8 * k);
     gelu_avx2_ways(x, NULL, d, w);
     for (int k = 0; k < w; k++) {
         float *o = dinp + i + 8 * k;
-        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(d[k], _mm256_loadu_ps(dout + i + 8 * k)), _mm256_loadu_ps(o)));
+        __m256 to = acc ? _mm256_loadu_ps(o) : _mm256_setzero_ps();
+        _mm256_storeu_ps(o, _mm256_add_ps(_mm256_mul_ps(d[k], _mm256_loadu_ps(dout + i + 8 * k)), to));
     }
 }
 
-__attribute__((target("avx2")))
-static void gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long i0, long i1) {
+__attribute__((target("avx2"), always_inline))
+static inline void gelu_backward_range(float *dinp, const float *inp, const float *dout, long i0, long i1, int acc) {
     long i = i0;
-    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_backward_ways(dinp, inp, dout, i, CK_WAYS);
-    for (; i + 8 <= i1; i += 8) gelu_backward_ways(dinp, inp, dout, i, 1);
-    for (; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + dinp[i];
+    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_backward_ways(dinp, inp, dout, i, CK_WAYS, acc);
+    for (; i + 8 <= i1; i += 8) gelu_backward_ways(dinp, inp, dout, i, 1, acc);
+    for (; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + (acc ? dinp[i] : 0.0f);
+}
+
+__attribute__((target("avx2")))
+static void gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long i0, long i1, int accumulate) {
+    if (accumulate) gelu_backward_range(dinp, inp, dout, i0, i1, 1);
+    else gelu_backward_range(dinp, inp, dout, i0, i1, 0);
 }
 
 // The exps of CK_WAYS vectors overlap; the sum still adds one vector at a time in order.
@@ -941,11 +951,11 @@ void ck_gelu_forward(float *out, const float *inp, long i0, long i1) {
     for (long i = i0; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
 }
 
-void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1) {
+void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1, int accumulate) {
 #if CK_HAVE_X86
-    if (ck_avx2_available()) { gelu_backward_avx2(dinp, inp, dout, i0, i1); return; }
+    if (ck_avx2_available()) { gelu_backward_avx2(dinp, inp, dout, i0, i1, accumulate); return; }
 #endif
-    for (long i = i0; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + dinp[i];
+    for (long i = i0; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + (accumulate ? dinp[i] : 0.0f);
 }
 
 float ck_exp_shift_sum(float *x, long n, float shift) {

@@ -127,9 +127,11 @@ CT_AVX2 static void matmul_forward(float *out, const float *a, const float *Wt, 
     sgemm_small(out, N, a, K, 1, Wt, N, M, N, K, 0, bias);
 }
 
-// dA(M,K) += dOut(M,N)·W(N,K): Kernels.matmulBackwardInput.
-CT_AVX2 static void matmul_backward_input(float *dA, const float *dOut, const float *W, long M, long N, long K) {
-    sgemm_small(dA, K, dOut, N, 1, W, K, M, K, N, 1, NULL);
+// dA(M,K) += dOut(M,N)·W(N,K), or with accumulate == 0 dA = dOut·W (the bits of adding it
+// to zeros): Kernels.matmulBackwardInput.
+CT_AVX2 static void matmul_backward_input(float *dA, const float *dOut, const float *W, long M, long N, long K,
+                                          int accumulate) {
+    sgemm_small(dA, K, dOut, N, 1, W, K, M, K, N, accumulate, NULL);
 }
 
 // dW(N,K) += dOut(M,N)ᵀ·a(M,K), dBias(N) += Σ_m dOut(m,·): Kernels.matmulBackwardWeight.
@@ -423,12 +425,10 @@ CT_AVX2 void ck_tiny_backward(const ck_tiny_model *m) {
     cross_entropy_softmax_backward(a + m->dlogits, a + m->probs, m->targets, BT, V, m->targetCount);
     float *lastLayer = a + (L - 1) * m->layerStride;
     if (m->arch == 0) {
-        memset(dres, 0, sizeof(float) * (size_t)(BT * C));
-        matmul_backward_input(dres, a + m->dlogits, p + m->lmHead, BT, V, C);
+        matmul_backward_input(dres, a + m->dlogits, p + m->lmHead, BT, V, C, 0);
         matmul_backward_weight(g + m->lmHead, NULL, a + m->dlogits, lastLayer + m->lnOut, BT, V, C);
     } else {
-        memset(dln, 0, sizeof(float) * (size_t)(BT * C));
-        matmul_backward_input(dln, a + m->dlogits, p + m->lmHead, BT, V, C);
+        matmul_backward_input(dln, a + m->dlogits, p + m->lmHead, BT, V, C, 0);
         matmul_backward_weight(g + m->lmHead, NULL, a + m->dlogits, a + m->lnf, BT, V, C);
         memset(dres, 0, sizeof(float) * (size_t)(BT * C));
         layernorm_backward(dres, g + m->lnfGamma, g + m->lnfBeta, dln, lastLayer + m->res3,
@@ -445,41 +445,32 @@ CT_AVX2 void ck_tiny_backward(const ck_tiny_model *m) {
             memset(dln, 0, sizeof(float) * (size_t)(BT * C));
             layernorm_backward(dln, g + w->ln1Gamma, g + w->ln1Beta, dres, la + m->res3,
                                p + w->ln1Gamma, la + m->lnMean, la + m->lnRstd, BT, C);
-            memset(dfchGelu, 0, sizeof(float) * (size_t)(BT * F));
-            matmul_backward_input(dfchGelu, dln, p + w->w2, BT, C, F);
+            matmul_backward_input(dfchGelu, dln, p + w->w2, BT, C, F, 0);
             matmul_backward_weight(g + w->w2, g + w->b2, dln, la + m->fchGelu, BT, C, F);
-            memset(dfch, 0, sizeof(float) * (size_t)(BT * F));
-            ck_gelu_backward(dfch, la + m->fch, dfchGelu, 0, BT * F);
+            ck_gelu_backward(dfch, la + m->fch, dfchGelu, 0, BT * F, 0);
             memcpy(dmh, dln, sizeof(float) * (size_t)(BT * C));
-            matmul_backward_input(dmh, dfch, p + w->w1, BT, F, C);
+            matmul_backward_input(dmh, dfch, p + w->w1, BT, F, C, 1);
             matmul_backward_weight(g + w->w1, g + w->b1, dfch, la + m->attproj, BT, F, C);
-            memset(datty, 0, sizeof(float) * (size_t)(BT * C));
-            matmul_backward_input(datty, dmh, p + w->wo, BT, C, C);
+            matmul_backward_input(datty, dmh, p + w->wo, BT, C, C, 0);
             matmul_backward_weight(g + w->wo, NULL, dmh, la + m->atty, BT, C, C);
             memset(dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
             attention_backward(dqkv, datty, la + m->qkv, la + m->att, B, T, C, H, attScratch);
-            memset(dres, 0, sizeof(float) * (size_t)(BT * C));
-            matmul_backward_input(dres, dqkv, wqkv, BT, 3 * C, C);
+            matmul_backward_input(dres, dqkv, wqkv, BT, 3 * C, C, 0);
             accumulate_qkv_gradients(m, l, dqkv, xin, BT);
         } else {
             const float *xin = l == 0 ? a + m->encoded : below + m->res3;
-            memset(dfchGelu, 0, sizeof(float) * (size_t)(BT * F));
-            matmul_backward_input(dfchGelu, dres, p + w->w2, BT, C, F);
+            matmul_backward_input(dfchGelu, dres, p + w->w2, BT, C, F, 0);
             matmul_backward_weight(g + w->w2, g + w->b2, dres, la + m->fchGelu, BT, C, F);
-            memset(dfch, 0, sizeof(float) * (size_t)(BT * F));
-            ck_gelu_backward(dfch, la + m->fch, dfchGelu, 0, BT * F);
-            memset(dln, 0, sizeof(float) * (size_t)(BT * C));
-            matmul_backward_input(dln, dfch, p + w->w1, BT, F, C);
+            ck_gelu_backward(dfch, la + m->fch, dfchGelu, 0, BT * F, 0);
+            matmul_backward_input(dln, dfch, p + w->w1, BT, F, C, 0);
             matmul_backward_weight(g + w->w1, g + w->b1, dfch, la + m->ln2, BT, F, C);
             layernorm_backward(dres, g + w->ln2Gamma, g + w->ln2Beta, dln, la + m->res2,
                                p + w->ln2Gamma, la + m->ln2Mean, la + m->ln2Rstd, BT, C);
-            memset(datty, 0, sizeof(float) * (size_t)(BT * C));
-            matmul_backward_input(datty, dres, p + w->wo, BT, C, C);
+            matmul_backward_input(datty, dres, p + w->wo, BT, C, C, 0);
             matmul_backward_weight(g + w->wo, NULL, dres, la + m->atty, BT, C, C);
             memset(dqkv, 0, sizeof(float) * (size_t)(BT * 3 * C));
             attention_backward(dqkv, datty, la + m->qkv, la + m->att, B, T, C, H, attScratch);
-            memset(dln, 0, sizeof(float) * (size_t)(BT * C));
-            matmul_backward_input(dln, dqkv, wqkv, BT, 3 * C, C);
+            matmul_backward_input(dln, dqkv, wqkv, BT, 3 * C, C, 0);
             accumulate_qkv_gradients(m, l, dqkv, la + m->ln1, BT);
             layernorm_backward(dres, g + w->ln1Gamma, g + w->ln1Beta, dln, xin,
                                p + w->ln1Gamma, la + m->ln1Mean, la + m->ln1Rstd, BT, C);

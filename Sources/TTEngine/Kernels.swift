@@ -199,16 +199,18 @@ public struct Kernels: Sendable {
         }
     }
 
-    /// dA(M,K) += dOut(M,N) · b(N,K).
+    /// dA(M,K) += dOut(M,N) · b(N,K); with `accumulate` false, dA = dOut · b, the same bits as
+    /// adding it to zeros (see `ck_matmul_backward_a`) without zeroing or reading dA first.
     public func matmulBackwardInput(_ dA: UnsafeMutablePointer<Float>,
                                     _ dOut: UnsafePointer<Float>, _ b: UnsafePointer<Float>,
-                                    _ M: Int, _ N: Int, _ K: Int) {
+                                    _ M: Int, _ N: Int, _ K: Int, accumulate: Bool = true) {
         let impl = implementation.code
-        if sharedB(Int32(CK_SHAPE_BACKWARD_A), b, rows: M, cols: K, depth: N, M, K, N, { packed, i0, i1 in
-            ck_matmul_packed(impl, Int32(CK_SHAPE_BACKWARD_A), dA, dOut, packed, nil, M, K, N, i0, i1, 0, K)
+        let shape = Int32(accumulate ? CK_SHAPE_BACKWARD_A : CK_SHAPE_BACKWARD_A_SET)
+        if sharedB(shape, b, rows: M, cols: K, depth: N, M, K, N, { packed, i0, i1 in
+            ck_matmul_packed(impl, shape, dA, dOut, packed, nil, M, K, N, i0, i1, 0, K)
         }) { return }
         splitOutput(rows: M, cols: K, depth: N) { i0, i1, j0, j1 in
-            ck_matmul_backward_a(impl, dA, dOut, b, M, K, N, i0, i1, j0, j1)
+            ck_matmul_backward_a(impl, dA, dOut, b, M, K, N, i0, i1, j0, j1, accumulate ? 1 : 0)
         }
     }
 

@@ -619,14 +619,12 @@ public final class Model {
         let lastLayer = a + (L - 1) * acts.layerStride
         switch config.arch {
         case .tutorial:
-            kernels.zero(dres, BT * C)
-            kernels.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            kernels.matmulBackwardInput(dres, a + acts.dlogits, p + o.lmHead, BT, V, C, accumulate: false)
             kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, lastLayer + acts.lnOut, BT, V, C)
         case .gpt, .gpt2:
             // gpt2: lmHead is tok_emb, so its gradient here is the head's use; the
             // embedding's use is added by encoderBackward at the end.
-            kernels.zero(dln, BT * C)
-            kernels.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C)
+            kernels.matmulBackwardInput(dln, a + acts.dlogits, p + o.lmHead, BT, V, C, accumulate: false)
             kernels.matmulBackwardWeight(g + o.lmHead, nil, a + acts.dlogits, a + acts.lnf, BT, V, C)
             kernels.zero(dres, BT * C)
             layernormBackward(dres, g + o.lnfGamma, g + o.lnfBeta, dln, lastLayer + acts.res3,
@@ -649,47 +647,38 @@ public final class Model {
                 layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
                                   p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, kernels)
                 // r = mh + FFN(mh)
-                kernels.zero(dfchGelu, BT * F)
-                kernels.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F)
+                kernels.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
-                kernels.zero(dfch, BT * F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false)
                 dmh.update(from: dln, count: BT * C)
                 kernels.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
                 // mh = concat(heads)·Woᵀ
-                kernels.zero(datty, BT * C)
-                kernels.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C)
+                kernels.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
                 kernels.zero(dqkv, BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 // qkv = x·Wqkv
-                kernels.zero(dres, BT * C)
-                kernels.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C)
+                kernels.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C, accumulate: false)
                 accumulateQKVGradients(layer: l, dqkv: dqkv, input: xin, rows: BT)
             case .gpt, .gpt2:
                 let xin = l == 0 ? a + acts.encoded : below + acts.res3
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
-                kernels.zero(dfchGelu, BT * F)
-                kernels.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F)
+                kernels.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
-                kernels.zero(dfch, BT * F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels)
-                kernels.zero(dln, BT * C)
-                kernels.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false)
+                kernels.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
                                   p + w.ln2Gamma, la + acts.ln2Mean, la + acts.ln2Rstd, BT, C, kernels)
                 backwardObserver?(.afterFFN(l))
                 // res2 = x + Attn(LN1(x))
                 let gpt2 = config.arch == .gpt2
-                kernels.zero(datty, BT * C)
-                kernels.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C)
+                kernels.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.wo, gpt2 ? g + w.bo : nil, dres, la + acts.atty, BT, C, C)
                 kernels.zero(dqkv, BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
-                kernels.zero(dln, BT * C)
-                kernels.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C)
+                kernels.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C, accumulate: false)
                 if gpt2 {
                     kernels.matmulBackwardWeight(g + w.wqkv, g + w.bqkv, dqkv, la + acts.ln1, BT, 3 * C, C)
                 } else {

@@ -435,15 +435,16 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
     }
 }
 
-/// dinp += gelu′(x) · dout with the true derivative of the forward above:
+/// dinp += gelu′(x) · dout (with `accumulate` false, dinp = gelu′(x) · dout + 0: the bits of
+/// adding to zeros, without reading dinp) with the true derivative of the forward above:
 /// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²),
 /// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s)
 /// (`ck_gelu_backward`).
 func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
                   _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int,
-                  _ kernels: Kernels = .serial) {
+                  _ kernels: Kernels = .serial, accumulate: Bool = true) {
     kernels.forEach((N + 63) / 64, work: 10 &* N) { blocks in
-        ck_gelu_backward(dinp, inp, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
+        ck_gelu_backward(dinp, inp, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64), accumulate ? 1 : 0)
     }
 }
 

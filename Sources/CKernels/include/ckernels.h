@@ -84,8 +84,9 @@ int ck_matvec_decode(int impl, float *out, const float *a, const float *packed, 
 void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
                             long M, long K, long N, long i0, long i1, long j0, long j1, float *keep);
 
-/// The three shapes, for the calls that share one packed B between threads.
-enum { CK_SHAPE_FORWARD = 0, CK_SHAPE_BACKWARD_A = 1, CK_SHAPE_BACKWARD_B = 2 };
+/// The three shapes, for the calls that share one packed B between threads, and
+/// backward_a writing over dA instead of adding to it (B packed as for BACKWARD_A).
+enum { CK_SHAPE_FORWARD = 0, CK_SHAPE_BACKWARD_A = 1, CK_SHAPE_BACKWARD_B = 2, CK_SHAPE_BACKWARD_A_SET = 3 };
 
 /// Packs NR-column panels [q0,q1) of the B operand of `shape` (forward: b(N,K)ᵀ, K deep;
 /// backward_a: b(N,K), N deep; backward_b: a(M,K), M deep) into `packed`, in the decode
@@ -99,9 +100,12 @@ void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M
 void ck_matmul_packed(int impl, int shape, float *out, const float *a, const float *packed, const float *bias,
                       long M, long K, long N, long i0, long i1, long j0, long j1);
 
-/// dA(M,K) += dOut(M,N)·b(N,K), rows [i0,i1) (of M) x cols [j0,j1) (of K) of dA.
+/// dA(M,K) += dOut(M,N)·b(N,K), rows [i0,i1) (of M) x cols [j0,j1) (of K) of dA; with
+/// accumulate == 0, dA = dOut·b instead, the bits of adding it to zeros: the first block's
+/// chain s_0 starts from +0, and a sum of +0 and a product is never −0 (+0 + −0 = +0), nor
+/// is a sum of two floats that cancel, so s_0 is never −0 and 0 + s_0 = s_0.
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
-                          long M, long K, long N, long i0, long i1, long j0, long j1);
+                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate);
 
 /// dB(N,K) += dOut(M,N)ᵀ·a(M,K), rows [i0,i1) (of N) x cols [j0,j1) (of K) of dB.
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
@@ -127,8 +131,10 @@ float ck_expf(float x);
 /// Elementwise, same bits on every path and for any split of the range.
 void ck_gelu_forward(float *out, const float *inp, long i0, long i1);
 
-/// dinp[i] += gelu'(inp[i])·dout[i] for i in [i0, i1) (true derivative of the forward).
-void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1);
+/// dinp[i] += gelu'(inp[i])·dout[i] for i in [i0, i1) (true derivative of the forward);
+/// with accumulate == 0, dinp[i] = gelu'(inp[i])·dout[i] + 0 (the bits of adding to
+/// zeros: the + 0 turns a −0 product into +0).
+void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1, int accumulate);
 
 /// LayerNorm forward of rows [i0, i1) of inp (rows of C floats), every float operation
 /// rounded on its own (no fused multiply-add), sums in the order of c: per row

@@ -46,9 +46,16 @@ import Testing
             #expect(f1.map(\.bitPattern) == f2.map(\.bitPattern), "forward, n \(n)")
             let start = Self.inputs(n, seed: UInt64(2000 + n))
             var d1 = start, d2 = start
-            ck_gelu_backward(&d1, x, dout, 0, n)
-            for i in 0..<n { ck_gelu_backward(&d2, x, dout, i, i + 1) }
+            ck_gelu_backward(&d1, x, dout, 0, n, 1)
+            for i in 0..<n { ck_gelu_backward(&d2, x, dout, i, i + 1, 1) }
             #expect(d1.map(\.bitPattern) == d2.map(\.bitPattern), "backward, n \(n)")
+            // Written over (NaN here) as if added to zeros: a −0 product comes out +0.
+            var zeros = [Float](repeating: 0, count: n), set1 = [Float](repeating: .nan, count: n), set2 = set1
+            ck_gelu_backward(&zeros, x, dout, 0, n, 1)
+            ck_gelu_backward(&set1, x, dout, 0, n, 0)
+            for i in 0..<n { ck_gelu_backward(&set2, x, dout, i, i + 1, 0) }
+            #expect(set1.map(\.bitPattern) == zeros.map(\.bitPattern), "backward written over, n \(n)")
+            #expect(set2.map(\.bitPattern) == zeros.map(\.bitPattern), "backward written over one at a time, n \(n)")
         }
     }
 }

@@ -155,6 +155,40 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         }
     }
 
+    /// dA = dOut·b (accumulate false) gives the bits of dA += dOut·b on zeros, whatever dA
+    /// held (NaN here), with rows and columns whose products are all −0 or 0 (sums that a
+    /// plain store of the first block could leave as −0), over two reduction blocks, on one
+    /// thread, split between threads, and with B packed once for both threads (`sharedB`).
+    @Test(arguments: implementations)
+    func backwardInputOverwriteGivesTheBitsOfAccumulatingIntoZeros(_ impl: Kernels.Implementation) {
+        for (m, n, k) in [(9, 21, 11), (40, 300, 24), (97, 300, 50)] {
+            var data = TestData(seed: UInt64(m * 7 + k))
+            var dOut = data.array(m * n), b = data.array(n * k)
+            for j in 0..<n { dOut[3 * n + j] = j % 2 == 0 ? -0.0 : 0; dOut[5 * n + j] = -0.0 }
+            for p in 0..<n { b[p * k + 2] = -abs(b[p * k + 2]) }
+            for threads in [1, 2] {
+                var kernels = Kernels(pool: ThreadPool(threads: threads), implementation: impl)
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 * 16 * (k + 15) * n, alignment: 64)
+                defer { raw.deallocate() }
+                let room = raw.bindMemory(to: Float.self, capacity: 16 * (k + 15) * n)  // packed panels are 32-byte aligned
+                for shared in [false, true] {
+                    kernels.packScratch = shared ? Kernels.PackScratch(base: room, count: 16 * (k + 15) * n) : nil
+                    var set = [Float](repeating: .nan, count: m * k), added = [Float](repeating: 0, count: m * k)
+                    dOut.withUnsafeBufferPointer { pd in b.withUnsafeBufferPointer { pb in
+                        set.withUnsafeMutableBufferPointer { ps in
+                            kernels.matmulBackwardInput(ps.baseAddress!, pd.baseAddress!, pb.baseAddress!, m, n, k, accumulate: false)
+                        }
+                        added.withUnsafeMutableBufferPointer { pa in
+                            kernels.matmulBackwardInput(pa.baseAddress!, pd.baseAddress!, pb.baseAddress!, m, n, k)
+                        }
+                    }}
+                    #expect(bits(set) == bits(added), "\(m)x\(n)x\(k), \(threads) threads, shared B \(shared), \(impl)")
+                    #expect(set[3 * k + 2].bitPattern == 0, "an all-zero product sum is +0")
+                }
+            }
+        }
+    }
+
     /// Accumulating twice adds the product twice: dA = c0 + 2·(dOut·b), within the bound
     /// for 2n + 1 terms.
     @Test func accumulateAddsToExistingValues() {
