@@ -467,6 +467,7 @@ static ck_shape shape_of(int shape, long M, long K, long N) {
     case CK_SHAPE_FORWARD: return (ck_shape){K, N, K, 1, 1, K, N, 0};
     case CK_SHAPE_BACKWARD_A: return (ck_shape){N, K, N, 1, K, 1, K, 1};
     case CK_SHAPE_BACKWARD_A_SET: return (ck_shape){N, K, N, 1, K, 1, K, 0};
+    case CK_SHAPE_BACKWARD_B_SET: return (ck_shape){M, K, 1, N, K, 1, K, 0};
     default: return (ck_shape){M, K, 1, N, K, 1, K, 1};
     }
 }
@@ -660,8 +661,9 @@ void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b
 }
 
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
-                          long M, long K, long N, long i0, long i1, long j0, long j1) {
-    matmul_shape(impl, CK_SHAPE_BACKWARD_B, dB, dOut, a, NULL, M, K, N, i0, i1, j0, j1, NULL, 0);
+                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate) {
+    matmul_shape(impl, accumulate ? CK_SHAPE_BACKWARD_B : CK_SHAPE_BACKWARD_B_SET, dB, dOut, a, NULL,
+                 M, K, N, i0, i1, j0, j1, NULL, 0);
 }
 
 // MARK: - AdamW

@@ -215,15 +215,18 @@ public struct Kernels: Sendable {
     }
 
     /// dB(N,K) += dOut(M,N)ᵀ · a(M,K), and dBias(N) += the column sums of dOut (m in order).
+    /// With `accumulate` false, dB = dOutᵀ · a, the same bits as adding it to zeros (see
+    /// `ck_matmul_backward_b`); dBias is still added to.
     public func matmulBackwardWeight(_ dB: UnsafeMutablePointer<Float>, _ dBias: UnsafeMutablePointer<Float>?,
                                      _ dOut: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
-                                     _ M: Int, _ N: Int, _ K: Int) {
+                                     _ M: Int, _ N: Int, _ K: Int, accumulate: Bool = true) {
         let impl = implementation.code
-        if !sharedB(Int32(CK_SHAPE_BACKWARD_B), a, rows: N, cols: K, depth: M, M, K, N, { packed, i0, i1 in
-            ck_matmul_packed(impl, Int32(CK_SHAPE_BACKWARD_B), dB, dOut, packed, nil, M, K, N, i0, i1, 0, K)
+        let shape = Int32(accumulate ? CK_SHAPE_BACKWARD_B : CK_SHAPE_BACKWARD_B_SET)
+        if !sharedB(shape, a, rows: N, cols: K, depth: M, M, K, N, { packed, i0, i1 in
+            ck_matmul_packed(impl, shape, dB, dOut, packed, nil, M, K, N, i0, i1, 0, K)
         }) {
             splitOutput(rows: N, cols: K, depth: M) { i0, i1, j0, j1 in
-                ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1)
+                ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1, accumulate ? 1 : 0)
             }
         }
         if let dBias {

@@ -811,9 +811,11 @@ public final class Model {
     func accumulateQKVGradients(layer l: Int, dqkv: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int) {
         let (C, H) = (config.dModel, config.nHeads)
         let hs = C / H
+        // scratch(C, 3C) = inputᵀ·dqkv: the transpose of dqkvᵀ·input, with the same sums (the
+        // same FMA chains over the rows; a·b = b·a exactly), so each (s, h, d) is a run of hs
+        // floats. Written over, it holds the bits of adding the product to zeros.
         let scratch = actBuffer + acts.dwqkvT
-        kernels.zero(scratch, 3 * C * C)
-        kernels.matmulBackwardWeight(scratch, nil, dqkv, input, rows, 3 * C, C)
+        kernels.matmulBackwardWeight(scratch, nil, input, dqkv, rows, C, 3 * C, accumulate: false)
         let w = offsets.layers[l]
         let g = gradients.baseAddress!
         kernels.forEach(3 &* H, work: 3 &* C &* C) { range in
@@ -822,7 +824,9 @@ public final class Model {
                 let dst = s == 0 ? w.wq : s == 1 ? w.wk : w.wv
                 for d in 0..<C {
                     let to = g + dst + (h &* C &+ d) &* hs
-                    for j in 0..<hs { to[j] += scratch[(s &* C &+ h &* hs &+ j) &* C &+ d] }
+                    let row: Int = (d &* 3 &+ s) &* C
+                    let from = scratch + (row &+ h &* hs)
+                    for j in 0..<hs { to[j] += from[j] }
                 }
             }
         }
@@ -915,7 +919,7 @@ struct ActivationLayout {
     var dqkv = 0                               // (B,T,3C)
     var dfch = 0, dfchGelu = 0                 // (B,T,F)
     var dlogits = 0                            // (B,T,V)
-    var dwqkvT = 0                             // (3C,C)
+    var dwqkvT = 0                             // (C,3C)
     var bpack = 0, bpackCount = 0              // one packed B operand (Kernels.sharedB)
     var total = 0
 

@@ -84,9 +84,12 @@ int ck_matvec_decode(int impl, float *out, const float *a, const float *packed, 
 void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
                             long M, long K, long N, long i0, long i1, long j0, long j1, float *keep);
 
-/// The three shapes, for the calls that share one packed B between threads, and
-/// backward_a writing over dA instead of adding to it (B packed as for BACKWARD_A).
-enum { CK_SHAPE_FORWARD = 0, CK_SHAPE_BACKWARD_A = 1, CK_SHAPE_BACKWARD_B = 2, CK_SHAPE_BACKWARD_A_SET = 3 };
+/// The three shapes, for the calls that share one packed B between threads, and the two
+/// backward ones writing over their output instead of adding to it (B packed as theirs).
+enum {
+    CK_SHAPE_FORWARD = 0, CK_SHAPE_BACKWARD_A = 1, CK_SHAPE_BACKWARD_B = 2,
+    CK_SHAPE_BACKWARD_A_SET = 3, CK_SHAPE_BACKWARD_B_SET = 4,
+};
 
 /// Packs NR-column panels [q0,q1) of the B operand of `shape` (forward: b(N,K)ᵀ, K deep;
 /// backward_a: b(N,K), N deep; backward_b: a(M,K), M deep) into `packed`, in the decode
@@ -107,9 +110,10 @@ void ck_matmul_packed(int impl, int shape, float *out, const float *a, const flo
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
                           long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate);
 
-/// dB(N,K) += dOut(M,N)ᵀ·a(M,K), rows [i0,i1) (of N) x cols [j0,j1) (of K) of dB.
+/// dB(N,K) += dOut(M,N)ᵀ·a(M,K), rows [i0,i1) (of N) x cols [j0,j1) (of K) of dB; with
+/// accumulate == 0, dB = dOutᵀ·a, the bits of adding it to zeros (as ck_matmul_backward_a).
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
-                          long M, long K, long N, long i0, long i1, long j0, long j1);
+                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate);
 
 /// One AdamW update of elements [i0, i1), in float, elementwise:
 ///   g' = g·grad_scale (skipped when grad_scale == 1)

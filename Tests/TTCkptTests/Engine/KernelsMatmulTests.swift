@@ -155,12 +155,39 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         }
     }
 
-    /// dA = dOut·b (accumulate false) gives the bits of dA += dOut·b on zeros, whatever dA
-    /// held (NaN here), with rows and columns whose products are all −0 or 0 (sums that a
-    /// plain store of the first block could leave as −0), over two reduction blocks, on one
-    /// thread, split between threads, and with B packed once for both threads (`sharedB`).
+    /// dA = dOut·b and dB = dOutᵀ·a (accumulate false) give the bits of += on zeros, whatever
+    /// the output held (NaN here), with rows and columns whose products are all −0 or 0 (sums
+    /// that a plain store of the first block could leave as −0), over two reduction blocks,
+    /// on one thread, split between threads, and with B packed once for both (`sharedB`).
     @Test(arguments: implementations)
-    func backwardInputOverwriteGivesTheBitsOfAccumulatingIntoZeros(_ impl: Kernels.Implementation) {
+    func backwardOverwriteGivesTheBitsOfAccumulatingIntoZeros(_ impl: Kernels.Implementation) {
+        for (m, n, k) in [(9, 21, 11), (300, 40, 24), (300, 97, 50)] {
+            var data = TestData(seed: UInt64(m * 5 + k))
+            var dOut = data.array(m * n), a = data.array(m * k)
+            for p in 0..<m { dOut[p * n + 3] = p % 2 == 0 ? -0.0 : 0; a[p * k + 2] = -abs(a[p * k + 2]) }
+            for threads in [1, 2] {
+                var kernels = Kernels(pool: ThreadPool(threads: threads), implementation: impl)
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 * 16 * (k + 15) * m, alignment: 64)
+                defer { raw.deallocate() }
+                for shared in [false, true] {
+                    kernels.packScratch = shared
+                        ? Kernels.PackScratch(base: raw.bindMemory(to: Float.self, capacity: 16 * (k + 15) * m),
+                                              count: 16 * (k + 15) * m) : nil
+                    var set = [Float](repeating: .nan, count: n * k), added = [Float](repeating: 0, count: n * k)
+                    dOut.withUnsafeBufferPointer { pd in a.withUnsafeBufferPointer { pa in
+                        set.withUnsafeMutableBufferPointer { ps in
+                            kernels.matmulBackwardWeight(ps.baseAddress!, nil, pd.baseAddress!, pa.baseAddress!, m, n, k,
+                                                         accumulate: false)
+                        }
+                        added.withUnsafeMutableBufferPointer { pb in
+                            kernels.matmulBackwardWeight(pb.baseAddress!, nil, pd.baseAddress!, pa.baseAddress!, m, n, k)
+                        }
+                    }}
+                    #expect(bits(set) == bits(added), "dB \(m)x\(n)x\(k), \(threads) threads, shared B \(shared), \(impl)")
+                    #expect(set[3 * k + 2].bitPattern == 0, "an all-zero product sum is +0")
+                }
+            }
+        }
         for (m, n, k) in [(9, 21, 11), (40, 300, 24), (97, 300, 50)] {
             var data = TestData(seed: UInt64(m * 7 + k))
             var dOut = data.array(m * n), b = data.array(n * k)
@@ -182,7 +209,7 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
                             kernels.matmulBackwardInput(pa.baseAddress!, pd.baseAddress!, pb.baseAddress!, m, n, k)
                         }
                     }}
-                    #expect(bits(set) == bits(added), "\(m)x\(n)x\(k), \(threads) threads, shared B \(shared), \(impl)")
+                    #expect(bits(set) == bits(added), "dA \(m)x\(n)x\(k), \(threads) threads, shared B \(shared), \(impl)")
                     #expect(set[3 * k + 2].bitPattern == 0, "an all-zero product sum is +0")
                 }
             }
