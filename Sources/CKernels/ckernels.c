@@ -769,22 +769,34 @@ float ck_expf(float x) { return ck_expf_portable(x); }
 #define CK_GELU_S 0.7978845608028654f
 #define CK_GELU_K 0.044715f
 
-static inline float gelu_fwd_portable(float x) {
-    float u = CK_GELU_S * (x + CK_GELU_K * x * x * x);
-    float e = ck_expf_portable(-2.0f * fabsf(u));
+static inline float gelu_u(float x) { return CK_GELU_S * (x + CK_GELU_K * x * x * x); }
+static inline float gelu_e(float u) { return ck_expf_portable(-2.0f * fabsf(u)); }
+
+// From x, its u and e = e^(−2|u|).
+static inline float gelu_fwd_portable(float x, float u, float e) {
     float large = 1.0f / (1.0f + e);
     float small = e * large;
     return x * (u >= 0.0f ? large : small);
 }
 
-static inline float gelu_bwd_portable(float x) {
-    float u = CK_GELU_S * (x + CK_GELU_K * x * x * x);
-    float e = ck_expf_portable(-2.0f * fabsf(u));
+static inline float gelu_bwd_portable(float x, float u, float e) {
     float large = 1.0f / (1.0f + e);
     float small = e * large;
     float s = u >= 0.0f ? large : small;
     float sc = u >= 0.0f ? small : large;
     return s + 2.0f * x * s * sc * CK_GELU_S * (1.0f + 3.0f * CK_GELU_K * x * x);
+}
+
+// One element of ck_gelu_forward / ck_gelu_backward (exps as there).
+static inline float gelu_fwd_element(float x, float *exps, long i) {
+    float u = gelu_u(x), e = gelu_e(u);
+    if (exps) exps[i] = e;
+    return gelu_fwd_portable(x, u, e);
+}
+
+static inline float gelu_bwd_element(float x, const float *exps, long i) {
+    float u = gelu_u(x);
+    return gelu_bwd_portable(x, u, exps ? exps[i] : gelu_e(u));
 }
 
 // Both paths of ck_exp_shift_sum end alike: the 8 lane sums reduced in a fixed tree,
@@ -838,17 +850,19 @@ static inline void exp_avx2_ways(__m256 *x, int w) {
     }
 }
 
-// GELU of w vectors x: fwd (x·s) and/or bwd (its derivative), either may be NULL.
+// GELU of w vectors x: fwd (x·s) and/or bwd (its derivative), either may be NULL. `e` holds
+// e^(−2|u|) on return; with `have_e` it holds it on entry, and the exp is not computed
+// (always inlined, so have_e is a constant).
 __attribute__((target("avx2"), always_inline))
-static inline void gelu_avx2_ways(const __m256 *x, __m256 *fwd, __m256 *bwd, int w) {
+static inline void gelu_avx2_ways(const __m256 *x, __m256 *e, int have_e, __m256 *fwd, __m256 *bwd, int w) {
     const __m256 S = _mm256_set1_ps(CK_GELU_S), K = _mm256_set1_ps(CK_GELU_K);
     const __m256 one = _mm256_set1_ps(1.0f), two = _mm256_set1_ps(2.0f);
-    __m256 u[CK_WAYS], e[CK_WAYS];
+    __m256 u[CK_WAYS];
     for (int k = 0; k < w; k++) {
         u[k] = _mm256_mul_ps(S, _mm256_add_ps(x[k], _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(K, x[k]), x[k]), x[k])));
-        e[k] = _mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), u[k]));
+        if (!have_e) e[k] = _mm256_mul_ps(_mm256_set1_ps(-2.0f), _mm256_andnot_ps(_mm256_set1_ps(-0.0f), u[k]));
     }
-    exp_avx2_ways(e, w);
+    if (!have_e) exp_avx2_ways(e, w);
     for (int k = 0; k < w; k++) {
         __m256 large = _mm256_div_ps(one, _mm256_add_ps(one, e[k]));
         __m256 small = _mm256_mul_ps(e[k], large);
@@ -865,28 +879,42 @@ static inline void gelu_avx2_ways(const __m256 *x, __m256 *fwd, __m256 *bwd, int
     }
 }
 
+// keep: also store the exps (always inlined, so a constant).
 __attribute__((target("avx2"), always_inline))
-static inline void gelu_forward_ways(float *out, const float *inp, long i, int w) {
-    __m256 x[CK_WAYS], f[CK_WAYS];
+static inline void gelu_forward_ways(float *out, float *exps, const float *inp, long i, int w, int keep) {
+    __m256 x[CK_WAYS], e[CK_WAYS], f[CK_WAYS];
     for (int k = 0; k < w; k++) x[k] = _mm256_loadu_ps(inp + i + 8 * k);
-    gelu_avx2_ways(x, f, NULL, w);
-    for (int k = 0; k < w; k++) _mm256_storeu_ps(out + i + 8 * k, f[k]);
+    gelu_avx2_ways(x, e, 0, f, NULL, w);
+    for (int k = 0; k < w; k++) {
+        _mm256_storeu_ps(out + i + 8 * k, f[k]);
+        if (keep) _mm256_storeu_ps(exps + i + 8 * k, e[k]);
+    }
+}
+
+__attribute__((target("avx2"), always_inline))
+static inline void gelu_forward_range(float *out, float *exps, const float *inp, long i0, long i1, int keep) {
+    long i = i0;
+    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_forward_ways(out, exps, inp, i, CK_WAYS, keep);
+    for (; i + 8 <= i1; i += 8) gelu_forward_ways(out, exps, inp, i, 1, keep);
+    for (; i < i1; i++) out[i] = gelu_fwd_element(inp[i], exps, i);
 }
 
 __attribute__((target("avx2")))
-static void gelu_forward_avx2(float *out, const float *inp, long i0, long i1) {
-    long i = i0;
-    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_forward_ways(out, inp, i, CK_WAYS);
-    for (; i + 8 <= i1; i += 8) gelu_forward_ways(out, inp, i, 1);
-    for (; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
+static void gelu_forward_avx2(float *out, float *exps, const float *inp, long i0, long i1) {
+    if (exps) gelu_forward_range(out, exps, inp, i0, i1, 1);
+    else gelu_forward_range(out, NULL, inp, i0, i1, 0);
 }
 
-// acc: 1 adds to dinp, 0 adds +0 instead (always inlined, so a constant).
+// acc: 1 adds to dinp, 0 adds +0 instead; have_e: read the exps (constants once inlined).
 __attribute__((target("avx2"), always_inline))
-static inline void gelu_backward_ways(float *dinp, const float *inp, const float *dout, long i, int w, int acc) {
-    __m256 x[CK_WAYS], d[CK_WAYS];
-    for (int k = 0; k < w; k++) x[k] = _mm256_loadu_ps(inp + i + 8 * k);
-    gelu_avx2_ways(x, NULL, d, w);
+static inline void gelu_backward_ways(float *dinp, const float *inp, const float *exps, const float *dout, long i,
+                                      int w, int acc, int have_e) {
+    __m256 x[CK_WAYS], e[CK_WAYS], d[CK_WAYS];
+    for (int k = 0; k < w; k++) {
+        x[k] = _mm256_loadu_ps(inp + i + 8 * k);
+        if (have_e) e[k] = _mm256_loadu_ps(exps + i + 8 * k);
+    }
+    gelu_avx2_ways(x, e, have_e, NULL, d, w);
     for (int k = 0; k < w; k++) {
         float *o = dinp + i + 8 * k;
         __m256 to = acc ? _mm256_loadu_ps(o) : _mm256_setzero_ps();
@@ -895,17 +923,24 @@ static inline void gelu_backward_ways(float *dinp, const float *inp, const float
 }
 
 __attribute__((target("avx2"), always_inline))
-static inline void gelu_backward_range(float *dinp, const float *inp, const float *dout, long i0, long i1, int acc) {
+static inline void gelu_backward_range(float *dinp, const float *inp, const float *exps, const float *dout,
+                                       long i0, long i1, int acc, int have_e) {
     long i = i0;
-    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_backward_ways(dinp, inp, dout, i, CK_WAYS, acc);
-    for (; i + 8 <= i1; i += 8) gelu_backward_ways(dinp, inp, dout, i, 1, acc);
-    for (; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + (acc ? dinp[i] : 0.0f);
+    for (; i + 8 * CK_WAYS <= i1; i += 8 * CK_WAYS) gelu_backward_ways(dinp, inp, exps, dout, i, CK_WAYS, acc, have_e);
+    for (; i + 8 <= i1; i += 8) gelu_backward_ways(dinp, inp, exps, dout, i, 1, acc, have_e);
+    for (; i < i1; i++) dinp[i] = gelu_bwd_element(inp[i], exps, i) * dout[i] + (acc ? dinp[i] : 0.0f);
 }
 
 __attribute__((target("avx2")))
-static void gelu_backward_avx2(float *dinp, const float *inp, const float *dout, long i0, long i1, int accumulate) {
-    if (accumulate) gelu_backward_range(dinp, inp, dout, i0, i1, 1);
-    else gelu_backward_range(dinp, inp, dout, i0, i1, 0);
+static void gelu_backward_avx2(float *dinp, const float *inp, const float *exps, const float *dout, long i0, long i1,
+                               int accumulate) {
+    if (accumulate) {
+        if (exps) gelu_backward_range(dinp, inp, exps, dout, i0, i1, 1, 1);
+        else gelu_backward_range(dinp, inp, NULL, dout, i0, i1, 1, 0);
+    } else {
+        if (exps) gelu_backward_range(dinp, inp, exps, dout, i0, i1, 0, 1);
+        else gelu_backward_range(dinp, inp, NULL, dout, i0, i1, 0, 0);
+    }
 }
 
 // The exps of CK_WAYS vectors overlap; the sum still adds one vector at a time in order.
@@ -946,18 +981,20 @@ static float exp_shift_sum_avx2(float *x, long n, float shift) {
 // The portable paths give the same bits as the AVX2 ones (same operations, unfused), so
 // elements computed by the scalar tail of a chunk match those computed in lanes.
 
-void ck_gelu_forward(float *out, const float *inp, long i0, long i1) {
+void ck_gelu_forward(float *out, float *exps, const float *inp, long i0, long i1) {
 #if CK_HAVE_X86
-    if (ck_avx2_available()) { gelu_forward_avx2(out, inp, i0, i1); return; }
+    if (ck_avx2_available()) { gelu_forward_avx2(out, exps, inp, i0, i1); return; }
 #endif
-    for (long i = i0; i < i1; i++) out[i] = gelu_fwd_portable(inp[i]);
+    for (long i = i0; i < i1; i++) out[i] = gelu_fwd_element(inp[i], exps, i);
 }
 
-void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1, int accumulate) {
+void ck_gelu_backward(float *dinp, const float *inp, const float *exps, const float *dout, long i0, long i1,
+                      int accumulate) {
 #if CK_HAVE_X86
-    if (ck_avx2_available()) { gelu_backward_avx2(dinp, inp, dout, i0, i1, accumulate); return; }
+    if (ck_avx2_available()) { gelu_backward_avx2(dinp, inp, exps, dout, i0, i1, accumulate); return; }
 #endif
-    for (long i = i0; i < i1; i++) dinp[i] = gelu_bwd_portable(inp[i]) * dout[i] + (accumulate ? dinp[i] : 0.0f);
+    for (long i = i0; i < i1; i++)
+        dinp[i] = gelu_bwd_element(inp[i], exps, i) * dout[i] + (accumulate ? dinp[i] : 0.0f);
 }
 
 float ck_exp_shift_sum(float *x, long n, float shift) {

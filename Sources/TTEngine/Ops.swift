@@ -427,11 +427,12 @@ func attentionBackwardLoops(_ dinp: UnsafeMutablePointer<Float>,
 /// 1 − σ(2u) from one e^(−2|u|) (σ(2|u|) = 1/(1 + e), σ(−2|u|) = e/(1 + e) with e = e^(−2|u|) ≤ 1),
 /// which keeps full relative precision
 /// in both tails. The element loop is `ck_gelu_forward` (C, AVX2 when available, with a
-/// vector exp; its portable path gives the same bits).
+/// vector exp; its portable path gives the same bits). With `exps`, also stores each e there
+/// for `geluBackward`.
 func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>, _ N: Int,
-                 _ kernels: Kernels = .serial) {
+                 _ kernels: Kernels = .serial, exps: UnsafeMutablePointer<Float>? = nil) {
     kernels.forEach((N + 63) / 64, work: 8 &* N) { blocks in
-        ck_gelu_forward(out, inp, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
+        ck_gelu_forward(out, exps, inp, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64))
     }
 }
 
@@ -439,12 +440,14 @@ func geluForward(_ out: UnsafeMutablePointer<Float>, _ inp: UnsafePointer<Float>
 /// adding to zeros, without reading dinp) with the true derivative of the forward above:
 /// gelu′(x) = 0.5·(1 + tanh u) + 0.5·x·(1 − tanh²u)·√(2/π)·(1 + 3·0.044715·x²),
 /// evaluated with s = σ(2u) = 0.5·(1 + tanh u) and 1 − tanh²u = 4·s·(1 − s)
-/// (`ck_gelu_backward`).
+/// (`ck_gelu_backward`). With `exps` (what `geluForward` stored for these inputs), the exps
+/// are read instead of computed again: the same bits.
 func geluBackward(_ dinp: UnsafeMutablePointer<Float>,
                   _ inp: UnsafePointer<Float>, _ dout: UnsafePointer<Float>, _ N: Int,
-                  _ kernels: Kernels = .serial, accumulate: Bool = true) {
-    kernels.forEach((N + 63) / 64, work: 10 &* N) { blocks in
-        ck_gelu_backward(dinp, inp, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64), accumulate ? 1 : 0)
+                  _ kernels: Kernels = .serial, accumulate: Bool = true, exps: UnsafePointer<Float>? = nil) {
+    kernels.forEach((N + 63) / 64, work: (exps == nil ? 10 : 4) &* N) { blocks in
+        ck_gelu_backward(dinp, inp, exps, dout, blocks.lowerBound &* 64, min(N, blocks.upperBound &* 64),
+                         accumulate ? 1 : 0)
     }
 }
 

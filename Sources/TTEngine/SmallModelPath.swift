@@ -70,7 +70,7 @@ final class SmallModelPath {
         template.ln1 = a.ln1; template.ln1Mean = a.ln1Mean; template.ln1Rstd = a.ln1Rstd
         template.qkv = a.qkv; template.atty = a.atty; template.att = a.att; template.attproj = a.attproj
         template.res2 = a.res2; template.ln2 = a.ln2; template.ln2Mean = a.ln2Mean; template.ln2Rstd = a.ln2Rstd
-        template.fch = a.fch; template.fchGelu = a.fchGelu; template.fcproj = a.fcproj; template.res3 = a.res3
+        template.fch = a.fch; template.fchGelu = a.fchGelu; template.fchExp = a.keepsGeluExps ? a.fchExp : -1; template.fcproj = a.fcproj; template.res3 = a.res3
         template.lnOut = a.lnOut; template.lnMean = a.lnMean; template.lnRstd = a.lnRstd
         template.layerStride = a.layerStride
         template.encoded = a.encoded; template.lnf = a.lnf; template.lnfMean = a.lnfMean; template.lnfRstd = a.lnfRstd

@@ -131,14 +131,19 @@ void ck_adamw_update(float *p, const float *g, float *m, float *v, long i0, long
 /// the AVX2 and portable paths. 0 below -103.97, NaN stays NaN.
 float ck_expf(float x);
 
-/// out[i] = gelu(inp[i]) for i in [i0, i1), tanh form evaluated as x·σ(2u) with ck_expf.
-/// Elementwise, same bits on every path and for any split of the range.
-void ck_gelu_forward(float *out, const float *inp, long i0, long i1);
+/// out[i] = gelu(inp[i]) for i in [i0, i1), tanh form evaluated as x·σ(2u) with ck_expf
+/// (σ(2u) and 1 − σ(2u) from e = e^(−2|u|)). With `exps` (may be NULL), also
+/// exps[i] = that e, for ck_gelu_backward. Elementwise, same bits on every path and for
+/// any split of the range.
+void ck_gelu_forward(float *out, float *exps, const float *inp, long i0, long i1);
 
 /// dinp[i] += gelu'(inp[i])·dout[i] for i in [i0, i1) (true derivative of the forward);
 /// with accumulate == 0, dinp[i] = gelu'(inp[i])·dout[i] + 0 (the bits of adding to
-/// zeros: the + 0 turns a −0 product into +0).
-void ck_gelu_backward(float *dinp, const float *inp, const float *dout, long i0, long i1, int accumulate);
+/// zeros: the + 0 turns a −0 product into +0). With `exps` (may be NULL) the e of each
+/// element is read from what ck_gelu_forward stored there instead of computed again: the
+/// same value, so the same bits, for a third of the work.
+void ck_gelu_backward(float *dinp, const float *inp, const float *exps, const float *dout, long i0, long i1,
+                      int accumulate);
 
 /// LayerNorm forward of rows [i0, i1) of inp (rows of C floats), every float operation
 /// rounded on its own (no fused multiply-add), sums in the order of c: per row

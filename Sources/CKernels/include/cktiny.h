@@ -41,9 +41,10 @@ typedef struct {
     float *scratch;             // ck_tiny_scratch_count floats
     long tokEmb, posEmb, lmHead, lnfGamma, lnfBeta;
     const ck_tiny_layer *layers;   // L entries
-    // Per-layer activation views, relative to layer l's start (l * layerStride).
+    // Per-layer activation views, relative to layer l's start (l * layerStride); fchExp
+    // is -1 when the model does not keep GELU's exps.
     long ln1, ln1Mean, ln1Rstd, qkv, atty, att, attproj, res2, ln2, ln2Mean, ln2Rstd;
-    long fch, fchGelu, fcproj, res3, lnOut, lnMean, lnRstd, layerStride;
+    long fch, fchGelu, fchExp, fcproj, res3, lnOut, lnMean, lnRstd, layerStride;
     // Global views.
     long encoded, lnf, lnfMean, lnfRstd, logits, probs, losses, wqkvT;
     long dres, dln, dmh, datty, dqkv, dfch, dfchGelu, dlogits, dwqkvT;

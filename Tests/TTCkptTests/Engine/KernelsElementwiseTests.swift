@@ -36,26 +36,40 @@ import Testing
     }
 
     /// ck_gelu_forward and ck_gelu_backward over a whole range against one call per
-    /// element (fewer than 8 elements run the scalar code).
+    /// element (fewer than 8 elements run the scalar code), with and without the exps the
+    /// forward keeps for the backward.
     @Test func geluRangesGiveTheScalarBits() {
         for n in [1, 7, 8, 9, 23, 24, 25, 31, 32, 48, 49, 100] {
             let x = Self.inputs(n, seed: UInt64(n)), dout = Self.inputs(n, seed: UInt64(1000 + n))
-            var f1 = [Float](repeating: 0, count: n), f2 = f1
-            ck_gelu_forward(&f1, x, 0, n)
-            for i in 0..<n { ck_gelu_forward(&f2, x, i, i + 1) }
+            var f1 = [Float](repeating: 0, count: n), f2 = f1, f3 = f1
+            var e1 = [Float](repeating: .nan, count: n), e2 = e1
+            ck_gelu_forward(&f1, &e1, x, 0, n)
+            for i in 0..<n { ck_gelu_forward(&f2, &e2, x, i, i + 1) }
+            ck_gelu_forward(&f3, nil, x, 0, n)
             #expect(f1.map(\.bitPattern) == f2.map(\.bitPattern), "forward, n \(n)")
+            #expect(f3.map(\.bitPattern) == f1.map(\.bitPattern), "forward without exps, n \(n)")
+            #expect(e1.map(\.bitPattern) == e2.map(\.bitPattern), "exps, n \(n)")
+            let gs: Float = 0.7978845608028654, gk: Float = 0.044715
+            for i in 0..<n where !x[i].isNaN {
+                let u = gs * (x[i] + gk * x[i] * x[i] * x[i])
+                #expect(e1[i].bitPattern == ck_expf(-2 * abs(u)).bitPattern, "exp kept for x = \(x[i])")
+            }
             let start = Self.inputs(n, seed: UInt64(2000 + n))
-            var d1 = start, d2 = start
-            ck_gelu_backward(&d1, x, dout, 0, n, 1)
-            for i in 0..<n { ck_gelu_backward(&d2, x, dout, i, i + 1, 1) }
+            var d1 = start, d2 = start, d3 = start
+            ck_gelu_backward(&d1, x, nil, dout, 0, n, 1)
+            for i in 0..<n { ck_gelu_backward(&d2, x, nil, dout, i, i + 1, 1) }
+            ck_gelu_backward(&d3, x, e1, dout, 0, n, 1)
             #expect(d1.map(\.bitPattern) == d2.map(\.bitPattern), "backward, n \(n)")
+            #expect(d3.map(\.bitPattern) == d1.map(\.bitPattern), "backward from the kept exps, n \(n)")
             // Written over (NaN here) as if added to zeros: a −0 product comes out +0.
-            var zeros = [Float](repeating: 0, count: n), set1 = [Float](repeating: .nan, count: n), set2 = set1
-            ck_gelu_backward(&zeros, x, dout, 0, n, 1)
-            ck_gelu_backward(&set1, x, dout, 0, n, 0)
-            for i in 0..<n { ck_gelu_backward(&set2, x, dout, i, i + 1, 0) }
+            var zeros = [Float](repeating: 0, count: n), set1 = [Float](repeating: .nan, count: n), set2 = set1, set3 = set1
+            ck_gelu_backward(&zeros, x, nil, dout, 0, n, 1)
+            ck_gelu_backward(&set1, x, nil, dout, 0, n, 0)
+            for i in 0..<n { ck_gelu_backward(&set2, x, nil, dout, i, i + 1, 0) }
+            for i in 0..<n { ck_gelu_backward(&set3, x, e1, dout, i, i + 1, 0) }
             #expect(set1.map(\.bitPattern) == zeros.map(\.bitPattern), "backward written over, n \(n)")
             #expect(set2.map(\.bitPattern) == zeros.map(\.bitPattern), "backward written over one at a time, n \(n)")
+            #expect(set3.map(\.bitPattern) == zeros.map(\.bitPattern), "the same from the kept exps, n \(n)")
         }
     }
 }

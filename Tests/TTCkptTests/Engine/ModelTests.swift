@@ -259,14 +259,19 @@ enum EngineFixtures {
     /// overflowing for an absurd (but `validate()`-passing) one.
     @Test func activationCountIsCheckedArithmetic() throws {
         // gpt, V 3, D 4, H 2, F 8, L 1, T 2, B 1: per layer ln1 8+2+2, qkv 24, atty 8,
-        // att 8, attproj 8, res2 8, ln2 8+2+2, fch 16, fchGelu 16, fcproj 8, res3 8 = 128;
-        // global encoded 8, ln_f 8+2+2, logits 6, probs 6, losses 2, wqkvT 48; backward
+        // att 8, attproj 8, res2 8, ln2 8+2+2, fch 16, fchGelu 16, fchExp 16, fcproj 8, res3 8
+        // = 144; global encoded 8, ln_f 8+2+2, logits 6, probs 6, losses 2, wqkvT 48; backward
         // dres, dln, dmh, datty 8 each, dqkv 24, dfch 16, dfchGelu 16, dlogits 6,
-        // dwqkvT 48 → 128 + 82 + 142 = 352 (a multiple of 16 floats, so no alignment
+        // dwqkvT 48 → 144 + 82 + 142 = 368 (a multiple of 16 floats, so no alignment
         // padding); one packed B operand: max(3C, F) = 12 columns rounded up to 16, by
-        // max(C, F, BT) = 8 deep = 128 → 480.
+        // max(C, F, BT) = 8 deep = 128 → 496.
         let small = ModelConfig(arch: .gpt, vocabSize: 3, dModel: 4, nHeads: 2, dFF: 8, nLayers: 1, context: 2)
-        #expect(Model.activationCount(config: small, maxBatchSize: 1) == 480)
+        #expect(Model.activationCount(config: small, maxBatchSize: 1) == 496)
+        #expect(ActivationLayout(config: small, maxBatchSize: 1).keepsGeluExps)
+        // GELU's exps of every layer, B·T·F·L floats, are kept up to 64 MiB: 2^24 floats.
+        let wide = ModelConfig(arch: .gpt, vocabSize: 3, dModel: 4, nHeads: 2, dFF: 1 << 12, nLayers: 2, context: 1 << 10)
+        #expect(ActivationLayout(config: wide, maxBatchSize: 2).keepsGeluExps)
+        #expect(!ActivationLayout(config: wide, maxBatchSize: 3).keepsGeluExps)
         let huge = ModelConfig(arch: .gpt, vocabSize: 2, dModel: 1024, nHeads: 1024, dFF: 1, nLayers: 1, context: 1 << 16)
         try huge.validate()
         // att alone is B·H·T² = 2^10·2^32 floats for one sequence
