@@ -656,7 +656,6 @@ public final class Model {
                 // mh = concat(heads)·Woᵀ
                 kernels.matmulBackwardInput(datty, dmh, p + w.wo, BT, C, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.wo, nil, dmh, la + acts.atty, BT, C, C)
-                kernels.zero(dqkv, BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 // qkv = x·Wqkv
                 kernels.matmulBackwardInput(dres, dqkv, wqkv, BT, 3 * C, C, accumulate: false)
@@ -676,7 +675,6 @@ public final class Model {
                 let gpt2 = config.arch == .gpt2
                 kernels.matmulBackwardInput(datty, dres, p + w.wo, BT, C, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.wo, gpt2 ? g + w.bo : nil, dres, la + acts.atty, BT, C, C)
-                kernels.zero(dqkv, BT * 3 * C)
                 attentionBackward(dqkv, datty, la + acts.qkv, la + acts.att, B, T, C, H, kernels)
                 kernels.matmulBackwardInput(dln, dqkv, wqkv, BT, 3 * C, C, accumulate: false)
                 if gpt2 {

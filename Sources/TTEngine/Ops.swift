@@ -200,14 +200,17 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
 
 /// Gradient of `attentionForward` through the value sum, the softmax Jacobian
 /// (dpre = att · (datt − Σ att·datt)), the causal mask (masked scores get none) and the
-/// scale. dinp(B,T,3C) += d(q | k | v). Threads split the (b, h) pairs (each writes only
-/// its own head's columns of its own sequence); each keeps T·T floats of scratch.
+/// scale. dinp(B,T,3C) = d(q | k | v), written over: the bits of adding to zeros (each
+/// block of dq, dk and dv is one product written over, see `ck_matmul_backward_a`; the
+/// loops below `attentionGemmMinimum` add to zeros). Threads split the (b, h) pairs (each
+/// writes only its own head's columns of its own sequence); each keeps T·T floats of scratch.
 func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>,             // (B, T, C)
                        _ inp: UnsafePointer<Float>,              // (B, T, 3C)
                        _ att: UnsafePointer<Float>,              // (B, H, T, T)
                        _ B: Int, _ T: Int, _ C: Int, _ H: Int, _ kernels: Kernels = .serial) {
     if T < attentionGemmMinimum {
+        kernels.zero(dinp, B &* T &* 3 &* C)
         attentionBackwardLoops(dinp, dout, inp, att, B, T, C, H, kernels)
         return
     }
@@ -242,9 +245,9 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                         var t2 = t &+ 1
                         while t2 < T { row[t2] = 0; t2 &+= 1 }
                     }
-                    // dq_t += Σ_{t2 < r1} dS[t][t2] · k_t2
+                    // dq_t = Σ_{t2 < r1} dS[t][t2] · k_t2
                     kernels.gemm(dq, ldc: C3, dS, aRowStride: T, aColStride: 1,
-                                 k, bRowStride: C3, bColStride: 1, accumulate: true,
+                                 k, bRowStride: C3, bColStride: 1, accumulate: false,
                                  rows: r0..<r1, cols: 0..<hs, depth: r1)
                     r0 = r1
                 }
@@ -252,12 +255,12 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                 r0 = 0
                 while r0 < T {
                     let r1 = min(T, r0 &+ R)
-                    // dv_t2 += Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 += Σ_{t ≥ r0} dS[t][t2] · q_t
+                    // dv_t2 = Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 = Σ_{t ≥ r0} dS[t][t2] · q_t
                     kernels.gemm(dv, ldc: C3, A + r0 &* T, aRowStride: 1, aColStride: T,
-                                 dy + r0 &* C, bRowStride: C, bColStride: 1, accumulate: true,
+                                 dy + r0 &* C, bRowStride: C, bColStride: 1, accumulate: false,
                                  rows: r0..<r1, cols: 0..<hs, depth: T &- r0)
                     kernels.gemm(dk, ldc: C3, dS + r0 &* T, aRowStride: 1, aColStride: T,
-                                 q + r0 &* C3, bRowStride: C3, bColStride: 1, accumulate: true,
+                                 q + r0 &* C3, bRowStride: C3, bColStride: 1, accumulate: false,
                                  rows: r0..<r1, cols: 0..<hs, depth: T &- r0)
                     r0 = r1
                 }
