@@ -325,7 +325,7 @@ public final class Model {
                 attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
                 kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C, keep: kept(4 * l + 1))   // mh
                 kernels.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C, keep: kept(4 * l + 2))
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels, exps: acts.keepsGeluExps ? la + acts.fchExp : nil)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels, exps: acts.geluExps(la))
                 kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F,
                                       keep: kept(4 * l + 3))
                 residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, kernels)  // r = mh + FFN(mh)
@@ -342,7 +342,7 @@ public final class Model {
                 layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
                                  p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, kernels)
                 kernels.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C, keep: kept(4 * l + 2))
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels, exps: acts.keepsGeluExps ? la + acts.fchExp : nil)
+                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels, exps: acts.geluExps(la))
                 kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F,
                                       keep: kept(4 * l + 3))
                 residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, kernels)
@@ -649,7 +649,7 @@ public final class Model {
                 // r = mh + FFN(mh)
                 kernels.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false, exps: acts.keepsGeluExps ? la + acts.fchExp : nil)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false, exps: acts.geluExps(la))
                 dmh.update(from: dln, count: BT * C)
                 kernels.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
@@ -665,7 +665,7 @@ public final class Model {
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
                 kernels.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false, exps: acts.keepsGeluExps ? la + acts.fchExp : nil)
+                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false, exps: acts.geluExps(la))
                 kernels.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,
@@ -903,12 +903,6 @@ struct ActivationLayout {
     var ln2 = 0, ln2Mean = 0, ln2Rstd = 0      // gpt, gpt2
     var fch = 0, fchGelu = 0                   // (B,T,F)
     var fchExp = 0                             // (B,T,F) when keepsGeluExps: GELU's e^(−2|u|)
-    /// The forward keeps GELU's exps for the backward, which then reads them instead of
-    /// computing them again (a third of GELU's backward work; the same bits), when they
-    /// take at most `geluExpsBudget` bytes for all layers: about 1% faster on gpt-small
-    /// and gpt-medium at 2 threads, while larger models keep their memory.
-    var keepsGeluExps = false
-    static let geluExpsBudget = 64 << 20
     var fcproj = 0                             // (B,T,C)
     var res3 = 0                               // (B,T,C) tutorial: r; gpt, gpt2: block output
     var lnOut = 0, lnMean = 0, lnRstd = 0      // tutorial: block output LayerNorm
@@ -927,6 +921,18 @@ struct ActivationLayout {
     var dwqkvT = 0                             // (C,3C)
     var bpack = 0, bpackCount = 0              // one packed B operand (Kernels.sharedB)
     var total = 0
+
+    /// The forward keeps GELU's exps for the backward, which then reads them instead of
+    /// computing them again (a third of GELU's backward work; the same bits), when they
+    /// take at most `geluExpsBudget` bytes for all layers: about 1% faster on gpt-small
+    /// and gpt-medium at 2 threads, while larger models keep their memory.
+    var keepsGeluExps = false
+    static let geluExpsBudget = 64 << 20
+
+    /// Layer `layer`'s GELU exps (`layer` is its start in the buffer), or nil when not kept.
+    func geluExps(_ layer: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float>? {
+        keepsGeluExps ? layer + fchExp : nil
+    }
 
     init(config: ModelConfig, maxBatchSize: Int) {
         let (C, V, H, F, L, T) = (config.dModel, config.vocabSize, config.nHeads, config.dFF,
