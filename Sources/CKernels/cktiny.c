@@ -144,6 +144,9 @@ CT_AVX2 static void matmul_backward_weight(float *dW, float *dBias, const float 
         }
 }
 
+// Layer la's GELU exps (ActivationLayout.geluExps), or NULL when the model does not keep them.
+static float *gelu_exps(const ck_tiny_model *m, float *la) { return m->fchExp >= 0 ? la + m->fchExp : NULL; }
+
 // dst(C,R) = src(R,C)ᵀ: 8 x 8 blocks in registers, the edges element by element.
 CT_AVX2 static void transpose(float *restrict dst, const float *restrict src, long R, long C) {
     long R8 = R & ~7L, C8 = C & ~7L;
@@ -361,7 +364,7 @@ CT_AVX2 double ck_tiny_forward(const ck_tiny_model *m) {
             matmul_forward(la + m->attproj, la + m->atty, wt, NULL, BT, C, C);
             transpose(wt, p + w->w1, F, C);
             matmul_forward(la + m->fch, la + m->attproj, wt, p + w->b1, BT, F, C);
-            ck_gelu_forward(la + m->fchGelu, (m->fchExp >= 0 ? la + m->fchExp : NULL), la + m->fch, 0, BT * F);
+            ck_gelu_forward(la + m->fchGelu, gelu_exps(m, la), la + m->fch, 0, BT * F);
             transpose(wt, p + w->w2, C, F);
             matmul_forward(la + m->fcproj, la + m->fchGelu, wt, p + w->b2, BT, C, F);
             residual_forward(la + m->res3, la + m->attproj, la + m->fcproj, BT * C);
@@ -378,7 +381,7 @@ CT_AVX2 double ck_tiny_forward(const ck_tiny_model *m) {
             layernorm_forward(la + m->ln2, la + m->ln2Mean, la + m->ln2Rstd, la + m->res2, p + w->ln2Gamma, p + w->ln2Beta, BT, C, m->eps);
             transpose(wt, p + w->w1, F, C);
             matmul_forward(la + m->fch, la + m->ln2, wt, p + w->b1, BT, F, C);
-            ck_gelu_forward(la + m->fchGelu, (m->fchExp >= 0 ? la + m->fchExp : NULL), la + m->fch, 0, BT * F);
+            ck_gelu_forward(la + m->fchGelu, gelu_exps(m, la), la + m->fch, 0, BT * F);
             transpose(wt, p + w->w2, C, F);
             matmul_forward(la + m->fcproj, la + m->fchGelu, wt, p + w->b2, BT, C, F);
             residual_forward(la + m->res3, la + m->res2, la + m->fcproj, BT * C);
@@ -447,7 +450,7 @@ CT_AVX2 void ck_tiny_backward(const ck_tiny_model *m) {
                                p + w->ln1Gamma, la + m->lnMean, la + m->lnRstd, BT, C);
             matmul_backward_input(dfchGelu, dln, p + w->w2, BT, C, F, 0);
             matmul_backward_weight(g + w->w2, g + w->b2, dln, la + m->fchGelu, BT, C, F);
-            ck_gelu_backward(dfch, la + m->fch, (m->fchExp >= 0 ? la + m->fchExp : NULL), dfchGelu, 0, BT * F, 0);
+            ck_gelu_backward(dfch, la + m->fch, gelu_exps(m, la), dfchGelu, 0, BT * F, 0);
             memcpy(dmh, dln, sizeof(float) * (size_t)(BT * C));
             matmul_backward_input(dmh, dfch, p + w->w1, BT, F, C, 1);
             matmul_backward_weight(g + w->w1, g + w->b1, dfch, la + m->attproj, BT, F, C);
@@ -461,7 +464,7 @@ CT_AVX2 void ck_tiny_backward(const ck_tiny_model *m) {
             const float *xin = l == 0 ? a + m->encoded : below + m->res3;
             matmul_backward_input(dfchGelu, dres, p + w->w2, BT, C, F, 0);
             matmul_backward_weight(g + w->w2, g + w->b2, dres, la + m->fchGelu, BT, C, F);
-            ck_gelu_backward(dfch, la + m->fch, (m->fchExp >= 0 ? la + m->fchExp : NULL), dfchGelu, 0, BT * F, 0);
+            ck_gelu_backward(dfch, la + m->fch, gelu_exps(m, la), dfchGelu, 0, BT * F, 0);
             matmul_backward_input(dln, dfch, p + w->w1, BT, F, C, 0);
             matmul_backward_weight(g + w->w1, g + w->b1, dfch, la + m->ln2, BT, F, C);
             layernorm_backward(dres, g + w->ln2Gamma, g + w->ln2Beta, dln, la + m->res2,
