@@ -397,13 +397,11 @@ CT_AVX2 double ck_tiny_forward(const ck_tiny_model *m) {
     return softmax_cross_entropy_forward(a + m->probs, a + m->losses, a + m->logits, m->targets, BT, V);
 }
 
-// Model.accumulateQKVGradients: the general path forms scratch(3C,C) = 0 + dqkvᵀ·input and
-// adds it into the (H, C, hs) gradients. Here the same sums (the same FMA chains over the
-// rows m; a·b = b·a exactly) come out transposed, (C, 3C), so each (s, h, d) is a run of hs
-// floats; adding 0 first keeps "0 + s" (it turns a −0 sum into +0, as there).
+// Model.accumulateQKVGradients: scratch(C, 3C) = inputᵀ·dqkv written over (the bits of
+// adding it to zeros), then added into the (H, C, hs) gradients a run of hs floats at a time.
 CT_AVX2 static void accumulate_qkv_gradients(const ck_tiny_model *m, long l, const float *dqkv, const float *input, long rows) {
     const long C = m->C, H = m->H, hs = C / H;
-    float *scratch = m->acts + m->dwqkvT;   // (C, 3C) here
+    float *scratch = m->acts + m->dwqkvT;   // (C, 3C)
     sgemm_small(scratch, 3 * C, input, 1, C, dqkv, 3 * C, C, 3 * C, rows, 0, NULL);
     const ck_tiny_layer *w = &m->layers[l];
     for (long s = 0; s < 3; s++) {
@@ -412,7 +410,7 @@ CT_AVX2 static void accumulate_qkv_gradients(const ck_tiny_model *m, long l, con
             for (long d = 0; d < C; d++) {
                 float *to = g + (h * C + d) * hs;
                 const float *from = scratch + d * 3 * C + s * C + h * hs;
-                for (long j = 0; j < hs; j++) to[j] += 0.0f + from[j];
+                for (long j = 0; j < hs; j++) to[j] += from[j];
             }
     }
 }

@@ -98,8 +98,8 @@ public struct Kernels: Sendable {
     }
 
     /// p[0..<count] = 0, split between the threads when it is large: a backward pass zeroes
-    /// its gradient buffers first (about 31 MB a step on small), and while one thread did
-    /// that the others waited.
+    /// the gradients and the buffers its LayerNorms add into (about 4 MB a step on small),
+    /// and while one thread did that the others waited.
     func zero(_ p: UnsafeMutablePointer<Float>, _ count: Int) {
         let piece = 4096
         forEach((count + piece - 1) / piece, work: count) { pieces in
