@@ -58,8 +58,10 @@ int ck_resolve_impl(int impl) {
 // MARK: - Per-thread packing buffers (allocated once per thread, freed at thread exit)
 
 typedef struct {
-    float *a;  // MC x KC
-    float *b;  // KC x NC
+    float *a;          // MC x KC
+    float *b;          // KC x NC
+    float *att;        // the attention pairs' packed operands and scores (grown as needed)
+    size_t att_count;
 } ck_buffers;
 
 static pthread_key_t ck_key;
@@ -74,6 +76,7 @@ static void ck_free_buffers(void *p) {
     ck_cached_buffers = NULL;
     free(bufs->a);
     free(bufs->b);
+    free(bufs->att);
     free(bufs);
 }
 
@@ -88,6 +91,8 @@ static ck_buffers *ck_thread_buffers(void) {
     if (!bufs) abort();
     bufs->a = (float *)aligned_alloc(64, sizeof(float) * (MC * KC + 16));   // + slack for pack_a's spill
     bufs->b = (float *)aligned_alloc(64, sizeof(float) * KC * NC);
+    bufs->att = NULL;
+    bufs->att_count = 0;
     if (!bufs->a || !bufs->b) abort();
     pthread_setspecific(ck_key, bufs);
     ck_cached_buffers = bufs;
@@ -394,13 +399,15 @@ static void fill_block(float *c, long ldc, long i0, long i1, long j0, long j1, c
     }
 }
 
-// ck_sgemm_block; with `keep` (all of B in NR-column panels of k rows, the decode
-// layout), B's panels are packed there instead of the thread's buffer and read from
-// there, or, with `keep_ready`, only read from there (packed before).
+// ck_sgemm_block; with `keep` (all of B in NR-column panels of keep_depth ≥ k rows, the
+// decode layout; keep_depth is k but for B already packed deeper), B's panels are packed
+// there instead of the thread's buffer and read from there, or, with `keep_ready`, only
+// read from there (packed before).
 static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
                         const float *a, long a_rs, long a_cs,
                         const float *b, long b_rs, long b_cs,
-                        float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready) {
+                        float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready,
+                        long keep_depth) {
     if (i1 <= i0 || j1 <= j0) return;
     if (k <= 0) {
         if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
@@ -423,8 +430,8 @@ static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             long kc = k - pc < KC ? k - pc : KC;
             int mode = (pc == 0 && !accumulate) ? 0 : 1;
             const float *biasBlock = (mode == 0 && bias) ? bias + jc : NULL;
-            float *bpack = keep ? keep + (jc / NR) * NR * k + pc * NR : bufs->b;
-            long pstride = keep ? NR * k : NR * kc;
+            float *bpack = keep ? keep + (jc / NR) * NR * keep_depth + pc * NR : bufs->b;
+            long pstride = keep ? NR * keep_depth : NR * kc;
             if (!keep_ready) pack_b(bpack, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2, pstride);
             for (long ic = i0; ic < i1; ic += MC) {
                 long mc = i1 - ic < MC ? i1 - ic : MC;
@@ -448,7 +455,7 @@ void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
                     const float *a, long a_rs, long a_cs,
                     const float *b, long b_rs, long b_cs,
                     float *c, long ldc, int accumulate, const float *bias) {
-    sgemm_block(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, NULL, 0);
+    sgemm_block(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, NULL, 0, k);
 }
 
 // The engine's three products as GEMMs C (=|+=) A·B, in one place:
@@ -478,7 +485,7 @@ static void matmul_shape(int impl, int shape, float *c, const float *a, const fl
                          long M, long K, long N, long i0, long i1, long j0, long j1, float *keep, int keep_ready) {
     ck_shape s = shape_of(shape, M, K, N);
     sgemm_block(impl, i0, i1, j0, j1, s.k, a, s.a_rs, s.a_cs, b, s.b_rs, s.b_cs, c, s.ldc, s.accumulate,
-                shape == CK_SHAPE_FORWARD ? bias : NULL, keep, keep_ready);
+                shape == CK_SHAPE_FORWARD ? bias : NULL, keep, keep_ready, s.k);
 }
 
 void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M, long K, long N, long q0, long q1) {
@@ -664,6 +671,218 @@ void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a
                           long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate) {
     matmul_shape(impl, accumulate ? CK_SHAPE_BACKWARD_B : CK_SHAPE_BACKWARD_B_SET, dB, dOut, a, NULL,
                  M, K, N, i0, i1, j0, j1, NULL, 0);
+}
+
+#if CK_HAVE_X86
+// scale_and_max on the first n & ~7 elements (returns how many): 8 lanes keep the rule,
+// then fold into *maxv in lane order.
+__attribute__((target("avx2,fma")))
+static long scale_and_max_avx2(float *row, long n, float scale, float *maxv) {
+    long i = 0;
+    if (n < 8) return 0;
+    const __m256 vs = _mm256_set1_ps(scale);
+    __m256 m = _mm256_set1_ps(-INFINITY);
+    for (; i + 8 <= n; i += 8) {
+        __m256 x = _mm256_mul_ps(_mm256_loadu_ps(row + i), vs);
+        _mm256_storeu_ps(row + i, x);
+        m = _mm256_blendv_ps(m, x, _mm256_cmp_ps(x, m, _CMP_GT_OQ));
+    }
+    float l[8];
+    _mm256_storeu_ps(l, m);
+    for (int j = 0; j < 8; j++) if (l[j] > *maxv) *maxv = l[j];
+    return i;
+}
+
+// The dots of rows t0..t0+7 (t0 a multiple of 8, so columns stop at t0 + 7): lane r runs
+// row t0 + r's chain; in the diagonal block, column c0 + c enters only lanes r ≥ c.
+__attribute__((target("avx2,fma")))
+static void attention_dots8_avx2(float dots[8], const float *dS, const float *att, long T, long t0) {
+    __m256 dot = _mm256_setzero_ps();
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (long c0 = 0; c0 <= t0; c0 += 8) {
+        __m256 w[8], r[8];
+        for (int i = 0; i < 8; i++) {
+            w[i] = _mm256_loadu_ps(att + (t0 + i) * T + c0);
+            r[i] = _mm256_loadu_ps(dS + (t0 + i) * T + c0);
+        }
+        transpose8x8_avx2(w);
+        transpose8x8_avx2(r);
+        if (c0 < t0) {
+            for (int c = 0; c < 8; c++) dot = _mm256_add_ps(_mm256_mul_ps(w[c], r[c]), dot);
+        } else {
+            for (int c = 0; c < 8; c++) {
+                __m256 s = _mm256_add_ps(_mm256_mul_ps(w[c], r[c]), dot);
+                __m256 on = _mm256_castsi256_ps(_mm256_cmpgt_epi32(lane, _mm256_set1_epi32(c - 1)));
+                dot = _mm256_blendv_ps(dot, s, on);
+            }
+        }
+    }
+    _mm256_storeu_ps(dots, dot);
+}
+
+// row[i] = row[i]·f for the first n & ~7 (returns how many).
+__attribute__((target("avx2,fma")))
+static long scale_row_avx2(float *row, long n, float f) {
+    const __m256 vf = _mm256_set1_ps(f);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_loadu_ps(row + i), vf));
+    return i;
+}
+
+// row[t2] = w[t2]·(row[t2] − dot)·scale for the first n & ~7 (returns how many).
+__attribute__((target("avx2,fma")))
+static long jacobian_row_avx2(float *row, const float *w, long n, float dot, float scale) {
+    const __m256 vd = _mm256_set1_ps(dot), vs = _mm256_set1_ps(scale);
+    long i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 d = _mm256_sub_ps(_mm256_loadu_ps(row + i), vd);
+        _mm256_storeu_ps(row + i, _mm256_mul_ps(_mm256_mul_ps(_mm256_loadu_ps(w + i), d), vs));
+    }
+    return i;
+}
+#endif
+
+// MARK: - Attention, one (sequence, head) pair
+
+// The thread's attention scratch, at least `count` floats, 64-byte aligned: allocated on a
+// thread's first pair and grown only by a longer sequence, so steps allocate nothing.
+static float *attention_scratch(size_t count) {
+    ck_buffers *bufs = ck_thread_buffers();
+    if (bufs->att_count < count) {
+        free(bufs->att);
+        size_t bytes = (sizeof(float) * count + 63) / 64 * 64;
+        bufs->att = (float *)aligned_alloc(64, bytes);
+        if (!bufs->att) abort();
+        bufs->att_count = count;
+    }
+    return bufs->att;
+}
+
+static long round_up_nr(long n) { return (n + NR - 1) / NR * NR; }
+
+size_t ck_attention_scratch_count(long T, long hs, int backward) {
+    if (T <= 0 || hs <= 0) return 0;
+    size_t packed = (size_t)(round_up_nr(T) * hs + round_up_nr(hs) * T * (backward ? 3 : 1));
+    return packed + (backward ? (size_t)(T * T) : 0);
+}
+
+// row[i] = row[i]·scale for i < n; returns their maximum as `if x > max { max = x }` from
+// −∞ finds it (NaN never, a tie of −0 and +0 may differ, which no use of it can see: it is
+// only subtracted, and x − (±0) differs only for x = ±0, whose exp is 1 either way).
+static float scale_and_max(float *row, long n, float scale, int avx2) {
+    float maxv = -INFINITY;
+    long i = 0;
+#if CK_HAVE_X86
+    if (avx2) i = scale_and_max_avx2(row, n, scale, &maxv);
+#else
+    (void)avx2;
+#endif
+    for (; i < n; i++) {
+        float x = row[i] * scale;
+        row[i] = x;
+        if (x > maxv) maxv = x;
+    }
+    return maxv;
+}
+
+// row[i] = row[i]·f for i < n.
+static void scale_row(float *row, long n, float f, int avx2) {
+    long i = 0;
+#if CK_HAVE_X86
+    if (avx2) i = scale_row_avx2(row, n, f);
+#else
+    (void)avx2;
+#endif
+    for (; i < n; i++) row[i] *= f;
+}
+
+// The softmax Jacobian of rows [r0, r1) in place, with the scale: for row t,
+// dot = Σ_{t2 ≤ t} att·dS (product and sum rounded each, t2 ascending), then
+// dS[t2] = att·(dS − dot)·scale for t2 ≤ t and 0 above. AVX2 runs 8 rows at once, one
+// row's chain a lane (8 x 8 blocks transposed in registers), the same operations in the
+// same order as the scalar loop.
+static void attention_jacobian(float *dS, const float *att, long T, long r0, long r1, float scale, int avx2) {
+    float dots[8];
+    for (long t0 = r0; t0 < r1; t0 += 8) {
+        long rows = r1 - t0 < 8 ? r1 - t0 : 8;
+#if CK_HAVE_X86
+        if (avx2 && rows == 8 && t0 % 8 == 0) {
+            attention_dots8_avx2(dots, dS, att, T, t0);
+        } else
+#endif
+        for (long r = 0; r < rows; r++) {
+            const float *w = att + (t0 + r) * T, *row = dS + (t0 + r) * T;
+            float dot = 0.0f;
+            for (long t2 = 0; t2 <= t0 + r; t2++) dot = w[t2] * row[t2] + dot;
+            dots[r] = dot;
+        }
+        for (long r = 0; r < rows; r++) {
+            long t = t0 + r;
+            const float *w = att + t * T;
+            float *row = dS + t * T;
+            long t2 = 0;
+#if CK_HAVE_X86
+            if (avx2) t2 = jacobian_row_avx2(row, w, t + 1, dots[r], scale);
+#endif
+            for (; t2 <= t; t2++) row[t2] = w[t2] * (row[t2] - dots[r]) * scale;
+            for (t2 = t + 1; t2 < T; t2++) row[t2] = 0.0f;
+        }
+    }
+}
+
+void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const float *q, const float *k,
+                               const float *v, long ld, long T, long hs, float scale, long R) {
+    if (T <= 0 || hs <= 0 || R <= 0) return;
+    int avx2 = ck_resolve_impl(impl) == CK_IMPL_AVX2;
+    float *kT = attention_scratch(ck_attention_scratch_count(T, hs, 0));
+    float *vp = kT + round_up_nr(T) * hs;
+    pack_b(kT, k, hs, T, 1, ld, avx2, NR * hs);     // B(p, j) = k_j[p]: hs deep, a column per key
+    pack_b(vp, v, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = v_p[j]: T deep, a column per channel
+    for (long r0 = 0; r0 < T; r0 += R) {
+        long r1 = r0 + R < T ? r0 + R : T;
+        // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 < r1
+        sgemm_block(impl, r0, r1, 0, r1, hs, q, ld, 1, NULL, 0, 0, att, T, 0, NULL, kT, 1, hs);
+        for (long t = r0; t < r1; t++) {
+            float *row = att + t * T;
+            float maxv = scale_and_max(row, t + 1, scale, avx2);
+            float inv = 1.0f / ck_exp_shift_sum(row, t + 1, maxv);
+            scale_row(row, t + 1, inv, avx2);
+            memset(row + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
+        }
+        // y_t = Σ_{t2 < r1} att[t][t2] · v_t2 (the masked weights are 0)
+        sgemm_block(impl, r0, r1, 0, hs, r1, att, T, 1, NULL, 0, 0, y, ldy, 0, NULL, vp, 1, T);
+    }
+}
+
+void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long ldd, const float *dy, long ldy,
+                                const float *q, const float *k, const float *v, long ld, const float *att,
+                                long T, long hs, float scale, long R) {
+    if (T <= 0 || hs <= 0 || R <= 0) return;
+    int avx2 = ck_resolve_impl(impl) == CK_IMPL_AVX2;
+    long deep = round_up_nr(hs) * T;
+    float *vT = attention_scratch(ck_attention_scratch_count(T, hs, 1));
+    float *kp = vT + round_up_nr(T) * hs, *dyp = kp + deep, *qp = dyp + deep, *dS = qp + deep;
+    pack_b(vT, v, hs, T, 1, ld, avx2, NR * hs);     // B(p, j) = v_j[p]
+    pack_b(kp, k, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = k_p[j]
+    pack_b(dyp, dy, T, hs, ldy, 1, avx2, NR * T);   // B(p, j) = dy_p[j]
+    pack_b(qp, q, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = q_p[j]
+    for (long r0 = 0; r0 < T; r0 += R) {
+        long r1 = r0 + R < T ? r0 + R : T;
+        // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 < r1; then the Jacobian in place
+        sgemm_block(impl, r0, r1, 0, r1, hs, dy, ldy, 1, NULL, 0, 0, dS, T, 0, NULL, vT, 1, hs);
+        attention_jacobian(dS, att, T, r0, r1, scale, avx2);
+        // dq_t = Σ_{t2 < r1} dS[t][t2] · k_t2
+        sgemm_block(impl, r0, r1, 0, hs, r1, dS, T, 1, NULL, 0, 0, dq, ldd, 0, NULL, kp, 1, T);
+    }
+    // Column block [r0, r1) of dS and att is nonzero only in rows t ≥ r0.
+    for (long r0 = 0; r0 < T; r0 += R) {
+        long r1 = r0 + R < T ? r0 + R : T;
+        // dv_t2 = Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 = Σ_{t ≥ r0} dS[t][t2] · q_t
+        sgemm_block(impl, r0, r1, 0, hs, T - r0, att + r0 * T, 1, T, NULL, 0, 0, dv, ldd, 0, NULL,
+                    dyp + r0 * NR, 1, T);
+        sgemm_block(impl, r0, r1, 0, hs, T - r0, dS + r0 * T, 1, T, NULL, 0, 0, dk, ldd, 0, NULL,
+                    qp + r0 * NR, 1, T);
+    }
 }
 
 // MARK: - AdamW

@@ -146,9 +146,9 @@ func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<F
 /// out(B,T,C) = concat over heads of softmax(q·kᵀ/√hs, causal) · v.
 /// Saves att(B,H,T,T): the softmax weights, 0 above the diagonal.
 /// Threads split the (b, h) pairs; each pair's outputs are its own. Short sequences run
-/// plain loops; longer ones run each pair's products on the GEMM kernel, in row blocks of
-/// `attentionBlock` that skip the masked upper triangle. Which path runs depends on the
-/// shape alone.
+/// plain loops; longer ones run each pair in `ck_attention_forward_pair`: the products on
+/// the GEMM kernel in row blocks of `attentionBlock` that skip the masked upper triangle,
+/// k and v packed once per pair. Which path runs depends on the shape alone.
 func attentionForward(_ out: UnsafeMutablePointer<Float>,
                       _ att: UnsafeMutablePointer<Float>,        // (B, H, T, T)
                       _ inp: UnsafePointer<Float>,               // (B, T, 3C)
@@ -160,40 +160,14 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    let R = attentionBlock
+    let impl = kernels.implementation.code
     kernels.forEach(B &* H, work: 2 &* B &* H &* T &* T &* hs) { pairs in
         for bh in pairs {
             let b = bh / H, h = bh % H
             let seq: UnsafePointer<Float> = inp + b &* T &* C3
-            let q = seq + h &* hs, k = seq + (C &+ h &* hs), v = seq + (2 &* C &+ h &* hs)
-            let S = att + bh &* T &* T
-            let y = out + (b &* T &* C &+ h &* hs)
-            var r0 = 0
-            while r0 < T {
-                let r1 = min(T, r0 &+ R)
-                // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 < r1
-                kernels.gemm(S, ldc: T, q, aRowStride: C3, aColStride: 1,
-                             k, bRowStride: 1, bColStride: C3, accumulate: false,
-                             rows: r0..<r1, cols: 0..<r1, depth: hs)
-                for t in r0..<r1 {
-                    let row = S + t &* T
-                    var maxv = -Float.infinity
-                    for t2 in 0...t {
-                        let x = row[t2] * scale
-                        row[t2] = x
-                        if x > maxv { maxv = x }
-                    }
-                    let inv: Float = 1 / ck_exp_shift_sum(row, t &+ 1, maxv)
-                    for t2 in 0...t { row[t2] *= inv }
-                    var t2 = t &+ 1
-                    while t2 < T { row[t2] = 0; t2 &+= 1 }
-                }
-                // y_t = Σ_{t2 < r1} att[t][t2] · v_t2 (the masked weights are 0)
-                kernels.gemm(y, ldc: C, S, aRowStride: T, aColStride: 1,
-                             v, bRowStride: C3, bColStride: 1, accumulate: false,
-                             rows: r0..<r1, cols: 0..<hs, depth: r1)
-                r0 = r1
-            }
+            ck_attention_forward_pair(impl, out + (b &* T &* C &+ h &* hs), C, att + bh &* T &* T,
+                                      seq + h &* hs, seq + (C &+ h &* hs), seq + (2 &* C &+ h &* hs), C3,
+                                      T, hs, scale, attentionBlock)
         }
     }
 }
@@ -203,7 +177,9 @@ func attentionForward(_ out: UnsafeMutablePointer<Float>,
 /// scale. dinp(B,T,3C) = d(q | k | v), written over: the bits of adding to zeros (each
 /// block of dq, dk and dv is one product written over, see `ck_matmul_backward_a`; the
 /// loops below `attentionGemmMinimum` add to zeros). Threads split the (b, h) pairs (each
-/// writes only its own head's columns of its own sequence); each keeps T·T floats of scratch.
+/// writes only its own head's columns of its own sequence), each in
+/// `ck_attention_backward_pair`, whose T·T scores and packed operands live in scratch the
+/// thread keeps.
 func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
                        _ dout: UnsafePointer<Float>,             // (B, T, C)
                        _ inp: UnsafePointer<Float>,              // (B, T, 3C)
@@ -217,54 +193,16 @@ func attentionBackward(_ dinp: UnsafeMutablePointer<Float>,
     let C3: Int = C &* 3
     let hs: Int = C / H
     let scale: Float = 1 / Float(hs).squareRoot()
-    let R = attentionBlock
+    let impl = kernels.implementation.code
     kernels.forEach(B &* H, work: 4 &* B &* H &* T &* T &* hs) { pairs in
-        withUnsafeTemporaryAllocation(of: Float.self, capacity: T &* T) { buffer in
-            let dS = buffer.baseAddress!
-            for bh in pairs {
-                let b = bh / H, h = bh % H
-                let seq: UnsafePointer<Float> = inp + b &* T &* C3
-                let dseq = dinp + b &* T &* C3
-                let q = seq + h &* hs, k = seq + (C &+ h &* hs), v = seq + (2 &* C &+ h &* hs)
-                let dq = dseq + h &* hs, dk = dseq + (C &+ h &* hs), dv = dseq + (2 &* C &+ h &* hs)
-                let A = att + bh &* T &* T
-                let dy = dout + (b &* T &* C &+ h &* hs)
-                var r0 = 0
-                while r0 < T {
-                    let r1 = min(T, r0 &+ R)
-                    // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 < r1
-                    kernels.gemm(dS, ldc: T, dy, aRowStride: C, aColStride: 1,
-                                 v, bRowStride: 1, bColStride: C3, accumulate: false,
-                                 rows: r0..<r1, cols: 0..<r1, depth: hs)
-                    // softmax Jacobian and scale, in place: dS = att·(datt − Σ att·datt)·scale
-                    for t in r0..<r1 {
-                        let row = dS + t &* T, w = A + t &* T
-                        var dot: Float = 0
-                        for t2 in 0...t { dot = w[t2] * row[t2] + dot }
-                        for t2 in 0...t { row[t2] = w[t2] * (row[t2] - dot) * scale }
-                        var t2 = t &+ 1
-                        while t2 < T { row[t2] = 0; t2 &+= 1 }
-                    }
-                    // dq_t = Σ_{t2 < r1} dS[t][t2] · k_t2
-                    kernels.gemm(dq, ldc: C3, dS, aRowStride: T, aColStride: 1,
-                                 k, bRowStride: C3, bColStride: 1, accumulate: false,
-                                 rows: r0..<r1, cols: 0..<hs, depth: r1)
-                    r0 = r1
-                }
-                // Column block [r0, r1) of dS and att is nonzero only in rows t ≥ r0.
-                r0 = 0
-                while r0 < T {
-                    let r1 = min(T, r0 &+ R)
-                    // dv_t2 = Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 = Σ_{t ≥ r0} dS[t][t2] · q_t
-                    kernels.gemm(dv, ldc: C3, A + r0 &* T, aRowStride: 1, aColStride: T,
-                                 dy + r0 &* C, bRowStride: C, bColStride: 1, accumulate: false,
-                                 rows: r0..<r1, cols: 0..<hs, depth: T &- r0)
-                    kernels.gemm(dk, ldc: C3, dS + r0 &* T, aRowStride: 1, aColStride: T,
-                                 q + r0 &* C3, bRowStride: C3, bColStride: 1, accumulate: false,
-                                 rows: r0..<r1, cols: 0..<hs, depth: T &- r0)
-                    r0 = r1
-                }
-            }
+        for bh in pairs {
+            let b = bh / H, h = bh % H
+            let seq: UnsafePointer<Float> = inp + b &* T &* C3
+            let dseq = dinp + b &* T &* C3
+            ck_attention_backward_pair(impl, dseq + h &* hs, dseq + (C &+ h &* hs), dseq + (2 &* C &+ h &* hs), C3,
+                                       dout + (b &* T &* C &+ h &* hs), C,
+                                       seq + h &* hs, seq + (C &+ h &* hs), seq + (2 &* C &+ h &* hs), C3,
+                                       att + bh &* T &* T, T, hs, scale, attentionBlock)
         }
     }
 }
