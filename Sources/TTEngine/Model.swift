@@ -324,8 +324,7 @@ public final class Model {
                 kernels.matmulForward(la + acts.qkv, x, wqkv, nil, BT, 3 * C, C, keep: kept(4 * l))
                 attentionForward(la + acts.atty, la + acts.att, la + acts.qkv, B, T, C, H, kernels)
                 kernels.matmulForward(la + acts.attproj, la + acts.atty, p + w.wo, nil, BT, C, C, keep: kept(4 * l + 1))   // mh
-                kernels.matmulForward(la + acts.fch, la + acts.attproj, p + w.w1, p + w.b1, BT, F, C, keep: kept(4 * l + 2))
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels, exps: acts.geluExps(la))
+                ffnInput(la, la + acts.attproj, w, keep: kept(4 * l + 2), BT)
                 kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F,
                                       keep: kept(4 * l + 3))
                 residualForward(la + acts.res3, la + acts.attproj, la + acts.fcproj, BT * C, kernels)  // r = mh + FFN(mh)
@@ -341,8 +340,7 @@ public final class Model {
                 residualForward(la + acts.res2, x, la + acts.attproj, BT * C, kernels)
                 layernormForward(la + acts.ln2, la + acts.ln2Mean, la + acts.ln2Rstd, la + acts.res2,
                                  p + w.ln2Gamma, p + w.ln2Beta, BT, C, eps: eps, kernels)
-                kernels.matmulForward(la + acts.fch, la + acts.ln2, p + w.w1, p + w.b1, BT, F, C, keep: kept(4 * l + 2))
-                geluForward(la + acts.fchGelu, la + acts.fch, BT * F, kernels, exps: acts.geluExps(la))
+                ffnInput(la, la + acts.ln2, w, keep: kept(4 * l + 2), BT)
                 kernels.matmulForward(la + acts.fcproj, la + acts.fchGelu, p + w.w2, p + w.b2, BT, C, F,
                                       keep: kept(4 * l + 3))
                 residualForward(la + acts.res3, la + acts.res2, la + acts.fcproj, BT * C, kernels)
@@ -364,6 +362,38 @@ public final class Model {
         kernels.matmulForward(a + acts.logits, x, p + o.lmHead, nil, BT, V, C)
         let total = softmaxCrossEntropyForward(a + acts.probs, a + acts.losses, a + acts.logits, targetBuffer, BT, V, kernels)
         return count > 0 ? Float(total / Double(count)) : 0
+    }
+
+    /// fch = x·w1ᵀ + b1 and fchGelu = GELU(fch) (with its exps when kept) for layer view
+    /// `la`: the GELU runs on each block of rows as the product finishes it
+    /// (`Kernels.productThen`), or after it when a prefill keeps the decode layout.
+    private func ffnInput(_ la: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: ParameterOffsets.Layer,
+                          keep: UnsafeMutablePointer<Float>?, _ BT: Int) {
+        let (C, F) = (config.dModel, config.dFF)
+        let p = parameters.baseAddress!
+        let fch = la + acts.fch, gelu = la + acts.fchGelu, exps = acts.geluExps(la)
+        if let keep {
+            kernels.matmulForward(fch, x, p + w.w1, p + w.b1, BT, F, C, keep: keep)
+            geluForward(gelu, fch, BT * F, kernels, exps: exps)
+            return
+        }
+        kernels.productThen(Int32(CK_SHAPE_FORWARD), fch, x, p + w.w1, p + w.b1, rows: BT, cols: F, depth: C, C, F) { i0, i1 in
+            ck_gelu_forward(gelu, exps, fch, i0 &* F, i1 &* F)
+        }
+    }
+
+    /// dfch = GELU′(fch)·(dOut·w2), written over, for layer view `la` (dfchGelu = dOut·w2 on
+    /// the way): the GELU gradient runs on each block of rows as the product finishes it.
+    private func ffnHiddenGradient(_ la: UnsafeMutablePointer<Float>, _ dOut: UnsafePointer<Float>,
+                                   _ w: ParameterOffsets.Layer, _ BT: Int) {
+        let (C, F) = (config.dModel, config.dFF)
+        let a = actBuffer
+        let dfchGelu = a + acts.dfchGelu, dfch = a + acts.dfch
+        let fch = UnsafePointer(la + acts.fch), exps = acts.geluExps(la).map { UnsafePointer($0) }
+        kernels.productThen(Int32(CK_SHAPE_BACKWARD_A_SET), dfchGelu, dOut, parameters.baseAddress! + w.w2, nil,
+                            rows: BT, cols: F, depth: C, F, C) { i0, i1 in
+            ck_gelu_backward(dfch, fch, exps, dfchGelu, i0 &* F, i1 &* F, 0)
+        }
     }
 
     /// The per-position losses of the last `forward`, (B, S) row-major: −log p(target), 0
@@ -637,8 +667,7 @@ public final class Model {
             let la = a + l * acts.layerStride
             let below = a + (l - 1) * acts.layerStride
             let (wqkv, _, _) = attentionWeights(l)
-            let (dfchGelu, dfch, dmh, datty, dqkv) = (a + acts.dfchGelu, a + acts.dfch, a + acts.dmh,
-                                                      a + acts.datty, a + acts.dqkv)
+            let (dfch, dmh, datty, dqkv) = (a + acts.dfch, a + acts.dmh, a + acts.datty, a + acts.dqkv)
             switch config.arch {
             case .tutorial:
                 let xin = l == 0 ? a + acts.encoded : below + acts.lnOut
@@ -647,9 +676,8 @@ public final class Model {
                 layernormBackward(dln, g + w.ln1Gamma, g + w.ln1Beta, dres, la + acts.res3,
                                   p + w.ln1Gamma, la + acts.lnMean, la + acts.lnRstd, BT, C, kernels)
                 // r = mh + FFN(mh)
-                kernels.matmulBackwardInput(dfchGelu, dln, p + w.w2, BT, C, F, accumulate: false)
+                ffnHiddenGradient(la, dln, w, BT)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dln, la + acts.fchGelu, BT, C, F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false, exps: acts.geluExps(la))
                 dmh.update(from: dln, count: BT * C)
                 kernels.matmulBackwardInput(dmh, dfch, p + w.w1, BT, F, C)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.attproj, BT, F, C)
@@ -663,9 +691,8 @@ public final class Model {
             case .gpt, .gpt2:
                 let xin = l == 0 ? a + acts.encoded : below + acts.res3
                 // res3 = res2 + FFN(LN2(res2)); dres flows through unchanged
-                kernels.matmulBackwardInput(dfchGelu, dres, p + w.w2, BT, C, F, accumulate: false)
+                ffnHiddenGradient(la, dres, w, BT)
                 kernels.matmulBackwardWeight(g + w.w2, g + w.b2, dres, la + acts.fchGelu, BT, C, F)
-                geluBackward(dfch, la + acts.fch, dfchGelu, BT * F, kernels, accumulate: false, exps: acts.geluExps(la))
                 kernels.matmulBackwardInput(dln, dfch, p + w.w1, BT, F, C, accumulate: false)
                 kernels.matmulBackwardWeight(g + w.w1, g + w.b1, dfch, la + acts.ln2, BT, F, C)
                 layernormBackward(dres, g + w.ln2Gamma, g + w.ln2Beta, dln, la + acts.res2,

@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 import Testing
 @testable import TTEngine
 
@@ -211,6 +212,66 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
                     }}
                     #expect(bits(set) == bits(added), "dA \(m)x\(n)x\(k), \(threads) threads, shared B \(shared), \(impl)")
                     #expect(set[3 * k + 2].bitPattern == 0, "an all-zero product sum is +0")
+                }
+            }
+        }
+    }
+
+    /// `productThen` (a product, then an op on each block of rows as it is finished) gives
+    /// the product's bits and calls the op once per block, the blocks covering every row
+    /// once and none longer than `rowBlock`: forward with a bias and backward_a written
+    /// over, on 1 thread (the product, then the op on all rows) and 3 threads with B
+    /// packed once, with room for B and without.
+    @Test(arguments: implementations)
+    func productThenGivesTheProductAndCoversEveryRowOnce(_ impl: Kernels.Implementation) {
+        final class Blocks: Sendable {
+            let ranges = Mutex<[Range<Int>]>([])
+            func add(_ r: Range<Int>) { ranges.withLock { $0.append(r) } }
+            var list: [Range<Int>] { ranges.withLock { $0 } }
+        }
+        for (m, depth, cols) in [(7, 5, 9), (200, 33, 70), (301, 260, 40)] {
+            var data = TestData(seed: UInt64(m + depth))
+            let a = data.array(m * depth), b = data.array(cols * depth), bias = data.array(cols)
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 * 16 * (cols + 15) * depth, alignment: 64)
+            defer { raw.deallocate() }
+            let room = raw.bindMemory(to: Float.self, capacity: 16 * (cols + 15) * depth)
+            for threads in [1, 3] {
+                for withRoom in [true, false] {
+                    var kernels = Kernels(pool: ThreadPool(threads: threads), threshold: 0, implementation: impl)
+                    kernels.packScratch = withRoom ? Kernels.PackScratch(base: room, count: 16 * (cols + 15) * depth) : nil
+                    for shape in [Int32(CK_SHAPE_FORWARD), Int32(CK_SHAPE_BACKWARD_A_SET)] {
+                        let forward = shape == Int32(CK_SHAPE_FORWARD)
+                        var fused = [Float](repeating: .nan, count: m * cols), plain = fused
+                        let blocks = Blocks()
+                        a.withUnsafeBufferPointer { pa in b.withUnsafeBufferPointer { pb in bias.withUnsafeBufferPointer { pbias in
+                            fused.withUnsafeMutableBufferPointer { pf in
+                                // forward: out(m, cols) = a(m, depth)·b(cols, depth)ᵀ; backward_a:
+                                // dA(m, cols) = dOut(m, depth)·b(depth, cols).
+                                kernels.productThen(shape, pf.baseAddress!, pa.baseAddress!, pb.baseAddress!,
+                                                    forward ? pbias.baseAddress! : nil, rows: m, cols: cols, depth: depth,
+                                                    forward ? depth : cols, forward ? cols : depth, rowBlock: 24) { i0, i1 in
+                                    blocks.add(i0..<i1)
+                                }
+                            }
+                            plain.withUnsafeMutableBufferPointer { pp in
+                                let serial = Kernels(pool: .serial, threshold: .max, implementation: impl)
+                                if forward {
+                                    serial.matmulForward(pp.baseAddress!, pa.baseAddress!, pb.baseAddress!,
+                                                                 pbias.baseAddress!, m, cols, depth)
+                                } else {
+                                    serial.matmulBackwardInput(pp.baseAddress!, pa.baseAddress!, pb.baseAddress!,
+                                                                       m, depth, cols, accumulate: false)
+                                }
+                            }
+                        }}}
+                        let label = "\(forward ? "forward" : "backward_a") \(m)x\(depth)x\(cols), \(threads) threads, room \(withRoom), \(impl)"
+                        #expect(fused.indices.allSatisfy { fused[$0].bitPattern == plain[$0].bitPattern }, "\(label)")
+                        let sorted = blocks.list.sorted { $0.lowerBound < $1.lowerBound }
+                        #expect(sorted.first?.lowerBound == 0 && sorted.last?.upperBound == m, "\(label): blocks \(sorted)")
+                        #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "\(label): blocks \(sorted)")
+                        let fusedPath = threads > 1 && withRoom
+                        #expect(fusedPath ? sorted.allSatisfy { $0.count <= 24 } : sorted == [0..<m], "\(label): blocks \(sorted)")
+                    }
                 }
             }
         }
