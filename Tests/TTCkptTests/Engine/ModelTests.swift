@@ -95,6 +95,8 @@ enum EngineFixtures {
         EngineFixtures.randomizeParameters(model, &rng)
         let batch = EngineFixtures.randomBatch(&rng, config: c.config, batchSize: c.batchSize, seqLen: c.seqLen)
         let loss = model.forward(batch)
+        // Every gradient must be written by the backward: nothing may survive from before.
+        model.gradients.update(repeating: .nan)
         model.backward()
 
         let reference = ReferenceModel(copying: model)
