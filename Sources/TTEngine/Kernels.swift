@@ -191,7 +191,7 @@ public struct Kernels: Sendable {
             } else {
                 matmulBackwardInput(c, a, b, M, N, K, accumulate: shape != Int32(CK_SHAPE_BACKWARD_A_SET))
             }
-            then(0, M)
+            forEach((M + 5) / 6, work: M &* cols &* 8) { tiles in then(tiles.lowerBound &* 6, min(M, tiles.upperBound &* 6)) }
             return
         }
         let scratch = room.base
