@@ -760,7 +760,8 @@ static float *attention_scratch(size_t count) {
 
 static long round_up_nr(long n) { return (n + NR - 1) / NR * NR; }
 
-size_t ck_attention_scratch_count(long T, long hs, int backward) {
+// Floats of a thread's scratch for one pair (forward, or backward with backward != 0).
+static size_t attention_scratch_count(long T, long hs, int backward) {
     if (T <= 0 || hs <= 0) return 0;
     size_t packed = (size_t)(round_up_nr(T) * hs + round_up_nr(hs) * T * (backward ? 3 : 1));
     return packed + (backward ? (size_t)(T * T) : 0);
@@ -834,7 +835,7 @@ void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const f
                                const float *v, long ld, long T, long hs, float scale, long R) {
     if (T <= 0 || hs <= 0 || R <= 0) return;
     int avx2 = ck_resolve_impl(impl) == CK_IMPL_AVX2;
-    float *kT = attention_scratch(ck_attention_scratch_count(T, hs, 0));
+    float *kT = attention_scratch(attention_scratch_count(T, hs, 0));
     float *vp = kT + round_up_nr(T) * hs;
     pack_b(kT, k, hs, T, 1, ld, avx2, NR * hs);     // B(p, j) = k_j[p]: hs deep, a column per key
     pack_b(vp, v, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = v_p[j]: T deep, a column per channel
@@ -860,7 +861,7 @@ void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long 
     if (T <= 0 || hs <= 0 || R <= 0) return;
     int avx2 = ck_resolve_impl(impl) == CK_IMPL_AVX2;
     long deep = round_up_nr(hs) * T;
-    float *vT = attention_scratch(ck_attention_scratch_count(T, hs, 1));
+    float *vT = attention_scratch(attention_scratch_count(T, hs, 1));
     float *kp = vT + round_up_nr(T) * hs, *dyp = kp + deep, *qp = dyp + deep, *dS = qp + deep;
     pack_b(vT, v, hs, T, 1, ld, avx2, NR * hs);     // B(p, j) = v_j[p]
     pack_b(kp, k, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = k_p[j]

@@ -130,11 +130,12 @@ public struct Kernels: Sendable {
     /// threads instead pack disjoint panels of it there (`ck_matmul_pack_b`), and then
     /// `compute(packed, rowStart, rowEnd)` runs on each one's rows, in the 6-row tiles of
     /// `splitOutput`. Returns false, having done nothing, when that does not apply (one
-    /// thread, work under the threshold, a column split, or B too large).
+    /// thread, work under the threshold, a column split unless `byRows`, or B too large).
     @inline(__always)
     func sharedB(_ shape: Int32, _ b: UnsafePointer<Float>, rows: Int, cols: Int, depth: Int,
-                 _ M: Int, _ K: Int, _ N: Int, _ compute: (UnsafePointer<Float>, Int, Int) -> Void) -> Bool {
-        guard let room = packScratch, pool.threadCount > 1, rows >= cols, cols > 0, depth > 0,
+                 _ M: Int, _ K: Int, _ N: Int, byRows: Bool = false,
+                 _ compute: (UnsafePointer<Float>, Int, Int) -> Void) -> Bool {
+        guard let room = packScratch, pool.threadCount > 1, byRows || rows >= cols, cols > 0, depth > 0,
               rows &* cols &* depth >= threshold else { return false }
         let panels = (cols + 15) / 16
         guard panels &* 16 &* depth <= room.count else { return false }
@@ -174,41 +175,32 @@ public struct Kernels: Sendable {
     /// `then(rowStart, rowEnd)` on each block of at most `rowBlock` finished rows, on the
     /// thread that computed them while they are still in its cache: for an elementwise op
     /// on the output (GELU after ffn.w1, its gradient after ffn.w2's), which then reads the
-    /// output from cache instead of memory. B is packed once into `packScratch` (by all the
-    /// threads), the rows are split in 6-row tiles. The same bits as the product and the op
-    /// run one after the other, which is what it does on one thread (there the blocks' op
-    /// pushes the packed B out of L2: gpt-medium 0.4% slower fused, against 3% faster on two
-    /// threads, where the op's memory traffic is what holds the threads back) and without
-    /// room for B.
+    /// output from cache instead of memory. B is packed once for all the threads
+    /// (`sharedB`, split by rows whatever the shape). The same bits as the product and the
+    /// op run one after the other, which is what it does where `sharedB` does not apply: on
+    /// one thread (fused there, the blocks' op pushes the packed B out of L2: gpt-medium
+    /// 0.4% slower, against 3% faster on two threads, where the op's memory traffic is what
+    /// holds the threads back), under the threshold, and without room for B.
     func productThen(_ shape: Int32, _ c: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>,
                      _ b: UnsafePointer<Float>, _ bias: UnsafePointer<Float>?, rows M: Int, cols: Int, depth: Int,
                      _ K: Int, _ N: Int, rowBlock: Int = 96, then: (Int, Int) -> Void) {
         guard M > 0, cols > 0 else { return }
-        let panels = (cols + 15) / 16
-        guard pool.threadCount > 1, let room = packScratch, depth > 0, panels &* 16 &* depth <= room.count else {
-            if shape == Int32(CK_SHAPE_FORWARD) {
-                matmulForward(c, a, b, bias, M, N, K)
-            } else {
-                matmulBackwardInput(c, a, b, M, N, K, accumulate: shape != Int32(CK_SHAPE_BACKWARD_A_SET))
-            }
-            forEach((M + 5) / 6, work: M &* cols &* 8) { tiles in then(tiles.lowerBound &* 6, min(M, tiles.upperBound &* 6)) }
-            return
-        }
-        let scratch = room.base
         let impl = implementation.code
-        forEach(panels, work: M &* cols &* depth) { q in
-            ck_matmul_pack_b(impl, shape, scratch, b, M, K, N, q.lowerBound, q.upperBound)
-        }
-        forEach((M + 5) / 6, work: M &* cols &* depth) { tiles in
-            var i = tiles.lowerBound &* 6
-            let end = min(M, tiles.upperBound &* 6)
-            while i < end {
-                let next = min(end, i &+ rowBlock)
-                ck_matmul_packed(impl, shape, c, a, scratch, bias, M, K, N, i, next, 0, cols)
+        if sharedB(shape, b, rows: M, cols: cols, depth: depth, M, K, N, byRows: true, { packed, i0, i1 in
+            var i = i0
+            while i < i1 {
+                let next = min(i1, i &+ rowBlock)
+                ck_matmul_packed(impl, shape, c, a, packed, bias, M, K, N, i, next, 0, cols)
                 then(i, next)
                 i = next
             }
+        }) { return }
+        if shape == Int32(CK_SHAPE_FORWARD) {
+            matmulForward(c, a, b, bias, M, N, K)
+        } else {
+            matmulBackwardInput(c, a, b, M, N, K, accumulate: shape != Int32(CK_SHAPE_BACKWARD_A_SET))
         }
+        forEach((M + 5) / 6, work: M &* cols &* 8) { tiles in then(tiles.lowerBound &* 6, min(M, tiles.upperBound &* 6)) }
     }
 
     /// Floats of b(N,K)'s decode layout (`ck_decode_pack`).

@@ -136,9 +136,6 @@ void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long 
                                 const float *q, const float *k, const float *v, long ld, const float *att,
                                 long T, long hs, float scale, long R);
 
-/// Floats of a thread's scratch for one pair (forward, or backward with backward != 0).
-size_t ck_attention_scratch_count(long T, long hs, int backward);
-
 /// One AdamW update of elements [i0, i1), in float, elementwise:
 ///   g' = g·grad_scale (skipped when grad_scale == 1)
 ///   m = beta1·m + one_minus_beta1·g';  v = beta2·v + one_minus_beta2·g'²
