@@ -403,11 +403,23 @@ static void fill_block(float *c, long ldc, long i0, long i1, long j0, long j1, c
 // decode layout; keep_depth is k but for B already packed deeper), B's panels are packed
 // there instead of the thread's buffer and read from there, or, with `keep_ready`, only
 // read from there (packed before).
-static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
-                        const float *a, long a_rs, long a_cs,
-                        const float *b, long b_rs, long b_cs,
-                        float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready,
-                        long keep_depth) {
+//
+// `causal` skips the work of a causal attention product's masked triangle, tile by tile
+// (rows i and columns j as the caller numbers them, j0 = 0):
+// - CAUSAL_COLUMNS: output (i, j) is wanted only for j ≤ i; panels wholly above a tile's
+//   last row are not computed (their outputs are left as they were);
+// - CAUSAL_DEPTH_END: A(i, p) is 0 for p > i; a tile's chains stop after its last row's p;
+// - CAUSAL_DEPTH_START: A(i, p) is 0 for p < i; a tile's chains start at its first row's
+//   p, and A is packed from the block's first row's p.
+// The products skipped are ±0, so each sum differs at most in the sign of a zero (a chain
+// from +0 stays +0 through leading ±0 products; trailing ones change no nonzero sum).
+enum { CAUSAL_NONE = 0, CAUSAL_COLUMNS = 1, CAUSAL_DEPTH_END = 2, CAUSAL_DEPTH_START = 3 };
+
+static void sgemm_block_causal(int impl, long i0, long i1, long j0, long j1, long k,
+                               const float *a, long a_rs, long a_cs,
+                               const float *b, long b_rs, long b_cs,
+                               float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready,
+                               long keep_depth, int causal) {
     if (i1 <= i0 || j1 <= j0) return;
     if (k <= 0) {
         if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
@@ -435,20 +447,42 @@ static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
             if (!keep_ready) pack_b(bpack, b + pc * b_rs + jc * b_cs, kc, nc, b_rs, b_cs, avx2, pstride);
             for (long ic = i0; ic < i1; ic += MC) {
                 long mc = i1 - ic < MC ? i1 - ic : MC;
-                pack_a(bufs->a, a + ic * a_rs + pc * a_cs, mc, kc, a_rs, a_cs, avx2);
+                long plo = 0;   // A's zero leading depth in this row block (CAUSAL_DEPTH_START)
+                if (causal == CAUSAL_DEPTH_START) plo = ic - pc < 0 ? 0 : ic - pc < kc ? ic - pc : kc;
+                long pkc = kc - plo;
+                if (pkc > 0) pack_a(bufs->a, a + ic * a_rs + (pc + plo) * a_cs, mc, pkc, a_rs, a_cs, avx2);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     const float *bpanel = bpack + (jr / NR) * pstride;
                     const float *biasTile = biasBlock ? biasBlock + jr : NULL;
                     for (long ir = 0; ir < mc; ir += MR) {
                         long mr = mc - ir < MR ? mc - ir : MR;
-                        kernel(kc, bufs->a + ir * kc, bpanel, c + (ic + ir) * ldc + jc + jr, ldc,
-                               mr, nr, mode, biasTile);
+                        long lo = 0, hi = kc;   // the tile's depth in this block
+                        if (causal == CAUSAL_COLUMNS) {
+                            if (jc + jr > ic + ir + mr - 1) continue;
+                        } else if (causal == CAUSAL_DEPTH_END) {
+                            long end = ic + ir + mr - pc;
+                            hi = end < 0 ? 0 : end < kc ? end : kc;
+                        } else if (causal == CAUSAL_DEPTH_START) {
+                            long start = ic + ir - pc;
+                            lo = start < 0 ? 0 : start < kc ? start : kc;
+                        }
+                        kernel(hi - lo, bufs->a + ir * pkc + (lo - plo) * MR, bpanel + lo * NR,
+                               c + (ic + ir) * ldc + jc + jr, ldc, mr, nr, mode, biasTile);
                     }
                 }
             }
         }
     }
+}
+
+static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
+                        const float *a, long a_rs, long a_cs,
+                        const float *b, long b_rs, long b_cs,
+                        float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready,
+                        long keep_depth) {
+    sgemm_block_causal(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, keep,
+                       keep_ready, keep_depth, CAUSAL_NONE);
 }
 
 void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
@@ -760,6 +794,10 @@ static float *attention_scratch(size_t count) {
 
 static long round_up_nr(long n) { return (n + NR - 1) / NR * NR; }
 
+#if CK_HAVE_X86
+static void exp_shift_sum3_avx2(float *x[3], const long n[3], const float shift[3], float sum[3]);
+#endif
+
 // Floats of a thread's scratch for one pair (forward, or backward with backward != 0).
 static size_t attention_scratch_count(long T, long hs, int backward) {
     if (T <= 0 || hs <= 0) return 0;
@@ -841,17 +879,36 @@ void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const f
     pack_b(vp, v, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = v_p[j]: T deep, a column per channel
     for (long r0 = 0; r0 < T; r0 += R) {
         long r1 = r0 + R < T ? r0 + R : T;
-        // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 < r1
-        sgemm_block(impl, r0, r1, 0, r1, hs, q, ld, 1, NULL, 0, 0, att, T, 0, NULL, kT, 1, hs);
-        for (long t = r0; t < r1; t++) {
-            float *row = att + t * T;
-            float maxv = scale_and_max(row, t + 1, scale, avx2);
-            float inv = 1.0f / ck_exp_shift_sum(row, t + 1, maxv);
-            scale_row(row, t + 1, inv, avx2);
-            memset(row + t + 1, 0, sizeof(float) * (size_t)(T - t - 1));
+        // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 ≤ t (and the rest of panels that reach t)
+        sgemm_block_causal(impl, r0, r1, 0, r1, hs, q, ld, 1, NULL, 0, 0, att, T, 0, NULL, kT, 1, hs,
+                           CAUSAL_COLUMNS);
+        for (long t = r0; t < r1;) {
+            // Rows t..t+w-1: three at once with AVX2 (their exps overlap), else one.
+            long w = 1;
+            float *x[3], maxv[3], sum[3];
+            long n[3];
+#if CK_HAVE_X86
+            if (avx2 && t + 3 <= r1) w = 3;
+#endif
+            for (long r = 0; r < w; r++) {
+                x[r] = att + (t + r) * T;
+                n[r] = t + r + 1;
+                maxv[r] = scale_and_max(x[r], n[r], scale, avx2);
+            }
+#if CK_HAVE_X86
+            if (w == 3) exp_shift_sum3_avx2(x, n, maxv, sum);
+            else
+#endif
+            sum[0] = ck_exp_shift_sum(x[0], n[0], maxv[0]);
+            for (long r = 0; r < w; r++) {
+                scale_row(x[r], n[r], 1.0f / sum[r], avx2);
+                memset(x[r] + n[r], 0, sizeof(float) * (size_t)(T - n[r]));
+            }
+            t += w;
         }
-        // y_t = Σ_{t2 < r1} att[t][t2] · v_t2 (the masked weights are 0)
-        sgemm_block(impl, r0, r1, 0, hs, r1, att, T, 1, NULL, 0, 0, y, ldy, 0, NULL, vp, 1, T);
+        // y_t = Σ_{t2} att[t][t2] · v_t2, to the last t2 of t's tile (the masked weights are 0)
+        sgemm_block_causal(impl, r0, r1, 0, hs, r1, att, T, 1, NULL, 0, 0, y, ldy, 0, NULL, vp, 1, T,
+                           CAUSAL_DEPTH_END);
     }
 }
 
@@ -869,20 +926,23 @@ void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long 
     pack_b(qp, q, T, hs, ld, 1, avx2, NR * T);      // B(p, j) = q_p[j]
     for (long r0 = 0; r0 < T; r0 += R) {
         long r1 = r0 + R < T ? r0 + R : T;
-        // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 < r1; then the Jacobian in place
-        sgemm_block(impl, r0, r1, 0, r1, hs, dy, ldy, 1, NULL, 0, 0, dS, T, 0, NULL, vT, 1, hs);
+        // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 ≤ t as S; then the Jacobian in place
+        sgemm_block_causal(impl, r0, r1, 0, r1, hs, dy, ldy, 1, NULL, 0, 0, dS, T, 0, NULL, vT, 1, hs,
+                           CAUSAL_COLUMNS);
         attention_jacobian(dS, att, T, r0, r1, scale, avx2);
-        // dq_t = Σ_{t2 < r1} dS[t][t2] · k_t2
-        sgemm_block(impl, r0, r1, 0, hs, r1, dS, T, 1, NULL, 0, 0, dq, ldd, 0, NULL, kp, 1, T);
+        // dq_t = Σ_{t2} dS[t][t2] · k_t2, to the last t2 of t's tile
+        sgemm_block_causal(impl, r0, r1, 0, hs, r1, dS, T, 1, NULL, 0, 0, dq, ldd, 0, NULL, kp, 1, T,
+                           CAUSAL_DEPTH_END);
     }
-    // Column block [r0, r1) of dS and att is nonzero only in rows t ≥ r0.
+    // Column t2 of dS and att is nonzero only in rows t ≥ t2; the sums run over t from 0
+    // (blocks of CK_KC from t = 0, whatever R), each tile's chains starting at its first t2.
     for (long r0 = 0; r0 < T; r0 += R) {
         long r1 = r0 + R < T ? r0 + R : T;
-        // dv_t2 = Σ_{t ≥ r0} att[t][t2] · dy_t;  dk_t2 = Σ_{t ≥ r0} dS[t][t2] · q_t
-        sgemm_block(impl, r0, r1, 0, hs, T - r0, att + r0 * T, 1, T, NULL, 0, 0, dv, ldd, 0, NULL,
-                    dyp + r0 * NR, 1, T);
-        sgemm_block(impl, r0, r1, 0, hs, T - r0, dS + r0 * T, 1, T, NULL, 0, 0, dk, ldd, 0, NULL,
-                    qp + r0 * NR, 1, T);
+        // dv_t2 = Σ_t att[t][t2] · dy_t;  dk_t2 = Σ_t dS[t][t2] · q_t
+        sgemm_block_causal(impl, r0, r1, 0, hs, T, att, 1, T, NULL, 0, 0, dv, ldd, 0, NULL, dyp, 1, T,
+                           CAUSAL_DEPTH_START);
+        sgemm_block_causal(impl, r0, r1, 0, hs, T, dS, 1, T, NULL, 0, 0, dk, ldd, 0, NULL, qp, 1, T,
+                           CAUSAL_DEPTH_START);
     }
 }
 
@@ -1163,12 +1223,10 @@ static void gelu_backward_avx2(float *dinp, const float *inp, const float *exps,
     }
 }
 
-// The exps of CK_WAYS vectors overlap; the sum still adds one vector at a time in order.
-__attribute__((target("avx2")))
-static float exp_shift_sum_avx2(float *x, long n, float shift) {
+// exp_shift_sum_avx2 from element i on, with the lane sums `acc` of the vectors before i.
+__attribute__((target("avx2"), always_inline))
+static inline float exp_shift_sum_from_avx2(float *x, long n, float shift, long i, __m256 acc) {
     const __m256 vs = _mm256_set1_ps(shift);
-    __m256 acc = _mm256_setzero_ps();
-    long i = 0;
     for (; i + 8 * CK_WAYS <= n; i += 8 * CK_WAYS) {
         __m256 e[CK_WAYS];
         for (int k = 0; k < CK_WAYS; k++) e[k] = _mm256_sub_ps(_mm256_loadu_ps(x + i + 8 * k), vs);
@@ -1195,6 +1253,38 @@ static float exp_shift_sum_avx2(float *x, long n, float shift) {
     float l[8];
     _mm256_storeu_ps(l, acc);
     return exp_shift_sum_tail(x, i, n, l);
+}
+
+// The exps of CK_WAYS vectors overlap; the sum still adds one vector at a time in order.
+__attribute__((target("avx2")))
+static float exp_shift_sum_avx2(float *x, long n, float shift) {
+    return exp_shift_sum_from_avx2(x, n, shift, 0, _mm256_setzero_ps());
+}
+
+// exp_shift_sum_avx2 of three rows at once, one vector of each row per step while all
+// three have whole vectors left (a softmax row alone is too short for its exps' chains
+// to overlap), then each row on its own: every row's exps and sums are those it would
+// get alone.
+__attribute__((target("avx2")))
+static void exp_shift_sum3_avx2(float *x[3], const long n[3], const float shift[3], float sum[3]) {
+    __m256 vs[3], acc[3];
+    for (int r = 0; r < 3; r++) {
+        vs[r] = _mm256_set1_ps(shift[r]);
+        acc[r] = _mm256_setzero_ps();
+    }
+    long common = n[0] < n[1] ? n[0] : n[1];
+    if (n[2] < common) common = n[2];
+    long i = 0;
+    for (; i + 8 <= common; i += 8) {
+        __m256 e[3];
+        for (int r = 0; r < 3; r++) e[r] = _mm256_sub_ps(_mm256_loadu_ps(x[r] + i), vs[r]);
+        exp_avx2_ways(e, 3);
+        for (int r = 0; r < 3; r++) {
+            _mm256_storeu_ps(x[r] + i, e[r]);
+            acc[r] = _mm256_add_ps(acc[r], e[r]);
+        }
+    }
+    for (int r = 0; r < 3; r++) sum[r] = exp_shift_sum_from_avx2(x[r], n[r], shift[r], i, acc[r]);
 }
 #endif
 

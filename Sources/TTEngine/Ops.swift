@@ -264,7 +264,7 @@ func attentionForwardLastRow(_ out: UnsafeMutablePointer<Float>,     // (C)
 /// Sequences shorter than this run the plain attention loops (the GEMM calls cost more).
 let attentionGemmMinimum = 16
 /// Query rows per block in the GEMM attention.
-let attentionBlock = 32
+let attentionBlock = 48
 
 /// Causal multi-head attention on packed q, k, v.
 /// inp(B,T,3C) holds q | k | v, head h at columns h·hs ..< (h+1)·hs of each part.

@@ -118,20 +118,23 @@ void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a
 /// Causal attention of one (sequence, head) pair on the GEMM's arithmetic, in row blocks of
 /// R positions that skip the masked upper triangle. q, k, v: row t at q + t·ld (hs floats);
 /// y: row t at y + t·ldy; att: T x T, row t = softmax(q_t·kᵀ·scale over t2 ≤ t), 0 above.
-/// For block [r0, r1): S = q·kᵀ (depth hs) for t2 < r1; per row x = S·scale, m = the max
-/// (sequential `>` from −∞), e = ck_exp_shift_sum(x, t + 1, m), att = e·(1/Σe), 0 above t;
-/// then y = att·v with depth r1. k and v are packed once per pair, into a scratch each
-/// thread keeps (grown only for a longer sequence). Same bits for any R, up to the zeros
-/// the products add (no float but ±0 changes when a ±0 product is added to a sum from +0).
+/// For block [r0, r1): S = q·kᵀ (depth hs) for t2 ≤ t (the kernel's 16-column panels
+/// that reach the diagonal of a 6-row tile); per row x = S·scale, m = the max (sequential
+/// `>` from −∞), e = ck_exp_shift_sum(x, t + 1, m), att = e·(1/Σe), 0 above t; then
+/// y = att·v, each 6-row tile's chains stopping after its last row's t2 (≤ r1). k and v
+/// are packed once per pair, into a scratch each thread keeps (grown only for a longer
+/// sequence). Same bits for any R and tiling, up to the zeros the products add (no float
+/// but ±0 changes when a ±0 product is added to a sum from +0).
 void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const float *q, const float *k,
                                const float *v, long ld, long T, long hs, float scale, long R);
 
 /// The gradient of ck_attention_forward_pair: dq, dk, dv (row t at d· + t·ldd) written
 /// over, from dy (row t at dy + t·ldy) and the pair's att. Row blocks [r0, r1):
-/// datt = dy·vᵀ (depth hs, t2 < r1); the Jacobian dS = att·(datt − dot)·scale with
-/// dot = Σ_{t2 ≤ t} att·datt (each product and sum rounded, t2 ascending), 0 above t;
-/// dq = dS·k (depth r1). Then column blocks: dv = attᵀ·dy and dk = dSᵀ·q over rows t ≥ r0
-/// (depth T − r0). dy, q, k, v are packed once per pair; dS lives in the thread's scratch.
+/// datt = dy·vᵀ (depth hs, t2 ≤ t as S above); the Jacobian dS = att·(datt − dot)·scale
+/// with dot = Σ_{t2 ≤ t} att·datt (each product and sum rounded, t2 ascending), 0 above t;
+/// dq = dS·k (depth up to a tile's last row, as y). Then column blocks: dv = attᵀ·dy and
+/// dk = dSᵀ·q over t (depth T, blocks of CK_KC from t = 0), each 6-row tile of t2 starting
+/// at its first t2. dy, q, k, v are packed once per pair; dS lives in the thread's scratch.
 void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long ldd, const float *dy, long ldy,
                                 const float *q, const float *k, const float *v, long ld, const float *att,
                                 long T, long hs, float scale, long R);
