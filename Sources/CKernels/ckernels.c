@@ -103,7 +103,8 @@ static ck_buffers *ck_thread_buffers(void) {
 
 #if CK_HAVE_X86
 static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict src, long kc, long rs);
-static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs);
+static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs,
+                                       float *restrict dbias);
 static void pack_b_panel_transposed_avx2(float *restrict d, const float *restrict src, long kc, long cs);
 static void pack_b_panel_partial_avx2(float *restrict d, const float *restrict src, long kc, long nr, long rs);
 #endif
@@ -130,9 +131,11 @@ static void pack_panel(float *restrict d, const float *restrict src, long kc, lo
 }
 
 // Packs A(i,p) for i < mc, p < kc (a points at A(ic,pc)) into MR-row panels:
-// panel r0 holds dst[r0*kc + p*MR + r] = A(r0+r, p), rows past mc are zero.
+// panel r0 holds dst[r0*kc + p*MR + r] = A(r0+r, p), rows past mc are zero. With `dbias`
+// (a column-contiguous A only: dB's dOut), also dbias[i] = dbias[i] + A(i, p) for p
+// ascending, one float add each: the bias gradient's column sums, read while packing.
 static void pack_a(float *restrict dst, const float *restrict a, long mc, long kc,
-                   long rs, long cs, int avx2) {
+                   long rs, long cs, int avx2, float *restrict dbias) {
     if (rs == 1) {
         // Column-contiguous A (dB's dOut(M,N) read transposed).
         long full = mc / MR * MR;
@@ -142,13 +145,16 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
             // store per p (the store's last two floats are overwritten by the next p, or
             // after the last p by the next panel, packed afterwards; the buffer has slack).
             long r0 = 0;
-            for (; r0 + 8 <= mc; r0 += MR) pack_a_panel_colmajor_avx2(dst + r0 * kc, a + r0, kc, cs);
+            for (; r0 + 8 <= mc; r0 += MR)
+                pack_a_panel_colmajor_avx2(dst + r0 * kc, a + r0, kc, cs, dbias ? dbias + r0 : NULL);
             for (long p = 0; p < kc; p++) {
                 const float *s = a + p * cs;
                 for (long q = r0; q < mc; q += MR) {
                     float *restrict d = dst + q * kc + p * MR;
                     for (int r = 0; r < MR; r++) d[r] = q + r < mc ? s[q + r] : 0.0f;
                 }
+                if (dbias)
+                    for (long q = r0; q < mc; q++) dbias[q] = dbias[q] + s[q];
             }
             return;
         }
@@ -156,6 +162,8 @@ static void pack_a(float *restrict dst, const float *restrict a, long mc, long k
         // Walk each source row segment once, p outer, scattering into every panel.
         for (long p = 0; p < kc; p++) {
             const float *s = a + p * cs;
+            if (dbias)
+                for (long q = 0; q < mc; q++) dbias[q] = dbias[q] + s[q];
             for (long r0 = 0; r0 < full; r0 += MR) {
                 float *restrict d = dst + r0 * kc + p * MR;
                 for (int r = 0; r < MR; r++) d[r] = s[r0 + r];
@@ -233,10 +241,23 @@ static void pack_a_panel_rowmajor_avx2(float *restrict d, const float *restrict 
 
 // pack_a for a column-contiguous A (rs == 1: dB's dOut read transposed), one panel of MR
 // rows whose 8-float loads stay inside the block: dst[p*MR + r] = src[p*cs + r]. Each store
-// writes two floats past the slot, overwritten by the next p or by the next panel.
+// writes two floats past the slot, overwritten by the next p or by the next panel. With
+// dbias, its MR sums are added to in lanes (the two lanes past them are not stored).
 __attribute__((target("avx2,fma")))
-static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs) {
-    for (long p = 0; p < kc; p++) _mm256_storeu_ps(d + p * MR, _mm256_loadu_ps(src + p * cs));
+static void pack_a_panel_colmajor_avx2(float *restrict d, const float *restrict src, long kc, long cs,
+                                       float *restrict dbias) {
+    if (!dbias) {
+        for (long p = 0; p < kc; p++) _mm256_storeu_ps(d + p * MR, _mm256_loadu_ps(src + p * cs));
+        return;
+    }
+    const __m256i lanes = ck_lane_mask(MR);
+    __m256 sum = _mm256_maskload_ps(dbias, lanes);
+    for (long p = 0; p < kc; p++) {
+        __m256 x = _mm256_loadu_ps(src + p * cs);
+        _mm256_storeu_ps(d + p * MR, x);
+        sum = _mm256_add_ps(sum, x);
+    }
+    _mm256_maskstore_ps(dbias, lanes, sum);
 }
 
 // pack_b for a column-contiguous B (rs == 1, the forward's b(N,K)), one full NR-wide
@@ -419,7 +440,7 @@ static void sgemm_block_causal(int impl, long i0, long i1, long j0, long j1, lon
                                const float *a, long a_rs, long a_cs,
                                const float *b, long b_rs, long b_cs,
                                float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready,
-                               long keep_depth, int causal) {
+                               long keep_depth, int causal, float *dbias) {
     if (i1 <= i0 || j1 <= j0) return;
     if (k <= 0) {
         if (!accumulate) fill_block(c, ldc, i0, i1, j0, j1, bias);
@@ -450,7 +471,9 @@ static void sgemm_block_causal(int impl, long i0, long i1, long j0, long j1, lon
                 long plo = 0;   // A's zero leading depth in this row block (CAUSAL_DEPTH_START)
                 if (causal == CAUSAL_DEPTH_START) plo = ic - pc < 0 ? 0 : ic - pc < kc ? ic - pc : kc;
                 long pkc = kc - plo;
-                if (pkc > 0) pack_a(bufs->a, a + ic * a_rs + (pc + plo) * a_cs, mc, pkc, a_rs, a_cs, avx2);
+                if (pkc > 0)
+                    pack_a(bufs->a, a + ic * a_rs + (pc + plo) * a_cs, mc, pkc, a_rs, a_cs, avx2,
+                           dbias && jc == 0 ? dbias + ic : NULL);
                 for (long jr = 0; jr < nc; jr += NR) {
                     long nr = nc - jr < NR ? nc - jr : NR;
                     const float *bpanel = bpack + (jr / NR) * pstride;
@@ -482,7 +505,7 @@ static void sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
                         float *c, long ldc, int accumulate, const float *bias, float *keep, int keep_ready,
                         long keep_depth) {
     sgemm_block_causal(impl, i0, i1, j0, j1, k, a, a_rs, a_cs, b, b_rs, b_cs, c, ldc, accumulate, bias, keep,
-                       keep_ready, keep_depth, CAUSAL_NONE);
+                       keep_ready, keep_depth, CAUSAL_NONE, NULL);
 }
 
 void ck_sgemm_block(int impl, long i0, long i1, long j0, long j1, long k,
@@ -513,13 +536,17 @@ static ck_shape shape_of(int shape, long M, long K, long N) {
     }
 }
 
-// Rows [i0,i1) x cols [j0,j1) of `shape`'s product (bias: forward only), B packed as
-// sgemm_block's `keep` and `keep_ready` say.
+// Rows [i0,i1) x cols [j0,j1) of `shape`'s product (bias: forward only; dbias: backward_b
+// only, added to while A is packed when j0 == 0), B packed as sgemm_block's `keep` and
+// `keep_ready` say.
 static void matmul_shape(int impl, int shape, float *c, const float *a, const float *b, const float *bias,
-                         long M, long K, long N, long i0, long i1, long j0, long j1, float *keep, int keep_ready) {
+                         long M, long K, long N, long i0, long i1, long j0, long j1, float *keep, int keep_ready,
+                         float *dbias) {
     ck_shape s = shape_of(shape, M, K, N);
-    sgemm_block(impl, i0, i1, j0, j1, s.k, a, s.a_rs, s.a_cs, b, s.b_rs, s.b_cs, c, s.ldc, s.accumulate,
-                shape == CK_SHAPE_FORWARD ? bias : NULL, keep, keep_ready, s.k);
+    int backward_b = shape == CK_SHAPE_BACKWARD_B || shape == CK_SHAPE_BACKWARD_B_SET;
+    sgemm_block_causal(impl, i0, i1, j0, j1, s.k, a, s.a_rs, s.a_cs, b, s.b_rs, s.b_cs, c, s.ldc, s.accumulate,
+                       shape == CK_SHAPE_FORWARD ? bias : NULL, keep, keep_ready, s.k, CAUSAL_NONE,
+                       backward_b ? dbias : NULL);
 }
 
 void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M, long K, long N, long q0, long q1) {
@@ -682,29 +709,30 @@ void ck_matmul_forward(int impl, float *out, const float *a, const float *b, con
         return;
     }
 #endif
-    matmul_shape(impl, CK_SHAPE_FORWARD, out, a, b, bias, M, K, N, i0, i1, j0, j1, NULL, 0);
+    matmul_shape(impl, CK_SHAPE_FORWARD, out, a, b, bias, M, K, N, i0, i1, j0, j1, NULL, 0, NULL);
 }
 
 void ck_matmul_forward_keep(int impl, float *out, const float *a, const float *b, const float *bias,
                             long M, long K, long N, long i0, long i1, long j0, long j1, float *keep) {
-    matmul_shape(impl, CK_SHAPE_FORWARD, out, a, b, bias, M, K, N, i0, i1, j0, j1, keep, 0);
+    matmul_shape(impl, CK_SHAPE_FORWARD, out, a, b, bias, M, K, N, i0, i1, j0, j1, keep, 0, NULL);
 }
 
 void ck_matmul_packed(int impl, int shape, float *out, const float *a, const float *packed, const float *bias,
-                      long M, long K, long N, long i0, long i1, long j0, long j1) {
-    matmul_shape(impl, shape, out, a, NULL, bias, M, K, N, i0, i1, j0, j1, (float *)packed, 1);
+                      long M, long K, long N, long i0, long i1, long j0, long j1, float *dbias) {
+    matmul_shape(impl, shape, out, a, NULL, bias, M, K, N, i0, i1, j0, j1, (float *)packed, 1, dbias);
 }
 
 void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b,
                           long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate) {
     matmul_shape(impl, accumulate ? CK_SHAPE_BACKWARD_A : CK_SHAPE_BACKWARD_A_SET, dA, dOut, b, NULL,
-                 M, K, N, i0, i1, j0, j1, NULL, 0);
+                 M, K, N, i0, i1, j0, j1, NULL, 0, NULL);
 }
 
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
-                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate) {
+                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate,
+                          float *dbias) {
     matmul_shape(impl, accumulate ? CK_SHAPE_BACKWARD_B : CK_SHAPE_BACKWARD_B_SET, dB, dOut, a, NULL,
-                 M, K, N, i0, i1, j0, j1, NULL, 0);
+                 M, K, N, i0, i1, j0, j1, NULL, 0, dbias);
 }
 
 #if CK_HAVE_X86
@@ -881,7 +909,7 @@ void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const f
         long r1 = r0 + R < T ? r0 + R : T;
         // S[t][t2] = q_t · k_t2 for t in [r0, r1), t2 ≤ t (and the rest of panels that reach t)
         sgemm_block_causal(impl, r0, r1, 0, r1, hs, q, ld, 1, NULL, 0, 0, att, T, 0, NULL, kT, 1, hs,
-                           CAUSAL_COLUMNS);
+                           CAUSAL_COLUMNS, NULL);
         for (long t = r0; t < r1;) {
             // Rows t..t+w-1: three at once with AVX2 (their exps overlap), else one.
             long w = 1;
@@ -908,7 +936,7 @@ void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const f
         }
         // y_t = Σ_{t2} att[t][t2] · v_t2, to the last t2 of t's tile (the masked weights are 0)
         sgemm_block_causal(impl, r0, r1, 0, hs, r1, att, T, 1, NULL, 0, 0, y, ldy, 0, NULL, vp, 1, T,
-                           CAUSAL_DEPTH_END);
+                           CAUSAL_DEPTH_END, NULL);
     }
 }
 
@@ -928,11 +956,11 @@ void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long 
         long r1 = r0 + R < T ? r0 + R : T;
         // datt[t][t2] = dy_t · v_t2, t in [r0, r1), t2 ≤ t as S; then the Jacobian in place
         sgemm_block_causal(impl, r0, r1, 0, r1, hs, dy, ldy, 1, NULL, 0, 0, dS, T, 0, NULL, vT, 1, hs,
-                           CAUSAL_COLUMNS);
+                           CAUSAL_COLUMNS, NULL);
         attention_jacobian(dS, att, T, r0, r1, scale, avx2);
         // dq_t = Σ_{t2} dS[t][t2] · k_t2, to the last t2 of t's tile
         sgemm_block_causal(impl, r0, r1, 0, hs, r1, dS, T, 1, NULL, 0, 0, dq, ldd, 0, NULL, kp, 1, T,
-                           CAUSAL_DEPTH_END);
+                           CAUSAL_DEPTH_END, NULL);
     }
     // Column t2 of dS and att is nonzero only in rows t ≥ t2; the sums run over t from 0
     // (blocks of CK_KC from t = 0, whatever R), each tile's chains starting at its first t2.
@@ -940,9 +968,9 @@ void ck_attention_backward_pair(int impl, float *dq, float *dk, float *dv, long 
         long r1 = r0 + R < T ? r0 + R : T;
         // dv_t2 = Σ_t att[t][t2] · dy_t;  dk_t2 = Σ_t dS[t][t2] · q_t
         sgemm_block_causal(impl, r0, r1, 0, hs, T, att, 1, T, NULL, 0, 0, dv, ldd, 0, NULL, dyp, 1, T,
-                           CAUSAL_DEPTH_START);
+                           CAUSAL_DEPTH_START, NULL);
         sgemm_block_causal(impl, r0, r1, 0, hs, T, dS, 1, T, NULL, 0, 0, dk, ldd, 0, NULL, qp, 1, T,
-                           CAUSAL_DEPTH_START);
+                           CAUSAL_DEPTH_START, NULL);
     }
 }
 

@@ -160,7 +160,7 @@ public struct Kernels: Sendable {
                               _ M: Int, _ N: Int, _ K: Int, keep: UnsafeMutablePointer<Float>? = nil) {
         let impl = implementation.code
         if keep == nil, sharedB(Int32(CK_SHAPE_FORWARD), b, rows: M, cols: N, depth: K, M, K, N, { packed, i0, i1 in
-            ck_matmul_packed(impl, Int32(CK_SHAPE_FORWARD), out, a, packed, bias, M, K, N, i0, i1, 0, N)
+            ck_matmul_packed(impl, Int32(CK_SHAPE_FORWARD), out, a, packed, bias, M, K, N, i0, i1, 0, N, nil)
         }) { return }
         splitOutput(rows: M, cols: N, depth: K) { i0, i1, j0, j1 in
             if let keep, i0 == 0 {
@@ -190,7 +190,7 @@ public struct Kernels: Sendable {
             var i = i0
             while i < i1 {
                 let next = min(i1, i &+ rowBlock)
-                ck_matmul_packed(impl, shape, c, a, packed, bias, M, K, N, i, next, 0, cols)
+                ck_matmul_packed(impl, shape, c, a, packed, bias, M, K, N, i, next, 0, cols, nil)
                 then(i, next)
                 i = next
             }
@@ -240,35 +240,34 @@ public struct Kernels: Sendable {
         let impl = implementation.code
         let shape = Int32(accumulate ? CK_SHAPE_BACKWARD_A : CK_SHAPE_BACKWARD_A_SET)
         if sharedB(shape, b, rows: M, cols: K, depth: N, M, K, N, { packed, i0, i1 in
-            ck_matmul_packed(impl, shape, dA, dOut, packed, nil, M, K, N, i0, i1, 0, K)
+            ck_matmul_packed(impl, shape, dA, dOut, packed, nil, M, K, N, i0, i1, 0, K, nil)
         }) { return }
         splitOutput(rows: M, cols: K, depth: N) { i0, i1, j0, j1 in
             ck_matmul_backward_a(impl, dA, dOut, b, M, K, N, i0, i1, j0, j1, accumulate ? 1 : 0)
         }
     }
 
-    /// dB(N,K) += dOut(M,N)ᵀ · a(M,K), and dBias(N) += the column sums of dOut (m in order).
-    /// With `accumulate` false, dB = dOutᵀ · a, the same bits as adding it to zeros (see
-    /// `ck_matmul_backward_b`); dBias is still added to.
+    /// dB(N,K) += dOut(M,N)ᵀ · a(M,K), and dBias(N) += the column sums of dOut (m in order,
+    /// one float add each), which the C kernel adds while it packs dOut (on the thread that
+    /// computes those rows of dB, so dOut is read once). With `accumulate` false,
+    /// dB = dOutᵀ · a, the same bits as adding it to zeros (see `ck_matmul_backward_b`);
+    /// dBias is still added to.
     public func matmulBackwardWeight(_ dB: UnsafeMutablePointer<Float>, _ dBias: UnsafeMutablePointer<Float>?,
                                      _ dOut: UnsafePointer<Float>, _ a: UnsafePointer<Float>,
                                      _ M: Int, _ N: Int, _ K: Int, accumulate: Bool = true) {
         let impl = implementation.code
         let shape = Int32(accumulate ? CK_SHAPE_BACKWARD_B : CK_SHAPE_BACKWARD_B_SET)
         if !sharedB(shape, a, rows: N, cols: K, depth: M, M, K, N, { packed, i0, i1 in
-            ck_matmul_packed(impl, shape, dB, dOut, packed, nil, M, K, N, i0, i1, 0, K)
+            ck_matmul_packed(impl, shape, dB, dOut, packed, nil, M, K, N, i0, i1, 0, K, dBias)
         }) {
             splitOutput(rows: N, cols: K, depth: M) { i0, i1, j0, j1 in
-                ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1, accumulate ? 1 : 0)
+                ck_matmul_backward_b(impl, dB, dOut, a, M, K, N, i0, i1, j0, j1, accumulate ? 1 : 0, dBias)
             }
         }
-        if let dBias {
-            forEach(N, work: M &* N) { ns in
-                let n0 = ns.lowerBound, n1 = ns.upperBound
-                for m in 0..<M {
-                    let row = dOut + m &* N
-                    for n in n0..<n1 { dBias[n] += row[n] }
-                }
+        if K == 0, let dBias {   // no product to pack dOut for
+            for m in 0..<M {
+                let row = dOut + m &* N
+                for n in 0..<N { dBias[n] += row[n] }
             }
         }
     }

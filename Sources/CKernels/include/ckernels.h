@@ -99,9 +99,9 @@ void ck_matmul_pack_b(int impl, int shape, float *packed, const float *b, long M
 
 /// ck_matmul_forward / _backward_a / _backward_b (by `shape`; `a` is their first input:
 /// a, dOut, dOut) on B already packed by ck_matmul_pack_b: the same arithmetic, so the
-/// same bits. `bias` is used by the forward only.
+/// same bits. `bias` is used by the forward only, `dbias` by _backward_b only (as there).
 void ck_matmul_packed(int impl, int shape, float *out, const float *a, const float *packed, const float *bias,
-                      long M, long K, long N, long i0, long i1, long j0, long j1);
+                      long M, long K, long N, long i0, long i1, long j0, long j1, float *dbias);
 
 /// dA(M,K) += dOut(M,N)·b(N,K), rows [i0,i1) (of M) x cols [j0,j1) (of K) of dA; with
 /// accumulate == 0, dA = dOut·b instead, the bits of adding it to zeros: the first block's
@@ -112,8 +112,12 @@ void ck_matmul_backward_a(int impl, float *dA, const float *dOut, const float *b
 
 /// dB(N,K) += dOut(M,N)ᵀ·a(M,K), rows [i0,i1) (of N) x cols [j0,j1) (of K) of dB; with
 /// accumulate == 0, dB = dOutᵀ·a, the bits of adding it to zeros (as ck_matmul_backward_a).
+/// With dbias (not NULL) and j0 == 0, also the bias gradient of rows [i0,i1):
+/// dbias[n] = dbias[n] + dOut[m][n] for m = 0, 1, ... M−1 in order, one float add each,
+/// read from dOut as it is packed (so a split by columns gives it to the block at j0 = 0).
 void ck_matmul_backward_b(int impl, float *dB, const float *dOut, const float *a,
-                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate);
+                          long M, long K, long N, long i0, long i1, long j0, long j1, int accumulate,
+                          float *dbias);
 
 /// Causal attention of one (sequence, head) pair on the GEMM's arithmetic, in row blocks of
 /// R positions that skip the masked upper triangle. q, k, v: row t at q + t·ld (hs floats);

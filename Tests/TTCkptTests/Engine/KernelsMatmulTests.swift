@@ -217,6 +217,53 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
         }
     }
 
+    /// The bias gradient, which the kernel adds while it packs dOut, is dBias[n] + dOut[0][n]
+    /// + dOut[1][n] + ... in row order, one float add each, added exactly once: past a
+    /// reduction block (m 300), past a column block (k 1100: dOut is packed once per column
+    /// block), with rows that fill no 8-float panel (n 5, 13), on 1 to 3 threads (split by
+    /// rows, by columns, with B packed once for all), written over or added to, and with no
+    /// columns at all (k 0). The C call split by columns adds it in the block at j0 = 0 only.
+    @Test(arguments: implementations)
+    func biasGradientIsTheColumnSumsInRowOrderAddedOnce(_ impl: Kernels.Implementation) {
+        for (m, n, k) in [(7, 5, 3), (300, 13, 20), (40, 97, 50), (30, 200, 600), (9, 12, 1100), (11, 6, 0)] {
+            var data = TestData(seed: UInt64(m * 31 + n * 7 + k))
+            let dOut = data.array(m * n), a = data.array(m * k), start = data.array(n)
+            var expected = start
+            for row in 0..<m { for col in 0..<n { expected[col] += dOut[row * n + col] } }
+            for threads in [1, 2, 3] {
+                var kernels = Kernels(pool: ThreadPool(threads: threads), implementation: impl)
+                kernels.threshold = 0
+                let room = UnsafeMutablePointer<Float>.allocate(capacity: 16 * (k + 15) * max(m, 1) + 64)
+                defer { room.deallocate() }
+                for shared in [false, true] {
+                    kernels.packScratch = shared ? Kernels.PackScratch(base: room, count: 16 * (k + 15) * max(m, 1)) : nil
+                    for accumulate in [false, true] {
+                        var dB = [Float](repeating: 0, count: n * k), dBias = start
+                        dOut.withUnsafeBufferPointer { pd in a.withUnsafeBufferPointer { pa in
+                            dB.withUnsafeMutableBufferPointer { pb in dBias.withUnsafeMutableBufferPointer { pbias in
+                                kernels.matmulBackwardWeight(pb.baseAddress!, pbias.baseAddress!, pd.baseAddress!,
+                                                             pa.baseAddress!, m, n, k, accumulate: accumulate)
+                            }}
+                        }}
+                        #expect(bits(dBias) == bits(expected),
+                                "dBias \(m)x\(n)x\(k), \(threads) threads, shared B \(shared), accumulate \(accumulate), \(impl)")
+                    }
+                }
+            }
+        }
+        let (m, n, k) = (50, 20, 40)
+        var data = TestData(seed: 77)
+        let dOut = data.array(m * n), a = data.array(m * k)
+        var expected = [Float](repeating: 0, count: n)
+        for row in 0..<m { for col in 0..<n { expected[col] += dOut[row * n + col] } }
+        var dB = [Float](repeating: 0, count: n * k), dBias = [Float](repeating: 0, count: n)
+        for (j0, j1) in [(16, 40), (0, 16)] {
+            ck_matmul_backward_b(impl == .avx2 ? Int32(CK_IMPL_AVX2) : Int32(CK_IMPL_PORTABLE),
+                                 &dB, dOut, a, m, k, n, 0, n, j0, j1, 1, &dBias)
+        }
+        #expect(bits(dBias) == bits(expected), "split by columns, \(impl)")
+    }
+
     /// `productThen` (a product, then an op on each block of rows as it is finished) gives
     /// the product's bits and calls the op once per block, the blocks covering every row
     /// once and none longer than `rowBlock`: forward with a bias and backward_a written
