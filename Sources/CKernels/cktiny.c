@@ -134,9 +134,10 @@ CT_AVX2 static void matmul_backward_input(float *dA, const float *dOut, const fl
     sgemm_small(dA, K, dOut, N, 1, W, K, M, K, N, accumulate, NULL);
 }
 
-// dW(N,K) += dOut(M,N)ᵀ·a(M,K), dBias(N) += Σ_m dOut(m,·): Kernels.matmulBackwardWeight.
+// dW(N,K) = dOut(M,N)ᵀ·a(M,K), written over (the bits Kernels.matmulBackwardWeight adds to
+// the zeroed gradient: see ck_matmul_backward_b), dBias(N) += Σ_m dOut(m,·).
 CT_AVX2 static void matmul_backward_weight(float *dW, float *dBias, const float *dOut, const float *a, long M, long N, long K) {
-    sgemm_small(dW, K, dOut, 1, N, a, K, N, K, M, 1, NULL);
+    sgemm_small(dW, K, dOut, 1, N, a, K, N, K, M, 0, NULL);
     if (dBias)
         for (long m = 0; m < M; m++) {
             const float *row = dOut + m * N;
@@ -340,8 +341,14 @@ CT_AVX2 static void pack_qkv(float *wqkvT, float *wqkvTt, const float *p, const 
     for (long s = 0; s < 3; s++) {
         const float *W = p + (s == 0 ? w->wq : s == 1 ? w->wk : w->wv);
         for (long h = 0; h < H; h++)
-            for (long d = 0; d < C; d++)
-                memcpy(wqkvTt + d * 3 * C + s * C + h * hs, W + (h * C + d) * hs, sizeof(float) * (size_t)hs);
+            for (long d = 0; d < C; d++) {
+                // A run of hs floats (the tutorial's 8: one vector; memcpy's call cost more).
+                float *to = wqkvTt + d * 3 * C + s * C + h * hs;
+                const float *from = W + (h * C + d) * hs;
+                long j = 0;
+                for (; j + 8 <= hs; j += 8) _mm256_storeu_ps(to + j, _mm256_loadu_ps(from + j));
+                for (; j < hs; j++) to[j] = from[j];
+            }
     }
     transpose(wqkvT, wqkvTt, C, 3 * C);
 }
@@ -398,7 +405,8 @@ CT_AVX2 double ck_tiny_forward(const ck_tiny_model *m) {
 }
 
 // Model.accumulateQKVGradients: scratch(C, 3C) = inputᵀ·dqkv written over (the bits of
-// adding it to zeros), then added into the (H, C, hs) gradients a run of hs floats at a time.
+// adding it to zeros), then copied into the (H, C, hs) gradients a run of hs floats at a
+// time (the bits of adding it to the zeroed gradients).
 CT_AVX2 static void accumulate_qkv_gradients(const ck_tiny_model *m, long l, const float *dqkv, const float *input, long rows) {
     const long C = m->C, H = m->H, hs = C / H;
     float *scratch = m->acts + m->dwqkvT;   // (C, 3C)
@@ -410,8 +418,37 @@ CT_AVX2 static void accumulate_qkv_gradients(const ck_tiny_model *m, long l, con
             for (long d = 0; d < C; d++) {
                 float *to = g + (h * C + d) * hs;
                 const float *from = scratch + d * 3 * C + s * C + h * hs;
-                for (long j = 0; j < hs; j++) to[j] += from[j];
+                for (long j = 0; j < hs; j++) to[j] = from[j];
             }
+    }
+}
+
+// Zeroes the gradients the backward adds to (biases, LayerNorm, embeddings), not the weight
+// matrices it writes over (wq, wk, wv, wo, w1, w2, and lm_head).
+static void zero_gradients_not_written_over(const ck_tiny_model *m) {
+    const long C = m->C, F = m->F;
+    long starts[64], ends[64], n = 0;
+    if (m->L * 6 + 1 > 64) {   // more layers than this list holds: zero everything
+        memset(m->grads, 0, sizeof(float) * (size_t)m->count);
+        return;
+    }
+    for (long l = 0; l < m->L; l++) {
+        const ck_tiny_layer *w = &m->layers[l];
+        const long at[6] = {w->wq, w->wk, w->wv, w->wo, w->w1, w->w2};
+        const long size[6] = {C * C, C * C, C * C, C * C, F * C, C * F};
+        for (int k = 0; k < 6; k++) { starts[n] = at[k]; ends[n] = at[k] + size[k]; n++; }
+    }
+    starts[n] = m->lmHead; ends[n] = m->lmHead + m->V * C; n++;
+    for (long i = 1; i < n; i++)   // sort by start (insertion: a few dozen at most)
+        for (long j = i; j > 0 && starts[j - 1] > starts[j]; j--) {
+            long t = starts[j]; starts[j] = starts[j - 1]; starts[j - 1] = t;
+            t = ends[j]; ends[j] = ends[j - 1]; ends[j - 1] = t;
+        }
+    long at = 0;
+    for (long i = 0; i <= n; i++) {
+        long next = i < n ? starts[i] : m->count;
+        if (next > at) memset(m->grads + at, 0, sizeof(float) * (size_t)(next - at));
+        if (i < n && ends[i] > at) at = ends[i];
     }
 }
 
@@ -421,7 +458,7 @@ CT_AVX2 void ck_tiny_backward(const ck_tiny_model *m) {
     float *g = m->grads, *a = m->acts;
     float *dres = a + m->dres, *dln = a + m->dln;
     float *attScratch = m->scratch + weight_scratch_count(C, V, F);
-    memset(g, 0, sizeof(float) * (size_t)m->count);
+    zero_gradients_not_written_over(m);
 
     cross_entropy_softmax_backward(a + m->dlogits, a + m->probs, m->targets, BT, V, m->targetCount);
     float *lastLayer = a + (L - 1) * m->layerStride;
