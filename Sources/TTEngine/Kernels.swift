@@ -74,6 +74,13 @@ public struct Kernels: Sendable {
     struct PackScratch: @unchecked Sendable {
         let base: UnsafeMutablePointer<Float>
         let count: Int
+        /// - Precondition: `base` is 32-byte aligned: the packed panels are written with
+        ///   aligned vector stores (a misaligned room would fault only now and then).
+        init(base: UnsafeMutablePointer<Float>, count: Int) {
+            precondition(UInt(bitPattern: base) % 32 == 0, "PackScratch needs a 32-byte aligned base")
+            self.base = base
+            self.count = count
+        }
     }
 
     public init(pool: ThreadPool = .shared, threshold: Int = Kernels.defaultThreshold, implementation: Implementation = .auto) {

@@ -233,8 +233,9 @@ private let shapes: [(m: Int, k: Int, n: Int)] = [
             for threads in [1, 2, 3] {
                 var kernels = Kernels(pool: ThreadPool(threads: threads), implementation: impl)
                 kernels.threshold = 0
-                let room = UnsafeMutablePointer<Float>.allocate(capacity: 16 * (k + 15) * max(m, 1) + 64)
-                defer { room.deallocate() }
+                let raw = UnsafeMutableRawPointer.allocate(byteCount: 4 * 16 * (k + 15) * max(m, 1), alignment: 64)
+                defer { raw.deallocate() }
+                let room = raw.bindMemory(to: Float.self, capacity: 16 * (k + 15) * max(m, 1))
                 for shared in [false, true] {
                     kernels.packScratch = shared ? Kernels.PackScratch(base: room, count: 16 * (k + 15) * max(m, 1)) : nil
                     for accumulate in [false, true] {
