@@ -423,42 +423,14 @@ CT_AVX2 static void accumulate_qkv_gradients(const ck_tiny_model *m, long l, con
     }
 }
 
-// Zeroes the gradients the backward adds to (biases, LayerNorm, embeddings), not the weight
-// matrices it writes over (wq, wk, wv, wo, w1, w2, and lm_head).
-static void zero_gradients_not_written_over(const ck_tiny_model *m) {
-    const long C = m->C, F = m->F;
-    long starts[64], ends[64], n = 0;
-    if (m->L * 6 + 1 > 64) {   // more layers than this list holds: zero everything
-        memset(m->grads, 0, sizeof(float) * (size_t)m->count);
-        return;
-    }
-    for (long l = 0; l < m->L; l++) {
-        const ck_tiny_layer *w = &m->layers[l];
-        const long at[6] = {w->wq, w->wk, w->wv, w->wo, w->w1, w->w2};
-        const long size[6] = {C * C, C * C, C * C, C * C, F * C, C * F};
-        for (int k = 0; k < 6; k++) { starts[n] = at[k]; ends[n] = at[k] + size[k]; n++; }
-    }
-    starts[n] = m->lmHead; ends[n] = m->lmHead + m->V * C; n++;
-    for (long i = 1; i < n; i++)   // sort by start (insertion: a few dozen at most)
-        for (long j = i; j > 0 && starts[j - 1] > starts[j]; j--) {
-            long t = starts[j]; starts[j] = starts[j - 1]; starts[j - 1] = t;
-            t = ends[j]; ends[j] = ends[j - 1]; ends[j - 1] = t;
-        }
-    long at = 0;
-    for (long i = 0; i <= n; i++) {
-        long next = i < n ? starts[i] : m->count;
-        if (next > at) memset(m->grads + at, 0, sizeof(float) * (size_t)(next - at));
-        if (i < n && ends[i] > at) at = ends[i];
-    }
-}
-
 CT_AVX2 void ck_tiny_backward(const ck_tiny_model *m) {
     const long B = m->B, T = m->T, C = m->C, V = m->V, H = m->H, F = m->F, L = m->L, BT = B * T;
     const float *p = m->params;
     float *g = m->grads, *a = m->acts;
     float *dres = a + m->dres, *dln = a + m->dln;
     float *attScratch = m->scratch + weight_scratch_count(C, V, F);
-    zero_gradients_not_written_over(m);
+    for (long r = 0; r < m->zeroRangeCount; r++)   // the rest is written over
+        memset(g + m->zeroRanges[2 * r], 0, sizeof(float) * (size_t)(m->zeroRanges[2 * r + 1] - m->zeroRanges[2 * r]));
 
     cross_entropy_softmax_backward(a + m->dlogits, a + m->probs, m->targets, BT, V, m->targetCount);
     float *lastLayer = a + (L - 1) * m->layerStride;

@@ -23,6 +23,8 @@ final class SmallModelPath {
     private let layers: UnsafeMutableBufferPointer<ck_tiny_layer>
     /// The no-decay ranges as (lo, hi) pairs, for `applyAdamW`.
     private let noDecay: UnsafeMutableBufferPointer<Int>
+    /// The gradient ranges the backward zeroes, as (lo, hi) pairs (`ck_tiny_model.zeroRanges`).
+    private let zeroRanges: UnsafeMutableBufferPointer<Int>
     private let scratch: UnsafeMutablePointer<Float>
     private var template: ck_tiny_model
     private let noDecayRanges: Int
@@ -43,12 +45,10 @@ final class SmallModelPath {
                                       ln1Gamma: w.ln1Gamma, ln1Beta: w.ln1Beta, ln2Gamma: w.ln2Gamma, ln2Beta: w.ln2Beta)
         }
         let ranges = model.offsets.normAndBias
-        noDecay = .allocate(capacity: max(1, 2 * ranges.count))
-        for (k, r) in ranges.enumerated() {
-            noDecay[2 * k] = r.lowerBound
-            noDecay[2 * k + 1] = r.upperBound
-        }
+        noDecay = Self.pairs(ranges)
         noDecayRanges = ranges.count
+        let zero = Self.addedTo(model.offsets, C: C, V: V, F: F, count: model.layout.totalCount)
+        zeroRanges = Self.pairs(zero)
         let count = ck_tiny_scratch_count(C, V, F, T)
         scratch = .allocate(capacity: count)
         scratch.initialize(repeating: 0, count: count)
@@ -67,6 +67,8 @@ final class SmallModelPath {
         template.tokEmb = o.tokEmb; template.posEmb = o.posEmb; template.lmHead = o.lmHead
         template.lnfGamma = o.lnfGamma; template.lnfBeta = o.lnfBeta
         template.layers = UnsafePointer(layers.baseAddress)
+        template.zeroRanges = UnsafePointer(zeroRanges.baseAddress)
+        template.zeroRangeCount = zero.count
         template.ln1 = a.ln1; template.ln1Mean = a.ln1Mean; template.ln1Rstd = a.ln1Rstd
         template.qkv = a.qkv; template.atty = a.atty; template.att = a.att; template.attproj = a.attproj
         template.res2 = a.res2; template.ln2 = a.ln2; template.ln2Mean = a.ln2Mean; template.ln2Rstd = a.ln2Rstd
@@ -85,7 +87,37 @@ final class SmallModelPath {
     deinit {
         layers.deallocate()
         noDecay.deallocate()
+        zeroRanges.deallocate()
         scratch.deallocate()
+    }
+
+    /// `ranges` as (lo, hi) pairs in a buffer the C side reads.
+    private static func pairs(_ ranges: [Range<Int>]) -> UnsafeMutableBufferPointer<Int> {
+        let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, 2 * ranges.count))
+        for (k, r) in ranges.enumerated() {
+            buffer[2 * k] = r.lowerBound
+            buffer[2 * k + 1] = r.upperBound
+        }
+        return buffer
+    }
+
+    /// The gradients the fused backward adds to, so zeroes first (biases, LayerNorm,
+    /// embeddings): the buffer [0, count) but the weight matrices it writes over (each
+    /// layer's wq, wk, wv, wo, w1 and w2, and lm_head), in order.
+    private static func addedTo(_ o: ParameterOffsets, C: Int, V: Int, F: Int, count: Int) -> [Range<Int>] {
+        var written: [Range<Int>] = [o.lmHead..<(o.lmHead + V * C)]
+        for w in o.layers {
+            for (at, n) in [(w.wq, C * C), (w.wk, C * C), (w.wv, C * C), (w.wo, C * C), (w.w1, F * C), (w.w2, C * F)] {
+                written.append(at..<(at + n))
+            }
+        }
+        var zero: [Range<Int>] = [], at = 0
+        for r in written.sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if r.lowerBound > at { zero.append(at..<r.lowerBound) }
+            at = max(at, r.upperBound)
+        }
+        if count > at { zero.append(at..<count) }
+        return zero
     }
 
     /// Whether a step on a (B, T) batch takes this path with these kernels: the general

@@ -41,6 +41,10 @@ typedef struct {
     float *scratch;             // ck_tiny_scratch_count floats
     long tokEmb, posEmb, lmHead, lnfGamma, lnfBeta;
     const ck_tiny_layer *layers;   // L entries
+    // The gradients the backward adds to, as zeroRangeCount sorted [lo, hi) pairs: it zeroes
+    // them first and writes the rest (the weight matrices) over.
+    const long *zeroRanges;
+    long zeroRangeCount;
     // Per-layer activation views, relative to layer l's start (l * layerStride); fchExp
     // is -1 when the model does not keep GELU's exps.
     long ln1, ln1Mean, ln1Rstd, qkv, atty, att, attproj, res2, ln2, ln2Mean, ln2Rstd;
@@ -58,7 +62,8 @@ long ck_tiny_scratch_count(long C, long V, long F, long T);
 /// order in double (Model.forward divides it by the count).
 double ck_tiny_forward(const ck_tiny_model *m);
 
-/// The backward pass of the last forward: overwrites the gradients.
+/// The backward pass of the last forward: overwrites the gradients (the weight matrices
+/// written over, the ranges of `zeroRanges` zeroed and then added to).
 void ck_tiny_backward(const ck_tiny_model *m);
 
 /// Σ g² over g[0, n) in double, as Model.gradientSumOfSquares: blocks of `block` floats,
