@@ -826,6 +826,20 @@ static long round_up_nr(long n) { return (n + NR - 1) / NR * NR; }
 static void exp_shift_sum3_avx2(float *x[3], const long n[3], const float shift[3], float sum[3]);
 #endif
 
+// sum[r] = ck_exp_shift_sum(x[r], n[r], shift[r]) for r < w (w ≤ 3): with AVX2 three rows
+// at once (their exps' chains overlap), the same bits as one at a time.
+static void exp_shift_sums(float *x[3], const long n[3], const float shift[3], float sum[3], long w, int avx2) {
+#if CK_HAVE_X86
+    if (avx2 && w == 3) {
+        exp_shift_sum3_avx2(x, n, shift, sum);
+        return;
+    }
+#else
+    (void)avx2;
+#endif
+    for (long r = 0; r < w; r++) sum[r] = ck_exp_shift_sum(x[r], n[r], shift[r]);
+}
+
 // Floats of a thread's scratch for one pair (forward, or backward with backward != 0).
 static size_t attention_scratch_count(long T, long hs, int backward) {
     if (T <= 0 || hs <= 0) return 0;
@@ -911,23 +925,15 @@ void ck_attention_forward_pair(int impl, float *y, long ldy, float *att, const f
         sgemm_block_causal(impl, r0, r1, 0, r1, hs, q, ld, 1, NULL, 0, 0, att, T, 0, NULL, kT, 1, hs,
                            CAUSAL_COLUMNS, NULL);
         for (long t = r0; t < r1;) {
-            // Rows t..t+w-1: three at once with AVX2 (their exps overlap), else one.
-            long w = 1;
+            long w = t + 3 <= r1 ? 3 : 1;   // rows t..t+w-1
             float *x[3], maxv[3], sum[3];
             long n[3];
-#if CK_HAVE_X86
-            if (avx2 && t + 3 <= r1) w = 3;
-#endif
             for (long r = 0; r < w; r++) {
                 x[r] = att + (t + r) * T;
                 n[r] = t + r + 1;
                 maxv[r] = scale_and_max(x[r], n[r], scale, avx2);
             }
-#if CK_HAVE_X86
-            if (w == 3) exp_shift_sum3_avx2(x, n, maxv, sum);
-            else
-#endif
-            sum[0] = ck_exp_shift_sum(x[0], n[0], maxv[0]);
+            exp_shift_sums(x, n, maxv, sum, w, avx2);
             for (long r = 0; r < w; r++) {
                 scale_row(x[r], n[r], 1.0f / sum[r], avx2);
                 memset(x[r] + n[r], 0, sizeof(float) * (size_t)(T - n[r]));
