@@ -25,6 +25,7 @@ struct TTCkpt: ParsableCommand {
     /// Parses, runs, and maps every failure to one stderr line and exit status 2
     /// (see `CommandLineErrors`).
     static func main() {
+        ParentWatch.startIfAsked()
         CommandLineErrors.runMain(TTCkpt.self)
     }
 }

@@ -126,6 +126,64 @@ import Testing
         #expect(try dir.listing() == ["m.ttc", "x.ttc"])  // no lock file left
     }
 
+    // MARK: a parent that ends
+
+    /// With `TTCKPT_EXIT_WITH_PARENT=1`, a training whose parent process ended (here a shell
+    /// that started it in the background and exited) gets SIGHUP: it saves and ends. Without
+    /// it, the orphan trains on (and is stopped by hand), so the watch is what ends it.
+    @Test func anEndedParentStopsTheTrainingWhichSaves() throws {
+        for watch in [true, false] {
+            let dir = try TemporaryDirectory("orphan")
+            try CLIRunner.ok(["init", "m.ttc"], in: dir)
+            // The shell waits for the lock file (the run has started, and its watch with it),
+            // then exits. It is spawned and reaped here directly: Foundation's Process waits
+            // for the shell's background child too.
+            let script = "\"$0\" train m.ttc --steps 100000000 --quiet >/dev/null 2>&1 & echo $! >pid; "
+                + "while [ ! -s .m.ttc.lock ]; do sleep 0.05; done"
+            var environment = ProcessInfo.processInfo.environment
+            environment[CLIRunner.exitWithParent] = watch ? "1" : nil
+            let argv = ["/bin/sh", "-c", "cd \"$1\" || exit 1; " + script, CLIRunner.binaryPath, dir.url.path]
+            let envp = environment.map { "\($0.key)=\($0.value)" }
+            // No signal blocked in the children (see CLIRunner.launch).
+            var attributes = posix_spawnattr_t()
+            posix_spawnattr_init(&attributes)
+            defer { posix_spawnattr_destroy(&attributes) }
+            var none = sigset_t()
+            sigemptyset(&none)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+            var shellPid: pid_t = 0
+            let spawned = withCStrings(argv) { a in
+                withCStrings(envp) { e in posix_spawn(&shellPid, "/bin/sh", nil, &attributes, a, e) }
+            }
+            try #require(spawned == 0)
+            var status: Int32 = 0
+            while waitpid(shellPid, &status, 0) < 0 && errno == EINTR {}
+            // The training's process id, from a file (not through a pipe, which the orphan
+            // could hold open).
+            let holder = try String(contentsOfFile: dir.path("pid"), encoding: .utf8)
+            let pid = try #require(pid_t(holder.trimmingCharacters(in: .whitespacesAndNewlines)))
+            func running() -> Bool {
+                guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                      let close = stat.lastIndex(of: ")") else { return false }
+                return !stat[close...].hasPrefix(") Z")   // a zombie has ended
+            }
+            let deadline = Date().addingTimeInterval(watch ? 60 : 1.5)
+            while running() && Date() < deadline { usleep(20_000) }
+            if watch {
+                #expect(!running(), "the orphaned training is still running")
+                if running() { kill(pid, SIGKILL) }   // a failed test leaves no orphan either
+            } else {
+                #expect(running(), "the orphaned training ended without the watch")
+                kill(pid, SIGTERM)
+                let stop = Date().addingTimeInterval(60)
+                while running() && Date() < stop { usleep(20_000) }
+            }
+            #expect(try load(dir, "m.ttc").training.step > 0, "saved when it stopped (watch \(watch))")
+            #expect(try dir.listing() == ["m.ttc", "pid"], "no lock or temporary file left (watch \(watch))")
+        }
+    }
+
     // MARK: #5 overwrites
 
     @Test func existingOutputsNeedForceButInPlaceTrainingDoesNot() throws {
@@ -428,4 +486,11 @@ import Testing
         #expect(data.byteCount == bytes.count)
         #expect(data.sha256 == SHA256.hexDigest(bytes))
     }
+}
+
+/// Calls `body` with `strings` as a NULL-terminated C array (argv, envp).
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafeMutablePointer<CChar>?]) -> R) -> R {
+    let pointers = strings.map { strdup($0) } + [nil]
+    defer { pointers.forEach { free($0) } }
+    return body(pointers)
 }

@@ -71,6 +71,10 @@ enum CLIRunner {
         deinit { try? FileManager.default.removeItem(at: scratch) }
     }
 
+    /// Set to 1 for every child `start` runs: a child whose parent ended (a test process
+    /// that crashed) gets SIGHUP, so no `train --steps 100000000` outlives the tests.
+    static let exitWithParent = "TTCKPT_EXIT_WITH_PARENT"
+
     static func start(_ args: [String], in directory: URL? = nil) throws -> Running {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("tt-ckpt-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
@@ -80,6 +84,9 @@ enum CLIRunner {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binaryPath)
         process.arguments = args
+        var environment = ProcessInfo.processInfo.environment
+        environment[exitWithParent] = "1"
+        process.environment = environment
         if let directory { process.currentDirectoryURL = directory }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: out)
