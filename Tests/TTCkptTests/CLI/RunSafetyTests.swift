@@ -164,9 +164,11 @@ import Testing
             let holder = try String(contentsOfFile: dir.path("pid"), encoding: .utf8)
             let pid = try #require(pid_t(holder.trimmingCharacters(in: .whitespacesAndNewlines)))
             func running() -> Bool {
+                guard kill(pid, 0) == 0 else { return false }
+                // Where init does not reap orphans (a container's), an ended one is a zombie.
                 guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                      let close = stat.lastIndex(of: ")") else { return false }
-                return !stat[close...].hasPrefix(") Z")   // a zombie has ended
+                      let close = stat.lastIndex(of: ")") else { return true }
+                return !stat[close...].hasPrefix(") Z")
             }
             let deadline = Date().addingTimeInterval(watch ? 60 : 1.5)
             while running() && Date() < deadline { usleep(20_000) }
