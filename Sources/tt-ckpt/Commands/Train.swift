@@ -28,7 +28,8 @@ extension TTCkpt {
                 SIGHUP (the terminal closed), which finish the current step,
                 save, and exit 130, 143 or 129. Periodic saves are written in
                 the background from a snapshot while training continues; the
-                final save is synchronous.
+                final save is synchronous. With TTCKPT_EXIT_WITH_PARENT=1 the
+                run also gets SIGHUP when the process that started it ends.
 
                 Nothing finished is lost: every path the run will write is
                 checked before the first step; CKPT is replaced in place by
