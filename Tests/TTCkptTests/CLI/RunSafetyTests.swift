@@ -136,8 +136,8 @@ import Testing
             let dir = try TemporaryDirectory("orphan")
             try CLIRunner.ok(["init", "m.ttc"], in: dir)
             // The shell waits for the lock file (the run has started, and its watch with it),
-            // then exits. It is spawned and reaped here directly: Foundation's Process waits
-            // for the shell's background child too.
+            // then exits. It is spawned and reaped here directly (posix_spawn, waitpid), so
+            // nothing but the shell's own exit is waited for.
             let script = "\"$0\" train m.ttc --steps 100000000 --quiet >/dev/null 2>&1 & echo $! >pid; "
                 + "while [ ! -s .m.ttc.lock ]; do sleep 0.05; done"
             var environment = ProcessInfo.processInfo.environment
