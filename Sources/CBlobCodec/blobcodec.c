@@ -356,22 +356,48 @@ static inline void bw_align(bitw *w) {
 
 typedef struct { uint32_t freq; uint16_t sym; } leaf;
 
-// By (frequency, symbol): a total order, so the result does not depend on the sort. Each
-// leaf is one 64-bit key (frequency << 16 | symbol) and the keys are merge-sorted bottom
-// up; qsort with a comparison callback cost about 10% of a save (two sorts per plane).
+// By (frequency, symbol): a total order, so the result does not depend on the sort. The
+// leaves come in ascending symbol order, so a stable sort by frequency gives it.
+//
+// Most planes' histograms are narrow (a plane of near-random bytes: every count close to
+// n/256), and there a counting sort over [min, max] is linear. Otherwise each leaf is one
+// 64-bit key (frequency << 16 | symbol), merge-sorted bottom up without data-dependent
+// branches (a plane's Huffman code is built twice, and a branchy merge's mispredictions
+// made this sort most of that cost).
+#define CB_COUNTING_RANGE 2048
 static void sort_leaves(leaf *v, int n) {
+    uint32_t lo = UINT32_MAX, hi = 0;
+    for (int i = 0; i < n; i++) {
+        lo = v[i].freq < lo ? v[i].freq : lo;
+        hi = v[i].freq > hi ? v[i].freq : hi;
+    }
+    if (hi - lo < CB_COUNTING_RANGE) {
+        uint16_t start[CB_COUNTING_RANGE + 1];
+        uint32_t range = hi - lo + 1;
+        memset(start, 0, sizeof(uint16_t) * (range + 1));
+        for (int i = 0; i < n; i++) start[v[i].freq - lo + 1]++;
+        for (uint32_t k = 1; k <= range; k++) start[k] = (uint16_t)(start[k] + start[k - 1]);
+        leaf out[288];
+        for (int i = 0; i < n; i++) out[start[v[i].freq - lo]++] = v[i];
+        memcpy(v, out, sizeof(leaf) * (size_t)n);
+        return;
+    }
     uint64_t a[288], b[288];
     for (int i = 0; i < n; i++) a[i] = (uint64_t)v[i].freq << 16 | v[i].sym;
     uint64_t *src = a, *dst = b;
-    for (int i = 0; i + 1 < n; i += 2)   // runs of 2 first
-        if (a[i] > a[i + 1]) { uint64_t t = a[i]; a[i] = a[i + 1]; a[i + 1] = t; }
-    for (int width = 2; width < n; width *= 2) {
-        for (int lo = 0; lo < n; lo += 2 * width) {
-            int mid = lo + width < n ? lo + width : n, hi = lo + 2 * width < n ? lo + 2 * width : n;
-            int i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) dst[k++] = src[i] <= src[j] ? src[i++] : src[j++];
+    for (int width = 1; width < n; width *= 2) {
+        for (int lo2 = 0; lo2 < n; lo2 += 2 * width) {
+            int mid = lo2 + width < n ? lo2 + width : n, end = lo2 + 2 * width < n ? lo2 + 2 * width : n;
+            int i = lo2, j = mid, k = lo2;
+            while (i < mid && j < end) {
+                uint64_t x = src[i], y = src[j];
+                int takeLeft = x <= y;
+                dst[k++] = takeLeft ? x : y;
+                i += takeLeft;
+                j += !takeLeft;
+            }
             while (i < mid) dst[k++] = src[i++];
-            while (j < hi) dst[k++] = src[j++];
+            while (j < end) dst[k++] = src[j++];
         }
         uint64_t *t = src; src = dst; dst = t;
     }
@@ -395,23 +421,29 @@ static void huffman_lengths(const uint32_t *freq, int nsym, int limit, uint8_t *
         return;
     }
     sort_leaves(leaves, n);
-    // Internal nodes: weight and parent; leaves' parents in leafParent.
-    uint64_t w[576];
+    // Node ids: leaves 0..n-1, internal nodes n.. in order of creation. The two queues'
+    // weights end in sentinels, so each pick is a comparison without a branch: a leaf
+    // when its weight is ≤ the next node's (ties to the leaf), as long as leaves remain.
+    uint64_t leafW[289], nodeW[288];
     int parent[576];
-    for (int i = 0; i < n; i++) { w[i] = leaves[i].freq; parent[i] = -1; }
-    int nextLeaf = 0, nextNode = n, nodes = n;
+    for (int i = 0; i < n; i++) { leafW[i] = leaves[i].freq; parent[i] = -1; }
+    leafW[n] = UINT64_MAX;
+    for (int k = 0; k < n; k++) nodeW[k] = UINT64_MAX;
+    int nextLeaf = 0, nextNode = 0;
     for (int k = 0; k < n - 1; k++) {
-        int pick[2];
+        uint64_t sum = 0;
         for (int t = 0; t < 2; t++) {
-            if (nextLeaf < n && (nextNode >= nodes || w[nextLeaf] <= w[nextNode])) pick[t] = nextLeaf++;
-            else pick[t] = nextNode++;
+            int takeLeaf = leafW[nextLeaf] <= nodeW[nextNode];
+            int id = takeLeaf ? nextLeaf : n + nextNode;
+            sum += takeLeaf ? leafW[nextLeaf] : nodeW[nextNode];
+            parent[id] = n + k;
+            nextLeaf += takeLeaf;
+            nextNode += !takeLeaf;
         }
-        w[nodes] = w[pick[0]] + w[pick[1]];
-        parent[nodes] = -1;
-        parent[pick[0]] = nodes;
-        parent[pick[1]] = nodes;
-        nodes++;
+        nodeW[k] = sum;
+        parent[n + k] = -1;
     }
+    int nodes = 2 * n - 1;
     int depth[576];
     depth[nodes - 1] = 0;
     for (int i = nodes - 2; i >= 0; i--) depth[i] = depth[parent[i]] + 1;
@@ -436,10 +468,13 @@ static void huffman_lengths(const uint32_t *freq, int nsym, int limit, uint8_t *
         for (int c = 0; c < count[l]; c++) len[leaves[i++].sym] = (uint8_t)l;
 }
 
+// The low n bits of v (n ≤ 16) in reverse order.
 static uint32_t reverse_bits(uint32_t v, int n) {
-    uint32_t r = 0;
-    for (int i = 0; i < n; i++) { r = (r << 1) | (v & 1); v >>= 1; }
-    return r;
+    v = ((v >> 1) & 0x5555u) | ((v & 0x5555u) << 1);
+    v = ((v >> 2) & 0x3333u) | ((v & 0x3333u) << 2);
+    v = ((v >> 4) & 0x0f0fu) | ((v & 0x0f0fu) << 4);
+    v = ((v >> 8) & 0x00ffu) | ((v & 0x00ffu) << 8);
+    return (v & 0xffffu) >> (16 - n);
 }
 
 // Canonical codes (RFC 1951 §3.2.2), bit-reversed for LSB-first output.
