@@ -41,12 +41,15 @@ public enum CheckpointWriter {
         // soon as it and the ones before it are done, and the device starts on them at once,
         // so the write and most of the fsync overlap the compression. The preamble and
         // header, which need every blob's length and checksums, come last, over zeros.
+        // With one path a blob's bytes are dropped once written, so the memory is reused by
+        // the blobs after it (fewer fresh pages to fault in) and a save never holds the
+        // whole compressed file.
         var blobs: [CompressedBlob] = []
         var head: [UInt8] = []
         try AtomicWrite.write(to: first, io: options.io) { sink in
             try sink.append([UInt8](repeating: 0, count: layout.headLength))
             var end = layout.headLength, flushed = 0
-            blobs = try compressAll(checkpoint.tensors, options: options) { _, blob in
+            blobs = try compressAll(checkpoint.tensors, options: options, keepStored: paths.count > 1) { _, blob in
                 try sink.append(blob.stored)
                 end += blob.stored.count
                 if end - flushed >= writebackChunk {
@@ -101,9 +104,9 @@ public enum CheckpointWriter {
         func entries(_ blobs: [CompressedBlob]) -> [TensorEntry] {
             var offset = UInt64(headLength)
             return zip(tensors, blobs).map { t, b in
-                defer { offset += UInt64(b.stored.count) }
+                defer { offset += UInt64(b.storedLength) }
                 return TensorEntry(name: t.name, role: t.role, dtype: .f32, shape: t.shape, compression: .zlib, filter: b.filter,
-                                   offset: offset, storedLength: UInt64(b.stored.count), rawLength: UInt64(t.values.count * 4),
+                                   offset: offset, storedLength: UInt64(b.storedLength), rawLength: UInt64(t.values.count * 4),
                                    rawCRC32: b.rawCRC, storedCRC32: b.storedCRC)
             }
         }
@@ -170,7 +173,10 @@ public enum CheckpointWriter {
     }
 
     struct CompressedBlob {
+        /// The blob's bytes; empty once written when `compressAll` was told not to keep them.
         var stored: [UInt8]
+        /// The blob's length in bytes (kept when `stored` is dropped).
+        let storedLength: Int
         var filter: BlobFilter
         var rawCRC: UInt32
         /// SHA-256 of the raw bytes (the `hash` section's entry), filled in by
@@ -181,6 +187,7 @@ public enum CheckpointWriter {
 
         init(stored: [UInt8], filter: BlobFilter, rawCRC: UInt32) {
             self.stored = stored
+            storedLength = stored.count
             self.filter = filter
             self.rawCRC = rawCRC
             storedCRC = crc32Of(stored)
@@ -193,17 +200,20 @@ public enum CheckpointWriter {
     /// thread that finds no tensor left to compress goes on to the digests (only the
     /// header needs them), two tensors at a time (`DigestPairs`). Each tensor's result
     /// depends only on its values and the options, so the output is the same for any
-    /// thread count. An error thrown by `emit` stops the work and is rethrown.
-    static func compressAll(_ tensors: [NamedTensor], options: WriteOptions,
+    /// thread count. An error thrown by `emit` stops the work and is rethrown. Unless
+    /// `keepStored`, each blob's `stored` bytes are released once `emit` has returned.
+    static func compressAll(_ tensors: [NamedTensor], options: WriteOptions, keepStored: Bool = true,
                             emit: (Int, CompressedBlob) throws -> Void = { _, _ in }) throws -> [CompressedBlob] {
         let threads = min(max(1, options.threads), max(1, tensors.count))
         let digestPairs = DigestPairs(sizes: tensors.map(\.values.count))
         var digests = [[UInt8]](repeating: [], count: tensors.count)
         var blobs: [CompressedBlob]
         if threads == 1 {
+            let scratch = ShuffleScratch()
             blobs = try tensors.indices.map { i in
-                let blob = compressTensor(tensors[i].values, options: options)
+                var blob = compressTensor(tensors[i].values, options: options, scratch: scratch)
                 try emit(i, blob)
+                if !keepStored { blob.stored = [] }
                 return blob
             }
             digests.withUnsafeMutableBufferPointer { out in
@@ -217,8 +227,15 @@ public enum CheckpointWriter {
                 digests.withUnsafeMutableBufferPointer { out in
                     nonisolated(unsafe) let out = out
                     DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                        let scratch = ShuffleScratch()
                         while let i = queue.take() {
-                            queue.finish(i, compressTensor(tensors[i].values, options: options), emit: emit)
+                            queue.finish(i, compressTensor(tensors[i].values, options: options, scratch: scratch)) { k, blob in
+                                try emit(k, blob)
+                                guard !keepStored else { return blob }
+                                var kept = blob
+                                kept.stored = []
+                                return kept
+                            }
                         }
                         while !queue.failed {
                             let k = nextPair.take()
@@ -240,10 +257,10 @@ public enum CheckpointWriter {
     static let sampleChunks = 4
     static let sampleChunkElements = 1024
 
-    static func compressTensor(_ values: [Float], options: WriteOptions) -> CompressedBlob {
+    static func compressTensor(_ values: [Float], options: WriteOptions, scratch: ShuffleScratch? = nil) -> CompressedBlob {
         if options.compression != .zlib {
             let b = encodeBlob(values, compression: options.compression, filter: options.filter, exactChoiceLimit: exactChoiceLimit,
-                               sampleChunks: sampleChunks, sampleChunkElements: sampleChunkElements)
+                               sampleChunks: sampleChunks, sampleChunkElements: sampleChunkElements, scratch: scratch)
             return CompressedBlob(stored: b.stored, filter: b.filter, rawCRC: b.rawCRC)
         }
         let raw = littleEndianBytes(values)

@@ -46,8 +46,10 @@ final class WorkCounter: @unchecked Sendable {
 /// Work items 0, 1, 2, ... handed out in order to any number of threads, whose results are
 /// passed on in that order: `finish` stores item i's result, and the thread that completes
 /// the run of finished items at the front passes them to `emit`, outside the lock, while
-/// the others go on working. One thread emits at a time. The first error `emit` throws
-/// stops the hand-out; `results()` rethrows it.
+/// the others go on working. One thread emits at a time. What `emit` returns is the result
+/// kept for `results()` (the emitted value is released once `emit` returns, so `emit` can
+/// keep less of it). The first error `emit` throws stops the hand-out; `results()`
+/// rethrows it.
 final class InOrderQueue<Result>: @unchecked Sendable {
     private let lock = NSLock()
     private var slots: [Result?]
@@ -70,7 +72,7 @@ final class InOrderQueue<Result>: @unchecked Sendable {
         }
     }
 
-    func finish(_ i: Int, _ result: Result, emit: (Int, Result) throws -> Void) {
+    func finish(_ i: Int, _ result: Result, emit: (Int, Result) throws -> Result) {
         lock.lock()
         slots[i] = result
         guard !emitting, failure == nil else { return lock.unlock() }
@@ -78,14 +80,25 @@ final class InOrderQueue<Result>: @unchecked Sendable {
         while true {
             let start = emitted
             while emitted < slots.count, slots[emitted] != nil { emitted += 1 }
-            let ready = (start..<emitted).map { ($0, slots[$0]!) }
+            // Moved out of their slots (only this thread reads slots below `emitted`), so
+            // each is released as soon as it has been emitted.
+            var ready: [Result?] = (start..<emitted).map { k in
+                defer { slots[k] = nil }
+                return slots[k]
+            }
             if ready.isEmpty || failure != nil {
+                for (k, r) in zip(start..., ready) { slots[k] = r }
                 emitting = false
                 return lock.unlock()
             }
             lock.unlock()
             do {
-                for (k, r) in ready { try emit(k, r) }
+                for j in ready.indices {
+                    let r = ready[j]!
+                    ready[j] = nil
+                    let kept = try emit(start + j, r)
+                    lock.withLock { slots[start + j] = kept }
+                }
             } catch {
                 lock.withLock { failure = error }
             }

@@ -293,8 +293,10 @@ struct EncodedBlob {
 /// only if strictly smaller), and for larger ones decides the same way on the writer's
 /// sample (`sampleChunks` evenly spaced runs of `sampleChunkElements`); `.small` encodes
 /// both ways always. Deterministic: the bytes depend only on the values and the options.
+/// `scratch` (optional) holds the shuffled bytes, reused from one call to the next.
 func encodeBlob(_ values: [Float], compression: BlobEncoding, filter forced: BlobFilter?,
-                exactChoiceLimit: Int, sampleChunks: Int, sampleChunkElements: Int) -> EncodedBlob {
+                exactChoiceLimit: Int, sampleChunks: Int, sampleChunkElements: Int,
+                scratch: ShuffleScratch? = nil) -> EncodedBlob {
     precondition(compression != .zlib)
     return values.withUnsafeBufferPointer { v in
         let raw = UnsafeRawBufferPointer(v)
@@ -305,14 +307,14 @@ func encodeBlob(_ values: [Float], compression: BlobEncoding, filter forced: Blo
         #endif
         let effort = compression.effort
         if let forced {
-            return EncodedBlob(stored: planeStream(v, filter: forced, effort: effort), filter: forced, rawCRC: rawCRC)
+            return EncodedBlob(stored: planeStream(v, filter: forced, effort: effort, scratch: scratch), filter: forced, rawCRC: rawCRC)
         }
         if compression == .none {
-            return EncodedBlob(stored: planeStream(v, filter: .none, effort: effort), filter: .none, rawCRC: rawCRC)
+            return EncodedBlob(stored: planeStream(v, filter: .none, effort: effort, scratch: scratch), filter: .none, rawCRC: rawCRC)
         }
         if compression == .small || v.count <= exactChoiceLimit {
-            let plain = planeStream(v, filter: .none, effort: effort)
-            let shuffled = planeStream(v, filter: .shuffle, effort: effort)
+            let plain = planeStream(v, filter: .none, effort: effort, scratch: scratch)
+            let shuffled = planeStream(v, filter: .shuffle, effort: effort, scratch: scratch)
             return shuffled.count < plain.count ? EncodedBlob(stored: shuffled, filter: .shuffle, rawCRC: rawCRC)
                                                 : EncodedBlob(stored: plain, filter: .none, rawCRC: rawCRC)
         }
@@ -323,16 +325,40 @@ func encodeBlob(_ values: [Float], compression: BlobEncoding, filter forced: Blo
             sample.append(contentsOf: v[start..<(start + sampleChunkElements)])
         }
         let choice: BlobFilter = sample.withUnsafeBufferPointer { s in
-            planeStream(s, filter: .shuffle, effort: effort).count < planeStream(s, filter: .none, effort: effort).count
+            planeStream(s, filter: .shuffle, effort: effort, scratch: scratch).count
+                < planeStream(s, filter: .none, effort: effort, scratch: scratch).count
                 ? .shuffle : .none
         }
-        return EncodedBlob(stored: planeStream(v, filter: choice, effort: effort), filter: choice, rawCRC: rawCRC)
+        return EncodedBlob(stored: planeStream(v, filter: choice, effort: effort, scratch: scratch), filter: choice, rawCRC: rawCRC)
+    }
+}
+
+/// A buffer for the shuffled bytes, kept by one thread across the tensors of a save, so
+/// that a save does not allocate (and fault in) a fresh one for every tensor.
+final class ShuffleScratch {
+    private var buffer: UnsafeMutableRawPointer? = nil
+    private var capacity = 0
+
+    init() {}
+
+    deinit { buffer?.deallocate() }
+
+    /// Room for at least `bytes` bytes (its contents are not kept when it grows).
+    func room(_ bytes: Int) -> UnsafeMutableRawPointer {
+        if bytes > capacity || buffer == nil {
+            buffer?.deallocate()
+            capacity = max(bytes, 64)
+            buffer = .allocate(byteCount: capacity, alignment: 64)
+        }
+        return buffer!
     }
 }
 
 /// One zlib stream of `values`' little-endian bytes, filtered by `filter`, written by
 /// `cb_zlib_planes` (one plane of 4n bytes unfiltered, four planes of n bytes shuffled).
-func planeStream(_ values: UnsafeBufferPointer<Float>, filter: BlobFilter, effort: Int32) -> [UInt8] {
+/// The shuffled bytes go to `scratch` when given, else to a buffer of this call's own.
+func planeStream(_ values: UnsafeBufferPointer<Float>, filter: BlobFilter, effort: Int32,
+                 scratch shuffleScratch: ShuffleScratch? = nil) -> [UInt8] {
     let n = values.count
     let planes = filter == .shuffle ? 4 : 1
     let planeBytes = filter == .shuffle ? n : 4 * n
@@ -347,10 +373,10 @@ func planeStream(_ values: UnsafeBufferPointer<Float>, filter: BlobFilter, effor
         source = UnsafeRawPointer(scratch)
         #endif
         if filter == .shuffle && n > 0 {
-            let shuffled = UnsafeMutableRawPointer.allocate(byteCount: 4 * n, alignment: 64)
+            let shuffled = shuffleScratch?.room(4 * n) ?? UnsafeMutableRawPointer.allocate(byteCount: 4 * n, alignment: 64)
             cb_shuffle4(shuffled.assumingMemoryBound(to: UInt8.self), source!.assumingMemoryBound(to: UInt8.self), n)
             scratch?.deallocate()
-            scratch = shuffled
+            scratch = shuffleScratch == nil ? shuffled : nil
             source = UnsafeRawPointer(shuffled)
         }
         let data = (source ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: UInt8.self)

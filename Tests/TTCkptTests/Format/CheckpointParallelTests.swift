@@ -52,7 +52,8 @@ import Testing
 
     /// The save streams each blob to the file as it is compressed and writes the header
     /// last: the file must be exactly the encoded bytes, for any thread count, and a
-    /// second path gets the same bytes.
+    /// second path gets the same bytes. With one path the blobs' bytes are dropped as they
+    /// are written (the header is built from their kept lengths).
     @Test func streamedSavesAreTheEncodedBytes() throws {
         let c = try checkpoint()
         let expected = try CheckpointWriter.encodedBytes(c)
@@ -65,11 +66,21 @@ import Testing
             try CheckpointWriter.write(c, to: paths, options: o, written: { written.append($0) })
             #expect(written == paths)
             for p in paths { #expect(FormatFixtures.readBytes(p) == expected, "\(threads) threads: \(p)") }
+            let single = dir + "/c\(threads).ttc"
+            try CheckpointWriter.write(c, to: single, options: o)
+            #expect(FormatFixtures.readBytes(single) == expected, "\(threads) threads, one path")
+            var kept: [Int] = []
+            let dropped = try CheckpointWriter.compressAll(c.tensors, options: o, keepStored: false) { _, blob in kept.append(blob.stored.count) }
+            #expect(dropped.allSatisfy { $0.stored.isEmpty })
+            #expect(dropped.map(\.storedLength) == kept)
+            let full = try CheckpointWriter.compressAll(c.tensors, options: o)
+            #expect(dropped.map(\.storedLength) == full.map(\.stored.count))
         }
     }
 
     /// `InOrderQueue` passes results on in item order whatever order they finish in, one
-    /// emit at a time; an emit that throws stops the hand-out and its error comes back.
+    /// emit at a time, and keeps what each emit returns; an emit that throws stops the
+    /// hand-out and its error comes back.
     @Test func inOrderQueueEmitsInOrderAndStopsOnError() throws {
         final class Log: @unchecked Sendable {
             let lock = NSLock()
@@ -89,6 +100,7 @@ import Testing
                         if r != k * k { log.lock.withLock { log.wrong = true } }
                         if k == failAt { throw Stop() }
                         log.lock.withLock { log.order.append(k) }
+                        return -r
                     }
                 }
             }
@@ -98,7 +110,7 @@ import Testing
                 #expect(throws: Stop.self) { try queue.results() }
             } else {
                 #expect(log.order == Array(0..<100))
-                #expect(try queue.results() == (0..<100).map { $0 * $0 })
+                #expect(try queue.results() == (0..<100).map { -$0 * $0 })
             }
         }
     }
