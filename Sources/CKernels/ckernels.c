@@ -1403,6 +1403,39 @@ static float fma_peak_scalar(long iterations) {
 
 int ck_fma_peak_width(void) { return ck_avx2_available() ? 8 : 1; }
 
+// MARK: - Divider throughput (benchmarks)
+
+// a ← 1 / (√a + eps) on 8 independent chains of 8-float vectors (a stays near 1): AdamW's
+// square root and division per element, with enough chains that throughput, not latency,
+// bounds the loop.
+#if CK_HAVE_X86
+__attribute__((target("avx2,fma")))
+static float sqrt_div_peak_avx2(long iterations) {
+    const __m256 one = _mm256_set1_ps(1.0f), eps = _mm256_set1_ps(1e-8f);
+    __m256 a[8];
+    for (int k = 0; k < 8; k++) a[k] = _mm256_set1_ps(1.0f + 0.125f * (float)k);
+    for (long i = 0; i < iterations; i++)
+        for (int k = 0; k < 8; k++) a[k] = _mm256_div_ps(one, _mm256_add_ps(_mm256_sqrt_ps(a[k]), eps));
+    __m256 s = a[0];
+    for (int k = 1; k < 8; k++) s = _mm256_add_ps(s, a[k]);
+    float t[8];
+    _mm256_storeu_ps(t, s);
+    return t[0] + t[7];
+}
+#endif
+
+float ck_sqrt_div_peak(long iterations) {
+#if CK_HAVE_X86
+    if (ck_avx2_available()) return sqrt_div_peak_avx2(iterations);
+#endif
+    float a[8], s = 0;
+    for (int k = 0; k < 8; k++) a[k] = 1.0f + 0.125f * (float)k;
+    for (long i = 0; i < iterations; i++)
+        for (int k = 0; k < 8; k++) a[k] = 1.0f / (sqrtf(a[k]) + 1e-8f);
+    for (int k = 0; k < 8; k++) s += a[k];
+    return s;
+}
+
 float ck_fma_peak(long iterations) {
 #if CK_HAVE_X86
     if (ck_avx2_available()) return fma_peak_avx2(iterations);

@@ -43,6 +43,27 @@ enum PeakBench {
         return Peak(gflops: result, width: width)
     }
 
+    /// Nanoseconds per float of `ck_sqrt_div_peak` (one square root and one division, as
+    /// AdamW does per parameter) on one thread: the best of `trials` runs of about `seconds`.
+    static func sqrtDivNanoseconds(seconds: Double = 0.1, trials: Int = 3) -> Double {
+        let floatsPerIteration = Double(8 * Int(ck_fma_peak_width()))
+        var iterations = 100_000
+        while true {
+            let start = now()
+            sink(ck_sqrt_div_peak(iterations))
+            let t = now() - start
+            if t > 0.02 { iterations = max(1, Int(Double(iterations) * seconds / t)); break }
+            iterations *= 4
+        }
+        var best = Double.infinity
+        for _ in 0..<trials {
+            let start = now()
+            sink(ck_sqrt_div_peak(iterations))
+            best = min(best, (now() - start) / (Double(iterations) * floatsPerIteration) * 1e9)
+        }
+        return best
+    }
+
     static func describe(_ peak: Peak) -> String {
         let parts = peak.gflops.keys.sorted().map { "\($0) thread\($0 == 1 ? "" : "s") \(fmt(peak.gflops[$0]!, 1)) GFLOP/s" }
         return "FMA peak measured in this run (\(peak.width == 8 ? "AVX2+FMA, 8 floats" : "scalar") × 12 independent chains per thread): "

@@ -1,3 +1,4 @@
+import CKernels
 import TTCore
 import TTEngine
 
@@ -48,6 +49,25 @@ enum TrainingBench {
                           forwardMs: b.fwd * 1e3, backwardMs: b.bwd * 1e3, optimizerMs: b.opt * 1e3)
     }
 
+    /// Where the tutorial's step goes, and the part of it the divider alone sets: AdamW
+    /// takes one square root and one division per parameter (exact, as torch.optim.AdamW
+    /// computes them), timed here with `ck_sqrt_div_peak`; and what the issue-15 ratios
+    /// (500× PyTorch, 60× JAX) would need against this run's peers.
+    static func tutorialFloor(_ preset: BenchPreset, _ m: Throughput, threads: Int, peers: [String: PeerResult]) -> String {
+        let parameters = Model(config: preset.config, maxBatchSize: preset.batchSize).layout.totalCount
+        let ns = PeakBench.sqrtDivNanoseconds()
+        var line = "Tutorial, \(threads) thread\(threads == 1 ? "" : "s"): a step takes \(fmt(1e6 / m.stepsPerSecond, 2)) µs "
+            + "(forward \(fmt(m.forwardMs * 1e3, 2)), backward \(fmt(m.backwardMs * 1e3, 2)), AdamW \(fmt(m.optimizerMs * 1e3, 2)) µs, "
+            + "each timed with two clock reads). AdamW's square root and division for each of the \(parameters) parameters "
+            + "alone take \(fmt(Double(parameters) * ns / 1e3, 2)) µs at the divider's throughput measured now "
+            + "(\(fmt(ns, 3)) ns per parameter, ck_sqrt_div_peak)."
+        var needs: [String] = []
+        if let t = peers["torch"] { needs.append("500× PyTorch (\(fmt(t.figures.stepsPerSecond, 1)) steps/s) needs a step of \(fmt(1e6 / (500 * t.figures.stepsPerSecond), 2)) µs") }
+        if let j = peers["jax"] { needs.append("60× JAX (\(fmt(j.figures.stepsPerSecond, 1)) steps/s) \(fmt(1e6 / (60 * j.figures.stepsPerSecond), 2)) µs") }
+        if !needs.isEmpty { line += " In this run " + needs.joined(separator: ", ") + "." }
+        return line
+    }
+
     /// The peers of the training table: label, script, module, environment changes.
     /// PyTorch runs twice: with its default threading (the headline) and with
     /// OMP_WAIT_POLICY=PASSIVE (its OpenMP threads sleep instead of spinning: slower on an
@@ -86,6 +106,7 @@ enum TrainingBench {
             guard let p = peak.of(threads: threads), p > 0 else { return "-" }
             return fmt(100 * gflops / p, 0) + "%"
         }
+        var notes: [String] = []
         for preset in presets {
             let peersHere = peerResults[preset.name] ?? [:]
             func ratio(_ ours: Double, _ label: String) -> String {
@@ -94,6 +115,9 @@ enum TrainingBench {
             }
             for threads in threadCounts {
                 let m = measure(preset, threads: threads, seconds: seconds)
+                if preset.name == "tutorial", threads == threadCounts.min() {
+                    notes.append(tutorialFloor(preset, m, threads: threads, peers: peersHere))
+                }
                 table.add([preset.name, "tt-ckpt", "\(threads)", fmt(m.stepsPerSecond, 1), fmt(m.tokensPerSecond, 0),
                            fmt(m.gflops, 1), percent(m.gflops, threads: threads), fmt(m.forwardMs, 3), fmt(m.backwardMs, 3),
                            fmt(m.optimizerMs, 3)] + labels.map { ratio(m.tokensPerSecond, $0) })
@@ -113,6 +137,7 @@ enum TrainingBench {
             }
         }
         out += table.render()
+        for note in notes { out += "\n" + note + "\n" }
         out += "\nPeers: " + peerNotes.joined(separator: "; ") + "\n"
         if let rss = peakRSSBytes() { out += "Peak RSS of tt-bench so far: \(fmt(Double(rss) / 1_048_576, 1)) MiB\n" }
         return out

@@ -208,6 +208,12 @@ float ck_fma_peak(long iterations);
 /// Floats per FMA in `ck_fma_peak` on this machine: 8 with AVX2+FMA, else 1.
 int ck_fma_peak_width(void);
 
+/// The divider's throughput, for benchmarks: `iterations` rounds of a ← 1 / (√a + eps) on
+/// 8·`ck_fma_peak_width()` independent floats (8 chains of 8-float vectors with AVX2, else
+/// 8 scalar chains): one square root and one division per float per round, as AdamW does
+/// per parameter. Returns a value that depends on every chain.
+float ck_sqrt_div_peak(long iterations);
+
 #ifdef __cplusplus
 }
 #endif
