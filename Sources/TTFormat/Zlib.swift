@@ -358,32 +358,33 @@ final class ShuffleScratch {
 /// `cb_zlib_planes` (one plane of 4n bytes unfiltered, four planes of n bytes shuffled).
 /// The shuffled bytes go to `scratch` when given, else to a buffer of this call's own.
 func planeStream(_ values: UnsafeBufferPointer<Float>, filter: BlobFilter, effort: Int32,
-                 scratch shuffleScratch: ShuffleScratch? = nil) -> [UInt8] {
+                 scratch: ShuffleScratch? = nil) -> [UInt8] {
     let n = values.count
     let planes = filter == .shuffle ? 4 : 1
     let planeBytes = filter == .shuffle ? n : 4 * n
     let bound = cb_planes_bound(planeBytes, Int32(planes))
+    let shuffleBuffer = scratch ?? ShuffleScratch()
     return [UInt8](unsafeUninitializedCapacity: bound) { out, count in
         var source: UnsafeRawPointer? = UnsafeRawPointer(values.baseAddress)
-        var scratch: UnsafeMutableRawPointer? = nil
+        var littleEndian: UnsafeMutableRawPointer? = nil   // big-endian hosts: the bytes swapped
         #if !_endian(little)
         let le = littleEndianBytes(Array(values))
-        scratch = .allocate(byteCount: 4 * n, alignment: 64)
-        le.withUnsafeBytes { scratch!.copyMemory(from: $0.baseAddress!, byteCount: 4 * n) }
-        source = UnsafeRawPointer(scratch)
+        littleEndian = .allocate(byteCount: 4 * n, alignment: 64)
+        le.withUnsafeBytes { littleEndian!.copyMemory(from: $0.baseAddress!, byteCount: 4 * n) }
+        source = UnsafeRawPointer(littleEndian)
         #endif
-        if filter == .shuffle && n > 0 {
-            let shuffled = shuffleScratch?.room(4 * n) ?? UnsafeMutableRawPointer.allocate(byteCount: 4 * n, alignment: 64)
-            cb_shuffle4(shuffled.assumingMemoryBound(to: UInt8.self), source!.assumingMemoryBound(to: UInt8.self), n)
-            scratch?.deallocate()
-            scratch = shuffleScratch == nil ? shuffled : nil
-            source = UnsafeRawPointer(shuffled)
+        defer { littleEndian?.deallocate() }
+        withExtendedLifetime(shuffleBuffer) {
+            if filter == .shuffle && n > 0 {
+                let shuffled = shuffleBuffer.room(4 * n)
+                cb_shuffle4(shuffled.assumingMemoryBound(to: UInt8.self), source!.assumingMemoryBound(to: UInt8.self), n)
+                source = UnsafeRawPointer(shuffled)
+            }
+            let data = (source ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: UInt8.self)
+            let length = cb_zlib_planes(out.baseAddress!, data, planeBytes, Int32(planes), effort, nil)
+            precondition(length > 0 && length <= bound, "cb_zlib_planes failed (out of memory)")
+            count = length
         }
-        let data = (source ?? UnsafeRawPointer(bitPattern: 1)!).assumingMemoryBound(to: UInt8.self)
-        let length = cb_zlib_planes(out.baseAddress!, data, planeBytes, Int32(planes), effort, nil)
-        scratch?.deallocate()
-        precondition(length > 0 && length <= bound, "cb_zlib_planes failed (out of memory)")
-        count = length
     }
 }
 
